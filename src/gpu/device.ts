@@ -1,0 +1,282 @@
+/**
+ * One WebGPU device for Node (Dawn, npm `webgpu`) and browsers (`navigator.gpu`), opened with the adapter's real
+ * limits and the optional features it has. Everything else in the engine talks to WebGPU through a `Gpu`.
+ *
+ * @example
+ * const gpu = await Gpu.create();                 // Node: Dawn; browser: navigator.gpu
+ * console.log(gpu.describe());                    // "mesa software llvmpipe … [f16 subgroups timestamps]"
+ * gpu.destroy();
+ */
+import { BufferPool, Tensor, type DType, DTYPE_BYTES, type TypedData } from './buffers';
+import { PipelineCache } from './pipelines';
+
+export type OptionalFeature = 'shader-f16' | 'subgroups' | 'timestamp-query';
+
+export interface GpuOptions {
+  /**
+   * Node only: pick the adapter whose name contains this text (Dawn's `adapter=` toggle), e.g. `llvmpipe`.
+   * Defaults to the `GLM_ASR_ADAPTER` environment variable; otherwise Dawn's own choice.
+   */
+  adapter?: string;
+  powerPreference?: GPUPowerPreference;
+  /** Leave these optional features off even when the adapter has them (to exercise fallbacks). */
+  disableFeatures?: OptionalFeature[];
+}
+
+/** What kernels may rely on: the features that were enabled and the limits the device was opened with. */
+export interface GpuCaps {
+  f16: boolean;
+  subgroups: boolean;
+  timestampQuery: boolean;
+  /** WGSL `dot4I8Packed` (language feature packed_4x8_integer_dot_product). */
+  packedDot4: boolean;
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
+  maxStorageBindingBytes: number;
+  maxBufferBytes: number;
+  maxInvocationsPerWorkgroup: number;
+  maxWorkgroupSizeX: number;
+  maxWorkgroupStorageBytes: number;
+  maxStorageBuffersPerStage: number;
+  maxWorkgroupsPerDimension: number;
+  minUniformOffsetAlignment: number;
+}
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  description: string;
+  isFallback: boolean;
+}
+
+const NO_ADAPTER_HELP =
+  'No WebGPU adapter is available. ' +
+  'In Node on Linux without a GPU driver, run `bash scripts/setup.sh` (it installs Mesa lavapipe) and start Node ' +
+  'through `scripts/with-gpu-env.sh`, or set VK_ICD_FILENAMES to a Vulkan ICD json (lavapipe or SwiftShader). ' +
+  'With a GPU, install its Vulkan driver (e.g. mesa-vulkan-drivers or the NVIDIA driver). ' +
+  'In a browser, use one with WebGPU enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu).';
+
+async function nodeGpu(adapterName: string | undefined): Promise<GPU> {
+  // A computed specifier keeps browser bundlers from trying to resolve the Node-only package.
+  const specifier = 'webgpu';
+  let mod: { create(options: string[]): GPU; globals: Record<string, unknown> };
+  try {
+    mod = await import(/* @vite-ignore */ specifier);
+  } catch (e) {
+    throw new Error(`WebGPU for Node needs the npm package "webgpu" (Dawn): ${(e as Error).message}. ${NO_ADAPTER_HELP}`);
+  }
+  for (const [k, v] of Object.entries(mod.globals)) {
+    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  }
+  try {
+    return mod.create(adapterName ? [`adapter=${adapterName}`] : []);
+  } catch (e) {
+    throw new Error(`WebGPU adapter "${adapterName}" was not found: ${(e as Error).message}`);
+  }
+}
+
+export class Gpu {
+  readonly pipelines: PipelineCache;
+  readonly pool: BufferPool;
+  /** Validation and out-of-memory errors that reached the device without an error scope, newest last. */
+  readonly errors: string[] = [];
+  private keepAlive: unknown[] = [];
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly adapter: AdapterSummary,
+    readonly caps: GpuCaps,
+  ) {
+    this.pipelines = new PipelineCache(device, caps);
+    this.pool = new BufferPool(device);
+    device.addEventListener('uncapturederror', (ev) => {
+      const msg = (ev as GPUUncapturedErrorEvent).error.message;
+      this.errors.push(msg);
+      console.error(`[glm-asr-webgpu] GPU error: ${msg}`);
+    });
+  }
+
+  static async create(options: GpuOptions = {}): Promise<Gpu> {
+    const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+    const gpu = nav?.gpu ?? (await nodeGpu(options.adapter ?? env?.GLM_ASR_ADAPTER));
+    const adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
+    if (!adapter) throw new Error(NO_ADAPTER_HELP);
+
+    const off = new Set(options.disableFeatures ?? []);
+    const wanted: OptionalFeature[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+    const requiredFeatures = wanted.filter((f) => adapter.features.has(f) && !off.has(f)) as GPUFeatureName[];
+    const l = adapter.limits;
+    const device = await adapter.requestDevice({
+      label: 'glm-asr-webgpu',
+      requiredFeatures,
+      requiredLimits: {
+        maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+        maxBufferSize: l.maxBufferSize,
+        maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+        maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+        maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+        maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+      },
+    });
+    const info = adapter.info;
+    const has = (f: string) => device.features.has(f);
+    const wgsl = (gpu as GPU & { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
+    const infoSg = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+    const dl = device.limits;
+    const caps: GpuCaps = {
+      f16: has('shader-f16'),
+      subgroups: has('subgroups'),
+      timestampQuery: has('timestamp-query'),
+      packedDot4: wgsl?.has('packed_4x8_integer_dot_product') ?? false,
+      subgroupMinSize: infoSg.subgroupMinSize ?? 4,
+      subgroupMaxSize: infoSg.subgroupMaxSize ?? 128,
+      maxStorageBindingBytes: dl.maxStorageBufferBindingSize,
+      maxBufferBytes: dl.maxBufferSize,
+      maxInvocationsPerWorkgroup: dl.maxComputeInvocationsPerWorkgroup,
+      maxWorkgroupSizeX: dl.maxComputeWorkgroupSizeX,
+      maxWorkgroupStorageBytes: dl.maxComputeWorkgroupStorageSize,
+      maxStorageBuffersPerStage: dl.maxStorageBuffersPerShaderStage,
+      maxWorkgroupsPerDimension: dl.maxComputeWorkgroupsPerDimension,
+      minUniformOffsetAlignment: dl.minUniformBufferOffsetAlignment,
+    };
+    const summary: AdapterSummary = {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      description: info.description || info.device,
+      isFallback: (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
+    };
+    const result = new Gpu(device, summary, caps);
+    // dawn.node tears the instance down when its JS object is collected, even with live devices: keep it.
+    result.keepAlive = [gpu, adapter];
+    return result;
+  }
+
+  /** One line naming the adapter and the optional features in use, for logs and benchmark tables. */
+  describe(): string {
+    const a = this.adapter;
+    const feats = [this.caps.f16 && 'f16', this.caps.subgroups && 'subgroups', this.caps.timestampQuery && 'timestamps']
+      .filter(Boolean).join(' ');
+    return `${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')} [${feats}]`;
+  }
+
+  /** A pooled storage tensor (uninitialised). Give it back with `release` when done. */
+  tensor(label: string, shape: readonly number[], dtype: DType): Tensor {
+    const bytes = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    return new Tensor(this.pool.acquire(label, bytes, usage), shape, dtype);
+  }
+
+  /** A pooled tensor filled from host data (element type must match `dtype`; f16 takes raw bits as Uint16Array). */
+  upload(label: string, data: TypedData, shape: readonly number[], dtype: DType): Tensor {
+    const t = this.tensor(label, shape, dtype);
+    this.write(t, data);
+    return t;
+  }
+
+  write(t: Tensor, data: TypedData, elementOffset = 0): void {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const start = t.byteOffset + elementOffset * DTYPE_BYTES[t.dtype];
+    if (start + bytes.byteLength > t.byteOffset + t.byteLength) {
+      throw new RangeError(`write of ${bytes.byteLength} bytes at element ${elementOffset} overflows tensor "${t.label}" (${t.byteLength} bytes)`);
+    }
+    if (bytes.byteLength % 4 === 0) {
+      this.device.queue.writeBuffer(t.buffer, start, bytes as Uint8Array<ArrayBuffer>);
+    } else {
+      // writeBuffer needs a multiple of 4 bytes: pad the tail (the padding lands inside the pooled buffer's slack).
+      const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      padded.set(bytes);
+      this.device.queue.writeBuffer(t.buffer, start, padded);
+    }
+  }
+
+  release(...tensors: Tensor[]): void {
+    for (const t of tensors) this.pool.release(t.buffer);
+  }
+
+  /** Copies a tensor (or its first `count` elements) back to the host. For tests and small outputs only. */
+  async read(t: Tensor, count = t.numel): Promise<Uint8Array> {
+    const bytes = count * DTYPE_BYTES[t.dtype];
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.pool.acquire(`readback:${t.label}`, size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const enc = this.device.createCommandEncoder({ label: `read ${t.label}` });
+    enc.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, size);
+    this.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ, 0, size);
+    const out = new Uint8Array(staging.getMappedRange(0, size).slice(0, bytes));
+    staging.unmap();
+    this.pool.release(staging);
+    return out;
+  }
+
+  /** Reads an f32/f16 tensor as Float32Array (f16 is widened on the host). */
+  async readF32(t: Tensor, count = t.numel): Promise<Float32Array> {
+    const raw = await this.read(t, count);
+    if (t.dtype === 'f32') return new Float32Array(raw.buffer, raw.byteOffset, count);
+    if (t.dtype === 'f16') return f16BitsToF32(new Uint16Array(raw.buffer, raw.byteOffset, count));
+    throw new TypeError(`readF32: tensor "${t.label}" is ${t.dtype}`);
+  }
+
+  async readU32(t: Tensor, count = t.numel): Promise<Uint32Array> {
+    const raw = await this.read(t, count);
+    return new Uint32Array(raw.buffer, raw.byteOffset, count);
+  }
+
+  /** Resolves when all submitted GPU work has finished. */
+  sync(): Promise<void> {
+    return this.device.queue.onSubmittedWorkDone();
+  }
+
+  destroy(): void {
+    this.pool.destroyAll();
+    this.device.destroy();
+    this.keepAlive = [];
+  }
+}
+
+/** IEEE half bits → f32 (host side; tests and readback only). */
+export function f16BitsToF32(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i];
+    const s = h & 0x8000 ? -1 : 1;
+    const e = (h >> 10) & 0x1f;
+    const m = h & 0x3ff;
+    out[i] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
+  }
+  return out;
+}
+
+/** f32 → IEEE half bits, round to nearest even (host side). */
+export function f32ToF16Bits(x: ArrayLike<number>): Uint16Array {
+  const out = new Uint16Array(x.length);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < x.length; i++) {
+    f[0] = x[i];
+    const b = u[0];
+    const sign = (b >>> 16) & 0x8000;
+    const exp = (b >>> 23) & 0xff;
+    let mant = b & 0x7fffff;
+    if (exp === 0xff) { out[i] = sign | 0x7c00 | (mant ? 0x200 : 0); continue; }
+    let e = exp - 127 + 15;
+    if (e >= 31) { out[i] = sign | 0x7c00; continue; }
+    if (e <= 0) {
+      if (e < -10) { out[i] = sign; continue; }
+      mant |= 0x800000;
+      const shift = 14 - e;
+      let half = mant >>> shift;
+      const rem = mant & ((1 << shift) - 1);
+      const mid = 1 << (shift - 1);
+      if (rem > mid || (rem === mid && (half & 1))) half++;
+      out[i] = sign | half;
+      continue;
+    }
+    let half = (e << 10) | (mant >>> 13);
+    const rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
+    out[i] = sign | half;
+  }
+  return out;
+}

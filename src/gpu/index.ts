@@ -1,0 +1,12 @@
+export { Gpu, f16BitsToF32, f32ToF16Bits } from './device';
+export type { GpuOptions, GpuCaps, AdapterSummary, OptionalFeature } from './device';
+export { Tensor, RowBlockedMatrix, BufferPool, DTYPE_BYTES } from './buffers';
+export type { DType, TypedData, PoolStats } from './buffers';
+export { PipelineCache } from './pipelines';
+export type { KernelSpec } from './pipelines';
+export { preprocess, ShaderError } from './shaders';
+export type { Defines } from './shaders';
+export { Recorder, f32, F32Param, grid } from './recorder';
+export type { Param, Binding } from './recorder';
+export { Profiler, measure } from './timing';
+export type { Measurement } from './timing';
