@@ -7,7 +7,7 @@
  * console.log(gpu.describe());                    // "mesa software llvmpipe … [f16 subgroups timestamps]"
  * gpu.destroy();
  */
-import { BufferPool, Tensor, type DType, DTYPE_BYTES, type TypedData } from './buffers';
+import { BufferPool, RowBlockedMatrix, Tensor, type DType, DTYPE_BYTES, type TypedData } from './buffers';
 import { PipelineCache } from './pipelines';
 
 export type OptionalFeature = 'shader-f16' | 'subgroups' | 'timestamp-query';
@@ -166,6 +166,39 @@ export class Gpu {
     const bytes = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     return new Tensor(this.pool.acquire(label, bytes, usage), shape, dtype);
+  }
+
+  /**
+   * A permanent (non-pooled) [rows, cols] matrix split into row blocks that each fit one storage binding
+   * (see RowBlockedMatrix). Used for weights; fill it with `writeRows`.
+   */
+  matrix(label: string, rows: number, cols: number, dtype: DType, maxBlockBytes = this.caps.maxStorageBindingBytes): RowBlockedMatrix {
+    const perBlock = RowBlockedMatrix.rowsPerBlock(cols, dtype, maxBlockBytes);
+    const blocks = [];
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    for (let row0 = 0; row0 < rows; row0 += perBlock) {
+      const n = Math.min(perBlock, rows - row0);
+      const name = rows > perBlock ? `${label}[${row0}:${row0 + n}]` : label;
+      const buf = this.pool.create(name, n * cols * DTYPE_BYTES[dtype], usage);
+      blocks.push({ tensor: new Tensor(buf, [n, cols], dtype), row0, rows: n });
+    }
+    return new RowBlockedMatrix(blocks, rows, cols, dtype);
+  }
+
+  /** Writes host rows [row0, row0 + data.length/cols) into a row-blocked matrix, across block boundaries. */
+  writeRows(m: RowBlockedMatrix, row0: number, data: TypedData): void {
+    const elemBytes = DTYPE_BYTES[m.dtype];
+    const rowBytes = m.cols * elemBytes;
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (bytes.byteLength % rowBytes) throw new RangeError(`writeRows "${m.blocks[0]?.tensor.label}": ${bytes.byteLength} bytes is not a whole number of ${rowBytes}-byte rows`);
+    const rows = bytes.byteLength / rowBytes;
+    if (row0 + rows > m.rows) throw new RangeError(`writeRows "${m.blocks[0]?.tensor.label}": rows ${row0}..${row0 + rows} exceed ${m.rows}`);
+    for (const b of m.blocks) {
+      const lo = Math.max(row0, b.row0);
+      const hi = Math.min(row0 + rows, b.row0 + b.rows);
+      if (lo >= hi) continue;
+      this.write(b.tensor, bytes.subarray((lo - row0) * rowBytes, (hi - row0) * rowBytes), (lo - b.row0) * m.cols);
+    }
   }
 
   /** A pooled tensor filled from host data (element type must match `dtype`; f16 takes raw bits as Uint16Array). */
