@@ -1,0 +1,370 @@
+/**
+ * RIFF/WAVE parser (our own; no dependency).
+ *
+ * Supported sample encodings:
+ * - PCM integer (format tag 1): 8-bit unsigned, 16/24/32-bit signed little-endian, including
+ *   "odd" widths such as 12 or 20 bits stored left-justified in a 2- or 3-byte container;
+ * - IEEE float (tag 3): 32 and 64 bit;
+ * - G.711 A-law (tag 6) and µ-law (tag 7), 8 bit;
+ * - WAVE_FORMAT_EXTENSIBLE (tag 0xFFFE) whose sub-format GUID is one of the above;
+ * - any channel count; RF64 (the 64-bit-size variant, via its `ds64` chunk).
+ *
+ * Integers are scaled by the full container range (16-bit: /32768, 24-bit: /8388608, 8-bit:
+ * (b-128)/128), so full scale maps to [-1, 1). Float samples are passed through unchanged (values
+ * outside ±1 are kept); a NaN or infinite float sample is an error, never silently passed on.
+ *
+ * Chunk walking: chunks other than `fmt `, `data` and `ds64` (LIST, fact, cue, bext, JUNK…) are
+ * skipped. Odd-sized chunks are followed by one pad byte; when a writer forgot that pad byte (the
+ * padded position does not start a plausible chunk id but the unpadded one does), the unpadded
+ * position is used.
+ *
+ * Data size rule (deterministic, no warnings):
+ * - the audio is `min(declared size, bytes left in the file)`, rounded down to whole frames;
+ * - a declared size larger than what is left is accepted only when it is a *placeholder* that
+ *   streaming writers put in a header they cannot seek back to fix: 0xFFFFFFFF (ffmpeg, RF64),
+ *   anything ≥ 0x7FFF0000 (sox writes 0x7FFFF000-ish), or 0 followed by audio bytes rather than by
+ *   another chunk. Any other oversize means the file was cut short: `AudioDecodeError`.
+ */
+import { AudioDecodeError } from './errors';
+
+/** Decoded PCM: one Float32Array per channel, all the same length. */
+export interface PcmAudio {
+  sampleRate: number;
+  channels: Float32Array[];
+}
+
+export type WavEncoding = 'pcm-uint8' | 'pcm-int' | 'float' | 'alaw' | 'mulaw';
+
+export interface WavAudio extends PcmAudio {
+  encoding: WavEncoding;
+  /** Container bits per sample (8, 16, 24, 32, 64). */
+  bitsPerSample: number;
+  /** Significant bits (== container bits unless the header says otherwise). */
+  validBitsPerSample: number;
+  /** The effective format tag (for EXTENSIBLE: the sub-format's). */
+  formatTag: number;
+  extensible: boolean;
+  /** Speaker mask of an EXTENSIBLE header (0 when absent). */
+  channelMask: number;
+  /** Byte offset of the first audio byte. */
+  dataOffset: number;
+  /** Audio bytes used (whole frames). */
+  dataBytes: number;
+  /** True when the data size was a streaming placeholder and the data ran to the end of the file. */
+  streamed: boolean;
+}
+
+const TAG_PCM = 0x0001;
+const TAG_FLOAT = 0x0003;
+const TAG_ALAW = 0x0006;
+const TAG_MULAW = 0x0007;
+const TAG_EXTENSIBLE = 0xfffe;
+
+/** Bytes 2..15 of every KSDATAFORMAT_SUBTYPE_* GUID that maps a classic format tag. */
+const GUID_TAIL = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71];
+
+const KNOWN_CODECS: Record<number, string> = {
+  0x0002: 'Microsoft ADPCM',
+  0x0011: 'IMA ADPCM',
+  0x0031: 'GSM 6.10',
+  0x0050: 'MPEG',
+  0x0055: 'MPEG Layer III',
+  0x00ff: 'AAC',
+  0x1610: 'HE-AAC',
+  0xf1ac: 'FLAC',
+};
+
+const SUPPORTED =
+  'PCM 8-bit unsigned / 16, 24, 32-bit signed, IEEE float 32/64-bit, A-law, µ-law (plain or WAVE_FORMAT_EXTENSIBLE)';
+
+function fourcc(b: Uint8Array, off: number): string {
+  let s = '';
+  for (let i = 0; i < 4; i++) {
+    const c = b[off + i];
+    s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  }
+  return s;
+}
+
+function plausibleChunkId(b: Uint8Array, off: number): boolean {
+  if (off + 8 > b.length) return false;
+  for (let i = 0; i < 4; i++) {
+    const c = b[off + i];
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+const hex4 = (v: number) => `0x${v.toString(16).padStart(4, '0').toUpperCase()}`;
+
+/** True when the bytes start like a RIFF/RF64 WAVE file. */
+export function isWav(bytes: Uint8Array): boolean {
+  if (bytes.length < 12) return false;
+  const id = fourcc(bytes, 0);
+  return (id === 'RIFF' || id === 'RF64' || id === 'RIFX') && fourcc(bytes, 8) === 'WAVE';
+}
+
+interface Fmt {
+  offset: number; // byte offset of the fmt chunk header
+  tag: number;
+  extensible: boolean;
+  channels: number;
+  sampleRate: number;
+  blockAlign: number;
+  bits: number;
+  validBits: number;
+  channelMask: number;
+}
+
+function parseFmt(b: Uint8Array, dv: DataView, off: number, size: number, name: string): Fmt {
+  const body = off + 8;
+  if (size < 16) throw new AudioDecodeError(name, `fmt chunk at byte ${off} is ${size} bytes, need 16`, off);
+  if (body + 16 > b.length) {
+    throw new AudioDecodeError(name, `fmt chunk at byte ${off} is cut off: the file ends at byte ${b.length}, need ${body + 16}`, off);
+  }
+  let tag = dv.getUint16(body, true);
+  const channels = dv.getUint16(body + 2, true);
+  const sampleRate = dv.getUint32(body + 4, true);
+  const blockAlign = dv.getUint16(body + 12, true);
+  const bits = dv.getUint16(body + 14, true);
+  let validBits = bits;
+  let channelMask = 0;
+  let extensible = false;
+  if (tag === TAG_EXTENSIBLE) {
+    extensible = true;
+    if (size < 40) {
+      throw new AudioDecodeError(name, `fmt chunk at byte ${off} is ${size} bytes, WAVE_FORMAT_EXTENSIBLE needs 40`, off);
+    }
+    if (body + 40 > b.length) {
+      throw new AudioDecodeError(name, `fmt chunk at byte ${off} is cut off: the file ends at byte ${b.length}, need ${body + 40}`, off);
+    }
+    const cbSize = dv.getUint16(body + 16, true);
+    if (cbSize < 22) {
+      throw new AudioDecodeError(name, `fmt chunk at byte ${off}: WAVE_FORMAT_EXTENSIBLE extension size is ${cbSize}, need 22`, body + 16);
+    }
+    validBits = dv.getUint16(body + 18, true) || bits; // 0 means "all bits valid"
+    channelMask = dv.getUint32(body + 20, true);
+    const guid = body + 24;
+    for (let i = 0; i < 14; i++) {
+      if (b[guid + 2 + i] !== GUID_TAIL[i]) {
+        const g = Array.from(b.subarray(guid, guid + 16), (x) => x.toString(16).padStart(2, '0')).join('');
+        throw new AudioDecodeError(name, `unsupported WAVE_FORMAT_EXTENSIBLE sub-format GUID ${g} at byte ${guid}; supported: ${SUPPORTED}`, guid);
+      }
+    }
+    tag = dv.getUint16(guid, true);
+  }
+  const tagAt = extensible ? body + 24 : body;
+  if (tag !== TAG_PCM && tag !== TAG_FLOAT && tag !== TAG_ALAW && tag !== TAG_MULAW) {
+    const what = KNOWN_CODECS[tag] ? `${hex4(tag)} (${KNOWN_CODECS[tag]})` : hex4(tag);
+    throw new AudioDecodeError(name, `unsupported WAV codec ${what} at byte ${tagAt}; supported: ${SUPPORTED}`, tagAt);
+  }
+  if (channels === 0) throw new AudioDecodeError(name, `fmt chunk at byte ${off} says 0 channels`, body + 2);
+  if (sampleRate === 0) throw new AudioDecodeError(name, `fmt chunk at byte ${off} says sample rate 0`, body + 4);
+  const container = Math.ceil(bits / 8);
+  let okBits: boolean;
+  if (tag === TAG_PCM) okBits = bits >= 1 && bits <= 32;
+  else if (tag === TAG_FLOAT) okBits = bits === 32 || bits === 64;
+  else okBits = bits === 8;
+  if (!okBits || validBits > bits) {
+    throw new AudioDecodeError(name, `fmt chunk at byte ${off}: ${bits} bits per sample (${validBits} valid) is not valid for codec ${hex4(tag)}`, body + 14);
+  }
+  if (blockAlign !== channels * container) {
+    throw new AudioDecodeError(
+      name,
+      `fmt chunk at byte ${off}: block align ${blockAlign} does not match ${channels} channel(s) × ${container} byte(s)`,
+      body + 12,
+    );
+  }
+  return { offset: off, tag, extensible, channels, sampleRate, blockAlign, bits, validBits, channelMask };
+}
+
+let alawTable: Float32Array | undefined;
+let mulawTable: Float32Array | undefined;
+
+/** G.711 A-law byte → linear sample in [-1, 1) (16-bit scale). */
+function alaw(): Float32Array {
+  if (alawTable) return alawTable;
+  const t = new Float32Array(256);
+  for (let i = 0; i < 256; i++) {
+    const a = i ^ 0x55;
+    const exp = (a >> 4) & 7;
+    const man = a & 0x0f;
+    const mag = exp === 0 ? (man << 4) + 8 : ((man << 4) + 0x108) << (exp - 1);
+    t[i] = ((a & 0x80) !== 0 ? mag : -mag) / 32768;
+  }
+  return (alawTable = t);
+}
+
+/** G.711 µ-law byte → linear sample in [-1, 1) (16-bit scale). */
+function mulaw(): Float32Array {
+  if (mulawTable) return mulawTable;
+  const t = new Float32Array(256);
+  for (let i = 0; i < 256; i++) {
+    const u = ~i & 0xff;
+    const exp = (u >> 4) & 7;
+    const man = u & 0x0f;
+    const mag = (((man << 3) + 0x84) << exp) - 0x84;
+    t[i] = ((u & 0x80) !== 0 ? -mag : mag) / 32768;
+  }
+  return (mulawTable = t);
+}
+
+/**
+ * Parse a RIFF/WAVE file into per-channel Float32 samples.
+ * @param name used in error messages (a path, URL or label)
+ * @throws AudioDecodeError for anything truncated, inconsistent or unsupported
+ */
+export function parseWav(bytes: Uint8Array, name: string): WavAudio {
+  const len = bytes.length;
+  if (len < 12) {
+    throw new AudioDecodeError(name, `file is ${len} bytes, too short for a RIFF/WAVE header (12 bytes)`, 0);
+  }
+  const magic = fourcc(bytes, 0);
+  if (magic === 'RIFX') throw new AudioDecodeError(name, 'big-endian RIFX WAVE files are not supported', 0);
+  if (magic !== 'RIFF' && magic !== 'RF64') {
+    throw new AudioDecodeError(name, `not a RIFF file: starts with '${magic}' at byte 0`, 0);
+  }
+  if (fourcc(bytes, 8) !== 'WAVE') {
+    throw new AudioDecodeError(name, `RIFF form type at byte 8 is '${fourcc(bytes, 8)}', not 'WAVE'`, 8);
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+  let fmt: Fmt | undefined;
+  let ds64DataSize: number | undefined;
+  let dataHeader = -1; // offset of the data chunk header
+  let dataStart = 0;
+  let dataAvail = 0; // bytes of audio available (before rounding to frames)
+  let streamed = false;
+  let off = 12;
+
+  while (off + 8 <= len) {
+    const id = fourcc(bytes, off);
+    const size = dv.getUint32(off + 4, true);
+    const body = off + 8;
+    const left = len - body;
+
+    if (id === 'data') {
+      if (dataHeader < 0) {
+        dataHeader = off;
+        dataStart = body;
+        let declared = size;
+        if (magic === 'RF64' && size === 0xffffffff && ds64DataSize !== undefined) declared = ds64DataSize;
+        if (declared <= left) {
+          const placeholderZero = declared === 0 && left > 0 && !plausibleChunkId(bytes, body);
+          if (placeholderZero) {
+            dataAvail = left;
+            streamed = true;
+            break;
+          }
+          dataAvail = declared;
+        } else if (declared === 0xffffffff || declared >= 0x7fff0000) {
+          dataAvail = left;
+          streamed = true;
+          break; // the data runs to the end of the file
+        } else {
+          throw new AudioDecodeError(
+            name,
+            `data chunk at byte ${off} declares ${declared} bytes but only ${left} remain (file truncated)`,
+            off,
+          );
+        }
+        if (fmt) break; // everything needed; ignore trailing chunks
+      }
+    } else if (size > left) {
+      // A chunk that runs past the end of the file. Harmless trailing metadata once we have both
+      // fmt and data; before that it means the file is cut short.
+      if (fmt && dataHeader >= 0) break;
+      throw new AudioDecodeError(
+        name,
+        `chunk '${id}' at byte ${off} declares ${size} bytes but only ${left} remain (file truncated)`,
+        off,
+      );
+    } else if (id === 'fmt ') {
+      if (!fmt) fmt = parseFmt(bytes, dv, off, size, name);
+      if (dataHeader >= 0) break;
+    } else if (id === 'ds64' && magic === 'RF64') {
+      if (size < 24) throw new AudioDecodeError(name, `ds64 chunk at byte ${off} is ${size} bytes, need 24`, off);
+      const lo = dv.getUint32(body + 8, true);
+      const hi = dv.getUint32(body + 12, true);
+      ds64DataSize = hi * 0x1_0000_0000 + lo;
+    }
+
+    let next = body + size;
+    if (size & 1) {
+      // pad byte; tolerate writers that omit it
+      next += 1;
+      if (!plausibleChunkId(bytes, next) && plausibleChunkId(bytes, next - 1)) next -= 1;
+    }
+    off = next;
+  }
+
+  if (!fmt) {
+    throw new AudioDecodeError(name, `no 'fmt ' chunk found (scanned up to byte ${Math.min(off, len)} of ${len})`, Math.min(off, len));
+  }
+  if (dataHeader < 0) {
+    throw new AudioDecodeError(name, `no 'data' chunk found (scanned up to byte ${Math.min(off, len)} of ${len})`, Math.min(off, len));
+  }
+
+  const { channels: nch, blockAlign, bits, tag } = fmt;
+  const frames = Math.floor(dataAvail / blockAlign);
+  const channels: Float32Array[] = [];
+  for (let c = 0; c < nch; c++) channels.push(new Float32Array(frames));
+  const bps = blockAlign / nch;
+
+  let encoding: WavEncoding;
+  if (tag === TAG_FLOAT) {
+    encoding = 'float';
+    for (let f = 0, p = dataStart; f < frames; f++) {
+      for (let c = 0; c < nch; c++, p += bps) {
+        const v = bps === 4 ? dv.getFloat32(p, true) : dv.getFloat64(p, true);
+        if (!Number.isFinite(v)) {
+          throw new AudioDecodeError(name, `non-finite float sample (${v}) at byte ${p}`, p);
+        }
+        channels[c][f] = v;
+      }
+    }
+  } else if (tag === TAG_ALAW || tag === TAG_MULAW) {
+    encoding = tag === TAG_ALAW ? 'alaw' : 'mulaw';
+    const table = tag === TAG_ALAW ? alaw() : mulaw();
+    for (let f = 0, p = dataStart; f < frames; f++) {
+      for (let c = 0; c < nch; c++, p++) channels[c][f] = table[bytes[p]];
+    }
+  } else if (bps === 1) {
+    encoding = 'pcm-uint8';
+    for (let f = 0, p = dataStart; f < frames; f++) {
+      for (let c = 0; c < nch; c++, p++) channels[c][f] = (bytes[p] - 128) / 128;
+    }
+  } else {
+    encoding = 'pcm-int';
+    if (bps === 2) {
+      for (let f = 0, p = dataStart; f < frames; f++) {
+        for (let c = 0; c < nch; c++, p += 2) channels[c][f] = dv.getInt16(p, true) / 32768;
+      }
+    } else if (bps === 3) {
+      for (let f = 0, p = dataStart; f < frames; f++) {
+        for (let c = 0; c < nch; c++, p += 3) {
+          const v = (bytes[p] | (bytes[p + 1] << 8) | (bytes[p + 2] << 16)) << 8; // sign-extend via the top byte
+          channels[c][f] = (v >> 8) / 8388608;
+        }
+      }
+    } else {
+      for (let f = 0, p = dataStart; f < frames; f++) {
+        for (let c = 0; c < nch; c++, p += 4) channels[c][f] = dv.getInt32(p, true) / 2147483648;
+      }
+    }
+  }
+
+  return {
+    sampleRate: fmt.sampleRate,
+    channels,
+    encoding,
+    bitsPerSample: bps * 8,
+    validBitsPerSample: fmt.validBits,
+    formatTag: tag,
+    extensible: fmt.extensible,
+    channelMask: fmt.channelMask,
+    dataOffset: dataStart,
+    dataBytes: frames * blockAlign,
+    streamed,
+  };
+}
