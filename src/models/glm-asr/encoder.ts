@@ -1,0 +1,99 @@
+/**
+ * The audio side of GLM-ASR, top to bottom: log-mel windows → conv front end → transformer layers (partial
+ * half-split RoPE, bidirectional attention inside each 30 s window) → final LayerNorm → 4-frame merge →
+ * projector. All windows run as one batch; attention never crosses a window boundary.
+ *
+ * Dispatch order per layer (numbered by the Recorder):
+ *   ln1 → q, k, v → rope(q), rope(k) → window attention → o_proj → residual+ln2 → fc1 → gelu → fc2 → residual+next norm
+ */
+import type { Recorder, Tensor } from '../../gpu';
+import { windowAttention } from '../../ops/attention';
+import { conv1d, conv1dOutputLength } from '../../ops/conv1d';
+import { gelu } from '../../ops/elementwise';
+import { matmul } from '../../ops/matmul';
+import { addLayerNorm, layerNorm } from '../../ops/norm';
+import { rope } from '../../ops/rope';
+import type { GlmAsrConfig } from './config';
+import type { GlmAsrWeights } from './weights';
+
+/**
+ * Encodes `windows` log-mel windows (`mel`: f32 [windows, melBins, nFrames], each window normalised on its own)
+ * into audio embeddings `out`: f32 [windows × tokensPerWindow, text hidden]. Records into `rec`; the caller
+ * submits. Scratch tensors come from the pool and are released before returning (safe: GPU order).
+ */
+export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, mel: Tensor, windows: number, out: Tensor, taps: EncoderTaps = {}): void {
+  const gpu = rec.gpu;
+  const e = cfg.encoder;
+  const { nFrames } = cfg.frontEnd;
+  const d = e.hidden;
+  const t1 = conv1dOutputLength(nFrames, 1);
+  const t2 = conv1dOutputLength(t1, 2);
+  const rows = windows * t2;
+  const mergedRows = rows / cfg.projector.mergeFactor;
+  if (!Number.isInteger(mergedRows)) throw new Error(`encoder: ${t2} frames per window is not a multiple of the merge factor ${cfg.projector.mergeFactor}`);
+
+  // 1-2. Conv front end (exact GELU fused): mel [W, mel, T] → [W·T, d] → stride 2 → [W·T/2, d].
+  const c1 = gpu.tensor('enc.conv1.out', [windows * t1, d], 'f32');
+  conv1d(rec, mel, w.conv1.w, w.conv1.b, c1, { input: 'channel-major', windows, stride: 1, gelu: true, label: 'enc.conv1' });
+  let x = gpu.tensor('enc.x', [rows, d], 'f32');
+  conv1d(rec, c1, w.conv2.w, w.conv2.b, x, { input: 'time-major', windows, stride: 2, gelu: true, label: 'enc.conv2' });
+  gpu.release(c1);
+  if (taps.conv) rec.copy(x, taps.conv);
+
+  const h = gpu.tensor('enc.h', [rows, d], 'f32');
+  const q = gpu.tensor('enc.q', [rows, d], 'f32');
+  const k = gpu.tensor('enc.k', [rows, d], 'f32');
+  const v = gpu.tensor('enc.v', [rows, d], 'f32');
+  const attn = gpu.tensor('enc.attn', [rows, d], 'f32');
+  const mlp = gpu.tensor('enc.mlp', [rows, e.ffn], 'f32');
+  const mlpAct = gpu.tensor('enc.mlp.act', [rows, e.ffn], 'f32');
+  let x2 = gpu.tensor('enc.x2', [rows, d], 'f32');
+  const ropeOpts = { heads: e.heads, headDim: e.headDim, rotaryDim: e.rotaryDim, theta: e.ropeTheta, positionModulo: t2 };
+
+  // 3. ln1 of layer 0; later layers get theirs fused with the previous residual add.
+  layerNorm(rec, x, w.encoderLayers[0].ln1.w, w.encoderLayers[0].ln1.b!, h, e.eps, 'enc.l0.ln1');
+  w.encoderLayers.forEach((l, i) => {
+    const p = `enc.l${i}`;
+    matmul(rec, h, l.q.w, l.q.b, q, `${p}.q`);
+    matmul(rec, h, l.k.w, undefined, k, `${p}.k`);
+    matmul(rec, h, l.v.w, l.v.b, v, `${p}.v`);
+    rope(rec, q, { ...ropeOpts, label: `${p}.rope_q` });
+    rope(rec, k, { ...ropeOpts, label: `${p}.rope_k` });
+    windowAttention(rec, q, k, v, attn, { windows, windowLen: t2, heads: e.heads, headDim: e.headDim, scale: 1 / Math.sqrt(e.headDim) }, `${p}.attn`);
+    matmul(rec, attn, l.o.w, l.o.b, q, `${p}.o`);
+    addLayerNorm(rec, x, q, l.ln2.w, l.ln2.b!, x2, h, e.eps, `${p}.residual+ln2`);
+    [x, x2] = [x2, x];
+    matmul(rec, h, l.fc1.w, l.fc1.b, mlp, `${p}.fc1`);
+    gelu(rec, mlp, mlpAct, `${p}.gelu`);
+    matmul(rec, mlpAct, l.fc2.w, l.fc2.b, q, `${p}.fc2`);
+    const next = i + 1 < w.encoderLayers.length ? w.encoderLayers[i + 1].ln1 : w.encoderNorm;
+    addLayerNorm(rec, x, q, next.w, next.b!, x2, h, e.eps, i + 1 < w.encoderLayers.length ? `${p}.residual+next.ln1` : `${p}.residual+final_norm`);
+    [x, x2] = [x2, x];
+    if (taps.layers?.[i]) rec.copy(x, taps.layers[i]);
+  });
+  if (taps.final) rec.copy(h, taps.final);
+
+  // 4. Merge 4 consecutive frames (a reshape of contiguous rows) and project: linear_1 → GELU → linear_2.
+  const merged = h.view([mergedRows, d * cfg.projector.mergeFactor]);
+  const p1 = gpu.tensor('proj.linear_1', [mergedRows, cfg.projector.hidden], 'f32');
+  const p1Act = gpu.tensor('proj.gelu', [mergedRows, cfg.projector.hidden], 'f32');
+  matmul(rec, merged, w.projector1.w, w.projector1.b, p1, 'proj.linear_1');
+  gelu(rec, p1, p1Act, 'proj.gelu');
+  matmul(rec, p1Act, w.projector2.w, w.projector2.b, out, 'proj.linear_2');
+  gpu.release(x, x2, h, q, k, v, attn, mlp, mlpAct, p1, p1Act);
+}
+
+/** Optional copies of intermediate activations (for the stage-by-stage golden tests). */
+export interface EncoderTaps {
+  /** After conv2 + GELU: [windows × frames, d]. */
+  conv?: Tensor;
+  /** Residual stream after layer i: [windows × frames, d]. */
+  layers?: (Tensor | undefined)[];
+  /** After the final LayerNorm. */
+  final?: Tensor;
+}
+
+/** Encoder frames per window after the stride-2 conv, and audio tokens per full window. */
+export function encoderFrames(cfg: GlmAsrConfig): number {
+  return conv1dOutputLength(conv1dOutputLength(cfg.frontEnd.nFrames, 1), 2);
+}

@@ -1,0 +1,272 @@
+/**
+ * Audio → text with GLM-ASR: the public entry point of the library.
+ *
+ * @example
+ * const asr = await GlmAsr.load('/models/GLM-ASR-Nano-2512');           // a folder (Node) or a FileProvider
+ * const { text, tokens, segments } = await asr.transcribe(await readFile('clip.wav'), { beams: 1 });
+ * asr.dispose();
+ *
+ * One transcription: decode + resample (CPU) → 30 s windows → log-mel per window (CPU) → encoder, all windows
+ * of a segment in one batch (GPU) → projector rows of each window's valid tokens spliced into the prompt's
+ * embeddings at the `<|pad|>` positions → prefill → greedy or beam steps → ids → text. Audio longer than the
+ * model's prompt span (max_audio_len: 21 windows = 630 s) is cut into consecutive segments of at most that many
+ * windows, each transcribed with its own prompt; their texts are joined with a space.
+ */
+import { Gpu, type GpuOptions, Recorder, type Tensor } from '../../gpu';
+import { decodeAudio, LogMelSpectrogram, splitWindows } from '../../audio';
+import { beamSearch, greedy, type SearchModel, type Candidate } from '../../generate';
+import { embed } from '../../ops/embedding';
+import { argmax, topKLogSoftmax } from '../../ops/sample';
+import { buildTranscriptionPrompt, Tokenizer } from '../../tokenizer';
+import { Checkpoint, type FileProvider } from '../../weights/checkpoint';
+import { loadGlmAsrConfig, validateAgainstTensors, type GlmAsrConfig } from './config';
+import { Decoder } from './decoder';
+import { encodeAudio, encoderFrames } from './encoder';
+import { loadWeights, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
+
+export interface LoadOptions {
+  /** Weight storage: 'f32', 'f16', or 'auto' (f16 on GPUs, f32 on CPU adapters where it is faster). */
+  precision?: WeightPrecision | 'auto';
+  /** An existing device to use (otherwise one is created with `gpuOptions`). */
+  gpu?: Gpu;
+  gpuOptions?: GpuOptions;
+  /** Most beams any transcribe call may ask for (sizes the KV cache). Default 4. */
+  maxBeams?: number;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+export interface TranscribeOptions {
+  /** 1 = greedy (default); > 1 = beam search. */
+  beams?: number;
+  /** Default 500. */
+  maxNewTokens?: number;
+  lengthPenalty?: number;
+  earlyStopping?: boolean | 'never';
+  signal?: AbortSignal;
+  /** Name used in error messages (e.g. the file name). */
+  name?: string;
+  onProgress?: (p: TranscribeProgress) => void;
+}
+
+export interface TranscribeProgress {
+  stage: 'decode-audio' | 'encode' | 'generate';
+  done: number;
+  total: number;
+}
+
+export interface Segment {
+  /** Seconds from the start of the audio. */
+  start: number;
+  end: number;
+  text: string;
+}
+
+export interface Transcription {
+  text: string;
+  /** Generated token ids (no prompt, no eos), all segments in order. */
+  tokens: number[];
+  segments: Segment[];
+  durationSec: number;
+  /** Milliseconds per stage. */
+  timings: Record<'decodeAudio' | 'mel' | 'encode' | 'prefill' | 'generate' | 'total', number>;
+}
+
+/** Audio given to transcribe: encoded file bytes, or 16 kHz mono samples. */
+export type AudioInput = Uint8Array | { samples: Float32Array; sampleRate: 16000 };
+
+export class GlmAsr {
+  private constructor(
+    /** Where the model came from (folder or repo id), for logs and the server's model list. */
+    readonly modelId: string,
+    readonly gpu: Gpu,
+    readonly config: GlmAsrConfig,
+    readonly tokenizer: Tokenizer,
+    readonly weights: GlmAsrWeights,
+    readonly maxBeams: number,
+    private readonly ownsGpu: boolean,
+  ) {}
+
+  /**
+   * Loads a checkpoint in the official Hugging Face layout (config.json, processor config, tokenizer.json,
+   * model.safetensors or sharded with an index). `source` is a folder path (Node) or a FileProvider
+   * (browser: files picked from a folder, or a base URL).
+   */
+  static async load(source: string | FileProvider, options: LoadOptions = {}): Promise<GlmAsr> {
+    const provider = typeof source === 'string' ? await nodeFolder(source) : source;
+    const config = await loadGlmAsrConfig(provider);
+    const tokenizer = Tokenizer.fromJSON(JSON.parse(await provider.readText('tokenizer.json')));
+    const ckpt = await Checkpoint.open(provider);
+    try {
+      validateAgainstTensors(config, ckpt.tensors, provider.name);
+      const gpu = options.gpu ?? (await Gpu.create(options.gpuOptions));
+      const precision = options.precision && options.precision !== 'auto' ? options.precision : gpu.adapter.isFallback ? 'f32' : 'f16';
+      const weights = await loadWeights(gpu, ckpt, config, { precision, onProgress: options.onProgress });
+      return new GlmAsr(provider.name, gpu, config, tokenizer, weights, options.maxBeams ?? 4, !options.gpu);
+    } finally {
+      await ckpt.close();
+    }
+  }
+
+  async transcribe(audio: AudioInput, options: TranscribeOptions = {}): Promise<Transcription> {
+    const t0 = performance.now();
+    const timings = { decodeAudio: 0, mel: 0, encode: 0, prefill: 0, generate: 0, total: 0 };
+    const name = options.name ?? 'audio';
+    const beams = options.beams ?? 1;
+    if (!Number.isInteger(beams) || beams < 1 || beams > this.maxBeams) throw new RangeError(`beams must be an integer in [1, ${this.maxBeams}] (maxBeams at load), got ${beams}`);
+    const maxNewTokens = options.maxNewTokens ?? 500;
+    const fe = this.config.frontEnd;
+
+    options.onProgress?.({ stage: 'decode-audio', done: 0, total: 1 });
+    const samples = audio instanceof Uint8Array ? (await decodeAudio(audio, name)).samples : audio.samples;
+    timings.decodeAudio = performance.now() - t0;
+    const durationSec = samples.length / fe.sampleRate;
+    const windows = splitWindows(samples, fe.nSamples);
+    const segments: Segment[] = [];
+    const tokens: number[] = [];
+    for (let s0 = 0; s0 < windows.length; s0 += fe.maxWindows) {
+      options.signal?.throwIfAborted();
+      const group = windows.slice(s0, s0 + fe.maxWindows);
+      const ids = await this.transcribeWindows(group.map((w) => ({ samples: w.samples, valid: w.validSamples })), beams, maxNewTokens, options, timings);
+      const start = group[0].startSample / fe.sampleRate;
+      const end = (group[group.length - 1].startSample + group[group.length - 1].validSamples) / fe.sampleRate;
+      segments.push({ start, end, text: this.tokenizer.decode(ids, { skipSpecialTokens: true }).trim() });
+      tokens.push(...ids);
+    }
+    timings.total = performance.now() - t0;
+    return { text: segments.map((s) => s.text).filter(Boolean).join(' '), tokens, segments, durationSec, timings };
+  }
+
+  /** Duration in seconds of encoded audio (decodes it; runs no model). Throws AudioDecodeError when corrupt. */
+  async probeDuration(audio: Uint8Array, name: string): Promise<number> {
+    return (await decodeAudio(audio, name)).durationSec;
+  }
+
+  /** Audio tokens the projector keeps for a window with `validSamples` real samples (HF processor rule). */
+  audioTokens(validSamples: number): number {
+    const fe = this.config.frontEnd;
+    const frames = Math.ceil(validSamples / fe.hopLength);
+    const afterConv2 = Math.floor((frames - 1) / 2) + 1;
+    return frames === 0 ? 0 : Math.floor(afterConv2 / this.config.projector.mergeFactor);
+  }
+
+  private async transcribeWindows(windows: { samples: Float32Array; valid: number }[], beams: number, maxNewTokens: number,
+    options: TranscribeOptions, timings: Transcription['timings']): Promise<number[]> {
+    const gpu = this.gpu;
+    const cfg = this.config;
+    const fe = cfg.frontEnd;
+    const W = windows.length;
+
+    // Log-mel per window on the CPU (≈ 20 ms per window; see docs/audio.md), uploaded once.
+    let t = performance.now();
+    const mel = new LogMelSpectrogram({ sampleRate: fe.sampleRate, nFft: fe.nFft, hopLength: fe.hopLength, nMels: fe.melBins });
+    const melHost = new Float32Array(W * fe.melBins * fe.nFrames);
+    windows.forEach((w, i) => mel.compute(w.samples, melHost.subarray(i * fe.melBins * fe.nFrames, (i + 1) * fe.melBins * fe.nFrames)));
+    const melGpu = gpu.upload('mel', melHost, [W, fe.melBins, fe.nFrames], 'f32');
+    timings.mel += performance.now() - t;
+
+    // Encoder + projector for all windows at once.
+    t = performance.now();
+    options.onProgress?.({ stage: 'encode', done: 0, total: W });
+    const perWindow = encoderFrames(cfg) / cfg.projector.mergeFactor;
+    const audioEmb = gpu.tensor('audio.embeddings', [W * perWindow, cfg.decoder.hidden], 'f32');
+    const rec = new Recorder(gpu, 'encode');
+    encodeAudio(rec, this.weights, cfg, melGpu, W, audioEmb);
+    rec.submit();
+    gpu.release(melGpu);
+
+    // Prompt: token embeddings, then each window's first N_i projector rows over the <|pad|> run.
+    const counts = windows.map((w) => this.audioTokens(w.valid));
+    const nAudio = counts.reduce((a, b) => a + b, 0);
+    const prompt = buildTranscriptionPrompt(this.tokenizer, nAudio, { audioTokenId: cfg.ids.audioTokenId });
+    const T = prompt.ids.length;
+    const maxSeq = Math.min(T + maxNewTokens, cfg.decoder.maxPositions);
+    if (T >= maxSeq) throw new RangeError(`the prompt (${T} tokens) leaves no room to generate within ${cfg.decoder.maxPositions} positions`);
+    const idsGpu = gpu.upload('prompt.ids', Uint32Array.from(prompt.ids), [T], 'u32');
+    const promptEmb = gpu.tensor('prompt.embeddings', [T, cfg.decoder.hidden], 'f32');
+    const rec2 = new Recorder(gpu, 'prefill');
+    embed(rec2, this.weights.embed, idsGpu, promptEmb, 'prompt.embed');
+    let row = prompt.audioStart;
+    counts.forEach((n, i) => {
+      const rowBytes = cfg.decoder.hidden * 4;
+      if (n) rec2.copy(audioEmb, promptEmb, n * rowBytes, i * perWindow * rowBytes, row * rowBytes);
+      row += n;
+    });
+    const decoder = new Decoder(gpu, this.weights, cfg, beams, maxSeq);
+    decoder.prefill(rec2, promptEmb, T);
+    rec2.submit();
+    gpu.release(audioEmb, idsGpu, promptEmb);
+    await gpu.sync();
+    timings.encode += performance.now() - t; // encode and prefill share one wait; split by profiling if needed
+    options.onProgress?.({ stage: 'encode', done: W, total: W });
+
+    t = performance.now();
+    const model = new GpuSearchModel(gpu, decoder, cfg.decoder.vocab, beams);
+    const eosTokenIds = cfg.ids.eosTokenIds;
+    const onToken = (i: number) => options.onProgress?.({ stage: 'generate', done: i + 1, total: maxNewTokens });
+    try {
+      const result = beams === 1
+        ? await greedy(model, { maxNewTokens, eosTokenIds, signal: options.signal, onToken: (_tok, i) => onToken(i) })
+        : await beamSearch(model, { beams, maxNewTokens, eosTokenIds, lengthPenalty: options.lengthPenalty, earlyStopping: options.earlyStopping, signal: options.signal, onStep: (s) => onToken(s.step - 1) });
+      if (result.finishReason === 'aborted') options.signal?.throwIfAborted();
+      return result.tokens;
+    } finally {
+      timings.generate += performance.now() - t;
+      model.dispose();
+      decoder.dispose();
+    }
+  }
+
+  dispose(): void {
+    if (this.ownsGpu) this.gpu.destroy();
+  }
+}
+
+/** The decoder as the search sees it: GPU argmax / top-k, only ids and scores read back. */
+class GpuSearchModel implements SearchModel {
+  private readonly ids: Tensor;
+  private readonly src: Tensor;
+  private readonly best: Tensor;
+  constructor(private readonly gpu: Gpu, private readonly decoder: Decoder, readonly vocabSize: number, readonly maxRows: number) {
+    this.ids = gpu.tensor('search.ids', [maxRows], 'u32');
+    this.src = gpu.tensor('search.reorder', [maxRows], 'u32');
+    this.best = gpu.tensor('search.argmax', [maxRows], 'u32');
+  }
+
+  async prefill(): Promise<void> {
+    // Done by the transcriber before the search starts (the prompt embeddings need the audio splice).
+  }
+
+  reorder(src: readonly number[]): void {
+    this.gpu.write(this.src, Uint32Array.from(src));
+    const rec = new Recorder(this.gpu, 'reorder');
+    this.decoder.reorder(rec, this.src);
+    rec.submit();
+  }
+
+  async argmax(rows: number): Promise<Int32Array> {
+    const rec = new Recorder(this.gpu, 'argmax');
+    argmax(rec, this.decoder.logits.rows(0, rows), this.best.rows(0, rows));
+    rec.submit();
+    return Int32Array.from(await this.gpu.readU32(this.best, rows));
+  }
+
+  async topK(rowScores: Float32Array, k: number): Promise<Candidate[]> {
+    return topKLogSoftmax(this.gpu, this.decoder.logits.rows(0, rowScores.length), rowScores, k);
+  }
+
+  async step(tokens: Int32Array): Promise<void> {
+    this.gpu.write(this.ids, Uint32Array.from(tokens));
+    const rec = new Recorder(this.gpu, `step ${this.decoder.length}`);
+    this.decoder.step(rec, this.ids.rows(0, tokens.length), tokens.length);
+    rec.submit();
+  }
+
+  dispose(): void {
+    this.gpu.release(this.ids, this.src, this.best);
+  }
+}
+
+async function nodeFolder(dir: string): Promise<FileProvider> {
+  const { NodeFolderProvider } = await import('../../weights/node-file-source');
+  return new NodeFolderProvider(dir);
+}
