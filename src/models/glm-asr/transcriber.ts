@@ -21,7 +21,7 @@ import { buildTranscriptionPrompt, Tokenizer } from '../../tokenizer';
 import { Checkpoint, type FileProvider } from '../../weights/checkpoint';
 import { loadGlmAsrConfig, validateAgainstTensors, type GlmAsrConfig } from './config';
 import { Decoder } from './decoder';
-import { encodeAudio, encoderFrames } from './encoder';
+import { encodeAudio, encoderFrames, type EncoderTaps } from './encoder';
 import { loadWeights, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
 
 export interface LoadOptions {
@@ -67,14 +67,29 @@ export interface Transcription {
   tokens: number[];
   segments: Segment[];
   durationSec: number;
-  /** Milliseconds per stage. */
-  timings: Record<'decodeAudio' | 'mel' | 'encode' | 'prefill' | 'generate' | 'total', number>;
+  /** Milliseconds per stage; `encode` covers encoder, projector and prefill (one GPU submission). */
+  timings: Record<'decodeAudio' | 'mel' | 'encode' | 'generate' | 'total', number>;
 }
 
 /** Audio given to transcribe: encoded file bytes, or 16 kHz mono samples. */
 export type AudioInput = Uint8Array | { samples: Float32Array; sampleRate: 16000 };
 
+/** One 30 s window: samples zero-padded to the window length, and how many of them are real audio. */
+export interface WindowSamples {
+  samples: Float32Array;
+  validSamples: number;
+}
+
+/** Copies of intermediate activations for the golden tests (each tensor sized by the caller). */
+export interface PrefillTaps extends EncoderTaps {
+  mel?: Tensor;
+  /** Projector output for every window: [windows × tokensPerWindow, text hidden]. */
+  projector?: Tensor;
+}
+
 export class GlmAsr {
+  private readonly mel: LogMelSpectrogram;
+
   private constructor(
     /** Where the model came from (folder or repo id), for logs and the server's model list. */
     readonly modelId: string,
@@ -84,7 +99,10 @@ export class GlmAsr {
     readonly weights: GlmAsrWeights,
     readonly maxBeams: number,
     private readonly ownsGpu: boolean,
-  ) {}
+  ) {
+    const fe = config.frontEnd;
+    this.mel = new LogMelSpectrogram({ sampleRate: fe.sampleRate, nFft: fe.nFft, hopLength: fe.hopLength, nMels: fe.melBins });
+  }
 
   /**
    * Loads a checkpoint in the official Hugging Face layout (config.json, processor config, tokenizer.json,
@@ -109,7 +127,7 @@ export class GlmAsr {
 
   async transcribe(audio: AudioInput, options: TranscribeOptions = {}): Promise<Transcription> {
     const t0 = performance.now();
-    const timings = { decodeAudio: 0, mel: 0, encode: 0, prefill: 0, generate: 0, total: 0 };
+    const timings = { decodeAudio: 0, mel: 0, encode: 0, generate: 0, total: 0 };
     const name = options.name ?? 'audio';
     const beams = options.beams ?? 1;
     if (!Number.isInteger(beams) || beams < 1 || beams > this.maxBeams) throw new RangeError(`beams must be an integer in [1, ${this.maxBeams}] (maxBeams at load), got ${beams}`);
@@ -126,7 +144,7 @@ export class GlmAsr {
     for (let s0 = 0; s0 < windows.length; s0 += fe.maxWindows) {
       options.signal?.throwIfAborted();
       const group = windows.slice(s0, s0 + fe.maxWindows);
-      const ids = await this.transcribeWindows(group.map((w) => ({ samples: w.samples, valid: w.validSamples })), beams, maxNewTokens, options, timings);
+      const ids = await this.transcribeWindows(group, beams, maxNewTokens, options, timings);
       const start = group[0].startSample / fe.sampleRate;
       const end = (group[group.length - 1].startSample + group[group.length - 1].validSamples) / fe.sampleRate;
       segments.push({ start, end, text: this.tokenizer.decode(ids, { skipSpecialTokens: true }).trim() });
@@ -149,59 +167,17 @@ export class GlmAsr {
     return frames === 0 ? 0 : Math.floor(afterConv2 / this.config.projector.mergeFactor);
   }
 
-  private async transcribeWindows(windows: { samples: Float32Array; valid: number }[], beams: number, maxNewTokens: number,
+  private async transcribeWindows(windows: WindowSamples[], beams: number, maxNewTokens: number,
     options: TranscribeOptions, timings: Transcription['timings']): Promise<number[]> {
-    const gpu = this.gpu;
-    const cfg = this.config;
-    const fe = cfg.frontEnd;
-    const W = windows.length;
-
-    // Log-mel per window on the CPU (≈ 20 ms per window; see docs/audio.md), uploaded once.
     let t = performance.now();
-    const mel = new LogMelSpectrogram({ sampleRate: fe.sampleRate, nFft: fe.nFft, hopLength: fe.hopLength, nMels: fe.melBins });
-    const melHost = new Float32Array(W * fe.melBins * fe.nFrames);
-    windows.forEach((w, i) => mel.compute(w.samples, melHost.subarray(i * fe.melBins * fe.nFrames, (i + 1) * fe.melBins * fe.nFrames)));
-    const melGpu = gpu.upload('mel', melHost, [W, fe.melBins, fe.nFrames], 'f32');
-    timings.mel += performance.now() - t;
-
-    // Encoder + projector for all windows at once.
-    t = performance.now();
-    options.onProgress?.({ stage: 'encode', done: 0, total: W });
-    const perWindow = encoderFrames(cfg) / cfg.projector.mergeFactor;
-    const audioEmb = gpu.tensor('audio.embeddings', [W * perWindow, cfg.decoder.hidden], 'f32');
-    const rec = new Recorder(gpu, 'encode');
-    encodeAudio(rec, this.weights, cfg, melGpu, W, audioEmb);
-    rec.submit();
-    gpu.release(melGpu);
-
-    // Prompt: token embeddings, then each window's first N_i projector rows over the <|pad|> run.
-    const counts = windows.map((w) => this.audioTokens(w.valid));
-    const nAudio = counts.reduce((a, b) => a + b, 0);
-    const prompt = buildTranscriptionPrompt(this.tokenizer, nAudio, { audioTokenId: cfg.ids.audioTokenId });
-    const T = prompt.ids.length;
-    const maxSeq = Math.min(T + maxNewTokens, cfg.decoder.maxPositions);
-    if (T >= maxSeq) throw new RangeError(`the prompt (${T} tokens) leaves no room to generate within ${cfg.decoder.maxPositions} positions`);
-    const idsGpu = gpu.upload('prompt.ids', Uint32Array.from(prompt.ids), [T], 'u32');
-    const promptEmb = gpu.tensor('prompt.embeddings', [T, cfg.decoder.hidden], 'f32');
-    const rec2 = new Recorder(gpu, 'prefill');
-    embed(rec2, this.weights.embed, idsGpu, promptEmb, 'prompt.embed');
-    let row = prompt.audioStart;
-    counts.forEach((n, i) => {
-      const rowBytes = cfg.decoder.hidden * 4;
-      if (n) rec2.copy(audioEmb, promptEmb, n * rowBytes, i * perWindow * rowBytes, row * rowBytes);
-      row += n;
-    });
-    const decoder = new Decoder(gpu, this.weights, cfg, beams, maxSeq);
-    decoder.prefill(rec2, promptEmb, T);
-    rec2.submit();
-    gpu.release(audioEmb, idsGpu, promptEmb);
-    await gpu.sync();
-    timings.encode += performance.now() - t; // encode and prefill share one wait; split by profiling if needed
-    options.onProgress?.({ stage: 'encode', done: W, total: W });
+    options.onProgress?.({ stage: 'encode', done: 0, total: windows.length });
+    const decoder = await this.prefill(windows, { beams, maxNewTokens, timings });
+    timings.encode += performance.now() - t; // encoder and prefill share one wait
+    options.onProgress?.({ stage: 'encode', done: windows.length, total: windows.length });
 
     t = performance.now();
-    const model = new GpuSearchModel(gpu, decoder, cfg.decoder.vocab, beams);
-    const eosTokenIds = cfg.ids.eosTokenIds;
+    const model = new GpuSearchModel(this.gpu, decoder, this.config.decoder.vocab, beams);
+    const eosTokenIds = this.config.ids.eosTokenIds;
     const onToken = (i: number) => options.onProgress?.({ stage: 'generate', done: i + 1, total: maxNewTokens });
     try {
       const result = beams === 1
@@ -214,6 +190,56 @@ export class GlmAsr {
       model.dispose();
       decoder.dispose();
     }
+  }
+
+  /**
+   * Encodes up to maxWindows windows and runs the prompt through the decoder: log-mel (CPU) → encoder and
+   * projector for all windows in one batch → each window's first N_i projector rows copied over the prompt's
+   * `<|pad|>` run → prefill. Returns the decoder holding the prompt's KV cache and last logits (row 0).
+   * Exposed for the stage-by-stage golden tests (`taps`); `transcribe` is the everyday entry point.
+   */
+  async prefill(windows: WindowSamples[], o: { beams: number; maxNewTokens: number; taps?: PrefillTaps; timings?: Transcription['timings'] }): Promise<Decoder> {
+    const gpu = this.gpu;
+    const cfg = this.config;
+    const fe = cfg.frontEnd;
+    const W = windows.length;
+    if (W < 1 || W > fe.maxWindows) throw new RangeError(`prefill takes 1..${fe.maxWindows} windows, got ${W}`);
+
+    // Log-mel per window on the CPU (about 20 ms per window; docs/audio.md), uploaded once.
+    const t = performance.now();
+    const melHost = new Float32Array(W * fe.melBins * fe.nFrames);
+    const melSize = fe.melBins * fe.nFrames;
+    windows.forEach((w, i) => this.mel.compute(w.samples, melHost.subarray(i * melSize, (i + 1) * melSize)));
+    const melGpu = gpu.upload('mel', melHost, [W, fe.melBins, fe.nFrames], 'f32');
+    if (o.timings) o.timings.mel += performance.now() - t;
+
+    const perWindow = encoderFrames(cfg) / cfg.projector.mergeFactor;
+    const rowBytes = cfg.decoder.hidden * 4;
+    const audioEmb = gpu.tensor('audio.embeddings', [W * perWindow, cfg.decoder.hidden], 'f32');
+    const rec = new Recorder(gpu, 'encode+prefill');
+    if (o.taps?.mel) rec.copy(melGpu, o.taps.mel);
+    encodeAudio(rec, this.weights, cfg, melGpu, W, audioEmb, o.taps);
+    if (o.taps?.projector) rec.copy(audioEmb, o.taps.projector);
+
+    const counts = windows.map((w) => this.audioTokens(w.validSamples));
+    const prompt = buildTranscriptionPrompt(this.tokenizer, counts.reduce((a, b) => a + b, 0), { audioTokenId: cfg.ids.audioTokenId });
+    const T = prompt.ids.length;
+    const maxSeq = Math.min(T + o.maxNewTokens, cfg.decoder.maxPositions);
+    if (T >= maxSeq) throw new RangeError(`the prompt (${T} tokens) leaves no room to generate within ${cfg.decoder.maxPositions} positions`);
+    const ids = gpu.upload('prompt.ids', Uint32Array.from(prompt.ids), [T], 'u32');
+    const promptEmb = gpu.tensor('prompt.embeddings', [T, cfg.decoder.hidden], 'f32');
+    embed(rec, this.weights.embed, ids, promptEmb, 'prompt.embed');
+    let row = prompt.audioStart;
+    counts.forEach((n, i) => {
+      if (n) rec.copy(audioEmb, promptEmb, n * rowBytes, i * perWindow * rowBytes, row * rowBytes);
+      row += n;
+    });
+    const decoder = new Decoder(gpu, this.weights, cfg, o.beams, maxSeq);
+    decoder.prefill(rec, promptEmb, T);
+    rec.submit();
+    gpu.release(melGpu, audioEmb, ids, promptEmb);
+    await gpu.sync();
+    return decoder;
   }
 
   dispose(): void {
