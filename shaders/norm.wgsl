@@ -1,0 +1,194 @@
+// LayerNorm / RMSNorm over the last axis of x[rows, d] (f32), one workgroup per row, optionally fused with
+// the residual add that precedes every norm in a pre-norm transformer:  res = x + r;  y = norm(res).
+//
+// Defines:  RMS       y = w · (v · inverseSqrt(mean(v²) + eps))               (else LayerNorm with bias:
+//                     y = (v − mean) · inverseSqrt(var + eps) · w + b, corrected two-pass mean/variance, f32)
+//           RESIDUAL  v = x + r, also stored to `res`
+//           INPLACE   x is read_write: without RESIDUAL y overwrites x; with RESIDUAL res overwrites x
+//           SUBGROUPS reductions with subgroupAdd (else a workgroup tree)
+// Bindings (in order): x, [r], w, [b], [y], [res]   — y is absent for plain INPLACE, res for RESIDUAL+INPLACE.
+// Dispatch: one workgroup per row, folded by grid() (rows up to millions); WG a power of two ≤ 256.
+#if SUBGROUPS
+enable subgroups;
+#endif
+#include "common.wgsl"
+
+struct Params {
+  rows: u32,
+  d: u32,
+  eps: f32,
+  xBase: u32,   // element offsets of the data inside each binding
+  rBase: u32,
+  wBase: u32,
+  bBase: u32,
+  yBase: u32,
+  resBase: u32,
+}
+@group(0) @binding(0) var<uniform> P: Params;
+
+#if INPLACE
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+#else
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+#endif
+
+#if RESIDUAL
+@group(0) @binding(2) var<storage, read> r: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<f32>;
+#if RMS
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+#if !INPLACE
+@group(0) @binding(5) var<storage, read_write> res: array<f32>;
+#endif
+#else
+@group(0) @binding(4) var<storage, read> b: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+#if !INPLACE
+@group(0) @binding(6) var<storage, read_write> res: array<f32>;
+#endif
+#endif
+#else
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+#if RMS
+#if !INPLACE
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+#endif
+#else
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+#if !INPLACE
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+#endif
+#endif
+#endif
+
+override WG: u32 = 256;
+
+// ---- workgroup sum of a vec2 ----------------------------------------------------------------------------------
+#if SUBGROUPS
+// One slot per subgroup. Subgroups are taken to be consecutive runs of local_invocation_index (true on every
+// implementation; WGSL only promises it with the subgroup_id extension). Subgroup size ≥ 4 → ≤ 64 slots.
+var<workgroup> red: array<vec2f, 64>;
+
+fn wg_sum(v: vec2f, lid: u32, sg: u32) -> vec2f {
+  let s = subgroupAdd(v);
+  if (lid % sg == 0u) { red[lid / sg] = s; }
+  workgroupBarrier();
+  var t = vec2f(0.0);
+  let n = (WG + sg - 1u) / sg;
+  for (var i = 0u; i < n; i++) { t += red[i]; }
+  workgroupBarrier(); // `red` is reused by the next reduction
+  return t;
+}
+#else
+var<workgroup> red: array<vec2f, WG>;
+
+fn wg_sum(v: vec2f, lid: u32, sg: u32) -> vec2f {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] += red[lid + s]; }
+    workgroupBarrier();
+  }
+  let t = red[0];
+  workgroupBarrier();
+  return t;
+}
+#endif
+
+// ---- accessors ------------------------------------------------------------------------------------------------
+// The (residual-added) input value of element i of the row starting at element `row` (row·d).
+fn load_in(row: u32, i: u32) -> f32 {
+#if RESIDUAL
+  return x[P.xBase + row + i] + r[P.rBase + row + i];
+#else
+  return x[P.xBase + row + i];
+#endif
+}
+
+// Re-read of the value produced by load_in (after store_res stored it).
+fn reload(row: u32, i: u32) -> f32 {
+#if RESIDUAL
+#if INPLACE
+  return x[P.xBase + row + i];
+#else
+  return res[P.resBase + row + i];
+#endif
+#else
+  return x[P.xBase + row + i];
+#endif
+}
+
+fn store_res(row: u32, i: u32, v: f32) {
+#if RESIDUAL
+#if INPLACE
+  x[P.xBase + row + i] = v;
+#else
+  res[P.resBase + row + i] = v;
+#endif
+#endif
+}
+
+fn store_y(row: u32, i: u32, v: f32) {
+#if INPLACE
+#if RESIDUAL
+  y[P.yBase + row + i] = v;
+#else
+  x[P.xBase + row + i] = v;
+#endif
+#else
+  y[P.yBase + row + i] = v;
+#endif
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32
+#if SUBGROUPS
+      , @builtin(subgroup_size) sg: u32
+#endif
+) {
+#if !SUBGROUPS
+  let sg = 1u;
+#endif
+  let rowIndex = flat_workgroup(wg, nwg);
+  if (rowIndex >= P.rows) { return; } // uniform per workgroup: the barriers below stay in uniform control flow
+  let row = rowIndex * P.d;
+  let n = f32(P.d);
+
+#if RMS
+  var ss = 0.0;
+  for (var i = lid; i < P.d; i += WG) {
+    let v = load_in(row, i);
+    store_res(row, i, v);
+    ss += v * v;
+  }
+  let inv = inverseSqrt(wg_sum(vec2f(ss, 0.0), lid, sg).x / n + P.eps);
+  for (var i = lid; i < P.d; i += WG) {
+    store_y(row, i, w[P.wBase + i] * (reload(row, i) * inv));
+  }
+#else
+  // Corrected two-pass (Chan, Golub & LeVeque): the second pass also sums the centred values, whose total c
+  // would be 0 in exact arithmetic; mean += c/d and var = (Σ(v−mean)² − c²/d)/d remove the rounding error of
+  // the first-pass mean, which matters when |mean| ≫ std.
+  var s = 0.0;
+  for (var i = lid; i < P.d; i += WG) {
+    let v = load_in(row, i);
+    store_res(row, i, v);
+    s += v;
+  }
+  let mean0 = wg_sum(vec2f(s, 0.0), lid, sg).x / n;
+  var acc = vec2f(0.0);
+  for (var i = lid; i < P.d; i += WG) {
+    let c = reload(row, i) - mean0;
+    acc += vec2f(c, c * c);
+  }
+  let t = wg_sum(acc, lid, sg);
+  // The mean is kept as mean0 + corr (an f32 alone cannot hold it to better than ulp(mean)/2); v − mean0 is
+  // exact when v and mean0 are within a factor of 2 (Sterbenz), so centring loses almost nothing.
+  let corr = t.x / n;
+  let inv = inverseSqrt(max(t.y - t.x * corr, 0.0) / n + P.eps);
+  for (var i = lid; i < P.d; i += WG) {
+    store_y(row, i, ((reload(row, i) - mean0) - corr) * inv * w[P.wBase + i] + b[P.bBase + i]);
+  }
+#endif
+}

@@ -1,0 +1,157 @@
+/**
+ * GPU dtype conversion (weights after a streamed upload): bf16 | f16 | f32 → f32 | f16, at any element offsets,
+ * any (odd) count, split into several dispatches when a range exceeds one storage binding.
+ *
+ * Also home of the binding helpers the misc kernels share (`bindSpan`, `chunkCount`): every op binds its
+ * tensors through them, so any tensor view works (offsets need not be 256-byte aligned: the binding starts at
+ * the aligned-down offset and the kernel gets the remaining element offset as a parameter).
+ *
+ * @example
+ * const staging = gpu.upload('staging', bf16Bytes, [Math.ceil(n / 2)], 'u32');   // raw bf16, 2 per word
+ * convert(rec, staging, weight, { from: 'bf16', count: n, dstOffset: 0 });          // weight: f32 or f16
+ */
+import { DTYPE_BYTES, grid, type Binding, type KernelSpec, type Recorder, type RowBlockedMatrix, type Tensor } from '../gpu';
+
+// ------------------------------------------------------------------------------------------------------------
+// Shared binding helpers
+// ------------------------------------------------------------------------------------------------------------
+
+/** A storage binding plus the element offset of the wanted data inside it. */
+export interface Span {
+  binding: Binding;
+  /** Elements (of the given element size) from the binding start to the first wanted element. */
+  base: number;
+}
+
+/** WebGPU's minStorageBufferOffsetAlignment (256 on every adapter seen). */
+export function storageAlignment(rec: Recorder): number {
+  return (rec.gpu.device.limits as GPUSupportedLimits).minStorageBufferOffsetAlignment ?? 256;
+}
+
+/** Largest storage binding a dispatch may use (tests pass a smaller `override` to exercise splitting). */
+export function maxBinding(rec: Recorder, override?: number): number {
+  return Math.min(override ?? Infinity, rec.gpu.caps.maxStorageBindingBytes);
+}
+
+/**
+ * Binds elements [elem0, elem0 + count) of `t` (element size `elemBytes`, default the tensor's dtype).
+ * The binding starts at the storage-offset alignment at or below the data and is padded to 4 bytes.
+ */
+export function bindSpan(rec: Recorder, t: Tensor, elem0: number, count: number, elemBytes = DTYPE_BYTES[t.dtype], maxBytes = maxBinding(rec)): Span {
+  const align = storageAlignment(rec);
+  const start = t.byteOffset + elem0 * elemBytes;
+  const end = start + count * elemBytes;
+  if (elem0 < 0 || count < 0 || end > t.byteOffset + Math.ceil(t.byteLength / 4) * 4) {
+    throw new RangeError(`"${t.label}": elements [${elem0}, ${elem0 + count}) of ${elemBytes} bytes exceed the tensor (${t.byteLength} bytes)`);
+  }
+  const offset = Math.floor(start / align) * align;
+  const size = Math.max(4, Math.ceil((end - offset) / 4) * 4);
+  if (offset + size > t.buffer.size) throw new RangeError(`"${t.label}": binding [${offset}, ${offset + size}) exceeds its buffer (${t.buffer.size} bytes)`);
+  if (size > maxBytes) throw new RangeError(`"${t.label}": a binding of ${size} bytes exceeds the ${maxBytes}-byte storage binding limit`);
+  return { binding: { buffer: t.buffer, offset, size }, base: (start - offset) / elemBytes };
+}
+
+/** Number of pieces needed so that `unitBytes`-sized units (rows, windows, elements) fit one binding each. */
+export function unitsPerBinding(rec: Recorder, unitBytes: number, maxBytes = maxBinding(rec)): number {
+  const n = Math.floor((maxBytes - storageAlignment(rec)) / unitBytes);
+  if (n < 1) throw new RangeError(`one unit of ${unitBytes} bytes does not fit a ${maxBytes}-byte storage binding`);
+  return n;
+}
+
+/** Calls `fn(first, count)` over [0, total) in pieces of at most `per`. */
+export function forChunks(total: number, per: number, fn: (first: number, count: number) => void): void {
+  for (let first = 0; first < total; first += per) fn(first, Math.min(per, total - first));
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Conversion
+// ------------------------------------------------------------------------------------------------------------
+
+export type SourceFormat = 'bf16' | 'f16' | 'f32';
+
+export interface ConvertOptions {
+  /** How to read the source bytes (the source tensor's own dtype is ignored: bf16 is usually uploaded as u32). */
+  from: SourceFormat;
+  /** Elements to convert; default: everything from dstOffset to the end of dst. */
+  count?: number;
+  /** First source element (in `from` elements, relative to the source tensor). */
+  srcOffset?: number;
+  /** First destination element (relative to the destination tensor). */
+  dstOffset?: number;
+  /**
+   * f16 destinations only: write packed words with integer arithmetic instead of `array<f16>` stores.
+   * Default: packed when the device lacks shader-f16. Both give identical bytes.
+   */
+  packed?: boolean;
+  label?: string;
+  /** Per-dispatch binding limit (default: the device's); tests lower it to exercise splitting. */
+  maxBindingBytes?: number;
+}
+
+const WG = 256;
+const PER = 4; // elements (words for packed output) per invocation; must match PER in convert.wgsl
+const SRC_BYTES: Record<SourceFormat, number> = { bf16: 2, f16: 2, f32: 4 };
+
+/** The kernel variant for a conversion: chosen here and only here. */
+export function convertKernel(from: SourceFormat, to: 'f32' | 'f16', packed: boolean): KernelSpec {
+  const entryPoint = to === 'f32' ? 'to_f32' : packed ? 'to_f16_packed' : 'to_f16';
+  return {
+    shader: 'convert.wgsl',
+    entryPoint,
+    defines: {
+      SRC_F32: from === 'f32',
+      SRC_BF16: from === 'bf16',
+      TO_F32: entryPoint === 'to_f32',
+      TO_F16: entryPoint === 'to_f16',
+      TO_F16_PACKED: entryPoint === 'to_f16_packed',
+    },
+    constants: { WG },
+  };
+}
+
+/** dst[dstOffset + i] = convert(src[srcOffset + i]) for i < count. dst is an f32 or f16 tensor. */
+export function convert(rec: Recorder, src: Tensor, dst: Tensor, opts: ConvertOptions): void {
+  const { from } = opts;
+  const to = dst.dtype;
+  if (to !== 'f32' && to !== 'f16') throw new TypeError(`convert: destination "${dst.label}" is ${to}; expected f32 or f16`);
+  const srcOffset = opts.srcOffset ?? 0;
+  const dstOffset = opts.dstOffset ?? 0;
+  const count = opts.count ?? dst.numel - dstOffset;
+  const srcBytes = SRC_BYTES[from];
+  const srcElems = Math.floor(src.byteLength / srcBytes);
+  if (!Number.isInteger(count) || count < 0) throw new RangeError(`convert: bad count ${count}`);
+  if (srcOffset + count > srcElems) throw new RangeError(`convert: source "${src.label}" has ${srcElems} ${from} elements; [${srcOffset}, ${srcOffset + count}) requested`);
+  if (dstOffset + count > dst.numel) throw new RangeError(`convert: destination "${dst.label}" has ${dst.numel} elements; [${dstOffset}, ${dstOffset + count}) requested`);
+  if (count === 0) return;
+  const packed = to === 'f16' && (opts.packed ?? !rec.gpu.caps.f16);
+  if (to === 'f16' && !packed && !rec.gpu.caps.f16) throw new Error('convert: native f16 output needs shader-f16; use packed: true');
+  const kernel = convertKernel(from, to, packed);
+  const dstBytes = DTYPE_BYTES[to];
+  const maxBytes = maxBinding(rec, opts.maxBindingBytes);
+  // Even-sized pieces keep packed words whole except at the two ends of the whole range.
+  const per = Math.max(2, unitsPerBinding(rec, Math.max(srcBytes, dstBytes) * 2, maxBytes) * 2);
+  const label = opts.label ?? `convert ${from}→${to}${packed ? ' (packed)' : ''}`;
+  forChunks(count, per, (first, n) => {
+    const s = bindSpan(rec, src, srcOffset + first, n, srcBytes, maxBytes);
+    const d = bindSpan(rec, dst, dstOffset + first, n, dstBytes, maxBytes);
+    const units = packed ? ((d.base + n + 1) >> 1) - (d.base >> 1) : n;
+    rec.dispatch(kernel, label, [s.binding, d.binding], [n, s.base, d.base],
+      grid(Math.ceil(units / (WG * PER)), rec.gpu.caps.maxWorkgroupsPerDimension));
+  });
+}
+
+/**
+ * Converts `rows` rows of source data into rows [row0, row0 + rows) of a row-blocked matrix, across its blocks.
+ * `srcOffset` is the source element of the first row.
+ */
+export function convertToMatrix(rec: Recorder, src: Tensor, m: RowBlockedMatrix, row0: number, rows: number,
+  opts: Omit<ConvertOptions, 'count' | 'dstOffset'>): void {
+  if (row0 < 0 || row0 + rows > m.rows) throw new RangeError(`convertToMatrix: rows [${row0}, ${row0 + rows}) exceed ${m.rows}`);
+  const srcOffset = opts.srcOffset ?? 0;
+  for (const b of m.blocks) {
+    const lo = Math.max(row0, b.row0);
+    const hi = Math.min(row0 + rows, b.row0 + b.rows);
+    if (lo >= hi) continue;
+    convert(rec, src, b.tensor, { ...opts, srcOffset: srcOffset + (lo - row0) * m.cols, dstOffset: (lo - b.row0) * m.cols, count: (hi - lo) * m.cols });
+  }
+}
