@@ -4,12 +4,12 @@ import { defineConfig } from 'tsup';
 // `npm run shaders`), so the same build works in Node and in browsers. Node-only packages stay external and
 // are loaded lazily (dynamic import) only on Node code paths.
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'ops/index': 'src/ops/index.ts' },
+  entry: { index: 'src/index.ts', 'ops/index': 'src/ops/index.ts', 'server/index': 'src/server/index.ts', 'cli/main': 'src/cli/main.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
   clean: true,
   target: 'es2022',
   platform: 'neutral',
-  external: ['webgpu', 'audio-decode', /^node:/],
+  external: ['webgpu', 'audio-decode', 'fastify', '@fastify/multipart', '@fastify/rate-limit', /^node:/],
 });

@@ -1,5 +1,28 @@
 /**
  * glm-asr-webgpu — GLM-ASR-Nano speech recognition on WebGPU, in Node (Dawn) and browsers.
+ *
+ * @example
+ * import { GlmAsr } from 'glm-asr-webgpu';
+ * const asr = await GlmAsr.load('/models/GLM-ASR-Nano-2512');
+ * const { text } = await asr.transcribe(new Uint8Array(await readFile('clip.wav')));
+ *
  * The kernel library is also available on its own as `glm-asr-webgpu/ops`.
  */
+export { GlmAsr } from './models/glm-asr/transcriber';
+export type {
+  LoadOptions,
+  TranscribeOptions,
+  TranscribeProgress,
+  Transcription,
+  Segment,
+  AudioInput,
+  WindowSamples,
+} from './models/glm-asr/transcriber';
+export { parseGlmAsrConfig, ConfigError, type GlmAsrConfig } from './models/glm-asr/config';
+export type { WeightPrecision, LoadProgress } from './models/glm-asr/weights';
+export { Tokenizer, buildTranscriptionPrompt } from './tokenizer';
+export { decodeAudio, AudioDecodeError, LogMelSpectrogram, resample } from './audio';
+export { greedy, beamSearch, type SearchModel } from './generate';
+export { Checkpoint, FileMapProvider, UrlFolderProvider, type FileProvider } from './weights/checkpoint';
+export { SafetensorsFile, SafetensorsError } from './weights/safetensors';
 export * from './gpu';

@@ -47,10 +47,10 @@ for (const file of DUMPS) {
     beforeAll(async () => {
       gpu = await testGpu();
       dump = await openSafetensorsFile(join(GOLDENS, 'dumps', file));
-      asr = await model(gpu, String(dump.metadata.model));
+      asr = await model(gpu, String(dump.metadata!.model));
       samples = await f32(dump, 'input_samples');
       eos = new Set(asr.config.ids.eosTokenIds);
-      maxNewTokens = Number(dump.metadata.max_new_tokens);
+      maxNewTokens = Number(dump.metadata!.max_new_tokens);
     });
 
     it('every stage of the audio path and the prefill logits match the reference', async () => {
@@ -116,7 +116,7 @@ describe('precision', () => {
     const dump = await openSafetensorsFile(join(GOLDENS, 'dumps', 'tiny-zh-funasr-sample.safetensors'));
     const asr = await model(gpu, 'tiny', 'f16');
     expect(asr.weights.precision).toBe('f16');
-    const t = await asr.transcribe({ samples: await f32(dump, 'input_samples'), sampleRate: 16000 }, { maxNewTokens: Number(dump.metadata.max_new_tokens) });
+    const t = await asr.transcribe({ samples: await f32(dump, 'input_samples'), sampleRate: 16000 }, { maxNewTokens: Number(dump.metadata!.max_new_tokens) });
     const golden = await i32(dump, 'greedy_ids');
     expect(t.tokens).toEqual(golden.slice(0, t.tokens.length));
     expect(t.tokens.length).toBeGreaterThanOrEqual(golden.length - 1);

@@ -1,0 +1,23 @@
+/** The HTTP service (`glm-asr serve`) and the output formats shared with the CLI. */
+export * from './transcriber';
+export * from './formats';
+export { JobQueue, QueueFullError, QueueClosedError, type QueueStats, type JobQueueOptions, type PushOptions } from './queue';
+export { ApiError, type ApiErrorBody, type ApiErrorType } from './errors';
+export {
+  buildServer,
+  startServer,
+  WEB_CSP,
+  DEFAULT_MAX_UPLOAD_BYTES,
+  DEFAULT_MAX_AUDIO_SECONDS,
+  DEFAULT_QUEUE_SIZE,
+  DEFAULT_RATE_LIMIT,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  type ServerOptions,
+  type StartServerOptions,
+  type StartedServer,
+  type AsrServer,
+  type CloseOptions,
+  type LogSink,
+  type RateLimitOptions,
+  type RequestLogLine,
+} from './app';
