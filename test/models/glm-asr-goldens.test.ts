@@ -8,7 +8,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu, Tensor } from '../../src/gpu';
 import { splitWindows } from '../../src/audio';
 import { encoderFrames } from '../../src/models/glm-asr/encoder';
@@ -52,6 +52,7 @@ for (const file of DUMPS) {
       eos = new Set(asr.config.ids.eosTokenIds);
       maxNewTokens = Number(dump.metadata!.max_new_tokens);
     });
+    afterAll(() => dump.close());
 
     it('every stage of the audio path and the prefill logits match the reference', async () => {
       const cfg = asr.config;
@@ -120,5 +121,6 @@ describe('precision', () => {
     const golden = await i32(dump, 'greedy_ids');
     expect(t.tokens).toEqual(golden.slice(0, t.tokens.length));
     expect(t.tokens.length).toBeGreaterThanOrEqual(golden.length - 1);
+    await dump.close();
   });
 });
