@@ -16,6 +16,28 @@
  * console.log(await gpu.readF32(out)); // Float32Array [5, 7, 9]
  */
 export * from '../gpu';
-export { add, gelu, siluMul } from './elementwise';
-import * as elementwiseRef from './reference/elementwise';
-export const ref = { elementwise: elementwiseRef };
+export * from './elementwise';
+export * from './matmul';
+export * from './norm';
+export * from './softmax';
+export * from './rope';
+export * from './conv1d';
+export * from './embedding';
+export * from './convert';
+export * from './sample';
+export * from './attention';
+export * from './kv-cache';
+
+import * as attention from './reference/attention';
+import * as conv1d from './reference/conv1d';
+import * as convert from './reference/convert';
+import * as elementwise from './reference/elementwise';
+import * as embedding from './reference/embedding';
+import * as matmul from './reference/matmul';
+import * as norm from './reference/norm';
+import * as rope from './reference/rope';
+import * as sample from './reference/sample';
+import * as softmax from './reference/softmax';
+
+/** Plain-TypeScript CPU references of every kernel family (f64 math), as the tests use them. */
+export const ref = { attention, conv1d, convert, elementwise, embedding, matmul, norm, rope, sample, softmax };
