@@ -28,7 +28,7 @@ enable f16;
 
 // Invocations per workgroup.
 override BQ: u32 = 32u;
-// headDim / 4.
+// STAGED: headDim / 4 (the default variant takes it at run time, P.d4: one pipeline serves every head size).
 override D4: u32 = 16u;
 // STAGED: keys per staged block; a multiple of 4, BK / 4 <= MAX_BK4, BK * D4 vec4s per tile.
 override BK: u32 = 32u;
@@ -56,7 +56,7 @@ struct Params {
   flags: u32,       // FLAG_CAUSAL | FLAG_SLIDING
   window: u32,      // sliding window: key j is visible to query position p when |p - j| <= window
   scale: f32,       // softmax scale * log2(e)
-  d4: u32,          // headDim / 4 (runtime loop bound of the default variant)
+  d4: u32,          // headDim / 4 (the default variant's loop bound and row stride)
 }
 
 #if KV_F16
@@ -123,10 +123,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u3
   let pc = P.pos0 + min(ic, last);
   let pd = P.pos0 + min(id, last);
   let row = (grp * P.lq) * P.heads + h;
-  let oa = (row + min(ia, last) * P.heads) * D4;
-  let ob = (row + min(ib, last) * P.heads) * D4;
-  let oc = (row + min(ic, last) * P.heads) * D4;
-  let od = (row + min(id, last) * P.heads) * D4;
+  let oa = (row + min(ia, last) * P.heads) * d4;
+  let ob = (row + min(ib, last) * P.heads) * d4;
+  let oc = (row + min(ic, last) * P.heads) * d4;
+  let od = (row + min(id, last) * P.heads) * d4;
 
   var qa: array<vec4f, MAX_D4>;
   var qb: array<vec4f, MAX_D4>;

@@ -13,7 +13,7 @@
  * writeKv(rec, kNew, vNew, cache, { pos: p, tokens: 1 });
  * decodeAttention(rec, q, cache, out, { pos: p + 1, qHeads: 16, kvHeads: 4, headDim: 128, scale: 128 ** -0.5 });
  */
-import { f32, type Recorder, type Tensor } from '../gpu';
+import { f32, type Gpu, type Recorder, type Tensor } from '../gpu';
 import type { KvCache } from './kv-cache';
 
 const LOG2E = Math.LOG2E;
@@ -46,7 +46,7 @@ export function flashQueriesPerWorkgroup(variant: FlashVariant): number {
   return FLASH_WG[variant] * FLASH_QPT[variant];
 }
 
-export function defaultFlashVariant(gpu: Recorder['gpu']): FlashVariant {
+export function defaultFlashVariant(gpu: Gpu): FlashVariant {
   return gpu.adapter.isFallback ? 'cpu' : 'gpu';
 }
 
@@ -88,8 +88,8 @@ function flash(rec: Recorder, label: string, q: Tensor, k: Tensor, v: Tensor, ou
   const x = qBlocks * f.groups;
   const max = rec.gpu.caps.maxWorkgroupsPerDimension;
   if (x > max || f.heads > max) throw new RangeError(`${label}: ${x} × ${f.heads} workgroups exceed ${max} per dimension; split the call`);
-  const constants: Record<string, number> = { BQ: FLASH_WG[f.variant], D4 };
-  if (staged) constants.BK = flashBlockKeys(f.headDim);
+  // The 'cpu' variant reads headDim at run time (one pipeline for every head size); 'gpu' unrolls over it.
+  const constants: Record<string, number> = staged ? { BQ: FLASH_WG.gpu, D4, BK: flashBlockKeys(f.headDim) } : { BQ: FLASH_WG.cpu };
   rec.dispatch(
     { shader: 'attention.wgsl', entryPoint: 'main', defines: { KV_F16: f.kvF16, STAGED: staged }, constants },
     label, [q, k, v, out],

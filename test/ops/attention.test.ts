@@ -110,6 +110,21 @@ describe('windowAttention', () => {
     expect(got.every(Number.isFinite)).toBe(true);
   });
 
+  it('splits windows across dispatches when the tensors exceed one storage binding', async () => {
+    const gpu = await testGpu();
+    const caps = gpu.caps as { maxStorageBindingBytes: number };
+    const saved = caps.maxStorageBindingBytes;
+    // One window is 16 × 2 × 16 × 4 = 2048 bytes; pretend a binding holds two of them: 5 windows → 3 dispatches.
+    caps.maxStorageBindingBytes = 4096 + 100;
+    try {
+      const o = { windows: 5, windowLen: 16, heads: 2, headDim: 16, scale: 0.25, slidingWindow: 3 };
+      const { got, q, k, v } = await runWindow(gpu, o, 555);
+      expect(relL2(got, ref.windowAttention(q, k, v, o))).toBeLessThan(TOL);
+    } finally {
+      caps.maxStorageBindingBytes = saved;
+    }
+  });
+
   it('rejects bad sizes with messages naming the tensor', async () => {
     const gpu = await testGpu();
     const t = gpu.tensor('x', [10, 2, 16], 'f32');
