@@ -26,6 +26,8 @@ export default defineConfig({
         },
       },
       {
+        // Node-only code paths are imported lazily; keep the optimizer from pre-bundling them mid-run.
+        optimizeDeps: { exclude: ['audio-decode', 'webgpu'] },
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
