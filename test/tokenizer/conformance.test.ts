@@ -2,6 +2,7 @@
  * Conformance against the reference implementations: the same ids and the same decoded text as
  * `@huggingface/tokenizers` (pure JS) and `tokenizers` (the Rust library via napi) over a varied corpus.
  */
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Tokenizer } from '../../src/tokenizer';
 import { ALL_PLAIN, GLM_SPECIALS, LONG_TEXT, WHISPER_SPECIALS } from './corpus';
@@ -34,6 +35,12 @@ const CASES: Case[] = [
     json: () => makeGlmTokenizerJson({ postProcessor: 'gmask-sop', mergesFormat: 'array', ignoreMerges: true, merges: 250 }),
     texts: [...ALL_PLAIN, ...GLM_SPECIALS],
   },
+  ...['tiny', 'tiny-b'].map((name) => ({
+    name: `generated checkpoint test/goldens/${name}/tokenizer.json`,
+    available: true,
+    json: () => JSON.parse(readFileSync(new URL(`../goldens/${name}/tokenizer.json`, import.meta.url), 'utf8')) as Record<string, unknown>,
+    texts: [...ALL_PLAIN, ...GLM_SPECIALS, LONG_TEXT],
+  })),
 ];
 
 /**
