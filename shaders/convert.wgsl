@@ -25,7 +25,11 @@ struct Params {
 #if SRC_F32
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 #else
+#if VEC
+@group(0) @binding(1) var<storage, read> src: array<vec4u>;
+#else
 @group(0) @binding(1) var<storage, read> src: array<u32>;
+#endif
 #endif
 
 override WG: u32 = 256;
@@ -81,6 +85,7 @@ fn f32_to_half_bits(f: f32) -> u32 {
   return sign | h;
 }
 
+#if !VEC
 // Source element e (relative to P.srcBase) as f32.
 fn load_src(e: u32) -> f32 {
   let s = P.srcBase + e;
@@ -96,11 +101,14 @@ fn load_src(e: u32) -> f32 {
 #endif
 }
 
+#endif
+
 fn first_index(wg: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return flat_workgroup(wg, nwg) * WG * PER + lid;
 }
 
 #if TO_F32
+#if !VEC
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
 @compute @workgroup_size(WG)
@@ -112,8 +120,10 @@ fn to_f32(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
 }
 #endif
+#endif
 
 #if TO_F16
+#if !VEC
 @group(0) @binding(2) var<storage, read_write> dst: array<f16>;
 
 @compute @workgroup_size(WG)
@@ -125,8 +135,10 @@ fn to_f16(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
 }
 #endif
+#endif
 
 #if TO_F16_PACKED
+#if !VEC
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 
 // One invocation per destination word; word i covers destination elements 2·(w0 + i) and 2·(w0 + i) + 1.
@@ -148,4 +160,61 @@ fn to_f16_packed(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg:
     dst[w] = word;
   }
 }
+#endif
+#endif
+
+// ---- aligned body: 8 elements per vec4 source word group (bf16/f16 source only) ------------------------------
+// VEC: src is array<vec4u> (8 halves); P.srcBase, P.dstBase are in vec4 units and P.count counts groups of 8.
+#if VEC
+fn halves_to_f32(w: u32, hi: bool) -> f32 {
+  let bits = select(w & 0xffffu, w >> 16u, hi);
+#if SRC_BF16
+  return bitcast<f32>(bits << 16u);
+#else
+  return half_bits_to_f32(bits);
+#endif
+}
+
+fn group_f32(q: vec4u) -> array<vec4f, 2> {
+  return array<vec4f, 2>(
+    vec4f(halves_to_f32(q.x, false), halves_to_f32(q.x, true), halves_to_f32(q.y, false), halves_to_f32(q.y, true)),
+    vec4f(halves_to_f32(q.z, false), halves_to_f32(q.z, true), halves_to_f32(q.w, false), halves_to_f32(q.w, true)));
+}
+
+#if TO_F32
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn to_f32_vec(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let g0 = first_index(wg, nwg, lid);
+  for (var j = 0u; j < PER; j++) {
+    let g = g0 + j * WG;
+    if (g < P.count) {
+      let v = group_f32(src[P.srcBase + g]);
+      dst[P.dstBase + 2u * g] = v[0];
+      dst[P.dstBase + 2u * g + 1u] = v[1];
+    }
+  }
+}
+#endif
+
+#if TO_F16_PACKED
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4u>;
+
+fn pack_pair(a: f32, b: f32) -> u32 {
+  return f32_to_half_bits(a) | (f32_to_half_bits(b) << 16u);
+}
+
+@compute @workgroup_size(WG)
+fn to_f16_packed_vec(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let g0 = first_index(wg, nwg, lid);
+  for (var j = 0u; j < PER; j++) {
+    let g = g0 + j * WG;
+    if (g < P.count) {
+      let v = group_f32(src[P.srcBase + g]);
+      dst[P.dstBase + g] = vec4u(pack_pair(v[0].x, v[0].y), pack_pair(v[0].z, v[0].w), pack_pair(v[1].x, v[1].y), pack_pair(v[1].z, v[1].w));
+    }
+  }
+}
+#endif
 #endif

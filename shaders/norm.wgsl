@@ -5,17 +5,27 @@
 //                     y = (v − mean) · inverseSqrt(var + eps) · w + b, corrected two-pass mean/variance, f32)
 //           RESIDUAL  v = x + r, also stored to `res`
 //           INPLACE   x is read_write: without RESIDUAL y overwrites x; with RESIDUAL res overwrites x
+//           VEC4      every array is read as vec4 (d and all offsets are multiples of 4; offsets and d are then
+//                     given in vec4 units): fewer, wider loads — ~1.4× faster on lavapipe
 //           SUBGROUPS reductions with subgroupAdd (else a workgroup tree)
 // Bindings (in order): x, [r], w, [b], [y], [res]   — y is absent for plain INPLACE, res for RESIDUAL+INPLACE.
-// Dispatch: one workgroup per row, folded by grid() (rows up to millions); WG a power of two ≤ 256.
+// Dispatch: one workgroup per row, folded by grid() (rows up to millions); WG a power of two in [32, 256].
 #if SUBGROUPS
 enable subgroups;
 #endif
 #include "common.wgsl"
 
+#if VEC4
+alias V = vec4f;
+fn hsum(v: V) -> f32 { return dot(v, vec4f(1.0)); }
+#else
+alias V = f32;
+fn hsum(v: V) -> f32 { return v; }
+#endif
+
 struct Params {
   rows: u32,
-  d: u32,
+  d: u32,       // row length in elements (of V: elements / 4 with VEC4)
   eps: f32,
   xBase: u32,   // element offsets of the data inside each binding
   rBase: u32,
@@ -27,36 +37,36 @@ struct Params {
 @group(0) @binding(0) var<uniform> P: Params;
 
 #if INPLACE
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<V>;
 #else
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<V>;
 #endif
 
 #if RESIDUAL
-@group(0) @binding(2) var<storage, read> r: array<f32>;
-@group(0) @binding(3) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> r: array<V>;
+@group(0) @binding(3) var<storage, read> w: array<V>;
 #if RMS
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<V>;
 #if !INPLACE
-@group(0) @binding(5) var<storage, read_write> res: array<f32>;
+@group(0) @binding(5) var<storage, read_write> res: array<V>;
 #endif
 #else
-@group(0) @binding(4) var<storage, read> b: array<f32>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read> b: array<V>;
+@group(0) @binding(5) var<storage, read_write> y: array<V>;
 #if !INPLACE
-@group(0) @binding(6) var<storage, read_write> res: array<f32>;
+@group(0) @binding(6) var<storage, read_write> res: array<V>;
 #endif
 #endif
 #else
-@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<V>;
 #if RMS
 #if !INPLACE
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<V>;
 #endif
 #else
-@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<V>;
 #if !INPLACE
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<V>;
 #endif
 #endif
 #endif
@@ -97,7 +107,7 @@ fn wg_sum(v: vec2f, lid: u32, sg: u32) -> vec2f {
 
 // ---- accessors ------------------------------------------------------------------------------------------------
 // The (residual-added) input value of element i of the row starting at element `row` (row·d).
-fn load_in(row: u32, i: u32) -> f32 {
+fn load_in(row: u32, i: u32) -> V {
 #if RESIDUAL
   return x[P.xBase + row + i] + r[P.rBase + row + i];
 #else
@@ -106,7 +116,7 @@ fn load_in(row: u32, i: u32) -> f32 {
 }
 
 // Re-read of the value produced by load_in (after store_res stored it).
-fn reload(row: u32, i: u32) -> f32 {
+fn reload(row: u32, i: u32) -> V {
 #if RESIDUAL
 #if INPLACE
   return x[P.xBase + row + i];
@@ -118,7 +128,7 @@ fn reload(row: u32, i: u32) -> f32 {
 #endif
 }
 
-fn store_res(row: u32, i: u32, v: f32) {
+fn store_res(row: u32, i: u32, v: V) {
 #if RESIDUAL
 #if INPLACE
   x[P.xBase + row + i] = v;
@@ -128,7 +138,7 @@ fn store_res(row: u32, i: u32, v: f32) {
 #endif
 }
 
-fn store_y(row: u32, i: u32, v: f32) {
+fn store_y(row: u32, i: u32, v: V) {
 #if INPLACE
 #if RESIDUAL
   y[P.yBase + row + i] = v;
@@ -153,36 +163,42 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let rowIndex = flat_workgroup(wg, nwg);
   if (rowIndex >= P.rows) { return; } // uniform per workgroup: the barriers below stay in uniform control flow
   let row = rowIndex * P.d;
+#if VEC4
+  let n = f32(P.d * 4u);
+#else
   let n = f32(P.d);
+#endif
 
 #if RMS
-  var ss = 0.0;
+  var ss = V(0.0);
   for (var i = lid; i < P.d; i += WG) {
     let v = load_in(row, i);
     store_res(row, i, v);
     ss += v * v;
   }
-  let inv = inverseSqrt(wg_sum(vec2f(ss, 0.0), lid, sg).x / n + P.eps);
+  let inv = inverseSqrt(wg_sum(vec2f(hsum(ss), 0.0), lid, sg).x / n + P.eps);
   for (var i = lid; i < P.d; i += WG) {
     store_y(row, i, w[P.wBase + i] * (reload(row, i) * inv));
   }
 #else
   // Corrected two-pass (Chan, Golub & LeVeque): the second pass also sums the centred values, whose total c
-  // would be 0 in exact arithmetic; mean += c/d and var = (Σ(v−mean)² − c²/d)/d remove the rounding error of
-  // the first-pass mean, which matters when |mean| ≫ std.
-  var s = 0.0;
+  // would be 0 in exact arithmetic; var = (Σ(v−mean0)² − c²/d)/d and mean = mean0 + c/d remove the rounding
+  // error of the first-pass mean, which matters when |mean| ≫ std.
+  var s = V(0.0);
   for (var i = lid; i < P.d; i += WG) {
     let v = load_in(row, i);
     store_res(row, i, v);
     s += v;
   }
-  let mean0 = wg_sum(vec2f(s, 0.0), lid, sg).x / n;
-  var acc = vec2f(0.0);
+  let mean0 = wg_sum(vec2f(hsum(s), 0.0), lid, sg).x / n;
+  var a1 = V(0.0);
+  var a2 = V(0.0);
   for (var i = lid; i < P.d; i += WG) {
     let c = reload(row, i) - mean0;
-    acc += vec2f(c, c * c);
+    a1 += c;
+    a2 += c * c;
   }
-  let t = wg_sum(acc, lid, sg);
+  let t = wg_sum(vec2f(hsum(a1), hsum(a2)), lid, sg);
   // The mean is kept as mean0 + corr (an f32 alone cannot hold it to better than ulp(mean)/2); v − mean0 is
   // exact when v and mean0 are within a factor of 2 (Sterbenz), so centring loses almost nothing.
   let corr = t.x / n;

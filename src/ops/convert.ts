@@ -86,30 +86,40 @@ export interface ConvertOptions {
   label?: string;
   /** Per-dispatch binding limit (default: the device's); tests lower it to exercise splitting. */
   maxBindingBytes?: number;
+  /** false: element-wise kernel only (tests; default: vectorised aligned body when possible). */
+  vec?: boolean;
 }
 
 const WG = 256;
 const PER = 4; // elements (words for packed output) per invocation; must match PER in convert.wgsl
 const SRC_BYTES: Record<SourceFormat, number> = { bf16: 2, f16: 2, f32: 4 };
 
-/** The kernel variant for a conversion: chosen here and only here. */
-export function convertKernel(from: SourceFormat, to: 'f32' | 'f16', packed: boolean): KernelSpec {
-  const entryPoint = to === 'f32' ? 'to_f32' : packed ? 'to_f16_packed' : 'to_f16';
+/**
+ * The kernel variant for a conversion: chosen here and only here. `vec` selects the aligned-body kernels
+ * (8 elements per invocation as vec4 loads/stores; bf16/f16 sources, f32 or f16 destinations).
+ */
+export function convertKernel(from: SourceFormat, to: 'f32' | 'f16', packed: boolean, vec = false): KernelSpec {
+  const base = to === 'f32' ? 'to_f32' : packed || vec ? 'to_f16_packed' : 'to_f16';
   return {
     shader: 'convert.wgsl',
-    entryPoint,
+    entryPoint: vec ? `${base}_vec` : base,
     defines: {
       SRC_F32: from === 'f32',
       SRC_BF16: from === 'bf16',
-      TO_F32: entryPoint === 'to_f32',
-      TO_F16: entryPoint === 'to_f16',
-      TO_F16_PACKED: entryPoint === 'to_f16_packed',
+      VEC: vec,
+      TO_F32: base === 'to_f32',
+      TO_F16: base === 'to_f16',
+      TO_F16_PACKED: base === 'to_f16_packed',
     },
     constants: { WG },
   };
 }
 
-/** dst[dstOffset + i] = convert(src[srcOffset + i]) for i < count. dst is an f32 or f16 tensor. */
+/**
+ * dst[dstOffset + i] = convert(src[srcOffset + i]) for i < count. dst is an f32 or f16 tensor.
+ * 16-bit sources take a vectorised path for the part where source and destination are both 16-byte aligned
+ * (~3× faster on lavapipe); the few elements before and after it use the element-wise kernel.
+ */
 export function convert(rec: Recorder, src: Tensor, dst: Tensor, opts: ConvertOptions): void {
   const { from } = opts;
   const to = dst.dtype;
@@ -125,19 +135,48 @@ export function convert(rec: Recorder, src: Tensor, dst: Tensor, opts: ConvertOp
   if (count === 0) return;
   const packed = to === 'f16' && (opts.packed ?? !rec.gpu.caps.f16);
   if (to === 'f16' && !packed && !rec.gpu.caps.f16) throw new Error('convert: native f16 output needs shader-f16; use packed: true');
-  const kernel = convertKernel(from, to, packed);
   const dstBytes = DTYPE_BYTES[to];
   const maxBytes = maxBinding(rec, opts.maxBindingBytes);
-  // Even-sized pieces keep packed words whole except at the two ends of the whole range.
-  const per = Math.max(2, unitsPerBinding(rec, Math.max(srcBytes, dstBytes) * 2, maxBytes) * 2);
   const label = opts.label ?? `convert ${from}→${to}${packed ? ' (packed)' : ''}`;
-  forChunks(count, per, (first, n) => {
-    const s = bindSpan(rec, src, srcOffset + first, n, srcBytes, maxBytes);
-    const d = bindSpan(rec, dst, dstOffset + first, n, dstBytes, maxBytes);
-    const units = packed ? ((d.base + n + 1) >> 1) - (d.base >> 1) : n;
-    rec.dispatch(kernel, label, [s.binding, d.binding], [n, s.base, d.base],
-      grid(Math.ceil(units / (WG * PER)), rec.gpu.caps.maxWorkgroupsPerDimension));
+  const maxGroups = rec.gpu.caps.maxWorkgroupsPerDimension;
+
+  const scalar = (first: number, n: number) => {
+    if (n <= 0) return;
+    const kernel = convertKernel(from, to, packed);
+    // Even-sized pieces keep packed words whole except at the two ends of the whole range.
+    const per = Math.max(2, unitsPerBinding(rec, Math.max(srcBytes, dstBytes) * 2, maxBytes) * 2);
+    forChunks(n, per, (f, m) => {
+      const s = bindSpan(rec, src, srcOffset + first + f, m, srcBytes, maxBytes);
+      const d = bindSpan(rec, dst, dstOffset + first + f, m, dstBytes, maxBytes);
+      const units = packed ? ((d.base + m + 1) >> 1) - (d.base >> 1) : m;
+      rec.dispatch(kernel, label, [s.binding, d.binding], [m, s.base, d.base], grid(Math.ceil(units / (WG * PER)), maxGroups));
+    });
+  };
+
+  // Aligned body: both byte addresses 16-aligned after `head` elements, in groups of 8 elements.
+  let head = -1;
+  if (from !== 'f32' && opts.vec !== false) {
+    const sb = src.byteOffset + srcOffset * srcBytes;
+    const db = dst.byteOffset + dstOffset * dstBytes;
+    for (let h = 0; h < 8 && h <= count; h++) {
+      if ((sb + h * srcBytes) % 16 === 0 && (db + h * dstBytes) % 16 === 0) { head = h; break; }
+    }
+  }
+  const body = head < 0 ? 0 : Math.floor((count - head) / 8) * 8;
+  if (body < 64) {
+    scalar(0, count);
+    return;
+  }
+  scalar(0, head);
+  const kernel = convertKernel(from, to, packed, true);
+  const per = unitsPerBinding(rec, 8 * Math.max(srcBytes, dstBytes), maxBytes) * 8;
+  forChunks(body, per, (f, m) => {
+    const s = bindSpan(rec, src, srcOffset + head + f, m, srcBytes, maxBytes);
+    const d = bindSpan(rec, dst, dstOffset + head + f, m, dstBytes, maxBytes);
+    rec.dispatch(kernel, label, [s.binding, d.binding], [m / 8, s.base / 8, d.base / (16 / dstBytes)],
+      grid(Math.ceil(m / 8 / (WG * PER)), maxGroups));
   });
+  scalar(head + body, count - head - body);
 }
 
 /**

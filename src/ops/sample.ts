@@ -24,21 +24,31 @@ export interface TopKOptions {
   label?: string;
   /** Force the reduction flavour (tests); default: subgroups when the device has them. */
   subgroups?: boolean;
+  /** Force the invocations per workgroup (a power of two in [32, 256]; tuning and tests). */
+  workgroupSize?: number;
 }
 
 /** Largest k the kernels are meant for (cost grows linearly with k; any k ≤ vocab is correct). */
 export const MAX_TOPK = 64;
-const WG = 256;
 const MAX_FLAT_ROWS = 64; // must match `shift` in sample.wgsl
 
 /** Elements per stage-1 workgroup: ≥ 2048 and ≤ ~32 chunks per row. */
 export function sampleChunk(vocab: number): number {
-  return Math.max(WG * 8, Math.ceil(Math.ceil(vocab / 32) / WG) * WG);
+  return Math.max(2048, Math.ceil(Math.ceil(vocab / 32) / 256) * 256);
+}
+
+/**
+ * Invocations per workgroup: 32 on CPU adapters (each selection round ends in a barrier, which costs a fiber
+ * switch per invocation there), 256 on GPUs.
+ */
+export function sampleWorkgroupSize(cpuAdapter: boolean): number {
+  return cpuAdapter ? 32 : 256;
 }
 
 /** The kernel variants: chosen here and only here. */
-export function sampleKernels(rec: Recorder, lse: boolean, bias: boolean, subgroups?: boolean): { partial: KernelSpec; final: KernelSpec } {
+export function sampleKernels(rec: Recorder, lse: boolean, bias: boolean, subgroups?: boolean, workgroupSize?: number): { partial: KernelSpec; final: KernelSpec } {
   const sg = subgroups ?? rec.gpu.caps.subgroups;
+  const WG = workgroupSize ?? sampleWorkgroupSize(rec.gpu.adapter.isFallback);
   return {
     partial: { shader: 'sample.wgsl', entryPoint: 'topk_partial', defines: { FINAL: false, LSE: lse, BIAS: false, SUBGROUPS: sg }, constants: { WG } },
     final: { shader: 'sample.wgsl', entryPoint: 'topk_final', defines: { FINAL: true, LSE: lse, BIAS: bias, SUBGROUPS: sg }, constants: { WG } },
@@ -82,7 +92,7 @@ export function topK(rec: Recorder, logits: Tensor, k: number, outIdx: Tensor, o
   const chunk = sampleChunk(vocab);
   const chunks = Math.ceil(vocab / chunk);
   const lse = !!o.logSoftmax;
-  const kernels = sampleKernels(rec, lse, !!o.rowBias, o.subgroups);
+  const kernels = sampleKernels(rec, lse, !!o.rowBias, o.subgroups, o.workgroupSize);
   const maxBytes = maxBinding(rec);
   const cand = scratchTensor(rec.gpu, 'cand', rows * chunks * k * 2, 'u32');
   const stats = lse ? scratchTensor(rec.gpu, 'stats', rows * chunks * 2, 'f32') : undefined;
@@ -105,11 +115,11 @@ export function topK(rec: Recorder, logits: Tensor, k: number, outIdx: Tensor, o
 }
 
 /** out[r] = argmax over row r (lowest index on ties); optionally the max values too. */
-export function argmax(rec: Recorder, logits: Tensor, out: Tensor, o: { vocab?: number; outVal?: Tensor; label?: string; subgroups?: boolean } = {}): void {
+export function argmax(rec: Recorder, logits: Tensor, out: Tensor, o: { vocab?: number; outVal?: Tensor; label?: string; subgroups?: boolean; workgroupSize?: number } = {}): void {
   const vocab = o.vocab ?? logits.shape[logits.shape.length - 1];
   const rows = logits.numel / vocab;
   const outVal = o.outVal ?? scratchTensor(rec.gpu, 'argmax.values', rows, 'f32');
-  topK(rec, logits, 1, out, outVal, { vocab, label: o.label, subgroups: o.subgroups });
+  topK(rec, logits, 1, out, outVal, { vocab, label: o.label, subgroups: o.subgroups, workgroupSize: o.workgroupSize });
 }
 
 /**

@@ -14,21 +14,24 @@ export interface SoftmaxOptions {
   maxBindingBytes?: number;
   /** Force the reduction flavour (tests); default: subgroups when the device has them. */
   subgroups?: boolean;
+  /** Force the invocations per row (a power of two in [32, 256]; tuning and tests). */
+  workgroupSize?: number;
 }
 
-/** Threads per row: ~8 elements each, a power of two in [32, 256]. */
-export function softmaxWorkgroupSize(n: number): number {
+/** Invocations per row: 32 on CPU adapters (barriers cost a fiber switch per invocation); else ~8 elements each in [32, 256]. */
+export function softmaxWorkgroupSize(n: number, cpuAdapter: boolean): number {
+  if (cpuAdapter) return 32;
   let wg = 32;
   while (wg < 256 && wg * 8 < n) wg *= 2;
   return wg;
 }
 
 /** The kernel variant: chosen here and only here. */
-export function softmaxKernel(rec: Recorder, n: number, log: boolean, inplace: boolean, subgroups?: boolean): KernelSpec {
+export function softmaxKernel(rec: Recorder, n: number, log: boolean, inplace: boolean, subgroups?: boolean, workgroupSize?: number): KernelSpec {
   return {
     shader: 'softmax.wgsl',
     defines: { LOG: log, INPLACE: inplace, SUBGROUPS: subgroups ?? rec.gpu.caps.subgroups },
-    constants: { WG: softmaxWorkgroupSize(n) },
+    constants: { WG: workgroupSize ?? softmaxWorkgroupSize(n, rec.gpu.adapter.isFallback) },
   };
 }
 
@@ -40,7 +43,7 @@ function run(rec: Recorder, op: string, log: boolean, x: Tensor, y: Tensor, n: n
   if (n < 1 || x.numel % n) throw new RangeError(`${op}: "${x.label}" (${x.numel} elements) is not a whole number of rows of ${n}`);
   const rows = x.numel / n;
   const inplace = x.buffer === y.buffer && x.byteOffset === y.byteOffset;
-  const kernel = softmaxKernel(rec, n, log, inplace, opts.subgroups);
+  const kernel = softmaxKernel(rec, n, log, inplace, opts.subgroups, opts.workgroupSize);
   const maxBytes = maxBinding(rec, opts.maxBindingBytes);
   forChunks(rows, unitsPerBinding(rec, n * 4, maxBytes), (row0, count) => {
     const sx = bindSpan(rec, x, row0 * n, count * n, 4, maxBytes);

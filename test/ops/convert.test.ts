@@ -79,7 +79,7 @@ describe('convert', () => {
     gpu.release(th, tx, o32, o16, o16n);
   });
 
-  for (const [srcOffset, dstOffset, count] of [[1, 0, 7], [0, 1, 8], [3, 5, 1], [2, 3, 1001], [5, 6, 64], [1, 1, 2]]) {
+  for (const [srcOffset, dstOffset, count] of [[1, 0, 7], [0, 1, 8], [3, 5, 1], [2, 3, 1001], [5, 6, 64], [1, 1, 2], [3, 3, 1001], [2, 2, 1001], [0, 0, 4097]]) {
     it(`odd offsets keep neighbours intact (src +${srcOffset}, dst +${dstOffset}, n=${count})`, async () => {
       const gpu = await testGpu();
       const total = srcOffset + count + 3;
@@ -123,6 +123,26 @@ describe('convert', () => {
     expect(sameBits(new Uint32Array(got32.slice().buffer), new Uint32Array(ref.bf16ToF32(bf).buffer))).toBe(0);
     expect(sameBits((await readHalves(gpu, d16)).subarray(1), ref.bf16ToF16Bits(bf))).toBe(0);
     gpu.release(src, d32, d16);
+  });
+
+  it('vectorised body + element-wise head/tail give the same bits as the element-wise kernel alone, split too', async () => {
+    const gpu = await testGpu();
+    const n = 20_011;
+    const bf = ref.f32ToBf16(nastyF32(n + 3, 8));
+    const src = gpu.upload('bf16', packHalves(bf), [Math.ceil((n + 3) / 2)], 'u32');
+    const outs = [gpu.tensor('a32', [n + 2], 'f32'), gpu.tensor('b32', [n + 2], 'f32'), gpu.tensor('a16', [n + 3], 'f16'), gpu.tensor('b16', [n + 3], 'f16')];
+    const rec = new Recorder(gpu, 'convert vec');
+    convert(rec, src, outs[0], { from: 'bf16', srcOffset: 2, dstOffset: 2, count: n, maxBindingBytes: 8192 });
+    convert(rec, src, outs[1], { from: 'bf16', srcOffset: 2, dstOffset: 2, count: n, vec: false });
+    convert(rec, src, outs[2], { from: 'bf16', srcOffset: 3, dstOffset: 3, count: n, maxBindingBytes: 8192 });
+    convert(rec, src, outs[3], { from: 'bf16', srcOffset: 3, dstOffset: 3, count: n, vec: false, packed: true });
+    rec.submit();
+    const raw = await Promise.all(outs.map((t) => gpu.read(t)));
+    const words = raw.map((r) => new Uint16Array(r.buffer, r.byteOffset, r.byteLength / 2));
+    expect(sameBits(words[0].subarray(4), words[1].subarray(4))).toBe(0);
+    expect(sameBits(words[2].subarray(3), words[3].subarray(3))).toBe(0);
+    expect(sameBits(words[3].subarray(3, 3 + n), ref.bf16ToF16Bits(bf.subarray(3, 3 + n)))).toBe(0);
+    gpu.release(src, ...outs);
   });
 
   it('convertToMatrix fills rows across row blocks', async () => {

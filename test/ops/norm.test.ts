@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { Gpu, Recorder } from '../../src/gpu';
+import { Gpu, Recorder, Tensor } from '../../src/gpu';
 import { addLayerNorm, addRmsNorm, layerNorm, rmsNorm } from '../../src/ops/norm';
 import * as ref from '../../src/ops/reference/norm';
 import { randomF32, relL2, testGpu } from '../helpers/gpu';
@@ -119,6 +119,48 @@ describe('norm', () => {
     expect(relL2(await gpu.readF32(y1), ref.layerNorm(x, w, b, eps))).toBeLessThan(TOL);
     expect(relL2(await gpu.readF32(y2), ref.rmsNorm(x, w, eps))).toBeLessThan(TOL);
     gpu.release(big, tw, tb, y1, y2);
+  });
+
+  for (const [wg, vec4] of [[32, false], [64, true], [256, true], [256, false]] as const) {
+    it(`GPU-style configurations agree too (workgroup ${wg}, vec4 ${vec4})`, async () => {
+      const gpu = await testGpu();
+      const rows = 6, d = 1280, eps = 1e-5;
+      const x = offsetRows(rows, d, 31);
+      const r = randomF32(rows * d, 32, 2);
+      const w = randomF32(d, 33);
+      const b = randomF32(d, 34);
+      const tx = gpu.upload('x', x, [rows, d], 'f32');
+      const tr = gpu.upload('r', r, [rows, d], 'f32');
+      const tw = gpu.upload('w', w, [d], 'f32');
+      const tb = gpu.upload('b', b, [d], 'f32');
+      const y1 = gpu.tensor('y1', [rows, d], 'f32');
+      const y2 = gpu.tensor('y2', [rows, d], 'f32');
+      const res = gpu.tensor('res', [rows, d], 'f32');
+      const rec = new Recorder(gpu, 'norm configs');
+      addLayerNorm(rec, tx, tr, tw, tb, res, y1, eps, { workgroupSize: wg, vec4 });
+      rmsNorm(rec, tx, tw, y2, eps, { workgroupSize: wg, vec4, subgroups: false });
+      rec.submit();
+      expect(relL2(await gpu.readF32(y1), ref.layerNorm(ref.add(x, r), w, b, eps))).toBeLessThan(TOL);
+      expect(relL2(await gpu.readF32(y2), ref.rmsNorm(x, w, eps))).toBeLessThan(TOL);
+      gpu.release(tx, tr, tw, tb, y1, y2, res);
+    });
+  }
+
+  it('falls back to scalar loads when a view is not 16-byte aligned', async () => {
+    const gpu = await testGpu();
+    const rows = 3, d = 64, eps = 1e-5;
+    const x = offsetRows(rows, d, 41);
+    const w = randomF32(d, 42);
+    const buf = gpu.tensor('buf', [rows * d + 1], 'f32');
+    gpu.write(buf, x, 1);
+    const tx = new Tensor(buf.buffer, [rows, d], 'f32', 4); // starts 4 bytes in
+    const tw = gpu.upload('w', w, [d], 'f32');
+    const y = gpu.tensor('y', [rows, d], 'f32');
+    const rec = new Recorder(gpu, 'norm unaligned');
+    rmsNorm(rec, tx, tw, y, eps);
+    rec.submit();
+    expect(relL2(await gpu.readF32(y), ref.rmsNorm(x, w, eps))).toBeLessThan(TOL);
+    gpu.release(buf, tw, y);
   });
 
   it('rejects mismatched shapes and aliasing with a message naming the tensor', async () => {

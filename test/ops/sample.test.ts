@@ -146,6 +146,23 @@ describe('sample', () => {
     gpu.release(big);
   });
 
+  for (const [wg, subgroups] of [[64, true], [256, true], [256, false]] as const) {
+    it(`GPU-style workgroups agree (workgroup ${wg}, subgroups ${subgroups})`, async () => {
+      const gpu = await testGpu();
+      const rows = 3, vocab = 5000, k = 9;
+      const logits = tiedLogits(rows * vocab, 17, 50);
+      const bias = Float32Array.from([0, -1, 0.5]);
+      const a = await runTopK(gpu, logits, vocab, k, { workgroupSize: wg, subgroups });
+      const wa = ref.topK(logits, vocab, k);
+      expect(a.idx).toEqual(wa.idx);
+      expect(a.val).toEqual(wa.val);
+      const b = await runTopK(gpu, logits, vocab, k, { workgroupSize: wg, subgroups, logSoftmax: true, flatten: true, bias });
+      const wb = ref.topK(logits, vocab, k, { logSoftmax: true, flatten: true, rowBias: bias });
+      expect(b.idx).toEqual(wb.idx);
+      wb.val.forEach((v, i) => expect(Math.abs(b.val[i] - v)).toBeLessThan(2e-5 * Math.abs(v) + 1e-6));
+    });
+  }
+
   it('rejects bad arguments', async () => {
     const gpu = await testGpu();
     const l = gpu.tensor('s.logits', [2, 10], 'f32');

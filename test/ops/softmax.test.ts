@@ -65,6 +65,24 @@ describe('softmax', () => {
     gpu.release(t1, t2);
   });
 
+  for (const [wg, subgroups] of [[64, true], [256, true], [256, false]] as const) {
+    it(`GPU-style workgroups agree (workgroup ${wg}, subgroups ${subgroups})`, async () => {
+      const gpu = await testGpu();
+      const rows = 4, n = 3001;
+      const x = randomF32(rows * n, 61, 10);
+      const tx = gpu.upload('x', x, [rows, n], 'f32');
+      const ty = gpu.tensor('y', [rows, n], 'f32');
+      const tl = gpu.tensor('l', [rows, n], 'f32');
+      const rec = new Recorder(gpu, 'softmax configs');
+      softmax(rec, tx, ty, n, { workgroupSize: wg, subgroups });
+      logSoftmax(rec, tx, tl, n, { workgroupSize: wg, subgroups });
+      rec.submit();
+      expect(relL2(await gpu.readF32(ty), ref.softmax(x, n))).toBeLessThan(TOL);
+      expect(relL2(await gpu.readF32(tl), ref.logSoftmax(x, n))).toBeLessThan(TOL);
+      gpu.release(tx, ty, tl);
+    });
+  }
+
   it('splits rows across bindings (forced 8 KiB limit)', async () => {
     const gpu = await testGpu();
     const rows = 123, n = 100;
