@@ -16,10 +16,16 @@
 import { loadavg } from 'node:os';
 import { Gpu } from '../src/gpu';
 import { formatTable, groupCases, runGroup, type BenchCase, type BenchRecord } from './lib';
+import * as attentionCases from './cases/attention';
+import * as conv1dCases from './cases/conv1d';
 import * as copyCases from './cases/copy';
 import * as matmulCases from './cases/matmul';
+import * as normCases from './cases/norm';
+import * as ropeCases from './cases/rope';
+import * as sampleCases from './cases/sample';
 
-const CASE_MODULES: { cases: BenchCase[] }[] = [copyCases, matmulCases];
+/** Every kernel family's rows, in output order. Add a module here to register its cases. */
+const CASE_MODULES: { cases: BenchCase[] }[] = [copyCases, matmulCases, attentionCases, normCases, ropeCases, conv1dCases, sampleCases];
 
 function parseArgs(argv: string[]) {
   const opts = { json: false, filter: '', iters: 7, warmup: 2 };

@@ -92,11 +92,11 @@ export async function runGroup(gpu: Gpu, group: BenchCase[], opts: RunOptions): 
   const features = featureList(gpu);
   const base = (c: BenchCase) => ({ op: c.op, variant: c.variant, shape: c.shape, adapter, features });
   const live: { c: BenchCase; inst: BenchInstance; wall: number[]; cpu: number[] }[] = [];
-  const records: BenchRecord[] = [];
+  const records = new Map<BenchCase, BenchRecord>();
   for (const c of group) {
     const why = c.skip?.(gpu);
     if (why) {
-      records.push({ ...base(c), medianMs: NaN, minMs: NaN, cpuMs: NaN, iters: 0, warmup: 0, skipped: why });
+      records.set(c, { ...base(c), medianMs: NaN, minMs: NaN, cpuMs: NaN, iters: 0, warmup: 0, skipped: why });
       continue;
     }
     opts.log?.(`setting up ${c.op}/${c.variant} ${JSON.stringify(c.shape)}`);
@@ -129,12 +129,12 @@ export async function runGroup(gpu: Gpu, group: BenchCase[], opts: RunOptions): 
       rec.gbps = round(l.c.bytes / med / 1e6, 3);
       if (l.c.bytesNote) rec.bytesNote = l.c.bytesNote;
     }
-    records.push(rec);
+    records.set(l.c, rec);
     l.inst.dispose();
     opts.log?.(`  ${l.c.op}/${l.c.variant}: median ${med.toFixed(2)} ms`);
   }
   // Keep the registration order in the output.
-  return group.map((c) => records.find((r) => r.op === c.op && r.variant === c.variant)!).filter(Boolean);
+  return group.map((c) => records.get(c)!);
 }
 
 /** Groups cases by op + shape, in first-appearance order. */

@@ -219,7 +219,7 @@ export function matmulStrided(rec: Recorder, p: MatmulProblem, opts: MatmulDispa
   const align = full.w.dtype === 'f16' ? 8 : 4;
   const vec = full.K % 8 === 0 && full.ldw % align === 0 && wOff % align === 0 &&
     (batch === 1 || full.batchStrideW % align === 0);
-    // The kernels without subgroups can also read X as vec4s when its rows are 4-element aligned.
+  // The kernels without subgroups can also read X as vec4s when its rows are 4-element aligned.
   const xOff = xb.elem + full.xOffset;
   const xvec = full.ldx % 4 === 0 && xOff % 4 === 0 && (batch === 1 || full.batchStrideX % 4 === 0);
   const launch = plan(gpu, variant, full, vec, xvec, opts.f16Read ?? 'packed', opts.rowsPerWorkgroup);
