@@ -305,7 +305,7 @@ export function parseWav(bytes: Uint8Array, name: string): WavAudio {
     throw new AudioDecodeError(name, `no 'data' chunk found (scanned up to byte ${Math.min(off, len)} of ${len})`, Math.min(off, len));
   }
 
-  const { channels: nch, blockAlign, bits, tag } = fmt;
+  const { channels: nch, blockAlign, tag } = fmt;
   const frames = Math.floor(dataAvail / blockAlign);
   const channels: Float32Array[] = [];
   for (let c = 0; c < nch; c++) channels.push(new Float32Array(frames));

@@ -25,6 +25,11 @@ export interface GpuOptions {
 
 /** What kernels may rely on: the features that were enabled and the limits the device was opened with. */
 export interface GpuCaps {
+  /**
+   * A software adapter (lavapipe, SwiftShader, llvmpipe): workgroups run as fibers on CPU threads, so barriers
+   * and workgroup memory are expensive and kernels pick variants without them.
+   */
+  cpuAdapter: boolean;
   f16: boolean;
   subgroups: boolean;
   timestampQuery: boolean;
@@ -40,6 +45,8 @@ export interface GpuCaps {
   maxStorageBuffersPerStage: number;
   maxWorkgroupsPerDimension: number;
   minUniformOffsetAlignment: number;
+  /** minStorageBufferOffsetAlignment: storage bindings start at multiples of this (see gpu/bindings.ts). */
+  storageOffsetAlignment: number;
 }
 
 export interface AdapterSummary {
@@ -125,7 +132,9 @@ export class Gpu {
     const wgsl = (gpu as GPU & { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
     const infoSg = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
     const dl = device.limits;
+    const isFallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
     const caps: GpuCaps = {
+      cpuAdapter: isFallback || /swiftshader|llvmpipe|lavapipe|software|\bcpu\b/i.test(`${info.architecture} ${info.description} ${info.device}`),
       f16: has('shader-f16'),
       subgroups: has('subgroups'),
       timestampQuery: has('timestamp-query'),
@@ -140,12 +149,13 @@ export class Gpu {
       maxStorageBuffersPerStage: dl.maxStorageBuffersPerShaderStage,
       maxWorkgroupsPerDimension: dl.maxComputeWorkgroupsPerDimension,
       minUniformOffsetAlignment: dl.minUniformBufferOffsetAlignment,
+      storageOffsetAlignment: dl.minStorageBufferOffsetAlignment,
     };
     const summary: AdapterSummary = {
       vendor: info.vendor,
       architecture: info.architecture,
       description: info.description || info.device,
-      isFallback: (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
+      isFallback,
     };
     const result = new Gpu(device, summary, caps);
     // dawn.node tears the instance down when its JS object is collected, even with live devices: keep it.

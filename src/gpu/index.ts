@@ -7,6 +7,8 @@ export type { KernelSpec } from './pipelines';
 export { preprocess, ShaderError } from './shaders';
 export type { Defines } from './shaders';
 export { Recorder, f32, F32Param, grid } from './recorder';
+export { bindSpan, maxBinding, unitsPerBinding, forChunks } from './bindings';
+export type { Span } from './bindings';
 export type { Param, Binding } from './recorder';
 export { Profiler, measure } from './timing';
 export type { Measurement } from './timing';

@@ -11,7 +11,7 @@ export class Profiler {
   private readonly readBuf: GPUBuffer;
   private readonly labels: string[] = [];
 
-  constructor(private readonly gpu: Gpu, private readonly capacity = 2048) {
+  constructor(gpu: Gpu, private readonly capacity = 2048) {
     if (!gpu.caps.timestampQuery) throw new Error('Profiler needs the timestamp-query feature, which this adapter lacks');
     this.querySet = gpu.device.createQuerySet({ label: 'profiler.timestamps', type: 'timestamp', count: capacity * 2 });
     this.resolveBuf = gpu.device.createBuffer({ label: 'profiler.resolve', size: capacity * 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });

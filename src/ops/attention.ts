@@ -47,7 +47,7 @@ export function flashQueriesPerWorkgroup(variant: FlashVariant): number {
 }
 
 export function defaultFlashVariant(gpu: Gpu): FlashVariant {
-  return gpu.adapter.isFallback ? 'cpu' : 'gpu';
+  return gpu.caps.cpuAdapter ? 'cpu' : 'gpu';
 }
 
 function checkHeadDim(op: string, headDim: number): void {

@@ -8,8 +8,7 @@
  * conv1d(rec, mel, conv1.w, conv1.b, h1, { input: 'channel-major', windows: W, gelu: true });           // [W·3000, 1280]
  * conv1d(rec, h1, conv2.w, conv2.b, h2, { input: 'time-major', windows: W, stride: 2, gelu: true });   // [W·1500, 1280]
  */
-import { grid, type KernelSpec, type Recorder, type Tensor } from '../gpu';
-import { bindSpan, forChunks, maxBinding, unitsPerBinding } from './convert';
+import { type KernelSpec, type Recorder, type Tensor, bindSpan, forChunks, maxBinding, unitsPerBinding } from '../gpu';
 
 export interface Conv1dOptions {
   /** Input layout: 'channel-major' [W, Cin, T] or 'time-major' [W, T, Cin]. */

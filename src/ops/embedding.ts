@@ -8,8 +8,7 @@
  * embed(rec, embedTokens, ids, x);                                   // x[j] = E[ids[j]]
  * embed(rec, embedTokens, textIds, prompt, { dstRows: textRows });   // fill the text rows of a prompt
  */
-import { DTYPE_BYTES, grid, RowBlockedMatrix, type KernelSpec, type Recorder, type Tensor } from '../gpu';
-import { bindSpan, maxBinding, unitsPerBinding } from './convert';
+import { DTYPE_BYTES, grid, RowBlockedMatrix, type KernelSpec, type Recorder, type Tensor, bindSpan, maxBinding, unitsPerBinding } from '../gpu';
 
 export interface EmbedOptions {
   /** u32 [n]: destination row of each id (default: dstRow0 + j). */

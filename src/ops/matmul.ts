@@ -18,7 +18,7 @@
  * matmul(rec, h, lmHead, undefined, logits, 'lm_head');                                // RowBlockedMatrix weights
  * batchedMatmul(rec, q, k, scores, { alpha: 1 / 8 });                                  // [H,T,64]×[H,S,64]ᵀ
  */
-import { DTYPE_BYTES, RowBlockedMatrix, Tensor, f32, type Binding, type Gpu, type KernelSpec, type Recorder } from '../gpu';
+import { bindSpan, RowBlockedMatrix, Tensor, f32, type Gpu, type KernelSpec, type Recorder } from '../gpu';
 
 export type MatmulVariant = 'gemm' | 'gemv' | 'tiled' | 'splitk' | 'naive' | 'regblock';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['gemm', 'gemv', 'tiled', 'splitk', 'naive', 'regblock'];
@@ -77,10 +77,6 @@ export interface MatmulProblem {
 }
 
 /** True for software adapters (lavapipe/llvmpipe, SwiftShader), whose kernels are tuned differently. */
-export function isCpuAdapter(gpu: Gpu): boolean {
-  const a = gpu.adapter;
-  return a.isFallback || /swiftshader|llvmpipe|lavapipe|software|\bcpu\b/i.test(`${a.architecture} ${a.description}`);
-}
 
 /**
  * THE variant choice (the only place): CPU adapters get the column-lane kernel (gemv for M ≤ 8, gemm above);
@@ -88,7 +84,7 @@ export function isCpuAdapter(gpu: Gpu): boolean {
  */
 export function chooseMatmulVariant(gpu: Gpu, M: number): MatmulVariant {
   const small = M <= GEMV_MAX_ROWS;
-  if (isCpuAdapter(gpu)) return small ? 'gemv' : 'gemm';
+  if (gpu.caps.cpuAdapter) return small ? 'gemv' : 'gemm';
   return small ? 'splitk' : 'tiled';
 }
 
@@ -172,13 +168,6 @@ function plan(gpu: Gpu, variant: MatmulVariant, p: FullProblem, vec: boolean, xv
   }
 }
 
-/** Binds a tensor from the 256-byte boundary at or below its start; returns the element offset of its start. */
-function bindFrom256(t: Tensor): { binding: Binding; elem: number } {
-  const base = t.byteOffset - (t.byteOffset % 256);
-  const size = Math.min(t.buffer.size - base, Math.ceil((t.byteOffset - base + t.byteLength) / 4) * 4);
-  return { binding: { buffer: t.buffer, offset: base, size }, elem: (t.byteOffset - base) / DTYPE_BYTES[t.dtype] };
-}
-
 const isU32 = (v: number) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 
 /** Records the strided / batched product described by `p` (see MatmulProblem). */
@@ -209,10 +198,12 @@ export function matmulStrided(rec: Recorder, p: MatmulProblem, opts: MatmulDispa
 
   const gpu = rec.gpu;
   const variant = opts.variant ?? chooseMatmulVariant(gpu, full.M);
-  const xb = bindFrom256(full.x);
-  const wb = bindFrom256(full.w);
-  const yb = bindFrom256(full.y);
-  const bb = full.bias ? bindFrom256(full.bias) : undefined;
+  // Whole tensors, bound from the aligned offset at or below their start (offsets index from there).
+  const bind = (t: Tensor) => { const s = bindSpan(rec, t, 0, t.numel); return { binding: s.binding, elem: s.base }; };
+  const xb = bind(full.x);
+  const wb = bind(full.w);
+  const yb = bind(full.y);
+  const bb = full.bias ? bind(full.bias) : undefined;
   const wOff = wb.elem + full.wOffset;
   // Vector weight loads need every W row start 8-element aligned (a vec4 of f32 is 4 elements; a vec4<u32> of
   // halves is 8) and whole 8-blocks of K. Otherwise the scalar path reads element by element.

@@ -8,8 +8,7 @@
  * addLayerNorm(rec, h, attnOut, ln2.w, ln2.b, h, hn, 1e-5, 'enc.l0.ln2');  // h += attnOut; hn = LN(h)
  * rmsNorm(rec, x, w, x, 1e-5);                                             // in place
  */
-import { f32, grid, type KernelSpec, type Recorder, type Tensor } from '../gpu';
-import { bindSpan, forChunks, maxBinding, unitsPerBinding } from './convert';
+import { f32, grid, type KernelSpec, type Recorder, type Tensor, bindSpan, forChunks, maxBinding, unitsPerBinding } from '../gpu';
 
 export interface NormOptions {
   label?: string;
@@ -24,7 +23,7 @@ export interface NormOptions {
 }
 
 /**
- * Invocations per row. CPU adapters (lavapipe, SwiftShader: `isFallback`) run a workgroup as fibers and pay
+ * Invocations per row. CPU adapters (lavapipe, SwiftShader: `caps.cpuAdapter`) run a workgroup as fibers and pay
  * for every barrier with a switch per fiber, so they get 32 (LayerNorm 1500×1280 on lavapipe: 24 ms CPU at 32
  * vs 107 ms at 256). GPUs get ~4 vector elements per invocation, in [64, 256].
  */
@@ -46,7 +45,7 @@ export function normKernel(rec: Recorder, d: number, rms: boolean, residual: boo
   return {
     shader: 'norm.wgsl',
     defines: { RMS: rms, RESIDUAL: residual, INPLACE: inplace, VEC4: vec4, SUBGROUPS: subgroups ?? rec.gpu.caps.subgroups },
-    constants: { WG: workgroupSize ?? normWorkgroupSize(vectors, rec.gpu.adapter.isFallback) },
+    constants: { WG: workgroupSize ?? normWorkgroupSize(vectors, rec.gpu.caps.cpuAdapter) },
   };
 }
 

@@ -10,8 +10,7 @@
  * // decoder step on a fused QKV row [tokens, 3072]: q (16 heads) and k (4 heads) are adjacent → one dispatch
  * rope(rec, qkv, { heads: 20, headDim: 128, tokenStride: 3072, positionOffset: 57 });
  */
-import { grid, type KernelSpec, type Recorder, type Tensor } from '../gpu';
-import { bindSpan, forChunks, maxBinding, unitsPerBinding } from './convert';
+import { grid, type KernelSpec, type Recorder, type Tensor, bindSpan, forChunks, maxBinding, unitsPerBinding } from '../gpu';
 
 export interface RopeOptions {
   heads: number;

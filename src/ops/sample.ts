@@ -9,8 +9,7 @@
  * argmax(rec, logits, nextIds);                                      // greedy: u32 [rows]
  * beamCandidates(rec, logits, beamScores, 2 * B, candIdx, candScore); // candIdx = b·vocab + v, sorted
  */
-import { Recorder, Tensor, type Gpu, type KernelSpec } from '../gpu';
-import { bindSpan, maxBinding } from './convert';
+import { Recorder, Tensor, type Gpu, type KernelSpec, bindSpan, maxBinding } from '../gpu';
 
 export interface TopKOptions {
   /** Score = log_softmax(logits[r])[v] instead of the raw logit. */
@@ -48,7 +47,7 @@ export function sampleWorkgroupSize(cpuAdapter: boolean): number {
 /** The kernel variants: chosen here and only here. */
 export function sampleKernels(rec: Recorder, lse: boolean, bias: boolean, subgroups?: boolean, workgroupSize?: number): { partial: KernelSpec; final: KernelSpec } {
   const sg = subgroups ?? rec.gpu.caps.subgroups;
-  const WG = workgroupSize ?? sampleWorkgroupSize(rec.gpu.adapter.isFallback);
+  const WG = workgroupSize ?? sampleWorkgroupSize(rec.gpu.caps.cpuAdapter);
   return {
     partial: { shader: 'sample.wgsl', entryPoint: 'topk_partial', defines: { FINAL: false, LSE: lse, BIAS: false, SUBGROUPS: sg }, constants: { WG } },
     final: { shader: 'sample.wgsl', entryPoint: 'topk_final', defines: { FINAL: true, LSE: lse, BIAS: bias, SUBGROUPS: sg }, constants: { WG } },

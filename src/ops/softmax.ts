@@ -6,8 +6,7 @@
  * softmax(rec, scores, scores);        // in place, rows = numel / n
  * logSoftmax(rec, logits, logp, 59264);
  */
-import { grid, type KernelSpec, type Recorder, type Tensor } from '../gpu';
-import { bindSpan, forChunks, maxBinding, unitsPerBinding } from './convert';
+import { grid, type KernelSpec, type Recorder, type Tensor, bindSpan, forChunks, maxBinding, unitsPerBinding } from '../gpu';
 
 export interface SoftmaxOptions {
   label?: string;
@@ -31,7 +30,7 @@ export function softmaxKernel(rec: Recorder, n: number, log: boolean, inplace: b
   return {
     shader: 'softmax.wgsl',
     defines: { LOG: log, INPLACE: inplace, SUBGROUPS: subgroups ?? rec.gpu.caps.subgroups },
-    constants: { WG: workgroupSize ?? softmaxWorkgroupSize(n, rec.gpu.adapter.isFallback) },
+    constants: { WG: workgroupSize ?? softmaxWorkgroupSize(n, rec.gpu.caps.cpuAdapter) },
   };
 }
 

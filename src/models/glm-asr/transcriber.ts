@@ -117,7 +117,7 @@ export class GlmAsr {
     try {
       validateAgainstTensors(config, ckpt.tensors, provider.name);
       const gpu = options.gpu ?? (await Gpu.create(options.gpuOptions));
-      const precision = options.precision && options.precision !== 'auto' ? options.precision : gpu.adapter.isFallback ? 'f32' : 'f16';
+      const precision = options.precision && options.precision !== 'auto' ? options.precision : gpu.caps.cpuAdapter ? 'f32' : 'f16';
       const weights = await loadWeights(gpu, ckpt, config, { precision, onProgress: options.onProgress });
       return new GlmAsr(provider.name, gpu, config, tokenizer, weights, options.maxBeams ?? 4, !options.gpu);
     } finally {
