@@ -48,3 +48,33 @@ describe('GlmAsr', () => {
     await expect(asr.transcribe({ samples: randomF32(16000, 3, 0.1), sampleRate: 16000 }, { beams: 9 })).rejects.toThrow(/beams must be an integer in \[1, 4\]/);
   });
 });
+
+describe('activations larger than one storage binding', () => {
+  it('encoder window batches and chunked prefill give the same logits as one pass', async () => {
+    const { openSafetensorsFile } = await import('../../src/weights/node-file-source');
+    const { splitWindows } = await import('../../src/audio');
+    const { relL2 } = await import('../helpers/gpu');
+    const gpu = await testGpu();
+    const asr = await GlmAsr.load(TINY, { gpu, precision: 'f32' });
+    const dump = await openSafetensorsFile(join(__dirname, '..', 'goldens', 'dumps', 'tiny-long-2win.safetensors'));
+    const raw = await dump.read('input_samples');
+    await dump.close();
+    const windows = splitWindows(new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), asr.config.frontEnd.nSamples);
+    expect(windows).toHaveLength(2);
+    const logitsOf = async (prefillChunk?: number) => {
+      const dec = await asr.prefill(windows, { beams: 1, maxNewTokens: 2, prefillChunk });
+      const l = await gpu.readF32(dec.logits, asr.config.decoder.vocab);
+      dec.dispose();
+      return l;
+    };
+    const whole = await logitsOf();
+    const saved = gpu.caps.maxStorageBindingBytes;
+    gpu.caps.maxStorageBindingBytes = 2 << 20; // one tiny encoder window (1.5 MiB of MLP activation) per batch
+    try {
+      const split = await logitsOf(37); // the 2-window prompt (over 400 positions) in chunks of 37
+      expect(relL2(split, whole)).toBeLessThan(1e-5);
+    } finally {
+      gpu.caps.maxStorageBindingBytes = saved;
+    }
+  });
+});

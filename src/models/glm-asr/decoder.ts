@@ -35,11 +35,25 @@ export class Decoder {
     this.logits = new Tensor(gpu.pool.create('dec.logits', beams * d.vocab * 4, usage), [beams, d.vocab], 'f32');
   }
 
-  /** Runs the prompt embeddings [T, hidden] through the decoder for beam row 0. */
-  prefill(rec: Recorder, embeds: Tensor, tokens: number): void {
+  /**
+   * Runs the prompt embeddings [T, hidden] through the decoder for beam row 0, in chunks of positions whose
+   * activations fit one storage binding (a 7900-token prompt's [T, ffn] MLP activation would not); each chunk
+   * attends to the cache written by the ones before it.
+   */
+  prefill(rec: Recorder, embeds: Tensor, tokens: number, chunk = this.defaultPrefillChunk()): void {
     if (tokens > this.maxSeq) throw new RangeError(`prompt of ${tokens} tokens exceeds the KV cache (${this.maxSeq} positions)`);
-    this.forward(rec, embeds, tokens, 1, 0);
+    for (let t0 = 0; t0 < tokens; t0 += chunk) {
+      const n = Math.min(chunk, tokens - t0);
+      this.forward(rec, embeds.rows(t0, n), n, 1, t0);
+    }
     this.length = this.promptLength = tokens;
+  }
+
+  /** Largest prefill chunk whose activations fit one storage binding (at most 2048 positions). */
+  defaultPrefillChunk(): number {
+    const d = this.cfg.decoder;
+    const rowBytes = 4 * Math.max(d.ffn, d.heads * d.headDim, d.hidden);
+    return Math.max(1, Math.min(2048, Math.floor(this.gpu.caps.maxStorageBindingBytes / rowBytes)));
   }
 
   /** One token per beam (ids: u32 [beams]) at the next position. */

@@ -93,6 +93,21 @@ export interface EncoderTaps {
   final?: Tensor;
 }
 
+/**
+ * Windows per encoder batch: as many as keep the largest activation (the MLP's [frames, ffn], conv1's
+ * [2·frames, d] or the projector's [tokens, hidden]) within one storage binding (128 MiB on lavapipe: 4 windows of
+ * the real model at f32).
+ */
+export function encoderWindowBatch(cfg: GlmAsrConfig, maxBindingBytes: number): number {
+  const frames = encoderFrames(cfg);
+  const t1 = conv1dOutputLength(cfg.frontEnd.nFrames, 1);
+  const perWindow = 4 * Math.max(frames * cfg.encoder.ffn, t1 * cfg.encoder.hidden, (frames / cfg.projector.mergeFactor) * cfg.projector.hidden,
+    cfg.frontEnd.melBins * cfg.frontEnd.nFrames);
+  const n = Math.floor(maxBindingBytes / perWindow);
+  if (n < 1) throw new RangeError(`one encoder window needs ${perWindow}-byte activations, more than the ${maxBindingBytes}-byte storage binding limit`);
+  return Math.min(n, cfg.frontEnd.maxWindows);
+}
+
 /** Encoder frames per window after the stride-2 conv, and audio tokens per full window. */
 export function encoderFrames(cfg: GlmAsrConfig): number {
   return conv1dOutputLength(conv1dOutputLength(cfg.frontEnd.nFrames, 1), 2);

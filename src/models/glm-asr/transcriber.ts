@@ -21,7 +21,7 @@ import { buildTranscriptionPrompt, Tokenizer } from '../../tokenizer';
 import { Checkpoint, type FileProvider } from '../../weights/checkpoint';
 import { loadGlmAsrConfig, validateAgainstTensors, type GlmAsrConfig } from './config';
 import { Decoder } from './decoder';
-import { encodeAudio, encoderFrames, type EncoderTaps } from './encoder';
+import { encodeAudio, encoderFrames, encoderWindowBatch, type EncoderTaps } from './encoder';
 import { loadWeights, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
 
 export interface LoadOptions {
@@ -198,7 +198,7 @@ export class GlmAsr {
    * `<|pad|>` run → prefill. Returns the decoder holding the prompt's KV cache and last logits (row 0).
    * Exposed for the stage-by-stage golden tests (`taps`); `transcribe` is the everyday entry point.
    */
-  async prefill(windows: WindowSamples[], o: { beams: number; maxNewTokens: number; taps?: PrefillTaps; timings?: Transcription['timings'] }): Promise<Decoder> {
+  async prefill(windows: WindowSamples[], o: { beams: number; maxNewTokens: number; taps?: PrefillTaps; timings?: Transcription['timings']; prefillChunk?: number }): Promise<Decoder> {
     const gpu = this.gpu;
     const cfg = this.config;
     const fe = cfg.frontEnd;
@@ -218,7 +218,14 @@ export class GlmAsr {
     const audioEmb = gpu.tensor('audio.embeddings', [W * perWindow, cfg.decoder.hidden], 'f32');
     const rec = new Recorder(gpu, 'encode+prefill');
     if (o.taps?.mel) rec.copy(melGpu, o.taps.mel);
-    encodeAudio(rec, this.weights, cfg, melGpu, W, audioEmb, o.taps);
+    // Windows go through the encoder in batches whose activations fit one storage binding.
+    const batch = encoderWindowBatch(cfg, gpu.caps.maxStorageBindingBytes);
+    if (o.taps && batch < W) throw new RangeError(`taps need all ${W} windows in one encoder batch (at most ${batch} fit)`);
+    for (let w0 = 0; w0 < W; w0 += batch) {
+      const n = Math.min(batch, W - w0);
+      const mel = n === W ? melGpu : melGpu.rows(w0, n);
+      encodeAudio(rec, this.weights, cfg, mel, n, audioEmb.rows(w0 * perWindow, n * perWindow), o.taps);
+    }
     if (o.taps?.projector) rec.copy(audioEmb, o.taps.projector);
 
     const counts = windows.map((w) => this.audioTokens(w.validSamples));
@@ -235,7 +242,7 @@ export class GlmAsr {
       row += n;
     });
     const decoder = new Decoder(gpu, this.weights, cfg, o.beams, maxSeq);
-    decoder.prefill(rec, promptEmb, T);
+    decoder.prefill(rec, promptEmb, T, o.prefillChunk);
     rec.submit();
     gpu.release(melGpu, audioEmb, ids, promptEmb);
     await gpu.sync();
