@@ -10,6 +10,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
+  shims: true, // import.meta.url in the CJS build (finding models/demo)
   platform: 'neutral',
   external: ['webgpu', 'audio-decode', 'fastify', '@fastify/multipart', '@fastify/rate-limit', /^node:/],
 });

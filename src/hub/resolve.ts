@@ -2,8 +2,9 @@
  * Turn a `--model` argument into a local folder (Node only): an existing folder as-is, or a hub
  * repo id `org/name[@revision]` resolved through the hub cache (downloading what is missing).
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { isValidRepoId } from './cache';
 import { downloadModel, type DownloadOptions } from './download';
@@ -31,12 +32,26 @@ export function parseRepoSpec(spec: string): RepoSpec | undefined {
 
 export type ResolveOptions = Omit<DownloadOptions, 'revision'>;
 
+/** `--model demo`: the small trained model shipped in the package (closed vocabulary; docs/demo-model.md). */
+export const DEMO_MODEL = 'demo';
+
+/** The package's models/demo folder, found upwards from this module (src/hub in a checkout, dist/ when built). */
+export function demoModelFolder(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++, dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'models', 'demo');
+    if (existsSync(path.join(candidate, 'config.json'))) return candidate;
+  }
+  throw new HubError('invalid-argument', 'the demo model (models/demo) is not part of this installation');
+}
+
 /**
  * A local folder holding the model:
  * - `spec` names an existing folder → that folder (absolute);
  * - `spec` is `org/name[@revision]` → the hub cache snapshot, downloading what it lacks (the cache
  *   alone when offline; see `downloadModel`).
- * A folder wins over a repo id of the same spelling.
+ * - `spec` is `demo` → the demo model shipped in the package.
+ * A folder wins over a repo id (or `demo`) of the same spelling.
  */
 export async function resolveModelSource(spec: string, options: ResolveOptions = {}): Promise<string> {
   const s = spec.trim();
@@ -49,6 +64,7 @@ export async function resolveModelSource(spec: string, options: ResolveOptions =
     if (e instanceof HubError) throw e;
     // not on disk: maybe a repo id
   }
+  if (s === DEMO_MODEL) return demoModelFolder();
   const looksLikePath = /^(\.{1,2}|~)?[\\/]/.test(s) || /^[a-zA-Z]:[\\/]/.test(s) || s.startsWith('.');
   const repo = looksLikePath ? undefined : parseRepoSpec(s);
   if (!repo) {

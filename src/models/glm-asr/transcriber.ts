@@ -106,8 +106,9 @@ export class GlmAsr {
 
   /**
    * Loads a checkpoint in the official Hugging Face layout (config.json, processor config, tokenizer.json,
-   * model.safetensors or sharded with an index). `source` is a folder path (Node) or a FileProvider
-   * (browser: files picked from a folder, or a base URL).
+   * model.safetensors or sharded with an index). `source` is, in Node, a folder path, a Hugging Face repo id
+   * (`zai-org/GLM-ASR-Nano-2512`, downloaded into the standard hub cache) or `'demo'` (the small model shipped
+   * in the package); anywhere, a FileProvider (browser: files picked from a folder, or a base URL).
    */
   static async load(source: string | FileProvider, options: LoadOptions = {}): Promise<GlmAsr> {
     const provider = typeof source === 'string' ? await nodeFolder(source) : source;
@@ -299,7 +300,9 @@ class GpuSearchModel implements SearchModel {
   }
 }
 
-async function nodeFolder(dir: string): Promise<FileProvider> {
+/** Node: a folder, a Hugging Face repo id (downloaded into the hub cache) or `demo` (src/hub/resolve.ts). */
+async function nodeFolder(spec: string): Promise<FileProvider> {
+  const { resolveModelSource } = await import('../../hub/resolve');
   const { NodeFolderProvider } = await import('../../weights/node-file-source');
-  return new NodeFolderProvider(dir);
+  return new NodeFolderProvider(await resolveModelSource(spec));
 }
