@@ -54,6 +54,20 @@ describe('glm-asr CLI', () => {
     expect(lines[0].segments[0]).toMatchObject({ start: 0 });
   });
 
+  it('progress bars only on a terminal: silent when piped, shown under a pseudo-terminal', () => {
+    const piped = cli(['transcribe', wav, '--model', MODEL, '--max-new-tokens', '4']);
+    expect(piped.stderr).not.toMatch(/\[#*\.*\]/);
+    // `script` runs the CLI with a pseudo-terminal on stdin/stdout/stderr.
+    const cmd = [process.execPath, '--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'transcribe', wav, '--model', MODEL, '--max-new-tokens', '4']
+      .map((a) => `'${a}'`).join(' ');
+    const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/load \[[#.]+\]/);
+    expect(tty.stdout).toMatch(/generate \[[#.]+\] \d+\/4 tokens/);
+    const quiet = spawnSync('script', ['-qec', `${cmd} --quiet`, '/dev/null'], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+    expect(quiet.stdout).not.toMatch(/\[[#.]+\]/);
+  });
+
   it('txt and srt formats; a quoted glob is expanded', () => {
     const txt = cli(['transcribe', join(dir, 'ldc*.wav'), '--model', MODEL, '--max-new-tokens', '8']);
     expect(txt.code).toBe(0);
