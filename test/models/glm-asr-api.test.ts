@@ -44,6 +44,12 @@ describe('GlmAsr', () => {
     await expect(asr.transcribe(new Uint8Array(100), { name: 'zeros.bin' })).rejects.toMatchObject({ name: 'AudioDecodeError' });
   });
 
+  it('refuses audio too short for one audio token, with the minimum in the message', async () => {
+    await expect(asr.transcribe({ samples: randomF32(960, 4, 0.1), sampleRate: 16000 }, { name: 'blip.wav' })).rejects.toThrow(/blip\.wav: audio is too short \(60\.0 ms\); GLM-ASR needs at least 60\.1 ms/);
+    const t = await asr.transcribe({ samples: randomF32(961, 4, 0.1), sampleRate: 16000 }, { maxNewTokens: 2 });
+    expect(t.tokens.length).toBeGreaterThan(0);
+  });
+
   it('rejects a beam count above maxBeams with a clear message', async () => {
     await expect(asr.transcribe({ samples: randomF32(16000, 3, 0.1), sampleRate: 16000 }, { beams: 9 })).rejects.toThrow(/beams must be an integer in \[1, 4\]/);
   });

@@ -13,7 +13,7 @@
  * windows, each transcribed with its own prompt; their texts are joined with a space.
  */
 import { Gpu, type GpuOptions, Recorder, type Tensor } from '../../gpu';
-import { decodeAudio, LogMelSpectrogram, splitWindows } from '../../audio';
+import { audioTokenCount, decodeAudio, LogMelSpectrogram, splitWindows } from '../../audio';
 import { beamSearch, greedy, type SearchModel, type Candidate } from '../../generate';
 import { embed } from '../../ops/embedding';
 import { argmax, topKLogSoftmax } from '../../ops/sample';
@@ -139,6 +139,11 @@ export class GlmAsr {
     const samples = audio instanceof Uint8Array ? (await decodeAudio(audio, name)).samples : audio.samples;
     timings.decodeAudio = performance.now() - t0;
     const durationSec = samples.length / fe.sampleRate;
+    if (this.audioTokens(samples.length) === 0) {
+      // Below one audio token (6 hops + 1 sample: 961 at 16 kHz) the model sees no audio: refuse rather than invent text.
+      const minMs = ((6 * fe.hopLength + 1) / fe.sampleRate) * 1000;
+      throw new RangeError(`${name}: audio is too short (${(durationSec * 1000).toFixed(1)} ms); GLM-ASR needs at least ${minMs.toFixed(1)} ms`);
+    }
     const windows = splitWindows(samples, fe.nSamples);
     const segments: Segment[] = [];
     const tokens: number[] = [];
@@ -162,10 +167,7 @@ export class GlmAsr {
 
   /** Audio tokens the projector keeps for a window with `validSamples` real samples (HF processor rule). */
   audioTokens(validSamples: number): number {
-    const fe = this.config.frontEnd;
-    const frames = Math.ceil(validSamples / fe.hopLength);
-    const afterConv2 = Math.floor((frames - 1) / 2) + 1;
-    return frames === 0 ? 0 : Math.floor(afterConv2 / this.config.projector.mergeFactor);
+    return audioTokenCount(validSamples, this.config.frontEnd.hopLength);
   }
 
   private async transcribeWindows(windows: WindowSamples[], beams: number, maxNewTokens: number,
