@@ -1,10 +1,12 @@
 // The GLM-ASR web page: pick or record audio, send it to the server's OpenAI-compatible endpoint
 // (or, once wired, to an in-browser WebGPU engine), show and export the transcript.
 //
-// In-browser mode: another module calls `registerBrowserEngine(engine)` with
-//   { label?: string, transcribe(file: Blob, { name, signal, onProgress }) → Promise<result> }
-// where result has the verbose_json shape ({ text, duration, segments: [{ start, end, text }] })
-// and onProgress receives { stage, done, total }. Until then the option stays disabled.
+// In-browser mode: another module (browser-mode.js) calls `registerBrowserEngine(engine)` with
+//   { label?: string, transcribe(file: Blob, { name, signal, onProgress, beams }) → Promise<result> }
+// where result has the verbose_json shape ({ text, duration, segments: [{ start, end, text }] },
+// optionally `tokens` and `model`) and onProgress receives { stage, done, total, file? } with stage one
+// of download, load, decode-audio, encode, generate. Until then the option stays disabled; the module
+// calls `browserEngineUnavailable(reason)` to say why when it cannot offer the mode.
 
 import { MicRecorder, microphoneSupported } from './audio.js';
 import { bytes, clock, toSrt } from './format.js';
@@ -14,6 +16,7 @@ const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const els = {
   serverStatus: $('server-status'),
   modeNote: $('mode-note'),
+  browserModel: $('browser-model'),
   modeServer: /** @type {HTMLInputElement} */ (document.querySelector('input[name="mode"][value="server"]')),
   modeBrowser: /** @type {HTMLInputElement} */ (document.querySelector('input[name="mode"][value="browser"]')),
   drop: $('drop-zone'),
@@ -69,6 +72,8 @@ const state = {
   resultBase: 'transcript',
   /** @type {null | { label?: string, transcribe: Function }} */
   browserEngine: null,
+  /** Why the in-browser mode is off, when the engine module said so. */
+  browserNote: '',
 };
 
 // ------------------------------------------------------------------ server status
@@ -100,18 +105,39 @@ function describeModes() {
   if (state.browserEngine) {
     els.modeBrowser.disabled = false;
     els.modeNote.textContent = '';
+    onModeChange();
     return;
   }
   els.modeBrowser.disabled = true;
+  els.modeBrowser.checked = false;
+  els.modeServer.checked = true;
   els.modeNote.textContent = !('gpu' in navigator)
     ? 'In-browser transcription needs WebGPU, which this browser does not offer (navigator.gpu is missing). Try a recent Chrome or Edge, or use the server.'
-    : 'In-browser transcription is not available in this build yet; the server does the work.';
+    : state.browserNote || 'Checking whether this browser can run the model…';
+  onModeChange();
 }
+
+/** Shows the model panel in the in-browser mode; `byUser`: the user switched modes (old errors go). */
+function onModeChange(byUser = false) {
+  els.browserModel.hidden = mode() !== 'browser';
+  if (byUser) hideError();
+  updateButtons();
+}
+els.modeServer.addEventListener('change', () => onModeChange(true));
+els.modeBrowser.addEventListener('change', () => onModeChange(true));
 
 /** Lets a WebGPU engine module switch the in-browser mode on. */
 export function registerBrowserEngine(engine) {
   if (!engine || typeof engine.transcribe !== 'function') throw new TypeError('engine.transcribe must be a function');
   state.browserEngine = engine;
+  state.browserNote = '';
+  describeModes();
+}
+
+/** The engine module could not offer the in-browser mode: show why. */
+export function browserEngineUnavailable(reason) {
+  state.browserEngine = null;
+  state.browserNote = String(reason || 'In-browser transcription is not available here; the server does the work.');
   describeModes();
 }
 
@@ -277,17 +303,42 @@ function transcribeOnServer(audio, onPhase) {
   return { promise, abort: () => xhr.abort() };
 }
 
+/** Status line and bar fraction (null: spinner) for one progress report of the in-browser engine. */
+function describeProgress(p) {
+  const frac = p.total > 0 ? Math.min(1, p.done / p.total) : null;
+  switch (p.stage) {
+    case 'download':
+      return [`Downloading the model${p.file ? ` (${p.file})` : ''}… ${bytes(p.done)}${p.total ? ` of ${bytes(p.total)}` : ''}`, frac];
+    case 'load':
+      return [`Loading the weights onto the GPU… ${frac === null ? '' : `${Math.round(frac * 100)}%`}`, frac];
+    case 'decode-audio':
+      return ['Decoding the audio…', null];
+    case 'encode':
+      return ['Encoding the audio on the GPU…', null];
+    case 'generate':
+      return [`Generating text… ${p.done} token${p.done === 1 ? '' : 's'}`, null];
+    default:
+      return [`${p.stage}…`, frac];
+  }
+}
+
 function transcribeInBrowser(audio, onPhase) {
   const ctrl = new AbortController();
   onPhase('transcribe', 1);
-  const promise = Promise.resolve(
+  const beams = Number(els.beams.value);
+  const promise = Promise.resolve().then(() =>
     state.browserEngine.transcribe(audio.blob, {
       name: audio.name,
       signal: ctrl.signal,
-      onProgress: (p) => p && p.total > 0 && setStatus(`${p.stage}: ${Math.round((100 * p.done) / p.total)}%`),
+      beams: Number.isInteger(beams) && beams > 1 ? beams : 1,
+      onProgress: (p) => {
+        if (!p || !p.stage) return;
+        const [text, frac] = describeProgress(p);
+        onPhase('progress', frac, text);
+      },
     }),
   );
-  return { promise, abort: () => ctrl.abort() };
+  return { promise, abort: () => ctrl.abort(new DOMException('Cancelled.', 'AbortError')) };
 }
 
 async function transcribe() {
@@ -302,32 +353,44 @@ async function transcribe() {
   }
   const started = performance.now();
   let waitTimer = 0;
-  const onPhase = (phase, fraction) => {
+  /** In-browser mode: the latest progress line from the engine. */
+  let detail = '';
+  const tick = () => {
+    const s = Math.round((performance.now() - started) / 1000);
+    if (detail) setStatus(`${detail} · ${s} s`);
+    else setStatus(`Transcribing${useBrowser ? ' in this browser' : ' (waiting in the queue if the server is busy)'}… ${s} s`);
+  };
+  const onPhase = (phase, fraction, text) => {
     els.progress.hidden = false;
     if (phase === 'upload') {
       els.uploadBar.hidden = false;
       els.spinner.hidden = true;
       els.uploadBar.value = fraction;
       setStatus(`Uploading… ${Math.round(fraction * 100)}%`);
+      return;
+    }
+    if (phase === 'progress') {
+      detail = text || detail;
+      const determinate = typeof fraction === 'number';
+      els.uploadBar.hidden = !determinate;
+      els.spinner.hidden = determinate;
+      if (determinate) els.uploadBar.value = fraction;
+      tick();
     } else if (!waitTimer) {
       els.uploadBar.hidden = true;
       els.spinner.hidden = false;
-      const tick = () => {
-        const s = Math.round((performance.now() - started) / 1000);
-        setStatus(`Transcribing${useBrowser ? ' in this browser' : ' (waiting in the queue if the server is busy)'}… ${s} s`);
-      };
       tick();
-      waitTimer = window.setInterval(tick, 1000);
     }
+    if (!waitTimer) waitTimer = window.setInterval(tick, 1000);
   };
-  onPhase('upload', 0);
+  if (!useBrowser) onPhase('upload', 0);
   const job = useBrowser ? transcribeInBrowser(audio, onPhase) : transcribeOnServer(audio, onPhase);
   state.job = job;
   updateButtons();
   try {
     const result = await job.promise;
     const secs = (performance.now() - started) / 1000;
-    showResult(result, audio.name, secs);
+    showResult(result, audio.name, secs, useBrowser ? 'browser' : 'server');
     setStatus(`Done in ${secs.toFixed(1)} s.`);
   } catch (err) {
     if (err && err.name === 'AbortError') {
@@ -361,13 +424,20 @@ els.cancel.addEventListener('click', () => state.job && state.job.abort());
 
 // ------------------------------------------------------------------ result
 
-function showResult(result, name, secs) {
+function showResult(result, name, secs, where) {
   const segments = Array.isArray(result.segments) ? result.segments : [];
   state.result = { task: 'transcribe', ...result, segments };
   state.resultBase = name.replace(/\.[^.]+$/, '') || 'transcript';
   els.resultText.textContent = result.text || '';
   const dur = typeof result.duration === 'number' ? `${clock(result.duration)} of audio · ` : '';
-  els.resultMeta.textContent = `${dur}${secs.toFixed(1)} s · ${state.model}`;
+  const model = where === 'browser' ? `in this browser · ${result.model || 'local model'}` : `on the server · ${state.model}`;
+  els.resultMeta.textContent = `${dur}${secs.toFixed(1)} s · ${model}`;
+  // The generated token ids, when known (in-browser mode; one-segment server results), for tools and tests.
+  const tokens = Array.isArray(result.tokens) ? result.tokens
+    : segments.length === 1 && Array.isArray(segments[0].tokens) && segments[0].tokens.length ? segments[0].tokens : null;
+  if (tokens) els.result.dataset.tokens = JSON.stringify(tokens);
+  else delete els.result.dataset.tokens;
+  els.result.dataset.mode = where;
   els.segments.replaceChildren(
     ...segments.map((s) => {
       const li = document.createElement('li');
@@ -446,6 +516,9 @@ function updateButtons() {
   els.cancel.hidden = !busy;
   els.recordButton.disabled = busy || !microphoneSupported();
   els.fileInput.disabled = busy || !!state.recorder;
+  els.modeServer.disabled = busy;
+  els.modeBrowser.disabled = busy || !state.browserEngine;
+  document.documentElement.dataset.busy = String(busy);
 }
 
 function init() {

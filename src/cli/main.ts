@@ -5,7 +5,7 @@
  *   glm-asr transcribe FILE... --model DIR|ORG/NAME [--beams N] [--max-new-tokens N]
  *                     [--precision auto|f32|f16] [--format txt|json|srt|vtt] [--quiet]
  *   glm-asr download ORG/NAME[@REVISION]
- *   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K]
+ *   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
  *
  * Exit codes: 0 success; 1 a file failed to transcribe (the others are still done); 2 bad usage;
  * 3 the model could not be loaded or downloaded.
@@ -25,7 +25,10 @@ const USAGE = `Usage:
       --format F             txt | json | srt | vtt (default txt); json prints one object per file per line
       --quiet                no progress output
   glm-asr download ORG/NAME[@REVISION]     fetch a model into the Hugging Face cache
-  glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K]
+  glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
+      serves POST /v1/audio/transcriptions (OpenAI-compatible), the web UI at /, and the model's files at
+      /models/<id>/ for the UI's in-browser mode (--no-model-files turns that off); the key is also read from
+      GLM_ASR_API_KEY
 FILE may be a glob ("clips/*.wav"). Models are a local folder or a Hugging Face repo id.`;
 
 class UsageError extends Error {}
@@ -153,6 +156,7 @@ async function serveCommand(args: string[]): Promise<number> {
       port: { type: 'string', default: '7860' },
       'api-key': { type: 'string' },
       precision: { type: 'string', default: 'auto' },
+      'no-model-files': { type: 'boolean', default: false },
     },
   });
   if (!values.model) throw new UsageError('--model is required');
@@ -164,7 +168,11 @@ async function serveCommand(args: string[]): Promise<number> {
     console.error(`glm-asr: cannot load model "${values.model}": ${(e as Error).message}`);
     return EXIT.model;
   }
-  await startServer({ transcriber: asr, host: values.host!, port: positiveInt('--port', values.port!), apiKey: values['api-key'] ?? process.env.GLM_ASR_API_KEY });
+  await startServer({
+    transcriber: asr, host: values.host!, port: positiveInt('--port', values.port!), apiKey: values['api-key'] ?? process.env.GLM_ASR_API_KEY,
+    // The web UI's in-browser mode downloads the weights from /models/<id>/; --no-model-files keeps them private.
+    modelDir: values['no-model-files'] ? false : undefined,
+  });
   return new Promise<number>(() => {}); // runs until a signal closes it (startServer exits the process)
 }
 

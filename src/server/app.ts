@@ -13,9 +13,9 @@
  * One JSON log line is written per request when its response closes (see `RequestLogLine`).
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -87,6 +87,19 @@ export interface ServerOptions {
   logClientIp?: 'full' | 'hash' | 'off';
   /** Folder with index.html / app.js / style.css. Default: the package's `web/`; `false` = no web page. */
   webRoot?: string | false;
+  /**
+   * Folder holding the browser bundle `glm-asr.browser.js` (built by `npm run build` into `dist/web/`),
+   * served at `/glm-asr.browser.js` for the page's in-browser mode. Default: found next to the package;
+   * `false` = not served (the page then keeps the in-browser mode off).
+   */
+  browserBundleDir?: string | false;
+  /**
+   * Checkpoint folder whose files the page may download at `/models/<id>/` to run the model in the
+   * browser (read-only, only the checkpoint's known file names, Range requests supported, API key
+   * required when one is set). Default: the transcriber's `modelId` when it is such a folder (a
+   * `GlmAsr` loaded from a folder or the hub cache); `false` = not served.
+   */
+  modelDir?: string | false;
   /** Fastify's trustProxy (take the client IP from X-Forwarded-For). Default false. */
   trustProxy?: boolean | string | string[];
   /** Longest `closeGracefully` waits for queued jobs before aborting them. Default 120 s. */
@@ -167,6 +180,78 @@ function defaultWebRoot(): string | null {
   return existsSync(join(cwdWeb, 'index.html')) ? cwdWeb : null;
 }
 
+/** Folder with the built `glm-asr.browser.js` (`dist/web/`), or null when it has not been built. */
+function defaultBrowserBundleDir(): string | null {
+  const candidates: string[] = [];
+  try {
+    const here = dirname(fileURLToPath(import.meta.url));
+    // src/server → ../../dist/web; dist/server/index.js or dist/cli/main.js → ../web; a dist/ chunk → ./web
+    candidates.push(resolve(here, '../../dist/web'), resolve(here, '../web'), resolve(here, 'web'));
+  } catch {
+    // no import.meta.url (CommonJS bundle): fall through
+  }
+  candidates.push(resolve(process.cwd(), 'dist/web'));
+  return candidates.find((dir) => existsSync(join(dir, BROWSER_BUNDLE))) ?? null;
+}
+
+/** The file name of the browser bundle, served at `/glm-asr.browser.js`. */
+export const BROWSER_BUNDLE = 'glm-asr.browser.js';
+
+/**
+ * The files of a checkpoint folder the model route serves (and nothing else): configs, tokenizer,
+ * chat template, the single safetensors file or the index and its numbered shards.
+ */
+export const MODEL_FILE_NAME =
+  /^(?:config\.json|generation_config\.json|preprocessor_config\.json|processor_config\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|chat_template\.jinja|chat_template\.json|model\.safetensors|model\.safetensors\.index\.json|model-\d{5}-of-\d{5}\.safetensors)$/;
+
+const MODEL_FILE_TYPES: Record<string, string> = {
+  json: 'application/json; charset=utf-8',
+  jinja: 'text/plain; charset=utf-8',
+  safetensors: 'application/octet-stream',
+};
+
+/** The model folder to offer at /models/<id>/: explicit, or the transcriber's modelId when it is a checkpoint folder. */
+function modelFolderOf(option: string | false | undefined, modelId: string): string | null {
+  if (option === false) return null;
+  const dir = option ?? modelId;
+  try {
+    if (statSync(dir).isDirectory() && existsSync(join(dir, 'config.json'))) return resolve(dir);
+  } catch {
+    // not a folder (a fake transcriber, a repo id)
+  }
+  if (option !== undefined) throw new RangeError(`modelDir ${JSON.stringify(option)} is not a checkpoint folder (no config.json)`);
+  return null;
+}
+
+/** URL-safe id for the model route: the folder's name, cleaned. */
+function modelSlug(dir: string): string {
+  const s = basename(dir).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+|[.-]+$/g, '');
+  return s || 'model';
+}
+
+/** `Range: bytes=a-b` / `bytes=a-` / `bytes=-n` → inclusive [start, end]; null = serve the whole file; 'bad' = 416. */
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'bad' {
+  if (!header) return null;
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!m) return null; // multiple ranges or another unit: ignore the header, as RFC 9110 allows
+  const [, a, b] = m;
+  if (a === '' && b === '') return null;
+  let start: number;
+  let end: number;
+  if (a === '') {
+    const n = Number(b);
+    if (n === 0) return 'bad';
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(a);
+    end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+    if (b !== '' && Number(b) < start) return null; // invalid range spec: ignored
+  }
+  if (!Number.isSafeInteger(start) || start >= size || end < start) return 'bad';
+  return { start, end };
+}
+
 const STATIC_TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
   js: 'text/javascript; charset=utf-8',
@@ -233,6 +318,9 @@ export function buildServer(options: ServerOptions): AsrServer {
   const maxBeams = options.maxBeams ?? DEFAULT_MAX_BEAMS;
   const maxNewTokensLimit = options.maxNewTokensLimit ?? DEFAULT_MAX_NEW_TOKENS_LIMIT;
   const webRoot = options.webRoot === false ? null : (options.webRoot ?? defaultWebRoot());
+  const bundleDir = options.browserBundleDir === false ? null : (options.browserBundleDir ?? defaultBrowserBundleDir());
+  const modelDir = modelFolderOf(options.modelDir, transcriber.modelId);
+  const modelId = modelDir ? modelSlug(modelDir) : null;
   if (!(maxUploadBytes > 0)) throw new RangeError('maxUploadBytes must be positive');
   if (!(maxAudioSeconds > 0)) throw new RangeError('maxAudioSeconds must be positive');
   if (options.apiKey !== undefined && options.apiKey.length === 0) throw new RangeError('apiKey must not be empty');
@@ -448,7 +536,25 @@ export function buildServer(options: ServerOptions): AsrServer {
       model: transcriber.modelId,
       queue: queue.stats satisfies QueueStats,
       limits: { maxUploadBytes, maxAudioSeconds, authRequired: expectedKeyDigest !== null },
+      // For the page's in-browser mode (relative URLs; null when not offered).
+      browser: {
+        engine: bundleDir && existsSync(join(bundleDir, BROWSER_BUNDLE)) ? BROWSER_BUNDLE : null,
+        modelUrl: modelId ? `models/${modelId}/` : null,
+      },
     }));
+
+    if (modelDir && modelId) {
+      // HEAD is its own route: fastify's automatic one would read the whole file to discard it.
+      for (const method of ['GET', 'HEAD'] as const) {
+        scope.route<{ Params: { id: string; file: string } }>({
+          method,
+          url: '/models/:id/:file',
+          exposeHeadRoute: false,
+          preParsing: requireKey,
+          handler: (request, reply) => sendModelFile(request, reply, request.params.id === modelId ? request.params.file : null),
+        });
+      }
+    }
 
     scope.get('/v1/models', { config: v1Config, preParsing: requireKey }, async () => ({
       object: 'list',
@@ -464,6 +570,11 @@ export function buildServer(options: ServerOptions): AsrServer {
 
     scope.post('/v1/audio/transcriptions', { config: v1Config, preParsing: requireKey }, handleTranscription);
 
+    if (bundleDir) {
+      for (const name of [BROWSER_BUNDLE, `${BROWSER_BUNDLE}.map`]) {
+        scope.get(`/${name}`, (_request, reply) => sendStatic(reply, name, bundleDir));
+      }
+    }
     if (webRoot) {
       scope.get('/', (_request, reply) => sendStatic(reply, 'index.html'));
       scope.get<{ Params: { name: string } }>('/:name', (request, reply) => sendStatic(reply, request.params.name));
@@ -474,19 +585,59 @@ export function buildServer(options: ServerOptions): AsrServer {
     return { id: transcriber.modelId, object: 'model', created: startedAt, owned_by: 'glm-asr-webgpu' };
   }
 
-  async function sendStatic(reply: FastifyReply, name: string): Promise<FastifyReply> {
+  async function sendStatic(reply: FastifyReply, name: string, root: string | null = webRoot): Promise<FastifyReply> {
     const m = STATIC_NAME.exec(name);
     const type = m ? STATIC_TYPES[m[1].toLowerCase()] : undefined;
-    if (!webRoot || !type) return notFound(reply, name);
+    if (!root || !type) return notFound(reply, name);
     let body: Buffer;
     try {
-      body = await readFile(join(webRoot, name));
+      body = await readFile(join(root, name));
     } catch {
       return notFound(reply, name);
     }
     reply.header('cache-control', 'no-cache').header('x-content-type-options', 'nosniff');
     if (type.startsWith('text/html')) reply.header('content-security-policy', WEB_CSP).header('referrer-policy', 'no-referrer');
     return reply.type(type).send(body);
+  }
+
+  /** One file of the served checkpoint folder, whole or one byte range; HEAD sends the headers only. */
+  async function sendModelFile(request: FastifyRequest, reply: FastifyReply, file: string | null): Promise<FastifyReply> {
+    const label = `models/${clip(String(request.params && (request.params as { id?: string }).id), 60)}/${clip(file ?? '', 100)}`;
+    if (!modelDir || !file || !MODEL_FILE_NAME.test(file)) return notFound(reply, label);
+    const path = join(modelDir, file);
+    let size: number;
+    let mtimeMs: number;
+    try {
+      const st = await stat(path);
+      if (!st.isFile()) return notFound(reply, label);
+      size = st.size;
+      mtimeMs = st.mtimeMs;
+    } catch {
+      return notFound(reply, label);
+    }
+    const etag = `"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}"`;
+    const ext = file.slice(file.lastIndexOf('.') + 1);
+    reply
+      .header('accept-ranges', 'bytes')
+      .header('etag', etag)
+      .header('last-modified', new Date(mtimeMs).toUTCString())
+      .header('cache-control', 'no-cache')
+      .header('x-content-type-options', 'nosniff')
+      .type(MODEL_FILE_TYPES[ext] ?? 'application/octet-stream');
+    if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+    const ifRange = request.headers['if-range'];
+    const range = ifRange !== undefined && ifRange !== etag ? null : parseRange(request.headers.range, size);
+    if (range === 'bad') {
+      return reply.code(416).header('content-range', `bytes */${size}`).type('application/json; charset=utf-8')
+        .send(new ApiError(416, `Range not satisfiable: ${file} has ${size} bytes.`, 'invalid_request_error', 'range_not_satisfiable').toBody());
+    }
+    const start = range ? range.start : 0;
+    const end = range ? range.end : size - 1;
+    const length = size === 0 ? 0 : end - start + 1;
+    if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
+    reply.header('content-length', String(length));
+    if (request.method === 'HEAD' || length === 0) return reply.send();
+    return reply.send(createReadStream(path, { start, end }));
   }
 
   function notFound(reply: FastifyReply, name: string): FastifyReply {

@@ -17,7 +17,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web page (headless Chromium)', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    srv = await startTestServer({ apiKey: KEY, delayMs: 800 });
+    srv = await startTestServer({ apiKey: KEY, delayMs: 800, browserBundleDir: false });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   });
   afterAll(async () => {

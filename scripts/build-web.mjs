@@ -1,0 +1,72 @@
+// Builds the browser bundle of the library for the web page's in-browser mode:
+//   src/web/index.ts → dist/web/glm-asr.browser.js (+ .map), one ES module, shaders included.
+// Run by `npm run build` (after tsup, whose `clean` empties dist/) and by the web e2e tests.
+//
+// The library's Node-only code is reached only through dynamic imports on Node paths
+// (`GlmAsr.load('<folder>')`, the audio-decode fallback, Dawn). esbuild would inline the relative ones
+// and hoist their `node:*` imports to the top of a single-file bundle, which breaks in browsers, so
+// those two modules are replaced by stubs that explain themselves, and the bare packages stay
+// external dynamic imports that a browser never executes. Any other `node:` import fails the build.
+import { mkdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { bundleShaders } from './bundle-shaders.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const WEB_BUNDLE = join(root, 'dist', 'web', 'glm-asr.browser.js');
+
+const NODE_ONLY = /(^|\/)(hub\/resolve|weights\/node-file-source)(\.ts)?$/;
+
+/** @type {import('esbuild').Plugin} */
+const browserStubs = {
+  name: 'glm-asr-browser-stubs',
+  setup(b) {
+    b.onResolve({ filter: NODE_ONLY }, (args) => ({ path: args.path, namespace: 'node-only' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-only' }, (args) => ({
+      loader: 'js',
+      contents: `const fail = () => { throw new Error(${JSON.stringify(
+        `${args.path} is Node-only: in a browser, load the model from a FileProvider (FileMapProvider, UrlFolderProvider)`,
+      )}); };
+export const resolveModelSource = fail;
+export class NodeFolderProvider { constructor() { fail(); } }`,
+    }));
+  },
+};
+
+/**
+ * Builds the bundle; resolves to its path. `outDir` defaults to dist/web (tests build into a temporary
+ * folder and hand it to the server as `browserBundleDir`); `minify` defaults to true.
+ */
+export async function buildWeb({ minify = true, quiet = false, outDir = dirname(WEB_BUNDLE) } = {}) {
+  bundleShaders();
+  mkdirSync(outDir, { recursive: true });
+  const outfile = join(outDir, basename(WEB_BUNDLE));
+  const result = await build({
+    entryPoints: [join(root, 'src/web/index.ts')],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['es2022', 'chrome113', 'firefox121', 'safari17'],
+    sourcemap: true,
+    minify,
+    legalComments: 'none',
+    external: ['webgpu', 'audio-decode'],
+    plugins: [browserStubs],
+    logLevel: quiet ? 'silent' : 'warning',
+    metafile: true,
+  });
+  if (!quiet) {
+    const out = Object.entries(result.metafile.outputs).find(([f]) => f.endsWith('.js'));
+    process.stderr.write(`built ${outfile} (${Math.round((out?.[1].bytes ?? 0) / 1024)} KiB)\n`);
+  }
+  return outfile;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  buildWeb({ minify: !process.argv.includes('--no-minify') }).catch((e) => {
+    process.stderr.write(`${e && e.message ? e.message : e}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * The browser build's entry (`dist/web/glm-asr.browser.js`, built by `scripts/build-web.mjs`): the
+ * library's browser-safe API plus the web page's in-browser engine and model cache. One ES module
+ * with the WGSL shaders inside; Node-only code (folder paths, the hub download, Dawn) is left out.
+ */
+export { GlmAsr } from '../models/glm-asr/transcriber';
+export type { LoadOptions, TranscribeOptions, TranscribeProgress, Transcription, Segment, AudioInput } from '../models/glm-asr/transcriber';
+export { Checkpoint, FileMapProvider, UrlFolderProvider, type FileProvider } from '../weights/checkpoint';
+export { decodeAudio, AudioDecodeError } from '../audio';
+export { Gpu } from '../gpu';
+export { toVerboseJson, toSrt, toVtt } from '../server/formats';
+export {
+  BrowserEngine,
+  webGpuProblem,
+  type ModelSource,
+  type EngineProgress,
+  type LoadedModel,
+  type EngineLoadOptions,
+  type EngineTranscribeOptions,
+  type BrowserTranscription,
+} from './engine';
+export {
+  MODEL_CACHE_NAME,
+  REQUIRED_MODEL_FILES,
+  OPTIONAL_MODEL_FILES,
+  modelCacheAvailable,
+  normalizeBaseUrl,
+  listCachedModels,
+  clearModelCache,
+  openUrlModel,
+  type CachedModel,
+  type DownloadProgress,
+  type OpenUrlModelOptions,
+  type OpenedModel,
+} from './model-cache';
