@@ -20,12 +20,13 @@ import * as attentionCases from './cases/attention';
 import * as conv1dCases from './cases/conv1d';
 import * as copyCases from './cases/copy';
 import * as matmulCases from './cases/matmul';
+import * as matmulInt8Cases from './cases/matmul-int8';
 import * as normCases from './cases/norm';
 import * as ropeCases from './cases/rope';
 import * as sampleCases from './cases/sample';
 
 /** Every kernel family's rows, in output order. Add a module here to register its cases. */
-const CASE_MODULES: { cases: BenchCase[] }[] = [copyCases, matmulCases, attentionCases, normCases, ropeCases, conv1dCases, sampleCases];
+const CASE_MODULES: { cases: BenchCase[] }[] = [copyCases, matmulCases, matmulInt8Cases, attentionCases, normCases, ropeCases, conv1dCases, sampleCases];
 
 function parseArgs(argv: string[]) {
   const opts = { json: false, filter: '', iters: 7, warmup: 2 };

@@ -3,7 +3,7 @@
  * The `glm-asr` command.
  *
  *   glm-asr transcribe FILE... --model DIR|ORG/NAME [--beams N] [--max-new-tokens N]
- *                     [--precision auto|f32|f16] [--format txt|json|srt|vtt] [--quiet]
+ *                     [--precision auto|f32|f16|int8] [--format txt|json|srt|vtt] [--quiet]
  *   glm-asr download ORG/NAME[@REVISION]
  *   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
  *
@@ -21,7 +21,8 @@ const USAGE = `Usage:
   glm-asr transcribe FILE... --model DIR|ORG/NAME [options]
       --beams N              beam search with N beams (default 1: greedy)
       --max-new-tokens N     most tokens generated per 30 s..630 s segment (default 500)
-      --precision P          weight storage: auto | f32 | f16 (default auto)
+      --precision P          weight storage: auto | f32 | f16 | int8 (default auto; int8 needs a checkpoint
+                             made by "npm run quantize", which auto picks)
       --format F             txt | json | srt | vtt (default txt); json prints one object per file per line
       --quiet                no progress output
   glm-asr download ORG/NAME[@REVISION]     fetch a model into the Hugging Face cache
@@ -71,7 +72,7 @@ async function transcribeCommand(args: string[]): Promise<number> {
   const beams = positiveInt('--beams', values.beams!);
   const maxNewTokens = positiveInt('--max-new-tokens', values['max-new-tokens']!);
   const precision = values.precision!;
-  if (precision !== 'auto' && precision !== 'f32' && precision !== 'f16') throw new UsageError(`--precision must be auto, f32 or f16, got "${precision}"`);
+  if (precision !== 'auto' && precision !== 'f32' && precision !== 'f16' && precision !== 'int8') throw new UsageError(`--precision must be auto, f32, f16 or int8, got "${precision}"`);
   const format = values.format!;
   if (!['txt', 'json', 'srt', 'vtt'].includes(format)) throw new UsageError(`--format must be txt, json, srt or vtt, got "${format}"`);
   const files = await expandInputs(positionals);

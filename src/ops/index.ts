@@ -18,6 +18,7 @@
 export * from '../gpu';
 export * from './elementwise';
 export * from './matmul';
+export * from './matmul-int8';
 export * from './norm';
 export * from './softmax';
 export * from './rope';
@@ -34,10 +35,11 @@ import * as convert from './reference/convert';
 import * as elementwise from './reference/elementwise';
 import * as embedding from './reference/embedding';
 import * as matmul from './reference/matmul';
+import * as matmulInt8 from './reference/matmul-int8';
 import * as norm from './reference/norm';
 import * as rope from './reference/rope';
 import * as sample from './reference/sample';
 import * as softmax from './reference/softmax';
 
 /** Plain-TypeScript CPU references of every kernel family (f64 math), as the tests use them. */
-export const ref = { attention, conv1d, convert, elementwise, embedding, matmul, norm, rope, sample, softmax };
+export const ref = { attention, conv1d, convert, elementwise, embedding, matmul, matmulInt8, norm, rope, sample, softmax };

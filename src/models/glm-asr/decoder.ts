@@ -9,9 +9,8 @@
 import { type Gpu, type Recorder, Tensor } from '../../gpu';
 import { decodeAttention, prefillAttention } from '../../ops/attention';
 import { siluMul } from '../../ops/elementwise';
-import { embed } from '../../ops/embedding';
 import { KvCache, reorderKv, writeKv } from '../../ops/kv-cache';
-import { matmul } from '../../ops/matmul';
+import { embedRows, linear } from '../../ops/matmul-int8';
 import { addRmsNorm, rmsNorm } from '../../ops/norm';
 import { rope } from '../../ops/rope';
 import type { GlmAsrConfig } from './config';
@@ -60,7 +59,7 @@ export class Decoder {
   step(rec: Recorder, ids: Tensor, beams: number): void {
     if (this.length >= this.maxSeq) throw new RangeError(`the KV cache is full (${this.maxSeq} positions)`);
     const x = this.gpu.tensor('dec.embed', [beams, this.cfg.decoder.hidden], 'f32');
-    embed(rec, this.w.embed, ids, x, 'dec.embed');
+    embedRows(rec, this.w.embed, ids, x, 'dec.embed');
     this.forward(rec, x, 1, beams, this.length);
     this.gpu.release(x);
     this.length++;
@@ -109,27 +108,27 @@ export class Decoder {
     rmsNorm(rec, x, this.w.decoderLayers[0].ln1.w, h, d.rmsEps, 'dec.l0.ln1');
     this.w.decoderLayers.forEach((l, i) => {
       const p = `dec.l${i}`;
-      matmul(rec, h, l.q.w, undefined, q, `${p}.q`);
-      matmul(rec, h, l.k.w, undefined, k, `${p}.k`);
-      matmul(rec, h, l.v.w, undefined, v, `${p}.v`);
+      linear(rec, h, l.q.w, undefined, q, `${p}.q`);
+      linear(rec, h, l.k.w, undefined, k, `${p}.k`);
+      linear(rec, h, l.v.w, undefined, v, `${p}.v`);
       rope(rec, q, { ...ropeOpts, heads: d.heads, label: `${p}.rope_q` });
       rope(rec, k, { ...ropeOpts, heads: d.kvHeads, label: `${p}.rope_k` });
       writeKv(rec, k, v, this.caches[i], { pos, tokens, beams }, `${p}.write_kv`);
       if (tokens === 1) decodeAttention(rec, q, this.caches[i], attn, { ...attnOpts, pos: pos + 1 }, undefined, `${p}.attn`);
       else prefillAttention(rec, q, this.caches[i], attn, { ...attnOpts, pos0: pos, tokens }, `${p}.attn`);
-      matmul(rec, attn, l.o.w, undefined, o, `${p}.o`);
+      linear(rec, attn, l.o.w, undefined, o, `${p}.o`);
       addRmsNorm(rec, x, o, l.ln2.w, mid, h, d.rmsEps, `${p}.residual+ln2`);
-      matmul(rec, h, l.gate.w, undefined, gate, `${p}.gate`);
-      matmul(rec, h, l.up.w, undefined, up, `${p}.up`);
+      linear(rec, h, l.gate.w, undefined, gate, `${p}.gate`);
+      linear(rec, h, l.up.w, undefined, up, `${p}.up`);
       siluMul(rec, gate, up, act, `${p}.silu_mul`);
-      matmul(rec, act, l.down.w, undefined, o, `${p}.down`);
+      linear(rec, act, l.down.w, undefined, o, `${p}.down`);
       const next = i + 1 < this.w.decoderLayers.length ? this.w.decoderLayers[i + 1].ln1 : this.w.decoderNorm;
       addRmsNorm(rec, mid, o, next.w, out, h, d.rmsEps, `${p}.residual+next_norm`);
       x = out;
     });
     // Logits: the last position of each beam (prefill: only the prompt's last row).
     const last = tokens === 1 ? h : h.rows(rows - 1, 1);
-    matmul(rec, last, this.w.lmHead, undefined, this.logits.rows(0, beams), 'dec.lm_head');
+    linear(rec, last, this.w.lmHead, undefined, this.logits.rows(0, beams), 'dec.lm_head');
     gpu.release(q, k, v, attn, o, gate, up, act, h, mid, out);
   }
 }

@@ -10,7 +10,7 @@ import type { Recorder, Tensor } from '../../gpu';
 import { windowAttention } from '../../ops/attention';
 import { conv1d, conv1dOutputLength } from '../../ops/conv1d';
 import { gelu } from '../../ops/elementwise';
-import { matmul } from '../../ops/matmul';
+import { linear } from '../../ops/matmul-int8';
 import { addLayerNorm, layerNorm } from '../../ops/norm';
 import { rope } from '../../ops/rope';
 import type { GlmAsrConfig } from './config';
@@ -54,18 +54,18 @@ export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, 
   layerNorm(rec, x, w.encoderLayers[0].ln1.w, w.encoderLayers[0].ln1.b!, h, e.eps, 'enc.l0.ln1');
   w.encoderLayers.forEach((l, i) => {
     const p = `enc.l${i}`;
-    matmul(rec, h, l.q.w, l.q.b, q, `${p}.q`);
-    matmul(rec, h, l.k.w, undefined, k, `${p}.k`);
-    matmul(rec, h, l.v.w, l.v.b, v, `${p}.v`);
+    linear(rec, h, l.q.w, l.q.b, q, `${p}.q`);
+    linear(rec, h, l.k.w, undefined, k, `${p}.k`);
+    linear(rec, h, l.v.w, l.v.b, v, `${p}.v`);
     rope(rec, q, { ...ropeOpts, label: `${p}.rope_q` });
     rope(rec, k, { ...ropeOpts, label: `${p}.rope_k` });
     windowAttention(rec, q, k, v, attn, { windows, windowLen: t2, heads: e.heads, headDim: e.headDim, scale: 1 / Math.sqrt(e.headDim) }, `${p}.attn`);
-    matmul(rec, attn, l.o.w, l.o.b, q, `${p}.o`);
+    linear(rec, attn, l.o.w, l.o.b, q, `${p}.o`);
     addLayerNorm(rec, x, q, l.ln2.w, l.ln2.b!, x2, h, e.eps, `${p}.residual+ln2`);
     [x, x2] = [x2, x];
-    matmul(rec, h, l.fc1.w, l.fc1.b, mlp, `${p}.fc1`);
+    linear(rec, h, l.fc1.w, l.fc1.b, mlp, `${p}.fc1`);
     gelu(rec, mlp, mlpAct, `${p}.gelu`);
-    matmul(rec, mlpAct, l.fc2.w, l.fc2.b, q, `${p}.fc2`);
+    linear(rec, mlpAct, l.fc2.w, l.fc2.b, q, `${p}.fc2`);
     const next = i + 1 < w.encoderLayers.length ? w.encoderLayers[i + 1].ln1 : w.encoderNorm;
     addLayerNorm(rec, x, q, next.w, next.b!, x2, h, e.eps, i + 1 < w.encoderLayers.length ? `${p}.residual+next.ln1` : `${p}.residual+final_norm`);
     [x, x2] = [x2, x];
@@ -77,9 +77,9 @@ export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, 
   const merged = h.view([mergedRows, d * cfg.projector.mergeFactor]);
   const p1 = gpu.tensor('proj.linear_1', [mergedRows, cfg.projector.hidden], 'f32');
   const p1Act = gpu.tensor('proj.gelu', [mergedRows, cfg.projector.hidden], 'f32');
-  matmul(rec, merged, w.projector1.w, w.projector1.b, p1, 'proj.linear_1');
+  linear(rec, merged, w.projector1.w, w.projector1.b, p1, 'proj.linear_1');
   gelu(rec, p1, p1Act, 'proj.gelu');
-  matmul(rec, p1Act, w.projector2.w, w.projector2.b, out, 'proj.linear_2');
+  linear(rec, p1Act, w.projector2.w, w.projector2.b, out, 'proj.linear_2');
   gpu.release(x, x2, h, q, k, v, attn, mlp, mlpAct, p1, p1Act);
 }
 

@@ -15,17 +15,22 @@
 import { Gpu, type GpuOptions, Recorder, type Tensor } from '../../gpu';
 import { audioTokenCount, decodeAudio, LogMelSpectrogram, splitWindows } from '../../audio';
 import { beamSearch, greedy, type SearchModel, type Candidate } from '../../generate';
-import { embed } from '../../ops/embedding';
+import { embedRows } from '../../ops/matmul-int8';
 import { argmax, topKLogSoftmax } from '../../ops/sample';
 import { buildTranscriptionPrompt, Tokenizer } from '../../tokenizer';
 import { Checkpoint, type FileProvider } from '../../weights/checkpoint';
+import { checkpointScheme } from '../../weights/quant';
 import { loadGlmAsrConfig, validateAgainstTensors, type GlmAsrConfig } from './config';
 import { Decoder } from './decoder';
 import { encodeAudio, encoderFrames, encoderWindowBatch, type EncoderTaps } from './encoder';
 import { loadWeights, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
 
 export interface LoadOptions {
-  /** Weight storage: 'f32', 'f16', or 'auto' (f16 on GPUs, f32 on CPU adapters where it is faster). */
+  /**
+   * Weight storage: 'f32', 'f16', 'int8', or 'auto' (an INT8 checkpoint: int8; else f16 on GPUs, f32 on CPU
+   * adapters where it is faster). 'int8' needs an INT8 checkpoint (`npm run quantize`, docs/int8.md) and is the
+   * only precision such a checkpoint loads with; anything else is an error naming the mismatch.
+   */
   precision?: WeightPrecision | 'auto';
   /** An existing device to use (otherwise one is created with `gpuOptions`). */
   gpu?: Gpu;
@@ -118,7 +123,8 @@ export class GlmAsr {
     try {
       validateAgainstTensors(config, ckpt.tensors, provider.name);
       const gpu = options.gpu ?? (await Gpu.create(options.gpuOptions));
-      const precision = options.precision && options.precision !== 'auto' ? options.precision : gpu.caps.cpuAdapter ? 'f32' : 'f16';
+      const precision = options.precision && options.precision !== 'auto' ? options.precision
+        : checkpointScheme(ckpt) ? 'int8' : gpu.caps.cpuAdapter ? 'f32' : 'f16';
       const weights = await loadWeights(gpu, ckpt, config, { precision, onProgress: options.onProgress });
       return new GlmAsr(provider.name, gpu, config, tokenizer, weights, options.maxBeams ?? 4, !options.gpu);
     } finally {
@@ -238,7 +244,7 @@ export class GlmAsr {
     if (T >= maxSeq) throw new RangeError(`the prompt (${T} tokens) leaves no room to generate within ${cfg.decoder.maxPositions} positions`);
     const ids = gpu.upload('prompt.ids', Uint32Array.from(prompt.ids), [T], 'u32');
     const promptEmb = gpu.tensor('prompt.embeddings', [T, cfg.decoder.hidden], 'f32');
-    embed(rec, this.weights.embed, ids, promptEmb, 'prompt.embed');
+    embedRows(rec, this.weights.embed, ids, promptEmb, 'prompt.embed');
     let row = prompt.audioStart;
     counts.forEach((n, i) => {
       if (n) rec.copy(audioEmb, promptEmb, n * rowBytes, i * perWindow * rowBytes, row * rowBytes);

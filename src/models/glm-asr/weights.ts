@@ -5,17 +5,27 @@
  *
  * Matrices (linear and embedding weights) are RowBlockedMatrix so that a weight larger than one storage binding
  * (the 59264×2048 embedding) is split by rows. Norm weights and biases are f32 tensors.
+ *
+ * INT8 checkpoints (written by `npm run quantize`, docs/int8.md) are read directly: their I8 matrices and F16
+ * `.scale` tensors become Int8Matrix (int8 rows padded to whole groups + f32 scales); everything else loads as
+ * for a float checkpoint (conv weights as f32). Such a checkpoint can only be loaded with precision 'int8'.
  */
-import { type DType, type Gpu, Recorder, type RowBlockedMatrix, type Tensor } from '../../gpu';
+import { f16BitsToF32, type DType, type Gpu, Recorder, type Tensor } from '../../gpu';
 import { convert, convertToMatrix, type SourceFormat } from '../../ops/convert';
+import { Int8Matrix, type WeightMatrix } from '../../ops/matmul-int8';
 import type { Checkpoint, CheckpointTensorInfo } from '../../weights/checkpoint';
+import { asU16 } from '../../weights/dtype';
+import { checkpointScheme, groupsOf, padRows, SCALE_SUFFIX } from '../../weights/quant';
 import type { GlmAsrConfig } from './config';
 
-/** Storage type of matrix weights. Activations and accumulation are always f32. */
-export type WeightPrecision = 'f32' | 'f16';
+/**
+ * Storage type of matrix weights. Activations and accumulation are always f32. 'int8' needs an INT8 checkpoint
+ * (and is the only precision such a checkpoint loads with).
+ */
+export type WeightPrecision = 'f32' | 'f16' | 'int8';
 
 export interface Linear {
-  w: RowBlockedMatrix;
+  w: WeightMatrix;
   b?: Tensor;
 }
 export interface Norm {
@@ -51,11 +61,11 @@ export interface GlmAsrWeights {
   encoderNorm: Norm;
   projector1: Linear;
   projector2: Linear;
-  embed: RowBlockedMatrix;
+  embed: WeightMatrix;
   decoderLayers: DecoderLayerWeights[];
   decoderNorm: Norm;
   /** `embed` itself when the config ties them (as HF does), else the stored lm_head. */
-  lmHead: RowBlockedMatrix;
+  lmHead: WeightMatrix;
   /** Bytes of all weight buffers. */
   bytes: number;
 }
@@ -80,12 +90,22 @@ const SOURCE: Record<string, SourceFormat> = { BF16: 'bf16', F16: 'f16', F32: 'f
 /** Streams every tensor the model needs from `ckpt` to the GPU. Shapes were validated against the config already. */
 export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig, opts: LoadWeightsOptions): Promise<GlmAsrWeights> {
   const { precision } = opts;
+  const scheme = checkpointScheme(ckpt);
+  if (precision === 'int8' && !scheme) {
+    throw new Error(`${ckpt.provider.name}: precision 'int8' needs an INT8 checkpoint (make one with \`npm run quantize -- IN OUT\`); this one holds float weights`);
+  }
+  if (scheme && precision !== 'int8') {
+    throw new Error(`${ckpt.provider.name} is an INT8 checkpoint (${scheme.name}); load it with precision 'int8' (or 'auto'), not '${precision}'`);
+  }
+  // Conv weights (and everything else that stays float) of an INT8 checkpoint are stored as f32.
+  const floatDtype: DType = precision === 'int8' ? 'f32' : precision;
   const chunkBytes = opts.chunkBytes ?? 32 << 20;
   const enc = cfg.encoder;
   const dec = cfg.decoder;
   // Tied embeddings: HF ties lm_head to embed_tokens, so a stored copy (the official file has one, bitwise
   // equal) is skipped rather than loaded twice.
-  const skip = new Set(['audio_tower.embed_positions.weight', ...(dec.tiedEmbeddings ? ['language_model.lm_head.weight'] : [])]);
+  const lmHeadName = 'language_model.lm_head.weight';
+  const skip = new Set(['audio_tower.embed_positions.weight', ...(dec.tiedEmbeddings ? [lmHeadName, lmHeadName + SCALE_SUFFIX] : [])]);
   const names = [...ckpt.tensors.keys()].filter((n) => !skip.has(n));
   const bytesTotal = names.reduce((s, n) => s + ckpt.get(n).byteLength, 0);
   let bytesDone = 0;
@@ -125,7 +145,42 @@ export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
     opts.onProgress?.({ tensor: name, tensorsDone, tensorsTotal: names.length, bytesDone, bytesTotal });
   };
 
-  const matrix = async (name: string, dtype: DType = precision): Promise<RowBlockedMatrix> => {
+  /** An INT8 matrix: I8 rows (padded on the host to whole groups) and its F16 scales (widened to f32). */
+  const int8Matrix = async (name: string): Promise<Int8Matrix> => {
+    const t = ckpt.get(name);
+    const st = ckpt.has(name + SCALE_SUFFIX) ? ckpt.get(name + SCALE_SUFFIX) : undefined;
+    const [rows, cols] = t.shape;
+    const G = scheme!.groupSize;
+    const groups = groupsOf(cols, G);
+    if (t.dtype !== 'I8' || t.shape.length !== 2) throw new Error(`${t.file}: tensor "${name}" is ${t.dtype} [${t.shape}]; an ${scheme!.name} checkpoint stores matrices as I8 [out, in]`);
+    if (!st || st.dtype !== 'F16' || st.shape.length !== 2 || st.shape[0] !== rows || st.shape[1] !== groups) {
+      throw new Error(`${t.file}: "${name}${SCALE_SUFFIX}" must be F16 [${rows}, ${groups}] for ${scheme!.name}, found ${st ? `${st.dtype} [${st.shape}]` : 'nothing'}`);
+    }
+    const m = Int8Matrix.create(gpu, name, rows, cols, G);
+    weightBytes += m.bytes;
+    const throttle = async (bytes: number) => {
+      bytesDone += bytes;
+      sinceSync += bytes;
+      if (sinceSync > 256 << 20) {
+        await gpu.sync();
+        sinceSync = 0;
+      }
+    };
+    for await (const c of ckpt.fileOf(name).readChunks(name, Math.max(chunkBytes, cols))) {
+      m.writeQ(gpu, c.rowStart, padRows(c.data, c.rowEnd - c.rowStart, cols, G));
+      await throttle(c.data.byteLength);
+    }
+    for await (const c of ckpt.fileOf(st.name).readChunks(st.name, Math.max(chunkBytes, groups * 4), { rowMultiple: groups % 2 ? 2 : 1 })) {
+      m.writeScales(gpu, c.rowStart, f16BitsToF32(asU16(c.data)));
+      await throttle(c.data.byteLength);
+    }
+    tensorsDone += 2;
+    opts.onProgress?.({ tensor: name, tensorsDone, tensorsTotal: names.length, bytesDone, bytesTotal });
+    return m;
+  };
+
+  const matrix = async (name: string, dtype: DType = floatDtype): Promise<WeightMatrix> => {
+    if (scheme) return int8Matrix(name);
     const [rows, cols] = info(name).shape;
     const m = gpu.matrix(name, rows, cols, dtype);
     weightBytes += m.blocks.reduce((s, b) => s + b.tensor.buffer.size, 0);
@@ -152,8 +207,8 @@ export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
   });
 
   const a = 'audio_tower';
-  const conv1 = { w: await tensor(`${a}.conv1.weight`, precision), b: await tensor(`${a}.conv1.bias`) };
-  const conv2 = { w: await tensor(`${a}.conv2.weight`, precision), b: await tensor(`${a}.conv2.bias`) };
+  const conv1 = { w: await tensor(`${a}.conv1.weight`, floatDtype), b: await tensor(`${a}.conv1.bias`) };
+  const conv2 = { w: await tensor(`${a}.conv2.weight`, floatDtype), b: await tensor(`${a}.conv2.bias`) };
   const encoderLayers: EncoderLayerWeights[] = [];
   for (let i = 0; i < enc.layers; i++) {
     const p = `${a}.layers.${i}`;
@@ -190,7 +245,7 @@ export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
     });
   }
   const decoderNorm = await norm(`${l}.norm`, false);
-  const lmHead = dec.tiedEmbeddings ? embed : await matrix('language_model.lm_head.weight');
+  const lmHead = dec.tiedEmbeddings ? embed : await matrix(lmHeadName);
   await gpu.sync();
   return { precision, conv1, conv2, encoderLayers, encoderNorm, projector1, projector2, embed, decoderLayers, decoderNorm, lmHead, bytes: weightBytes };
 }

@@ -1,0 +1,243 @@
+/**
+ * INT8 accuracy budget (docs/int8.md). The tiny golden checkpoints (and the demo model, when models/demo is
+ * present) are quantised with the quantize tool (weights-tools/quantize.ts, int8-sym-g64) into a temporary
+ * folder and loaded with precision 'int8':
+ *   1. exactness of the INT8 path: it must agree with the f32 engine running the DEQUANTISED weights (an F32
+ *      checkpoint of q·s): prefill logits rel-L2 < 1e-4 and identical greedy ids on every golden clip — this
+ *      isolates loader + kernels + embedding from the quantisation error itself;
+ *   2. the quantisation error vs the f32 engine on the original weights, per stage (encoder output, projector,
+ *      prefill logits; printed, and asserted against BUDGET), and greedy ids: identical up to the first step
+ *      whose f32 top-1/top-2 margin is below twice the INT8 logit error at that step (a near-tie). The tiny
+ *      goldens are randomly initialised and ill-conditioned (0.1 % random weight noise moves their prefill
+ *      logits by 2.3 %; INT8's ≈ 0.6 % weight error by 4–18 %), so their greedy paths diverge at near-ties within
+ *      a few steps; the trained demo model's ids are required to be identical.
+ * Also: the loader's precision rules and the written file's format.
+ */
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Recorder, type Gpu, type Tensor } from '../../src/gpu';
+import { splitWindows } from '../../src/audio';
+import { encoderFrames } from '../../src/models/glm-asr/encoder';
+import { GlmAsr, type PrefillTaps } from '../../src/models/glm-asr/transcriber';
+import { Int8Matrix } from '../../src/ops/matmul-int8';
+import { Checkpoint } from '../../src/weights/checkpoint';
+import { toFloat32 } from '../../src/weights/dtype';
+import { NodeFolderProvider, openSafetensorsFile, writeSafetensorsFile } from '../../src/weights/node-file-source';
+import { dequantizeRows, SCALE_SUFFIX } from '../../src/weights/quant';
+import type { SafetensorsFile } from '../../src/weights/safetensors';
+import { inspectPath } from '../../weights-tools/inspect';
+import { quantizeFolder } from '../../weights-tools/quantize';
+import { relL2, testGpu } from '../helpers/gpu';
+
+const GOLDENS = join(__dirname, '..', 'goldens');
+const DEMO = join(__dirname, '..', '..', 'models', 'demo');
+const DUMPS = readdirSync(join(GOLDENS, 'dumps')).filter((f) => f.endsWith('.safetensors')).sort();
+
+/** Budget per stage, rel-L2 of INT8 (g64) vs the f32 engine (measured values are printed and in docs/int8.md). */
+const BUDGET = { encoder: 1.5e-2, projector: 2.5e-2, logits: 0.3 };
+
+const f32 = async (d: SafetensorsFile, n: string) => { const b = await d.read(n); return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4); };
+
+let tmp: string;
+const folders = new Map<string, string>();
+const models = new Map<string, Promise<GlmAsr>>();
+/** name's f32 original, its INT8 version, or the f32 engine on its dequantised INT8 weights. */
+function model(gpu: Gpu, name: string, kind: 'f32' | 'int8' | 'deq'): Promise<GlmAsr> {
+  const key = `${name}:${kind}`;
+  const dir = kind === 'f32' ? join(GOLDENS, name) : kind === 'int8' ? folders.get(name)! : `${folders.get(name)!}-deq`;
+  if (!models.has(key)) models.set(key, GlmAsr.load(dir, { gpu, precision: kind === 'int8' ? 'int8' : 'f32' }));
+  return models.get(key)!;
+}
+
+/** Writes an F32 checkpoint of the dequantised weights q·s of an INT8 folder (other tensors widened to F32). */
+async function writeDequantized(src: string, dst: string): Promise<void> {
+  mkdirSync(dst, { recursive: true });
+  for (const f of readdirSync(src)) if (!f.endsWith('.safetensors')) copyFileSync(join(src, f), join(dst, f));
+  const ck = await Checkpoint.open(new NodeFolderProvider(src));
+  const G = Number(ck.files.get('model.safetensors')!.metadata!.group_size);
+  const out = [];
+  for (const [name, t] of ck.tensors) {
+    if (name.endsWith(SCALE_SUFFIX)) continue;
+    const f = t.dtype === 'I8'
+      ? dequantizeRows(new Int8Array((await ck.read(name)).buffer), new Uint16Array((await ck.read(name + SCALE_SUFFIX)).buffer), t.shape[0], t.shape[1], G)
+      : toFloat32(await ck.read(name), t.dtype);
+    out.push({ name, dtype: 'F32' as const, shape: t.shape, data: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) });
+  }
+  await ck.close();
+  await writeSafetensorsFile(join(dst, 'model.safetensors'), out, { format: 'pt' });
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'glm-asr-int8-'));
+  for (const name of ['tiny', 'tiny-b']) {
+    const out = join(tmp, name);
+    await quantizeFolder(join(GOLDENS, name), out);
+    folders.set(name, out);
+    await writeDequantized(out, `${out}-deq`);
+  }
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Greedy decoding that also returns each step's logits (for margins and per-step error). */
+async function greedyLogits(asr: GlmAsr, samples: Float32Array, maxNewTokens: number): Promise<{ ids: number[]; logits: Float32Array[] }> {
+  const gpu = asr.gpu;
+  const vocab = asr.config.decoder.vocab;
+  const eos = new Set(asr.config.ids.eosTokenIds);
+  const windows = splitWindows(samples, asr.config.frontEnd.nSamples);
+  const dec = await asr.prefill(windows, { beams: 1, maxNewTokens });
+  const idT = gpu.tensor('ids', [1], 'u32');
+  const ids: number[] = [];
+  const logits: Float32Array[] = [];
+  for (let i = 0; i < maxNewTokens; i++) {
+    const l = new Float32Array(await gpu.readF32(dec.logits, vocab));
+    logits.push(l);
+    let best = 0;
+    for (let v = 1; v < vocab; v++) if (l[v] > l[best]) best = v;
+    ids.push(best);
+    if (eos.has(best) || i + 1 === maxNewTokens) break;
+    gpu.write(idT, Uint32Array.from([best]));
+    const rec = new Recorder(gpu, 'step');
+    dec.step(rec, idT, 1);
+    rec.submit();
+  }
+  gpu.release(idT);
+  dec.dispose();
+  return { ids, logits };
+}
+
+const margin = (l: Float32Array) => {
+  let a = -Infinity;
+  let b = -Infinity;
+  for (const v of l) {
+    if (v > a) { b = a; a = v; } else if (v > b) b = v;
+  }
+  return a - b;
+};
+
+const report: string[] = [];
+afterAll(() => { if (report.length) console.log(`INT8 (int8-sym-g64) vs f32 engine:\n  ${report.join('\n  ')}`); });
+
+describe('INT8 checkpoints of the tiny goldens', () => {
+  it('the quantize tool writes the documented format', async () => {
+    const r = await inspectPath(folders.get('tiny-b')!);
+    expect(r.scheme).toBe('int8-sym-g64');
+    expect(r.files).toHaveLength(1);
+    expect(r.files[0].metadata).toMatchObject({ quantization: 'int8-sym-g64', group_size: '64', scale_dtype: 'F16', quantized_from: 'BF16' });
+    const byName = new Map(r.tensors.map((t) => [t.name, t]));
+    // tiny-b: projector linear_1 is [80, 384]... K = 96·4 = 384; decoder down_proj K = 224 (not a multiple of 64).
+    const down = byName.get('language_model.model.layers.0.mlp.down_proj.weight')!;
+    expect(down.dtype).toBe('I8');
+    expect(byName.get('language_model.model.layers.0.mlp.down_proj.weight.scale')).toMatchObject({ dtype: 'F16', shape: [down.shape[0], Math.ceil(down.shape[1] / 64)] });
+    expect(byName.get('language_model.lm_head.weight')!.dtype).toBe('I8'); // tiny-b has an untied lm_head
+    expect(byName.get('audio_tower.conv1.weight')!.dtype).toBe('BF16');
+    expect(byName.get('audio_tower.layers.0.self_attn.q_proj.bias')!.dtype).toBe('BF16');
+    expect(byName.get('language_model.model.norm.weight')!.dtype).toBe('BF16');
+    expect(r.quantizedTensors).toBe(r.tensors.filter((t) => t.dtype === 'I8').length);
+  });
+
+  it('precision rules: int8 needs an INT8 checkpoint, which loads only as int8 (auto picks it)', async () => {
+    const gpu = await testGpu();
+    await expect(GlmAsr.load(join(GOLDENS, 'tiny'), { gpu, precision: 'int8' })).rejects.toThrow(/needs an INT8 checkpoint/);
+    await expect(GlmAsr.load(folders.get('tiny')!, { gpu, precision: 'f32' })).rejects.toThrow(/is an INT8 checkpoint \(int8-sym-g64\).*precision 'int8'/);
+    const auto = await GlmAsr.load(folders.get('tiny')!, { gpu });
+    expect(auto.weights.precision).toBe('int8');
+    expect(auto.weights.encoderLayers[0].fc1.w).toBeInstanceOf(Int8Matrix);
+    expect(auto.weights.embed).toBeInstanceOf(Int8Matrix);
+    auto.dispose();
+  });
+
+  for (const file of DUMPS) {
+    it(`${file}: the INT8 path equals the f32 engine on the dequantised weights`, async () => {
+      const gpu = await testGpu();
+      const dump = await openSafetensorsFile(join(GOLDENS, 'dumps', file));
+      const name = String(dump.metadata!.model);
+      const [deq, q8] = [await model(gpu, name, 'deq'), await model(gpu, name, 'int8')];
+      const samples = await f32(dump, 'input_samples');
+      const maxNewTokens = Number(dump.metadata!.max_new_tokens);
+      const a = await greedyLogits(deq, samples, maxNewTokens);
+      const b = await greedyLogits(q8, samples, maxNewTokens);
+      const err = relL2(b.logits[0], a.logits[0]);
+      expect(err, `prefill logits rel-L2 ${err.toExponential(2)}`).toBeLessThan(1e-4);
+      expect(b.ids).toEqual(a.ids);
+      await dump.close();
+    });
+
+    it(`${file}: stage errors within budget, greedy ids as the f32 path`, async () => {
+      const gpu = await testGpu();
+      const dump = await openSafetensorsFile(join(GOLDENS, 'dumps', file));
+      const name = String(dump.metadata!.model);
+      const [ref, q8] = [await model(gpu, name, 'f32'), await model(gpu, name, 'int8')];
+      const samples = await f32(dump, 'input_samples');
+      const maxNewTokens = Number(dump.metadata!.max_new_tokens);
+
+      // Stage by stage (one prefill each, with taps).
+      const cfg = ref.config;
+      const windows = splitWindows(samples, cfg.frontEnd.nSamples);
+      const W = windows.length;
+      const frames = encoderFrames(cfg);
+      const run = async (asr: GlmAsr) => {
+        const taps: PrefillTaps = {
+          final: gpu.tensor('tap.final', [W * frames, cfg.encoder.hidden], 'f32'),
+          projector: gpu.tensor('tap.projector', [(W * frames) / 4, cfg.decoder.hidden], 'f32'),
+        };
+        const dec = await asr.prefill(windows, { beams: 1, maxNewTokens: 4, taps });
+        const out = { enc: await gpu.readF32(taps.final!), proj: await gpu.readF32(taps.projector!), logits: await gpu.readF32(dec.logits, cfg.decoder.vocab) };
+        dec.dispose();
+        gpu.release(taps.final!, taps.projector!);
+        return out;
+      };
+      const a = await run(ref);
+      const b = await run(q8);
+      const err = { encoder: relL2(b.enc, a.enc), projector: relL2(b.proj, a.proj), logits: relL2(b.logits, a.logits) };
+
+      // Greedy, with margins.
+      const g32 = await greedyLogits(ref, samples, maxNewTokens);
+      const g8 = await greedyLogits(q8, samples, maxNewTokens);
+      const margins = g32.logits.map(margin);
+      const stepErr = g8.logits.slice(0, g32.logits.length).map((l, i) => {
+        let m = 0;
+        for (let v = 0; v < l.length; v++) m = Math.max(m, Math.abs(l[v] - g32.logits[i][v]));
+        return m;
+      });
+      let same = 0;
+      while (same < Math.min(g32.ids.length, g8.ids.length) && g32.ids[same] === g8.ids[same]) same++;
+      const minMargin = Math.min(...margins);
+      const maxErr = Math.max(...stepErr.slice(0, same + 1));
+      const tie = margins.findIndex((m, i) => m < 2 * stepErr[i]);
+      report.push(`${file}: encoder ${err.encoder.toExponential(2)}, projector ${err.projector.toExponential(2)}, prefill logits ${err.logits.toExponential(2)}; ` +
+        `greedy ${same}/${g32.ids.length} ids equal; min f32 margin ${minMargin.toFixed(4)}, max |Δlogit| ${maxErr.toFixed(4)}` +
+        (tie >= 0 ? `; first near-tie at step ${tie} (margin ${margins[tie].toFixed(4)}, |Δlogit| ${stepErr[tie].toFixed(4)})` : '; no near-tie'));
+
+      expect(err.encoder).toBeLessThan(BUDGET.encoder);
+      expect(err.projector).toBeLessThan(BUDGET.projector);
+      expect(err.logits).toBeLessThan(BUDGET.logits);
+      // Identical greedy ids, except where the f32 path itself is a near-tie (margin below 2× the INT8 logit
+      // error): then the ids must agree at least up to that step.
+      if (tie < 0) expect(g8.ids).toEqual(g32.ids);
+      else expect(same, `near-tie at step ${tie} (margin ${margins[tie].toFixed(4)}, |Δlogit| ${stepErr[tie].toFixed(4)})`).toBeGreaterThanOrEqual(tie);
+      await dump.close();
+    });
+  }
+
+  // The trained demo model (models/demo, when present): INT8 greedy ids identical to f32 on every sample clip.
+  it.runIf(existsSync(join(DEMO, 'model.safetensors')))('demo model: INT8 greedy ids identical to f32 on every sample', async () => {
+    const gpu = await testGpu();
+    const out = join(tmp, 'demo');
+    await quantizeFolder(DEMO, out);
+    const a = await GlmAsr.load(DEMO, { gpu, precision: 'f32' });
+    const b = await GlmAsr.load(out, { gpu, precision: 'int8' });
+    const clips = Object.keys(JSON.parse(readFileSync(join(DEMO, 'samples', 'expected.json'), 'utf8'))).sort();
+    const lines: string[] = [];
+    for (const clip of clips) {
+      const wav = new Uint8Array(readFileSync(join(DEMO, 'samples', clip)));
+      const [ta, tb] = [await a.transcribe(wav, { name: clip }), await b.transcribe(wav, { name: clip })];
+      lines.push(`${clip}: ${JSON.stringify(tb.text)} ${ta.tokens.join() === tb.tokens.join() ? '=' : '≠'} f32`);
+      expect(tb.tokens, clip).toEqual(ta.tokens);
+    }
+    report.push(`demo model: ${lines.join('; ')}`);
+    a.dispose();
+    b.dispose();
+  });
+});
