@@ -9,6 +9,7 @@
  */
 import { BufferPool, RowBlockedMatrix, Tensor, type DType, DTYPE_BYTES, type TypedData } from './buffers';
 import { PipelineCache } from './pipelines';
+import { f16ToF32 } from '../weights/dtype';
 
 export type OptionalFeature = 'shader-f16' | 'subgroups' | 'timestamp-query';
 
@@ -257,7 +258,7 @@ export class Gpu {
   async readF32(t: Tensor, count = t.numel): Promise<Float32Array> {
     const raw = await this.read(t, count);
     if (t.dtype === 'f32') return new Float32Array(raw.buffer, raw.byteOffset, count);
-    if (t.dtype === 'f16') return f16BitsToF32(new Uint16Array(raw.buffer, raw.byteOffset, count));
+    if (t.dtype === 'f16') return f16ToF32(new Uint16Array(raw.buffer, raw.byteOffset, count));
     throw new TypeError(`readF32: tensor "${t.label}" is ${t.dtype}`);
   }
 
@@ -276,50 +277,4 @@ export class Gpu {
     this.device.destroy();
     this.keepAlive = [];
   }
-}
-
-/** IEEE half bits → f32 (host side; tests and readback only). */
-export function f16BitsToF32(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) {
-    const h = bits[i];
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const m = h & 0x3ff;
-    out[i] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
-  }
-  return out;
-}
-
-/** f32 → IEEE half bits, round to nearest even (host side). */
-export function f32ToF16Bits(x: ArrayLike<number>): Uint16Array {
-  const out = new Uint16Array(x.length);
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  for (let i = 0; i < x.length; i++) {
-    f[0] = x[i];
-    const b = u[0];
-    const sign = (b >>> 16) & 0x8000;
-    const exp = (b >>> 23) & 0xff;
-    let mant = b & 0x7fffff;
-    if (exp === 0xff) { out[i] = sign | 0x7c00 | (mant ? 0x200 : 0); continue; }
-    let e = exp - 127 + 15;
-    if (e >= 31) { out[i] = sign | 0x7c00; continue; }
-    if (e <= 0) {
-      if (e < -10) { out[i] = sign; continue; }
-      mant |= 0x800000;
-      const shift = 14 - e;
-      let half = mant >>> shift;
-      const rem = mant & ((1 << shift) - 1);
-      const mid = 1 << (shift - 1);
-      if (rem > mid || (rem === mid && (half & 1))) half++;
-      out[i] = sign | half;
-      continue;
-    }
-    let half = (e << 10) | (mant >>> 13);
-    const rem = mant & 0x1fff;
-    if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
-    out[i] = sign | half;
-  }
-  return out;
 }

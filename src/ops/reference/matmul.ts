@@ -1,5 +1,5 @@
 /** Plain-TypeScript references for src/ops/matmul.ts (f64 accumulation, f32 results). */
-import { f16BitsToF32, f32ToF16Bits } from '../../gpu/device';
+import { f16BitsToF32, f32ToF16Bits } from '../../gpu';
 
 /** y[M,N] = x[M,K] · w[N,K]ᵀ (+ bias[N]) */
 export function matmul(x: ArrayLike<number>, w: ArrayLike<number>, M: number, N: number, K: number, bias?: ArrayLike<number>): Float32Array {
