@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Checkpoint, INDEX_FILE } from '../src/weights/checkpoint';
 import { NodeFileSink, NodeFolderProvider } from '../src/weights/node-file-source';
-import { DEFAULT_GROUP_SIZE, quantizeCheckpoint, type QuantizeSummary } from '../src/weights/quant';
+import { DEFAULT_GROUP_SIZE, GROUP_SIZES, quantizeCheckpoint, type QuantizeSummary } from '../src/weights/quant';
 
 export interface QuantizeFolderOptions {
   groupSize?: number;
@@ -29,6 +29,8 @@ export async function quantizeFolder(inDir: string, outDir: string, opts: Quanti
   const src = resolve(inDir);
   const dst = resolve(outDir);
   if (src === dst) throw new Error('the output folder must differ from the input folder');
+  const G = opts.groupSize ?? DEFAULT_GROUP_SIZE;
+  if (!(GROUP_SIZES as readonly number[]).includes(G)) throw new Error(`group size ${G} is not one of ${GROUP_SIZES.join(', ')}`);
   await mkdir(dst, { recursive: true });
   const out = join(dst, 'model.safetensors');
   if (!opts.force && (await stat(out).catch(() => null))) throw new Error(`${out} exists (pass --force to overwrite)`);
@@ -42,7 +44,7 @@ export async function quantizeFolder(inDir: string, outDir: string, opts: Quanti
     await rm(join(dst, INDEX_FILE), { force: true }); // a stale index would shadow the single file
     const sink = await NodeFileSink.create(out);
     const summary = await quantizeCheckpoint(ckpt, sink, {
-      groupSize: opts.groupSize,
+      groupSize: G,
       onTensor: (p) => opts.log?.(`[${p.index + 1}/${p.total}] ${p.quantized ? 'int8' : 'copy'} ${p.name} ` +
         `${(p.bytesIn / 1e6).toFixed(1)} → ${(p.bytesOut / 1e6).toFixed(1)} MB`),
     });
@@ -73,9 +75,10 @@ async function main(argv: string[]): Promise<void> {
   }
   const log = quiet ? undefined : (l: string) => process.stderr.write(`${l}\n`);
   const s = await quantizeFolder(args[0], args[1], { groupSize, force, log });
-  const rss = process.memoryUsage().rss;
-  console.log(`${s.scheme}: ${s.quantized} of ${s.tensors} tensors quantised; ${(s.bytesIn / 1e9).toFixed(3)} GB → ` +
-    `${(s.bytesOut / 1e9).toFixed(3)} GB in ${s.seconds.toFixed(1)} s; worst |w − q·s| / max|w| per tensor ${s.worstRelError.toExponential(2)}; ` +
+  const rss = process.resourceUsage().maxRSS * 1024;
+  const fmt = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(3)} GB` : `${(n / 1e6).toFixed(2)} MB`);
+  console.log(`${s.scheme}: ${s.quantized} of ${s.tensors} tensors quantised; ${fmt(s.bytesIn)} → ${fmt(s.bytesOut)} ` +
+    `in ${s.seconds.toFixed(1)} s; worst |w − q·s| / max|w| per tensor ${s.worstRelError.toExponential(2)}; ` +
     `peak RSS ${(rss / 2 ** 20).toFixed(0)} MiB → ${resolve(args[1], 'model.safetensors')}`);
 }
 
