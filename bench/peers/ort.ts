@@ -12,7 +12,7 @@
  *
  * Prints one JSON line per model on stdout (progress on stderr):
  *   {engine: 'ort-webgpu'|'ort-cpu', onnx, kind: 'encoder'|'decoder', layers, beams?, past?, adapter, sessionMs,
- *    medianMs, minMs, times[], iters, warmup, load: LoadReport, peakRssBytes, check: {ok, outputs: [{name, relL2, maxAbs}]}}
+ *    medianMs, minMs, cpuMs (median CPU time of this process per run, its threads included), times[], iters, warmup, load: LoadReport, peakRssBytes, check: {ok, outputs: [{name, relL2, maxAbs}]}}
  *
  * Method (shared/spec/onnxruntime-webgpu-peer.md): outputs are CPU tensors, so `run()` only resolves after the
  * GPU work and the readback are done (gpu-buffer outputs would resolve early); inputs are CPU tensors, so every
@@ -82,6 +82,7 @@ interface Model {
   feeds: Record<string, ort.Tensor>;
   check?: { ok: boolean; outputs: { name: string; relL2: number; maxAbs: number }[] };
   times: number[];
+  cpu: number[];
 }
 
 async function open(onnx: string, ep: 'webgpu' | 'cpu', beams: number, past: number): Promise<Model> {
@@ -128,7 +129,7 @@ async function open(onnx: string, ep: 'webgpu' | 'cpu', beams: number, past: num
     feeds.pos = new ort.Tensor('int64', BigInt64Array.from([BigInt(past)]), [1]);
     pastIn.forEach((e, i) => { feeds[e.name] = new ort.Tensor('float32', lcg(beams * kv * past * hd, 1 + i, 0.5), [beams, kv, past, hd]); });
   }
-  return { onnx, kind, doc, session, sessionMs, feeds, check, times: [] };
+  return { onnx, kind, doc, session, sessionMs, feeds, check, times: [], cpu: [] };
 }
 
 async function main() {
@@ -163,9 +164,12 @@ async function main() {
   for (let i = 0; i < n; i++) {
     const r0 = performance.now();
     for (const m of models) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await m.session.run(m.feeds);
       m.times.push(performance.now() - t0);
+      const dc = process.cpuUsage(c0);
+      m.cpu.push((dc.user + dc.system) / 1000);
     }
     if (i === 0) {
       round = Math.min(round || Infinity, performance.now() - r0);
@@ -180,7 +184,7 @@ async function main() {
       engine: ep === 'webgpu' ? 'ort-webgpu' : 'ort-cpu', onnx: m.onnx, kind: m.kind, layers: m.doc.layers,
       ...(m.kind === 'decoder' ? { beams, past } : {}),
       adapter, sessionMs: Math.round(m.sessionMs), medianMs: Number(median(m.times).toFixed(2)), minMs: Number(Math.min(...m.times).toFixed(2)),
-      times: m.times.map((t) => Number(t.toFixed(1))), iters: m.times.length, warmup, load, peakRssBytes: peakRssBytes(), check: m.check,
+      cpuMs: Number(median(m.cpu).toFixed(2)), times: m.times.map((t) => Number(t.toFixed(1))), iters: m.times.length, warmup, load, peakRssBytes: peakRssBytes(), check: m.check,
     };
     process.stdout.write(`${JSON.stringify(record)}\n`);
   }
