@@ -303,13 +303,31 @@ async function timeInterleaved(variants: { name: string; run: () => Promise<void
     log(`  round ${i + 1}/${n}: ${variants.map((v, k) => `${v.name} ${times[k][i].toFixed(1)} ms`).join(', ')}`);
   }
   const load = meter.stop();
-  return times.map((ts, k) => ({ medianMs: r3(median(ts)), minMs: r3(Math.min(...ts)), cpuMs: r3(median(cpu[k])), iters: ts.length, times: ts, load }));
+  return times.map((ts, k) => ({ medianMs: r3(median(ts)), minMs: r3(Math.min(...ts)), cpuMs: r3(median(cpu[k])), iters: ts.length, times: ts.map(r3), cpuTimes: cpu[k].map(r3), load }));
 }
 
 /** Linear-in-depth fit from two depths: t(L) = fixed + L · perLayer. */
 function fit(a: { layers: number; ms: number }, b: { layers: number; ms: number }) {
   const perLayer = (b.ms - a.ms) / (b.layers - a.layers);
   return { perLayerMs: r3(perLayer), fixedMs: r3(a.ms - a.layers * perLayer) };
+}
+
+/**
+ * Full-depth estimate from runs at depths lo < hi that were timed round-robin: per round i,
+ * t_lo,i + (full − lo) · (t_hi,i − t_lo,i) / (hi − lo), and the median over rounds (a paired estimate: a load
+ * change during one round hits both of its runs, so it cancels better than a fit through the two medians).
+ * Falls back to the two medians when per-round times are missing.
+ */
+function pairedFit(lo: number, hi: number, full: number, tLo: number[] | undefined, tHi: number[] | undefined, mLo: number, mHi: number) {
+  if (tLo && tHi && tLo.length === tHi.length && tLo.length > 0) {
+    const per = tLo.map((t, i) => (tHi[i] - t) / (hi - lo));
+    const perLayerMs = r3(median(per));
+    const fullMs = r3(median(tLo.map((t, i) => t + (full - lo) * per[i])));
+    return { perLayerMs, fixedMs: r3(fullMs - full * perLayerMs), fullMs,
+      method: `median over ${tLo.length} interleaved rounds of t(${lo}) + (${full} − ${lo}) × (t(${hi}) − t(${lo})) / ${hi - lo} (linear in depth)` };
+  }
+  const f = fit({ layers: lo, ms: mLo }, { layers: hi, ms: mHi });
+  return { ...f, fullMs: r3(f.fixedMs + full * f.perLayerMs), method: `t(L) = fixed + L × perLayer through the medians at ${lo} and ${hi} layers` };
 }
 
 function seededNoise(n: number, seed: number, scale: number): Float32Array {
@@ -375,7 +393,7 @@ async function onnxModel(model: string, onnxDir: string, part: 'encoder' | 'deco
 }
 
 interface OrtRecord {
-  engine: Engine; adapter: string; medianMs: number; minMs: number; cpuMs?: number; times: number[]; iters: number; warmup: number; sessionMs: number;
+  engine: Engine; adapter: string; medianMs: number; minMs: number; cpuMs?: number; cpuTimes?: number[]; times: number[]; iters: number; warmup: number; sessionMs: number;
   load: LoadReport; peakRssBytes: number; check?: { ok: boolean; outputs: unknown[] };
 }
 
@@ -544,7 +562,7 @@ async function main() {
         const r = rs[i];
         const c = C.encoder(L);
         records.push({
-          ...base, stage: 'encoder-window', shape: { windows: 1, frames: encoderFrames(cfg), melFrames: fe.nFrames }, medianMs: r.medianMs, minMs: r.minMs, cpuMs: r.cpuMs,
+          ...base, stage: 'encoder-window', shape: { windows: 1, frames: encoderFrames(cfg), melFrames: fe.nFrames }, medianMs: r.medianMs, minMs: r.minMs, cpuMs: r.cpuMs, times: r.times, cpuTimes: r.cpuTimes,
           iters: r.iters, warmup: opts.warmup, layers: { encoder: L, decoder: use.decoder }, ...rates(c.flops, c.bytes, r.medianMs),
           ...mem, load: r.load, check: i === 0 ? check : undefined,
         });
@@ -574,7 +592,7 @@ async function main() {
         const r = rs[i];
         const c = C.prefill(L, T);
         records.push({
-          ...base, stage: 'prefill', shape: { tokens: T, audioTokens: tokensPerWindow }, medianMs: r.medianMs, minMs: r.minMs, cpuMs: r.cpuMs, iters: r.iters,
+          ...base, stage: 'prefill', shape: { tokens: T, audioTokens: tokensPerWindow }, medianMs: r.medianMs, minMs: r.minMs, cpuMs: r.cpuMs, times: r.times, cpuTimes: r.cpuTimes, iters: r.iters,
           warmup: opts.warmup, layers: { encoder: use.encoder, decoder: L }, ...rates(c.flops, c.bytes, r.medianMs), ...mem, load: r.load,
         });
       });
@@ -633,7 +651,7 @@ async function main() {
           const r = rs[i];
           const c = C.step(L, B, pos);
           records.push({
-            ...base, stage: 'decode-step', shape: { beams: B, pos, search: B === 1 ? 'greedy' : 'beam' }, medianMs: r.medianMs, minMs: r.minMs, cpuMs: r.cpuMs,
+            ...base, stage: 'decode-step', shape: { beams: B, pos, search: B === 1 ? 'greedy' : 'beam' }, medianMs: r.medianMs, minMs: r.minMs, cpuMs: r.cpuMs, times: r.times, cpuTimes: r.cpuTimes,
             iters: r.iters, warmup: opts.warmup, layers: { encoder: use.encoder, decoder: L }, ...rates(c.flops, c.bytes, r.medianMs),
             msPerToken: r.medianMs, ...mem, load: r.load,
           });
@@ -693,7 +711,7 @@ async function main() {
         if (o.check?.ok) peerEncoder.set(`${engine}/${L}`, o.medianMs);
         records.push({
           ...peerBase, stage: 'encoder-window', adapter: o.adapter, shape: { windows: 1, frames: encoderFrames(cfg), melFrames: cfg.frontEnd.nFrames },
-          medianMs: o.medianMs, minMs: o.minMs, cpuMs: o.cpuMs, iters: o.iters, warmup: o.warmup, layers: { encoder: L, decoder: use.decoder },
+          medianMs: o.medianMs, minMs: o.minMs, cpuMs: o.cpuMs, times: o.times, cpuTimes: o.cpuTimes, iters: o.iters, warmup: o.warmup, layers: { encoder: L, decoder: use.decoder },
           ...rates(c.flops, c.bytes, o.medianMs), peakRssBytes: o.peakRssBytes, load: o.load, check: o.check, sessionMs: o.sessionMs,
           note: o.check && !o.check.ok ? 'OUTPUT WRONG vs the PyTorch reference: timing not comparable' : undefined,
         });
@@ -712,7 +730,7 @@ async function main() {
           if (o.check?.ok) peerStep.set(`${engine}/${B}/${L}`, o.medianMs);
           records.push({
             ...peerBase, stage: 'decode-step', adapter: o.adapter, shape: { beams: B, pos, search: 'step only (logits to the host)' },
-            medianMs: o.medianMs, minMs: o.minMs, cpuMs: o.cpuMs, iters: o.iters, warmup: o.warmup, layers: { encoder: use.encoder, decoder: L },
+            medianMs: o.medianMs, minMs: o.minMs, cpuMs: o.cpuMs, times: o.times, cpuTimes: o.cpuTimes, iters: o.iters, warmup: o.warmup, layers: { encoder: use.encoder, decoder: L },
             ...rates(c.flops, c.bytes, o.medianMs), msPerToken: o.medianMs, peakRssBytes: o.peakRssBytes, load: o.load, check: o.check,
             sessionMs: o.sessionMs, note: o.check && !o.check.ok ? 'OUTPUT WRONG vs the PyTorch reference: timing not comparable' : undefined,
           });
@@ -738,22 +756,19 @@ async function main() {
     const byDepth = rs.map((r) => ({ layers: r.layers[part], ms: r.medianMs, r })).sort((a, b) => a.layers - b.layers);
     if (byDepth.length < 2 || byDepth[byDepth.length - 1].layers >= fullN) return undefined;
     const [a, b] = [byDepth[0], byDepth[byDepth.length - 1]];
-    const f = fit(a, b);
-    const ms = r3(f.fixedMs + fullN * f.perLayerMs);
+    const f = pairedFit(a.layers, b.layers, fullN, a.r.times as number[] | undefined, b.r.times as number[] | undefined, a.ms, b.ms);
+    const ms = f.fullMs;
     const src = b.r;
     const layers = { ...src.layers, [part]: fullN };
     const c = costs(cfg, bytesPerWeight(precision));
     const cost = stage === 'encoder-window' ? c.encoder(fullN) : stage === 'prefill' ? c.prefill(fullN, T) : c.step(fullN, Number(src.shape.beams), pos);
     const ca = a.r.cpuMs as number | undefined;
     const cb = b.r.cpuMs as number | undefined;
-    let cpuMs: number | undefined;
-    if (ca !== undefined && cb !== undefined) {
-      const g = fit({ layers: a.layers, ms: ca }, { layers: b.layers, ms: cb });
-      cpuMs = r3(g.fixedMs + fullN * g.perLayerMs);
-    }
+    const cpuMs = ca !== undefined && cb !== undefined
+      ? pairedFit(a.layers, b.layers, fullN, a.r.cpuTimes as number[] | undefined, b.r.cpuTimes as number[] | undefined, ca, cb).fullMs : undefined;
     const rec: ModelRecord = {
       stage, engine, precision, adapter: src.adapter, shape: src.shape, medianMs: ms, cpuMs, iters: src.iters, warmup: src.warmup,
-      layers, extrapolated: true, fit: { measuredLayers: [a.layers, b.layers], ...f, method: `t(L) = fixed + L × perLayer through the medians at ${a.layers} and ${b.layers} ${part} layers` },
+      layers, extrapolated: true, fit: { measuredLayers: [a.layers, b.layers], perLayerMs: f.perLayerMs, fixedMs: f.fixedMs, method: f.method },
       ...rates(cost.flops, cost.bytes, ms), ...(stage === 'decode-step' ? { msPerToken: ms } : {}),
     };
     records.push(rec);
