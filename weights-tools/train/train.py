@@ -1,0 +1,526 @@
+#!/usr/bin/python3
+"""Train the small demo GLM-ASR model (closed-domain English digits / numbers / commands) on the CPU and export it
+in the official checkpoint layout (exactly what weights-tools/make_checkpoint.py writes, BF16 weights).
+
+The network IS the reference: the parameters live in a dict with the official tensor names and the forward pass
+calls weights-tools/glmasr_reference.py (`project_audio`, `Decoder.forward`, `prompt_text`, RoPE helpers, mel
+filter bank). Only the audio front end is arranged differently for speed, with identical results on every row the
+model uses (checked against the reference `log_mel` + `encoder_forward` at start-up, `--check`):
+
+  * Inference always encodes a whole 30 s window (3000 mel frames -> 1500 encoder frames) with bidirectional
+    attention over all of it, padding included. The clips here are 1-9 s. Past the speech, every mel frame of the
+    zero-padded window is the same constant (log10 floor, clamped at peak - 8), so every conv output row there is
+    one constant vector (plus a special last row, where conv1 meets the window edge). We run the convs on the
+    first M frames only and broadcast the constant rows: the encoder still sees exactly the 1500 rows inference
+    sees.
+  * The last encoder layer's output is only needed on the rows the projector keeps (4 x N_audio); its queries are
+    restricted to those rows (keys / values still cover all 1500 positions). With a one-layer encoder this makes
+    the whole encoder cost ~ (4 N_audio) x 1500 per head instead of 1500 x 1500.
+
+Loss: cross-entropy on the answer tokens and the end token (`<|user|>`, one of the config's eos ids, so the
+reference greedy search and the engine stop on it), given the official prompt
+    <|user|>\\n<|begin_of_audio|><|pad|>*N<|end_of_audio|><|user|>\\nPlease transcribe this audio into text<|assistant|>\\n
+plus an auxiliary CTC loss on the projector output (a training-only linear head, not exported) that speeds up
+learning the audio -> token alignment.
+
+    /usr/bin/python3 weights-tools/train/train.py [--data .cache/demo-data] [--out models/demo] [--steps N]
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.dirname(HERE)
+REPO = os.path.dirname(TOOLS)
+sys.path.insert(0, TOOLS)
+sys.path.insert(0, HERE)
+import bpe_tokenizer as bt  # noqa: E402
+import glmasr_reference as ref  # noqa: E402
+import make_checkpoint as mc  # noqa: E402
+import make_data as md  # noqa: E402
+import st_io  # noqa: E402
+
+# The architecture: official GLM-ASR structure at a small size (see docs/demo-model.md for the reasons).
+ARCH = dict(
+    audio=dict(d=128, heads=4, kv=4, hd=32, ffn=512, layers=1, prf=0.5, theta=10000.0),
+    text=dict(d=128, heads=4, kv=2, hd=32, ffn=384, layers=3, eps=1e-5, theta=10000.0, max_pos=8192),
+    tie=True, eos=["<|endoftext|>", "<|user|>", "<|observation|>"],
+)
+END_TOKEN = "<|user|>"          # what a trained answer ends with (any config eos id stops greedy decoding)
+INSTRUCTION = ref.DEFAULT_PROMPT
+
+
+# ==============================================================================================================
+# tokenizer
+
+
+def build_tokenizer():
+    """Byte-level BPE trained on the domain words (with and without a leading space) and the instruction, merged
+    until every such piece is a single token; GLM's 18 special tokens appended at id base_vocab."""
+    texts = [w + " " + w for w in md.all_words()] + [INSTRUCTION] + md.COMMANDS
+    vocab, merges = bt.train_bpe(texts, 100000)        # stops when no pair is left
+    base = len(vocab)
+    specials = [(base + i, t) for i, t in enumerate(mc.SPECIAL_TOKENS)]
+    return bt.tokenizer_json(vocab, merges, specials), base
+
+
+# ==============================================================================================================
+# parameters
+
+
+def init_params(names_shapes, seed):
+    """Fresh trainable weights: Linear / Conv N(0, 1/fan_in) (residual outputs scaled by 1/sqrt(2 layers)),
+    norms 1, biases 0, embeddings N(0, 0.02^2)... scaled to N(0, 1/d) for the tied embedding / lm_head."""
+    g = torch.Generator().manual_seed(seed)
+    W = {}
+    n_res = 2 * max(ARCH["audio"]["layers"], ARCH["text"]["layers"])
+    for name, shape in names_shapes:
+        if name == "language_model.lm_head.weight":
+            continue                                   # tied: the Decoder falls back to embed_tokens
+        leaf = name.rsplit(".", 1)[-1]
+        if "norm" in name:
+            t = torch.ones(shape) if leaf == "weight" else torch.zeros(shape)
+        elif leaf == "bias":
+            t = torch.zeros(shape)
+        elif name.endswith("embed_tokens.weight"):
+            t = torch.randn(shape, generator=g) * (shape[1] ** -0.5)
+        else:
+            fan_in = int(np.prod(shape[1:]))
+            t = torch.randn(shape, generator=g) * (fan_in ** -0.5)
+            if any(k in name for k in ("o_proj", "fc2", "down_proj")):
+                t = t / math.sqrt(n_res)
+        W[name] = t.requires_grad_()
+    return W
+
+
+# ==============================================================================================================
+# fast exact front end (see module docstring)
+
+
+def pad_frames_start(n):
+    """First mel frame whose 400-sample window lies entirely in the zero padding of a window with n samples."""
+    return -(-(n + ref.N_FFT // 2) // ref.HOP)
+
+
+def mel_head(samples, fb, M):
+    """The first M log-mel frames of ref.log_mel(zero-padded 30 s window) for each clip, and each clip's padding
+    value (the value of every mel bin of every frame past the speech). samples: list of float32 arrays."""
+    L = ref.HOP * M + ref.N_FFT
+    wav = torch.zeros(len(samples), L)
+    for i, x in enumerate(samples):
+        wav[i, :len(x)] = torch.from_numpy(x)
+    window = torch.hann_window(ref.N_FFT)
+    stft = torch.stft(wav, ref.N_FFT, ref.HOP, window=window, center=True, pad_mode="reflect", return_complex=True)
+    power = stft[..., :M].abs() ** 2
+    logm = torch.clamp(fb.T @ power, min=1e-10).log10()
+    peak = torch.maximum(logm.amax(dim=(1, 2)), torch.tensor(-10.0))          # padding frames are exactly -10
+    floor = torch.maximum(peak - 8.0, torch.tensor(-10.0))
+    logm = torch.maximum(logm, (peak - 8.0)[:, None, None])
+    return (logm + 4.0) / 4.0, (floor + 4.0) / 4.0
+
+
+def conv_stack(W, x):
+    p = "audio_tower."
+    x = F.gelu(F.conv1d(x, W[p + "conv1.weight"], W[p + "conv1.bias"], stride=1, padding=1))
+    return F.gelu(F.conv1d(x, W[p + "conv2.weight"], W[p + "conv2.bias"], stride=2, padding=1))
+
+
+def encoder_rows(W, cfg, mel, pad_val, n_rows):
+    """Encoder output rows [0, n_rows) of every clip, equal to ref.encoder_forward on the full 30 s window.
+    mel: [B, n_mels, M] from mel_head (M even, every clip's speech ends >= 4 frames before M)."""
+    B, n_mels, M = mel.shape
+    T = ref.N_FRAMES // 2
+    head = conv_stack(W, mel)[:, :, : M // 2 - 1]                        # exact rows (truncation is at M)
+    tail = conv_stack(W, pad_val[:, None, None].expand(B, n_mels, 6))     # row 1: padding row, row 2: last row
+    x = torch.cat([head, tail[:, :, 1:2].expand(B, cfg.a_d, T - head.shape[2] - 1), tail[:, :, 2:3]], dim=2)
+    if cfg.a_layers == 1:
+        return _single_layer_rows(W, cfg, head.transpose(1, 2), tail[:, :, 1:3].transpose(1, 2), n_rows)
+    x = x.transpose(1, 2)                                                  # [B, 1500, d]
+    H, hd = cfg.a_heads, cfg.a_hd
+    cos, sin = ref.rope_cos_sin(torch.arange(T), cfg.a_rot, cfg.a_theta, x.dtype)
+    for i in range(cfg.a_layers):
+        q_ = f"audio_tower.layers.{i}."
+        Tq = n_rows if i == cfg.a_layers - 1 else T
+        h = F.layer_norm(x, (cfg.a_d,), W[q_ + "input_layernorm.weight"], W[q_ + "input_layernorm.bias"], cfg.a_ln_eps)
+        k = ref.linear(h, W[q_ + "self_attn.k_proj.weight"]).view(B, T, cfg.a_kv, hd).transpose(1, 2)
+        v = ref.linear(h, W[q_ + "self_attn.v_proj.weight"], W[q_ + "self_attn.v_proj.bias"])
+        v = v.view(B, T, cfg.a_kv, hd).transpose(1, 2)
+        q = ref.linear(h[:, :Tq], W[q_ + "self_attn.q_proj.weight"], W[q_ + "self_attn.q_proj.bias"])
+        q = q.view(B, Tq, H, hd).transpose(1, 2)
+        q, k = ref.apply_rope_half(q, cos[:Tq], sin[:Tq]), ref.apply_rope_half(k, cos, sin)
+        if cfg.a_kv != H:
+            k, v = k.repeat_interleave(H // cfg.a_kv, dim=1), v.repeat_interleave(H // cfg.a_kv, dim=1)
+        att = torch.softmax((q @ k.transpose(-1, -2)) * hd ** -0.5, dim=-1)
+        o = (att @ v).transpose(1, 2).reshape(B, Tq, H * hd)
+        x = x[:, :Tq] + ref.linear(o, W[q_ + "self_attn.o_proj.weight"], W[q_ + "self_attn.o_proj.bias"])
+        x = _mlp(W, cfg, q_, x)
+    return F.layer_norm(x, (cfg.a_d,), W["audio_tower.norm.weight"], W["audio_tower.norm.bias"], cfg.a_ln_eps)
+
+
+def _mlp(W, cfg, q_, x):
+    h = F.layer_norm(x, (cfg.a_d,), W[q_ + "post_attention_layernorm.weight"],
+                     W[q_ + "post_attention_layernorm.bias"], cfg.a_ln_eps)
+    h = F.gelu(ref.linear(h, W[q_ + "mlp.fc1.weight"], W[q_ + "mlp.fc1.bias"]))
+    return x + ref.linear(h, W[q_ + "mlp.fc2.weight"], W[q_ + "mlp.fc2.bias"])
+
+
+def _single_layer_rows(W, cfg, head, tail, n_rows):
+    """One-layer encoder on a window whose rows are [head rows..., c, c, ..., c, last]: LayerNorm and the k / v
+    projections are computed once per distinct row; keys are then placed at all 1500 positions (RoPE makes them
+    differ), and the attention-weighted sum over the identical padding values is (sum of their weights) x v_c."""
+    B, Mh, d = head.shape
+    T = ref.N_FRAMES // 2
+    H, KV, hd = cfg.a_heads, cfg.a_kv, cfg.a_hd
+    q_ = "audio_tower.layers.0."
+    u = torch.cat([head, tail], dim=1)                                     # [B, Mh + 2, d] distinct rows
+    h = F.layer_norm(u, (d,), W[q_ + "input_layernorm.weight"], W[q_ + "input_layernorm.bias"], cfg.a_ln_eps)
+    k = ref.linear(h, W[q_ + "self_attn.k_proj.weight"]).view(B, Mh + 2, KV, hd).transpose(1, 2)
+    v = ref.linear(h, W[q_ + "self_attn.v_proj.weight"], W[q_ + "self_attn.v_proj.bias"])
+    v = v.view(B, Mh + 2, KV, hd).transpose(1, 2)
+    q = ref.linear(h[:, :n_rows], W[q_ + "self_attn.q_proj.weight"], W[q_ + "self_attn.q_proj.bias"])
+    q = q.view(B, n_rows, H, hd).transpose(1, 2)
+    cos, sin = ref.rope_cos_sin(torch.arange(T), cfg.a_rot, cfg.a_theta, q.dtype)
+    k_all = torch.cat([k[:, :, :Mh], k[:, :, Mh:Mh + 1].expand(B, KV, T - Mh - 1, hd), k[:, :, Mh + 1:]], dim=2)
+    q, k_all = ref.apply_rope_half(q, cos[:n_rows], sin[:n_rows]), ref.apply_rope_half(k_all, cos, sin)
+    if KV != H:
+        k_all, v = k_all.repeat_interleave(H // KV, dim=1), v.repeat_interleave(H // KV, dim=1)
+    att = torch.softmax((q @ k_all.transpose(-1, -2)) * hd ** -0.5, dim=-1)   # [B, H, n_rows, 1500]
+    o = att[..., :Mh] @ v[:, :, :Mh] + att[..., Mh:T - 1].sum(-1, keepdim=True) * v[:, :, Mh:Mh + 1] \
+        + att[..., T - 1:] * v[:, :, Mh + 1:]
+    o = o.transpose(1, 2).reshape(B, n_rows, H * hd)
+    x = head[:, :n_rows] + ref.linear(o, W[q_ + "self_attn.o_proj.weight"], W[q_ + "self_attn.o_proj.bias"])
+    x = _mlp(W, cfg, q_, x)
+    return F.layer_norm(x, (cfg.a_d,), W["audio_tower.norm.weight"], W["audio_tower.norm.bias"], cfg.a_ln_eps)
+
+
+def frames_needed(clips_n):
+    """(M mel frames to compute, n encoder rows to produce, audio tokens per clip) for a batch."""
+    ntok = [ref.audio_tokens_for_samples(n) for n in clips_n]
+    M = max(pad_frames_start(n) for n in clips_n) + 8
+    M = min(ref.N_FRAMES, -(-M // 8) * 8)
+    return M, 4 * max(ntok), ntok
+
+
+def audio_embeddings(W, cfg, fb, samples, spec_aug=None):
+    """Projector output for a batch of clips: (list of [N_i, d_text], [B, n_rows/4, d_text] all rows, ntok)."""
+    M, n_rows, ntok = frames_needed([len(x) for x in samples])
+    assert M < ref.N_FRAMES, "clip too long for the fast path"
+    mel, pad_val = mel_head(samples, fb, M)
+    if spec_aug is not None:
+        mel = spec_aug(mel, pad_val, [pad_frames_start(len(x)) for x in samples])
+    enc = encoder_rows(W, cfg, mel, pad_val, n_rows)
+    proj = ref.project_audio(W, cfg, enc, [n_rows // 4] * len(samples))   # [B * n_rows/4, d]
+    proj = proj.view(len(samples), n_rows // 4, -1)
+    return [proj[i, :n] for i, n in enumerate(ntok)], proj, ntok
+
+
+def check_fast_path(W, cfg, fb, clips):
+    """Max |difference| between the fast front end and the reference on the projector rows the model uses."""
+    worst = 0.0
+    with torch.no_grad():
+        fast, _, ntok = audio_embeddings(W, cfg, fb, clips)
+        for x, f, n in zip(clips, fast, ntok):
+            wins, valid = ref.split_windows(x, 1)
+            mel = ref.log_mel(wins, fb)
+            enc = ref.encoder_forward(W, cfg, mel)
+            want = ref.project_audio(W, cfg, enc, [ref.audio_tokens_for_samples(valid[0])])
+            assert want.shape == f.shape, (want.shape, f.shape, n)
+            worst = max(worst, float((want - f).abs().max() / (want.abs().max() + 1e-12)))
+    return worst
+
+
+class SpecAugment:
+    """Masks a few mel bands and time spans inside the speech (training only), filled with the padding value."""
+
+    def __init__(self, rng, p=0.5):
+        self.rng, self.p = rng, p
+
+    def __call__(self, mel, pad_val, speech_frames):
+        mel = mel.clone()
+        for b in range(mel.shape[0]):
+            if self.rng.random() > self.p:
+                continue
+            for _ in range(2):
+                w = int(self.rng.integers(0, 13))
+                f0 = int(self.rng.integers(0, mel.shape[1] - w))
+                mel[b, f0:f0 + w, : speech_frames[b]] = pad_val[b]
+            for _ in range(2):
+                w = int(self.rng.integers(0, max(1, min(10, speech_frames[b] // 10))))
+                t0 = int(self.rng.integers(0, max(1, speech_frames[b] - w)))
+                mel[b, :, t0:t0 + w] = pad_val[b]
+        return mel
+
+
+# ==============================================================================================================
+# batches and loss
+
+
+class Batcher:
+    """Length-bucketed shuffled batches of clip indices (seeded)."""
+
+    def __init__(self, lengths, batch, rng):
+        self.lengths, self.batch, self.rng = np.asarray(lengths), batch, rng
+
+    def epoch(self):
+        idx = self.rng.permutation(len(self.lengths))
+        out = []
+        chunk = self.batch * 50
+        for s in range(0, len(idx), chunk):
+            part = idx[s:s + chunk]
+            part = part[np.argsort(self.lengths[part], kind="stable")]
+            out += [part[i:i + self.batch] for i in range(0, len(part), self.batch)]
+        order = self.rng.permutation(len(out))
+        return [out[i] for i in order]
+
+
+class Task:
+    """Everything that turns clips + texts into a loss with the reference decoder."""
+
+    def __init__(self, W, cfg, tok, fb, ctc_head, ctc_labels):
+        self.W, self.cfg, self.tok, self.fb = W, cfg, tok, fb
+        self.dec = ref.Decoder(W, cfg)
+        self.end_id = tok.token_to_id(END_TOKEN)
+        self.ctc_head, self.ctc_labels = ctc_head, ctc_labels       # token id -> ctc label (0 = blank)
+
+        self._prompts = {}
+
+    def answer_ids(self, text):
+        return self.tok.encode(text)
+
+    def prompt_ids(self, n_audio):
+        if n_audio not in self._prompts:
+            self._prompts[n_audio] = self.tok.encode(ref.prompt_text(n_audio, INSTRUCTION))
+        return self._prompts[n_audio]
+
+    def loss(self, samples, texts, spec_aug=None, ctc_weight=0.3):
+        cfg = self.cfg
+        audio, proj, ntok = audio_embeddings(self.W, cfg, self.fb, samples, spec_aug)
+        seqs, tgts = [], []
+        for n, text in zip(ntok, texts):
+            prompt = self.prompt_ids(n)
+            ans = self.answer_ids(text) + [self.end_id]
+            ids = prompt + ans
+            seqs.append(ids)
+            tgts.append([-100] * (len(prompt) - 1) + ans + [-100])     # position t predicts token t+1
+        T = max(len(s) for s in seqs)
+        B = len(seqs)
+        ids = torch.full((B, T), self.end_id, dtype=torch.long)
+        tgt = torch.full((B, T), -100, dtype=torch.long)
+        for b, (s, t) in enumerate(zip(seqs, tgts)):
+            ids[b, :len(s)] = torch.tensor(s)
+            tgt[b, :len(t)] = torch.tensor(t)
+        x = self.dec.embed_ids(ids)
+        is_audio = ids == cfg.audio_token_id
+        x = x.masked_scatter(is_audio[..., None], torch.cat(audio, dim=0))   # in order, like HF masked_scatter
+        logits, _ = self.dec.forward(x, 0, None)
+        ce = F.cross_entropy(logits.reshape(B * T, -1), tgt.reshape(-1), ignore_index=-100)
+        with torch.no_grad():
+            m = tgt != -100
+            hit = logits.argmax(-1) == tgt
+            acc = float(hit[m].float().mean())
+            seq_ok = float((hit | ~m).all(dim=1).float().mean())
+        loss = ce
+        ctc = torch.tensor(0.0)
+        if ctc_weight > 0:
+            lp = F.log_softmax(ref.linear(proj, self.ctc_head), dim=-1).transpose(0, 1)   # [N, B, C]
+            targets = [torch.tensor([self.ctc_labels[i] for i in self.answer_ids(t)]) for t in texts]
+            ctc = F.ctc_loss(lp, torch.cat(targets), torch.tensor(ntok), torch.tensor([len(t) for t in targets]),
+                             blank=0, zero_infinity=True)
+            loss = ce + ctc_weight * ctc
+        return loss, dict(ce=float(ce), ctc=float(ctc), acc=acc, seq=seq_ok)
+
+
+# ==============================================================================================================
+# export
+
+
+def export(W, out, tj, base, arch=ARCH):
+    """Write the checkpoint folder exactly like make_checkpoint.py does (side files + BF16 model.safetensors,
+    tensors sorted by name, lm_head stored as a copy of embed_tokens)."""
+    os.makedirs(out, exist_ok=True)
+    vocab_size = base + len(mc.SPECIAL_TOKENS)
+    ids = {t["content"]: t["id"] for t in tj["added_tokens"]}
+    mc.write_side_files(out, arch, tj, vocab_size, ids)
+    specs = dict(mc.tensor_specs(arch, vocab_size))
+    names = sorted(specs)
+    tensors = {n: W.get(n, W["language_model.model.embed_tokens.weight"]).detach() for n in names}
+    for n in names:
+        assert tuple(tensors[n].shape) == tuple(specs[n]), (n, tensors[n].shape, specs[n])
+    w = st_io.StreamingWriter(os.path.join(out, "model.safetensors"), [(n, "BF16", specs[n]) for n in names],
+                              metadata={"format": "pt"})
+    for n in names:
+        w.write(n, tensors[n].float().numpy())
+    w.close()
+    return vocab_size
+
+
+def arch_files(tmp, tj, base):
+    """Config for the reference (ref.Config reads config.json from a folder)."""
+    vocab_size = base + len(mc.SPECIAL_TOKENS)
+    ids = {t["content"]: t["id"] for t in tj["added_tokens"]}
+    mc.write_side_files(tmp, ARCH, tj, vocab_size, ids)
+    return ref.Config(tmp), vocab_size
+
+
+# ==============================================================================================================
+# main
+
+
+def evaluate_tf(task, clips, pcm, batch=32):
+    """Teacher-forced CE / token accuracy / whole-answer accuracy on a split (no augmentation)."""
+    stats = []
+    with torch.no_grad():
+        for s in range(0, len(clips), batch):
+            part = clips[s:s + batch]
+            _, st = task.loss([md.clip_samples(pcm, m) for m in part], [m["text"] for m in part], None, 0.0)
+            stats.append((len(part), st))
+    n = sum(k for k, _ in stats)
+    return {k: sum(c * st[k] for c, st in stats) / n for k in ("ce", "acc", "seq")}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=os.path.join(REPO, ".cache", "demo-data"))
+    ap.add_argument("--out", default=os.path.join(REPO, "models", "demo"))
+    ap.add_argument("--steps", type=int, default=4000, help="upper bound on optimizer steps")
+    ap.add_argument("--time-budget", type=float, default=0.0,
+                    help="wall seconds: when 75%% of it is used, start the final LR decay (0 = no budget)")
+    ap.add_argument("--decay-start", type=int, default=0,
+                    help="step at which the final LR decay starts (0 = at 80%% of --steps or by --time-budget); "
+                         "pass the logged value to reproduce a budgeted run exactly")
+    ap.add_argument("--decay-len", type=int, default=0, help="length of the final decay (0 = decay_start / 3)")
+    ap.add_argument("--batch", type=int, default=24)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--ctc-weight", type=float, default=0.5)
+    ap.add_argument("--spec-aug", type=float, default=0.0, help="probability of SpecAugment masks per clip")
+    ap.add_argument("--seed", type=int, default=2512)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--max-train", type=int, default=0, help="use only the first N training clips (0 = all)")
+    ap.add_argument("--eval-every", type=int, default=500)
+    ap.add_argument("--init-from", default=None, help="start from the weights of an exported checkpoint folder")
+    ap.add_argument("--log", default=None, help="also append the log lines (JSON) to this file")
+    ap.add_argument("--report", default=os.path.join(REPO, ".cache", "demo-train", "training.json"),
+                    help="where to write the run summary (steps, wall / CPU time, sizes)")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    t_start = time.time()
+    cpu_start = time.process_time()
+
+    def log(**kv):
+        kv["wall_s"] = round(time.time() - t_start, 1)
+        line = json.dumps(kv)
+        print(line, flush=True)
+        if args.log:
+            with open(args.log, "a") as f:
+                f.write(line + "\n")
+
+    tj, base = build_tokenizer()
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg, vocab_size = arch_files(tmp, tj, base)
+        tok = bt.Tokenizer.load(os.path.join(tmp, "tokenizer.json"))
+    for w in md.all_words():                           # every domain word is a single token
+        assert len(tok.encode(w)) == 1 and len(tok.encode(" " + w)) == 1, w
+    W = init_params(mc.tensor_specs(ARCH, vocab_size), args.seed)
+    if args.init_from:                                 # continue from an exported checkpoint (its BF16 values)
+        for n, v in ref.load_weights(args.init_from).items():
+            if n in W:
+                assert W[n].shape == v.shape, n
+                W[n].data.copy_(v)
+    n_params = sum(v.numel() for v in W.values())
+
+    # CTC labels: the answer tokens (word pieces) only
+    label_ids = sorted({i for w in md.all_words() for i in tok.encode(w) + tok.encode(" " + w)})
+    ctc_labels = {t: k + 1 for k, t in enumerate(label_ids)}
+    ctc_head = (torch.randn(len(label_ids) + 1, ARCH["text"]["d"], generator=torch.Generator().manual_seed(1))
+                * ARCH["text"]["d"] ** -0.5).requires_grad_()
+
+    fb = torch.from_numpy(ref.mel_filter_bank(cfg.a_mels).astype(np.float32))
+    task = Task(W, cfg, tok, fb, ctc_head, ctc_labels)
+    train, train_pcm = md.load_split(args.data, "train")
+    dev, dev_pcm = md.load_split(args.data, "dev")
+    if args.max_train:
+        train = train[:args.max_train]
+    log(event="start", params=n_params, vocab=vocab_size, train_clips=len(train),
+        train_hours=round(sum(m["n"] for m in train) / md.SR / 3600, 2), arch=ARCH)
+
+    diff = check_fast_path(W, cfg, fb, [md.clip_samples(dev_pcm, m) for m in dev[:3]])
+    log(event="fast_path_check", max_rel_diff=diff)
+    assert diff < 1e-4, "fast front end does not match the reference"
+
+    params = list(W.values()) + [ctc_head]
+    decay = [p for n, p in list(W.items()) if p.dim() >= 2] + [ctc_head]
+    no_decay = [p for n, p in W.items() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.98), eps=1e-8)
+
+    # warmup -> constant -> cosine decay to 5 % over decay_len steps ("warmup-stable-decay"); the decay start is
+    # fixed by --decay-start, or by 80 % of --steps, or by the time budget, whichever comes first
+    sched = {"start": args.decay_start or None, "len": args.decay_len or None}
+
+    def lr_at(step):
+        if step < args.warmup:
+            return args.lr * (step + 1) / args.warmup
+        if sched["start"] is None or step < sched["start"]:
+            return args.lr
+        prog = min(1.0, (step - sched["start"]) / sched["len"])
+        return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * prog)))
+
+    batcher = Batcher([m["n"] for m in train], args.batch, rng)
+    spec_aug = SpecAugment(rng, args.spec_aug) if args.spec_aug > 0 else None
+    batches, step, ema = [], 0, None
+    while step < args.steps:
+        if sched["start"] is None and (step >= int(0.8 * args.steps) or
+                                       (args.time_budget and time.time() - t_start >= 0.75 * args.time_budget)):
+            sched["start"] = step
+        if sched["start"] is not None and sched["len"] is None:
+            sched["len"] = max(50, sched["start"] // 3)
+            log(event="decay", decay_start=sched["start"], decay_len=sched["len"])
+        if sched["start"] is not None and step >= sched["start"] + sched["len"]:
+            break
+        if not batches:
+            batches = batcher.epoch()
+        bidx = batches.pop()
+        part = [train[i] for i in bidx]
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        loss, st = task.loss([md.clip_samples(train_pcm, m) for m in part], [m["text"] for m in part], spec_aug,
+                             args.ctc_weight)
+        opt.zero_grad()
+        loss.backward()
+        gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        ema = st if ema is None else {k: 0.95 * ema[k] + 0.05 * st[k] for k in st}
+        if step % 25 == 0 or step == 1:
+            log(step=step, lr=round(lr_at(step - 1), 6), gnorm=round(float(gn), 3),
+                **{k: round(v, 4) for k, v in ema.items()})
+        if step % args.eval_every == 0 or step == args.steps:
+            log(step=step, dev=evaluate_tf(task, dev, dev_pcm))
+    wall, cpu = time.time() - t_start, time.process_time() - cpu_start
+    vs = export(W, args.out, tj, base)
+    size = os.path.getsize(os.path.join(args.out, "model.safetensors"))
+    info = {"event": "done", "steps": step, "decay_start": sched["start"], "decay_len": sched["len"], "train_wall_s": round(wall, 1), "train_cpu_s": round(cpu, 1),
+            "params": n_params, "vocab": vs, "safetensors_bytes": size, "out": args.out}
+    log(**info)
+    os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
+    with open(args.report, "w") as f:
+        json.dump(dict(info, args={k: v for k, v in vars(args).items() if k not in ("data", "out", "log", "report")},
+                       arch=ARCH, end_token=END_TOKEN, torch=torch.__version__), f, indent=2)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
