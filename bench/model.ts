@@ -1,13 +1,14 @@
 /**
  * Model benchmark at the real model's size, side by side with ONNX Runtime (issue: benchmark at the real size).
  *
- *   npm run -s bench -- [--json] [--model DIR] [--precision f32|f16|int8] [--stages LIST] [--iters N] [--warmup N]
- *                       [--encoder-layers N] [--decoder-layers N] [--peers LIST|none] [--decode-pos P]
- *                       [--audio 5,30,120] [--tokens 20,90,360] [--onnx-dir DIR] [--no-fit]
+ *   npm run -s bench -- [--json] [--out FILE] [--model DIR] [--precision f32|f16|int8[,...]] [--stages LIST]
+ *                       [--iters N] [--warmup N] [--min-time S] [--encoder-layers N] [--decoder-layers N]
+ *                       [--peers LIST|none] [--peer-model DIR] [--beams 1,4] [--decode-pos P] [--audio 5,30,120]
+ *                       [--tokens 20,90,360] [--onnx-dir DIR] [--no-fit]
  *
  *   --model DIR         checkpoint folder (default .cache/models/glm-asr-nano-2512-random: the full-size random
  *                       checkpoint, 4.5 GB BF16; make it with
- *                       python3 weights-tools/make_checkpoint.py --preset glm-asr-nano-2512 --out .cache/models/glm-asr-nano-2512-random --no-check)
+ *                       /usr/bin/python3 weights-tools/make_checkpoint.py --preset glm-asr-nano-2512 --out .cache/models/glm-asr-nano-2512-random --no-check)
  *   --precision P       weight storage: f32 (default on CPU adapters), f16 (default on GPUs), int8, or a comma list
  *                       (e.g. f32,int8: each is loaded and measured in turn, same run). int8 uses an INT8 checkpoint:
  *                       --model itself when it is one, else <model>-int8 next to it, made with `npm run quantize`
@@ -18,10 +19,13 @@
  *   --min-time S        cheap measurements get more timed runs, up to S seconds (default 5) or 30 runs
  *   --encoder-layers N  load only the first N encoder layers (a depth-truncated copy: config override, same
  *   --decoder-layers N  weights); default: all. Truncated runs also time depth 1 and report per-layer times and a
- *                       full-depth extrapolation (linear in depth), in records marked extrapolated: true
+ *                       full-depth extrapolation (linear in depth, paired per interleaved round), in records marked
+ *                       extrapolated: true. On lavapipe e.g. --encoder-layers 4 --decoder-layers 8
  *   --peers LIST        ort-webgpu, ort-cpu (default both; `none` to skip): the same random model's encoder window
  *                       and decode step exported to ONNX (weights-tools/export_onnx.py, run when missing) and timed
  *                       by onnxruntime-node in child processes (bench/peers/ort.ts), at the same depths
+ *   --beams LIST        decode-step searches: 1 = greedy (step + argmax id read back), B > 1 = beam search (step over
+ *                       B rows + top-2B candidates read back + KV reorder); default 1,4
  *   --decode-pos P      KV-cache position of the timed decode steps (default: 30 s prompt length + 50)
  *   --audio / --tokens  transcribe lengths in seconds and their maxNewTokens caps (eos is disabled so every run
  *                       generates exactly the cap; default 5,30,120 s with 20,90,360 tokens ≈ 3 tokens/s of speech)
@@ -34,16 +38,16 @@
  *                        other jobs than wall time), rtf?, peakGpuBytes?, peakRssBytes?, load (other processes' CPU
  *                        use during the timed loop), check?, vsOrtWebgpu? (ours/theirs wall), vsOrtWebgpuCpuTime?, ...}
  *
- * On lavapipe (2 CPU cores) one full-depth encoder window is minutes; use e.g. --encoder-layers 2 --decoder-layers 2
- * (docs/benchmarks.md). The same command runs unchanged on a machine with a GPU (scripts/with-gpu-env.sh leaves a
+ * On lavapipe (2 CPU cores) one full-depth encoder window is about 5 minutes; use e.g. --encoder-layers 4
+ * --decoder-layers 8 for the side-by-side run (docs/benchmarks.md). The same command runs unchanged on a machine with a GPU (scripts/with-gpu-env.sh leaves a
  * real adapter alone).
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
-import { Gpu, Recorder, type Tensor } from '../src/gpu';
+import { Gpu, Recorder } from '../src/gpu';
 import { GlmAsr } from '../src/models/glm-asr/transcriber';
 import { Decoder } from '../src/models/glm-asr/decoder';
 import { encodeAudio, encoderFrames } from '../src/models/glm-asr/encoder';
@@ -368,9 +372,13 @@ const root = resolve(new URL('..', import.meta.url).pathname);
 
 function runChild(cmd: string, args: string[], capture: boolean): Promise<string> {
   return new Promise((res, rej) => {
-    const p = spawn(cmd, args, { cwd: root, stdio: ['ignore', capture ? 'pipe' : 'inherit', 'pipe'] });
+    // stdout is captured or forwarded to stderr: with --json only the records may reach our stdout.
+    const p = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    p.stdout?.on('data', (d) => { out += d; });
+    p.stdout!.on('data', (d: Buffer) => {
+      if (capture) out += d;
+      else for (const line of d.toString().split('\n')) if (line.trim()) log(`    ${line}`);
+    });
     p.stderr!.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n')) if (line.trim() && !/artificially reduced/.test(line)) log(`    ${line}`);
     });
@@ -384,7 +392,11 @@ const python = process.env.PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin
 async function onnxModel(model: string, onnxDir: string, part: 'encoder' | 'decoder', layers: number): Promise<string> {
   const name = `${part}-L${layers}`;
   const file = join(onnxDir, name, `${name}.onnx`);
-  if (!existsSync(file) || !existsSync(file.replace(/\.onnx$/, '.check.json'))) {
+  const check = file.replace(/\.onnx$/, '.check.json');
+  // Re-export when missing or older than the checkpoint's weights (a re-generated checkpoint).
+  const weights = ['model.safetensors', 'model.safetensors.index.json'].map((f) => join(model, f)).find((f) => existsSync(f));
+  const stale = weights !== undefined && existsSync(check) && statSync(check).mtimeMs < statSync(weights).mtimeMs;
+  if (!existsSync(file) || !existsSync(check) || stale) {
     log(`  exporting ${name} to ONNX (weights-tools/export_onnx.py) …`);
     await runChild(python, ['weights-tools/export_onnx.py', '--model', model, '--out', onnxDir, '--part', part,
       `--${part}-layers`, String(layers)], false);
@@ -449,7 +461,7 @@ const bytesPerWeight = (precision: string) => (precision === 'f32' ? 4 : precisi
 async function main() {
   if (!existsSync(join(opts.model, 'config.json'))) {
     throw new Error(`no checkpoint at ${opts.model}. Make the full-size random one (4.5 GB, about 70 s) with\n` +
-      '  python3 weights-tools/make_checkpoint.py --preset glm-asr-nano-2512 --out .cache/models/glm-asr-nano-2512-random --no-check\n' +
+      '  /usr/bin/python3 weights-tools/make_checkpoint.py --preset glm-asr-nano-2512 --out .cache/models/glm-asr-nano-2512-random --no-check\n' +
       'or pass --model DIR (a folder in the Hugging Face layout).');
   }
   const { full, use } = await modelProvider(opts.model, opts.encLayers, opts.decLayers);
