@@ -23,6 +23,10 @@ struct Params {
   ldw: u32, ldy: u32, y_off: u32, bias_off: u32,
   x_off: u32, w_off: u32, sx: u32, sw: u32,
   sy: u32, w_div: u32, alpha: f32, has_bias: u32,
+  // epilogue (matmul-epilogue.wgsl)
+  act: u32, col0: u32, split1: u32, split2: u32,
+  y_off1: u32, y_off2: u32, ldy1: u32, ldy2: u32,
+  glu_rows: u32, pad0: u32, pad1: u32, pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -125,11 +129,28 @@ fn x_row(b: u32, m: u32) -> u32 {
   return P.x_off + b * P.sx + min(m, P.M - 1u) * P.ldx;
 }
 
-// Writes one output (alpha * acc + bias[n]) if (m, n) is inside the matrix.
+#include "matmul-epilogue.wgsl"
+
+// Writes one output (activation of alpha * acc + bias[n]) if (m, n) is inside the matrix.
 fn store_y(b: u32, m: u32, n: u32, acc: f32) {
   if (m < P.M && n < P.N) {
     var v = acc * P.alpha;
     if (P.has_bias != 0u) { v += B[P.bias_off + n]; }
-    Y[P.y_off + b * P.sy + m * P.ldy + n] = v;
+    Y[y_index(b * P.sy, m, n)] = activate(v);
   }
+}
+
+// The column-lane kernels' store of one lane's two accumulators (columns c.x and c.y, see lane_columns).
+fn store_pair(b: u32, m: u32, c: vec2u, acc: vec2f) {
+#if GLU
+  if (m < P.M && c.x < P.glu_rows) {
+    var g = acc.x * P.alpha;
+    var u = acc.y * P.alpha;
+    if (P.has_bias != 0u) { g += B[P.bias_off + c.x]; u += B[P.bias_off + c.y]; }
+    Y[y_index(b * P.sy, m, c.x)] = silu(g) * u;
+  }
+#else
+  store_y(b, m, c.x, acc.x);
+  store_y(b, m, c.y, acc.y);
+#endif
 }

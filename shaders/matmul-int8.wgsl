@@ -22,7 +22,7 @@ enable subgroups;
 // x rows 4-aligned and K % G == 0, so x is read as vec4 with no masking; else element loads, zero past K),
 // STEP8 (weight-only GEMM variant below; XFULL: K % G == 0, no masking of x).
 // Overrides: WG lanes (= subgroup size with SUBGROUPS), TM rows per workgroup (1..16), G group size (32, 64, 128).
-// Dispatch: [ceil(N / (2·WG)), ceil(M / TM), 1].
+// Dispatch: [ceil(N / (2·WG)), ceil(M / TM), 1] (GLU: [ceil(glu_rows / WG), ...]).
 
 struct Params {
   M: u32, N: u32, K: u32, groups: u32,
@@ -35,6 +35,10 @@ struct Params {
   xs_off: u32,   // A8: word index of the activation scales in XQ (row stride: groups)
   gsz: u32,      // = G, as a run-time value (STEP8: keeps the JIT from unrolling the loop over a group)
   pad1: u32,
+  // epilogue (matmul-epilogue.wgsl)
+  act: u32, col0: u32, split1: u32, split2: u32,
+  y_off1: u32, y_off2: u32, ldy1: u32, ldy2: u32,
+  glu_rows: u32, pad2: u32, pad3: u32, pad4: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -232,12 +236,29 @@ fn fin(p: PV, m: u32, g: u32, s: vec2f) -> vec2f {
 
 #endif
 
+#include "matmul-epilogue.wgsl"
+
 fn store_y(m: u32, n: u32, acc: f32) {
   if (m < P.M && n < P.N) {
     var v = acc;
     if (P.has_bias != 0u) { v += B[P.bias_off + n]; }
-    Y[P.y_off + m * P.ldy + n] = v;
+    Y[y_index(0u, m, n)] = activate(v);
   }
+}
+
+// One lane's two accumulators (columns c.x and c.y, see lane_columns).
+fn store_pair(m: u32, c: vec2u, acc: vec2f) {
+#if GLU
+  if (m < P.M && c.x < P.glu_rows) {
+    var g = acc.x;
+    var u = acc.y;
+    if (P.has_bias != 0u) { g += B[P.bias_off + c.x]; u += B[P.bias_off + c.y]; }
+    Y[y_index(0u, m, c.x)] = silu(g) * u;
+  }
+#else
+  store_y(m, c.x, acc.x);
+  store_y(m, c.y, acc.y);
+#endif
 }
 
 #if !STEP8
@@ -250,10 +271,9 @@ fn main(@builtin(workgroup_id) wg: vec3u,
 #endif
 ) {
   let m0 = wg.y * TM;
-  let c0 = wg.x * 2u * WG + lane;
-  let c1 = c0 + WG;
-  let n0 = min(c0, P.N - 1u);
-  let n1 = min(c1, P.N - 1u);
+  let c = lane_columns(wg.x, lane, WG);
+  let n0 = min(c.x, P.N - 1u);
+  let n1 = min(c.y, P.N - 1u);
   let wr0 = P.w_off + n0 * P.wv;
   let wr1 = P.w_off + n1 * P.wv;
   let sr0 = P.s_off + n0 * P.groups;
@@ -306,22 +326,22 @@ fn main(@builtin(workgroup_id) wg: vec3u,
     if (TM > 14u) { a14 += fin(p14, m0 + 14u, g, s); }
     if (TM > 15u) { a15 += fin(p15, m0 + 15u, g, s); }
   }
-  store_y(m0, c0, a0.x); store_y(m0, c1, a0.y);
-  if (TM > 1u) { store_y(m0 + 1u, c0, a1.x); store_y(m0 + 1u, c1, a1.y); }
-  if (TM > 2u) { store_y(m0 + 2u, c0, a2.x); store_y(m0 + 2u, c1, a2.y); }
-  if (TM > 3u) { store_y(m0 + 3u, c0, a3.x); store_y(m0 + 3u, c1, a3.y); }
-  if (TM > 4u) { store_y(m0 + 4u, c0, a4.x); store_y(m0 + 4u, c1, a4.y); }
-  if (TM > 5u) { store_y(m0 + 5u, c0, a5.x); store_y(m0 + 5u, c1, a5.y); }
-  if (TM > 6u) { store_y(m0 + 6u, c0, a6.x); store_y(m0 + 6u, c1, a6.y); }
-  if (TM > 7u) { store_y(m0 + 7u, c0, a7.x); store_y(m0 + 7u, c1, a7.y); }
-  if (TM > 8u) { store_y(m0 + 8u, c0, a8.x); store_y(m0 + 8u, c1, a8.y); }
-  if (TM > 9u) { store_y(m0 + 9u, c0, a9.x); store_y(m0 + 9u, c1, a9.y); }
-  if (TM > 10u) { store_y(m0 + 10u, c0, a10.x); store_y(m0 + 10u, c1, a10.y); }
-  if (TM > 11u) { store_y(m0 + 11u, c0, a11.x); store_y(m0 + 11u, c1, a11.y); }
-  if (TM > 12u) { store_y(m0 + 12u, c0, a12.x); store_y(m0 + 12u, c1, a12.y); }
-  if (TM > 13u) { store_y(m0 + 13u, c0, a13.x); store_y(m0 + 13u, c1, a13.y); }
-  if (TM > 14u) { store_y(m0 + 14u, c0, a14.x); store_y(m0 + 14u, c1, a14.y); }
-  if (TM > 15u) { store_y(m0 + 15u, c0, a15.x); store_y(m0 + 15u, c1, a15.y); }
+  store_pair(m0, c, a0);
+  if (TM > 1u) { store_pair(m0 + 1u, c, a1); }
+  if (TM > 2u) { store_pair(m0 + 2u, c, a2); }
+  if (TM > 3u) { store_pair(m0 + 3u, c, a3); }
+  if (TM > 4u) { store_pair(m0 + 4u, c, a4); }
+  if (TM > 5u) { store_pair(m0 + 5u, c, a5); }
+  if (TM > 6u) { store_pair(m0 + 6u, c, a6); }
+  if (TM > 7u) { store_pair(m0 + 7u, c, a7); }
+  if (TM > 8u) { store_pair(m0 + 8u, c, a8); }
+  if (TM > 9u) { store_pair(m0 + 9u, c, a9); }
+  if (TM > 10u) { store_pair(m0 + 10u, c, a10); }
+  if (TM > 11u) { store_pair(m0 + 11u, c, a11); }
+  if (TM > 12u) { store_pair(m0 + 12u, c, a12); }
+  if (TM > 13u) { store_pair(m0 + 13u, c, a13); }
+  if (TM > 14u) { store_pair(m0 + 14u, c, a14); }
+  if (TM > 15u) { store_pair(m0 + 15u, c, a15); }
 }
 #endif
 
@@ -375,10 +395,9 @@ fn main(@builtin(workgroup_id) wg: vec3u,
 #endif
 ) {
   let m0 = wg.y * TM;
-  let c0 = wg.x * 2u * WG + lane;
-  let c1 = c0 + WG;
-  let n0 = min(c0, P.N - 1u);
-  let n1 = min(c1, P.N - 1u);
+  let c = lane_columns(wg.x, lane, WG);
+  let n0 = min(c.x, P.N - 1u);
+  let n1 = min(c.y, P.N - 1u);
   let wr0 = P.w_off + n0 * P.wv;
   let wr1 = P.w_off + n1 * P.wv;
   let sr0 = P.s_off + n0 * P.groups;
@@ -411,21 +430,21 @@ fn main(@builtin(workgroup_id) wg: vec3u,
       if (TM > 15u) { a15 += r8(m0 + 15u, k, lane, wa, wb); }
     }
   }
-  store_y(m0, c0, a0.x); store_y(m0, c1, a0.y);
-  if (TM > 1u) { store_y(m0 + 1u, c0, a1.x); store_y(m0 + 1u, c1, a1.y); }
-  if (TM > 2u) { store_y(m0 + 2u, c0, a2.x); store_y(m0 + 2u, c1, a2.y); }
-  if (TM > 3u) { store_y(m0 + 3u, c0, a3.x); store_y(m0 + 3u, c1, a3.y); }
-  if (TM > 4u) { store_y(m0 + 4u, c0, a4.x); store_y(m0 + 4u, c1, a4.y); }
-  if (TM > 5u) { store_y(m0 + 5u, c0, a5.x); store_y(m0 + 5u, c1, a5.y); }
-  if (TM > 6u) { store_y(m0 + 6u, c0, a6.x); store_y(m0 + 6u, c1, a6.y); }
-  if (TM > 7u) { store_y(m0 + 7u, c0, a7.x); store_y(m0 + 7u, c1, a7.y); }
-  if (TM > 8u) { store_y(m0 + 8u, c0, a8.x); store_y(m0 + 8u, c1, a8.y); }
-  if (TM > 9u) { store_y(m0 + 9u, c0, a9.x); store_y(m0 + 9u, c1, a9.y); }
-  if (TM > 10u) { store_y(m0 + 10u, c0, a10.x); store_y(m0 + 10u, c1, a10.y); }
-  if (TM > 11u) { store_y(m0 + 11u, c0, a11.x); store_y(m0 + 11u, c1, a11.y); }
-  if (TM > 12u) { store_y(m0 + 12u, c0, a12.x); store_y(m0 + 12u, c1, a12.y); }
-  if (TM > 13u) { store_y(m0 + 13u, c0, a13.x); store_y(m0 + 13u, c1, a13.y); }
-  if (TM > 14u) { store_y(m0 + 14u, c0, a14.x); store_y(m0 + 14u, c1, a14.y); }
-  if (TM > 15u) { store_y(m0 + 15u, c0, a15.x); store_y(m0 + 15u, c1, a15.y); }
+  store_pair(m0, c, a0);
+  if (TM > 1u) { store_pair(m0 + 1u, c, a1); }
+  if (TM > 2u) { store_pair(m0 + 2u, c, a2); }
+  if (TM > 3u) { store_pair(m0 + 3u, c, a3); }
+  if (TM > 4u) { store_pair(m0 + 4u, c, a4); }
+  if (TM > 5u) { store_pair(m0 + 5u, c, a5); }
+  if (TM > 6u) { store_pair(m0 + 6u, c, a6); }
+  if (TM > 7u) { store_pair(m0 + 7u, c, a7); }
+  if (TM > 8u) { store_pair(m0 + 8u, c, a8); }
+  if (TM > 9u) { store_pair(m0 + 9u, c, a9); }
+  if (TM > 10u) { store_pair(m0 + 10u, c, a10); }
+  if (TM > 11u) { store_pair(m0 + 11u, c, a11); }
+  if (TM > 12u) { store_pair(m0 + 12u, c, a12); }
+  if (TM > 13u) { store_pair(m0 + 13u, c, a13); }
+  if (TM > 14u) { store_pair(m0 + 14u, c, a14); }
+  if (TM > 15u) { store_pair(m0 + 15u, c, a15); }
 }
 #endif

@@ -19,7 +19,8 @@ enable subgroups;
 // makes every loaded W element useful to exactly one lane, loads X once per subgroup, and keeps the per-lane
 // accumulators in registers (all loops over TM are unrolled by hand: `if (TM > i)` folds at pipeline creation).
 //
-// Dispatch: [ceil(N / (2·WG)), ceil(M / TM), batches]. Requires WG == subgroup size when SUBGROUPS.
+// Dispatch: [ceil(N / (2·WG)), ceil(M / TM), batches] (GLU: [ceil(glu_rows / WG), ...]). Requires WG == subgroup
+// size when SUBGROUPS.
 #include "matmul-common.wgsl"
 
 override WG: u32 = 8u;  // lanes per workgroup (the subgroup size when SUBGROUPS)
@@ -77,10 +78,9 @@ fn main(@builtin(workgroup_id) wg: vec3u,
 ) {
   let b = wg.z;
   let m0 = wg.y * TM;
-  let c0 = wg.x * 2u * WG + lane;
-  let c1 = c0 + WG;
-  let wr0 = w_row(b, c0);
-  let wr1 = w_row(b, c1);
+  let c = lane_columns(wg.x, lane, WG);
+  let wr0 = w_row(b, c.x);
+  let wr1 = w_row(b, c.y);
   var a0 = vec2f(0.0); var a1 = vec2f(0.0); var a2 = vec2f(0.0); var a3 = vec2f(0.0);
   var a4 = vec2f(0.0); var a5 = vec2f(0.0); var a6 = vec2f(0.0); var a7 = vec2f(0.0);
   var a8 = vec2f(0.0); var a9 = vec2f(0.0); var a10 = vec2f(0.0); var a11 = vec2f(0.0);
@@ -105,20 +105,20 @@ fn main(@builtin(workgroup_id) wg: vec3u,
     if (TM > 14u) { a14 += row8(b, m0 + 14u, k, lane, wa, wb); }
     if (TM > 15u) { a15 += row8(b, m0 + 15u, k, lane, wa, wb); }
   }
-  store_y(b, m0, c0, a0.x); store_y(b, m0, c1, a0.y);
-  if (TM > 1u) { store_y(b, m0 + 1u, c0, a1.x); store_y(b, m0 + 1u, c1, a1.y); }
-  if (TM > 2u) { store_y(b, m0 + 2u, c0, a2.x); store_y(b, m0 + 2u, c1, a2.y); }
-  if (TM > 3u) { store_y(b, m0 + 3u, c0, a3.x); store_y(b, m0 + 3u, c1, a3.y); }
-  if (TM > 4u) { store_y(b, m0 + 4u, c0, a4.x); store_y(b, m0 + 4u, c1, a4.y); }
-  if (TM > 5u) { store_y(b, m0 + 5u, c0, a5.x); store_y(b, m0 + 5u, c1, a5.y); }
-  if (TM > 6u) { store_y(b, m0 + 6u, c0, a6.x); store_y(b, m0 + 6u, c1, a6.y); }
-  if (TM > 7u) { store_y(b, m0 + 7u, c0, a7.x); store_y(b, m0 + 7u, c1, a7.y); }
-  if (TM > 8u) { store_y(b, m0 + 8u, c0, a8.x); store_y(b, m0 + 8u, c1, a8.y); }
-  if (TM > 9u) { store_y(b, m0 + 9u, c0, a9.x); store_y(b, m0 + 9u, c1, a9.y); }
-  if (TM > 10u) { store_y(b, m0 + 10u, c0, a10.x); store_y(b, m0 + 10u, c1, a10.y); }
-  if (TM > 11u) { store_y(b, m0 + 11u, c0, a11.x); store_y(b, m0 + 11u, c1, a11.y); }
-  if (TM > 12u) { store_y(b, m0 + 12u, c0, a12.x); store_y(b, m0 + 12u, c1, a12.y); }
-  if (TM > 13u) { store_y(b, m0 + 13u, c0, a13.x); store_y(b, m0 + 13u, c1, a13.y); }
-  if (TM > 14u) { store_y(b, m0 + 14u, c0, a14.x); store_y(b, m0 + 14u, c1, a14.y); }
-  if (TM > 15u) { store_y(b, m0 + 15u, c0, a15.x); store_y(b, m0 + 15u, c1, a15.y); }
+  store_pair(b, m0, c, a0);
+  if (TM > 1u) { store_pair(b, m0 + 1u, c, a1); }
+  if (TM > 2u) { store_pair(b, m0 + 2u, c, a2); }
+  if (TM > 3u) { store_pair(b, m0 + 3u, c, a3); }
+  if (TM > 4u) { store_pair(b, m0 + 4u, c, a4); }
+  if (TM > 5u) { store_pair(b, m0 + 5u, c, a5); }
+  if (TM > 6u) { store_pair(b, m0 + 6u, c, a6); }
+  if (TM > 7u) { store_pair(b, m0 + 7u, c, a7); }
+  if (TM > 8u) { store_pair(b, m0 + 8u, c, a8); }
+  if (TM > 9u) { store_pair(b, m0 + 9u, c, a9); }
+  if (TM > 10u) { store_pair(b, m0 + 10u, c, a10); }
+  if (TM > 11u) { store_pair(b, m0 + 11u, c, a11); }
+  if (TM > 12u) { store_pair(b, m0 + 12u, c, a12); }
+  if (TM > 13u) { store_pair(b, m0 + 13u, c, a13); }
+  if (TM > 14u) { store_pair(b, m0 + 14u, c, a14); }
+  if (TM > 15u) { store_pair(b, m0 + 15u, c, a15); }
 }

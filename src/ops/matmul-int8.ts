@@ -20,7 +20,9 @@
  * linear(rec, x, w, bias, y, 'fc1');                             // float RowBlockedMatrix or Int8Matrix
  */
 import { bindSpan, f16BitsToF32, grid, maxBinding, RowBlockedMatrix, Tensor, type Gpu, type KernelSpec, type Recorder } from '../gpu';
-import { columnLaneConfig, GEMV_MAX_ROWS, matmul, type MatmulOptions } from './matmul';
+import { chooseMatmulVariant, columnLaneConfig, GEMV_MAX_ROWS, GLU_VARIANTS, matmul, type MatmulOptions } from './matmul';
+import { bindOutputs, checkEpilogue, mainOutputColumns, type MatmulEpilogue } from './matmul-epilogue';
+import { siluMul } from './elementwise';
 import { embed } from './embedding';
 
 /**
@@ -222,6 +224,8 @@ export interface Int8MatmulOptions {
   /** Write y's columns [yCol, yCol + N) of rows yRowStride apart (defaults 0 and N). */
   yCol?: number;
   yRowStride?: number;
+  /** Fused output handling (GELU, output segments, GLU); see matmul-epilogue.ts. */
+  epilogue?: MatmulEpilogue;
 }
 
 /**
@@ -241,10 +245,14 @@ export function matmulInt8(rec: Recorder, x: Tensor, w: Int8Matrix, bias: Tensor
   if (bias && bias.dtype !== 'f32') fail(`bias "${bias.label}" is ${bias.dtype}, expected f32`);
   if (x.numel % K !== 0) fail(`x "${x.label}" [${x.shape}] is not a whole number of rows of K=${K}`);
   const M = x.numel / K;
+  const ep = o.epilogue ?? {};
+  checkEpilogue(label, y, M, N, ep);
+  if (ep.gluRows !== undefined && w.qblocks.length > 1) fail(`a fused GLU needs [gate; up] in one binding; "${w.qblocks[0].q.label}" is split into ${w.qblocks.length} blocks`);
+  const yCols = mainOutputColumns(N, ep);
   const yCol = o.yCol ?? 0;
-  const ldy = o.yRowStride ?? N;
-  if (yCol + N > ldy) fail(`columns ${yCol}..${yCol + N} exceed the y row stride ${ldy}`);
-  if (M > 0 && (M - 1) * ldy + yCol + N > y.numel) fail(`y "${y.label}" [${y.shape}] has ${y.numel} elements, needs ${(M - 1) * ldy + yCol + N}`);
+  const ldy = o.yRowStride ?? yCols;
+  if (yCol + yCols > ldy) fail(`columns ${yCol}..${yCol + yCols} exceed the y row stride ${ldy}`);
+  if (M > 0 && (M - 1) * ldy + yCol + yCols > y.numel) fail(`y "${y.label}" [${y.shape}] has ${y.numel} elements, needs ${(M - 1) * ldy + yCol + yCols}`);
   if (bias && bias.numel < N) fail(`bias "${bias.label}" has ${bias.numel} elements, N = ${N}`);
   if (y.buffer === x.buffer || (bias && y.buffer === bias.buffer)) fail(`y "${y.label}" shares a buffer with an input`);
   if (M === 0 || N === 0) return;
@@ -257,8 +265,9 @@ export function matmulInt8(rec: Recorder, x: Tensor, w: Int8Matrix, bias: Tensor
   if (k8 && v.mode !== 'w8') fail('the k8 kernel is weight-only (mode w8)');
   const { WG, subgroups } = columnLaneConfig(gpu);
   const groups = w.groups;
-  const yb = bindSpan(rec, y, 0, y.numel);
+  const yb = bindOutputs(rec, y, ep);
   const bb = bias ? bindSpan(rec, bias, 0, bias.numel) : undefined;
+  const glu = ep.gluRows !== undefined;
 
   let xBinding;
   let xOff: number;
@@ -283,7 +292,7 @@ export function matmulInt8(rec: Recorder, x: Tensor, w: Int8Matrix, bias: Tensor
   }
   const kernel: KernelSpec = {
     shader: 'matmul-int8.wgsl',
-    defines: { A8: v.mode === 'w8a8', DOT4: v.dot4, XVEC: xvec, STEP8: k8, XFULL: k8 && K % G === 0, SUBGROUPS: subgroups, SG4: WG === 4 },
+    defines: { A8: v.mode === 'w8a8', DOT4: v.dot4, XVEC: xvec, STEP8: k8, XFULL: k8 && K % G === 0, SUBGROUPS: subgroups, SG4: WG === 4, GLU: glu },
     constants: { WG, TM: v.rows, G },
   };
   const tag = `${v.mode}${k8 ? '-k8' : ''}${v.dot4 ? '-dot4' : ''} tm${v.rows}`;
@@ -294,13 +303,14 @@ export function matmulInt8(rec: Recorder, x: Tensor, w: Int8Matrix, bias: Tensor
     if (ws.base % wUnit !== 0) fail(`weight block "${blk.q.label}" is not ${wUnit * 4}-byte aligned in its binding`);
     const params = [
       M, blk.rows, K, groups,
-      ldx, xOff, ldy, yb.base + yCol + blk.row0,
+      ldx, xOff, ldy, yb.yBase + yCol + blk.row0,
       ws.base / wUnit, w.rowBytes / (wUnit * 4), ss.base, (bb?.base ?? 0) + blk.row0,
       bb ? 1 : 0, xsOff, G, 0,
+      ...yb.params(blk.row0),
     ];
     const blabel = w.qblocks.length > 1 ? `${label}[${blk.row0}:${blk.row0 + blk.rows}]` : label;
     rec.dispatch(kernel, `${blabel} [${tag}]`, [xBinding, ws.binding, ss.binding, yb.binding, bb?.binding ?? ss.binding],
-      [...params], [Math.ceil(blk.rows / (2 * WG)), Math.ceil(M / v.rows), 1]);
+      [...params], [glu ? Math.ceil(ep.gluRows! / WG) : Math.ceil(blk.rows / (2 * WG)), Math.ceil(M / v.rows), 1]);
   }
   if (scratch) gpu.release(scratch);
 }
@@ -347,15 +357,77 @@ export function embedInt8(rec: Recorder, table: Int8Matrix, ids: Tensor, out: Te
 /** A matrix weight in any storage the engine supports (float RowBlockedMatrix, or its subclass Int8Matrix). */
 export type WeightMatrix = RowBlockedMatrix;
 
-/** y = x · Wᵀ (+ b) for float (matmul) or INT8 (matmulInt8) weights. */
-export function linear(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined, y: Tensor, options: string | MatmulOptions = {}): void {
+/** Options of `linear`: a label or the matmul options (INT8 weights accept label, yCol/yRowStride, epilogue). */
+export type LinearOptions = string | MatmulOptions;
+
+/**
+ * y = x · Wᵀ (+ b) for float (matmul) or INT8 (matmulInt8) weights.
+ * @example
+ * linear(rec, h, l.fc1.w, l.fc1.b, act, { label: 'enc.l0.fc1', epilogue: { activation: 'gelu' } }); // fused bias+GELU
+ */
+export function linear(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined, y: Tensor, options: LinearOptions = {}): void {
   if (w instanceof Int8Matrix) {
     const o: MatmulOptions = typeof options === 'string' ? { label: options } : options;
     if (o.alpha !== undefined && o.alpha !== 1) throw new RangeError(`${o.label ?? 'linear'}: alpha is not supported with INT8 weights`);
-    matmulInt8(rec, x, w, bias, y, { label: o.label, yCol: o.yCol, yRowStride: o.yRowStride });
+    matmulInt8(rec, x, w, bias, y, { label: o.label, yCol: o.yCol, yRowStride: o.yRowStride, epilogue: o.epilogue });
   } else {
     matmul(rec, x, w, bias, y, options);
   }
+}
+
+/**
+ * One product over weight rows that are several matrices stacked ([q; k; v]), writing each one's columns to
+ * its own output: outs[i] is [M, rows of part i], all views of one buffer (allocate them with `splitViews`).
+ * @example
+ * const [q, k, v] = splitViews(gpu, 'dec.qkv', rows, [qDim, kvDim, kvDim]);
+ * linearSplit(rec, h, l.qkv.w, undefined, [q, k, v], 'dec.l0.qkv');
+ */
+export function linearSplit(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined, outs: readonly Tensor[], label: string): void {
+  const widths = outs.map((t) => t.shape[t.shape.length - 1]);
+  if (widths.reduce((a, b) => a + b, 0) !== w.rows) throw new RangeError(`${label}: outputs of widths ${widths.join('+')} do not cover the ${w.rows} weight rows`);
+  const segments = outs.slice(1).map((y, i) => ({ col: widths.slice(0, i + 1).reduce((a, b) => a + b, 0), y }));
+  linear(rec, x, w, bias, outs[0], { label, epilogue: { segments } });
+}
+
+/**
+ * Views [rows, width_i] of one pooled buffer, each starting at a storage-offset-aligned byte (release them with
+ * `gpu.release(views[0])`, which frees the buffer).
+ */
+export function splitViews(gpu: Gpu, label: string, rows: number, widths: readonly number[]): Tensor[] {
+  const align = gpu.caps.storageOffsetAlignment;
+  const starts: number[] = [];
+  let bytes = 0;
+  for (const w of widths) {
+    starts.push(bytes);
+    bytes = Math.ceil((bytes + rows * w * 4) / align) * align;
+  }
+  const whole = gpu.tensor(label, [bytes / 4], 'f32');
+  return widths.map((w, i) => new Tensor(whole.buffer, [rows, w], 'f32', whole.byteOffset + starts[i]));
+}
+
+/** True when `linearGlu` runs as one fused dispatch for this weight and M (else: split product + silu·mul). */
+export function gluFused(gpu: Gpu, w: WeightMatrix, M: number): boolean {
+  if (w.blocks.length > 1) return false;
+  return w instanceof Int8Matrix || GLU_VARIANTS.includes(chooseMatmulVariant(gpu, M));
+}
+
+/**
+ * out [M, F] = silu(x · gateᵀ + b_gate) ⊙ (x · upᵀ + b_up) for W = [gate; up] ([2F, K], stacked at load) and an
+ * optional bias [b_gate; b_up]: one dispatch on the column-lane kernels (CPU adapters, INT8), else a split
+ * product into pooled gate/up buffers and silu·mul.
+ */
+export function linearGlu(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined, out: Tensor, label: string): void {
+  const F = w.rows / 2;
+  if (!Number.isInteger(F)) throw new RangeError(`${label}: [gate; up] "${w.blocks[0].tensor.label}" has an odd number of rows (${w.rows})`);
+  const M = x.numel / w.cols;
+  if (gluFused(rec.gpu, w, M)) {
+    linear(rec, x, w, bias, out, { label, epilogue: { gluRows: F } });
+    return;
+  }
+  const [gate, up] = splitViews(rec.gpu, `${label}.gate_up`, M, [F, F]);
+  linearSplit(rec, x, w, bias, [gate, up], label);
+  siluMul(rec, gate, up, out, `${label}.silu_mul`);
+  rec.gpu.release(gate);
 }
 
 /** Embedding gather from a float or INT8 table into rows dstRow0.. of out. */

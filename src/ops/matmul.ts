@@ -19,6 +19,7 @@
  * batchedMatmul(rec, q, k, scores, { alpha: 1 / 8 });                                  // [H,T,64]×[H,S,64]ᵀ
  */
 import { bindSpan, RowBlockedMatrix, Tensor, f32, type Gpu, type KernelSpec, type Recorder } from '../gpu';
+import { bindOutputs, checkEpilogue, mainOutputColumns, type MatmulEpilogue } from './matmul-epilogue';
 
 export type MatmulVariant = 'gemm' | 'gemv' | 'tiled' | 'splitk' | 'naive' | 'regblock';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['gemm', 'gemv', 'tiled', 'splitk', 'naive', 'regblock'];
@@ -34,6 +35,10 @@ export interface MatmulDispatchOptions {
   f16Read?: F16Read;
   /** Tuning knob of gemm/gemv: output rows per workgroup (1..16; default 16 for gemm, 1/2/4/8 ≥ M for gemv). */
   rowsPerWorkgroup?: number;
+  /** Fused output handling (GELU, output segments, GLU); see matmul-epilogue.ts. */
+  epilogue?: MatmulEpilogue;
+  /** Global column of this dispatch's column 0 (the row block start of a RowBlockedMatrix; set by matmul). */
+  col0?: number;
 }
 
 export interface MatmulOptions extends MatmulDispatchOptions {
@@ -120,12 +125,16 @@ function rowsPerWorkgroup(variant: MatmulVariant, M: number, subgroups: boolean)
   return M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : 8;
 }
 
-function plan(gpu: Gpu, variant: MatmulVariant, p: FullProblem, vec: boolean, xvec: boolean, f16Read: F16Read, rows?: number): Launch {
+/** Variants whose lanes own column pairs and so can fuse a GLU (see supportsGlu in matmul-int8.ts). */
+export const GLU_VARIANTS: readonly MatmulVariant[] = ['gemm', 'gemv'];
+
+function plan(gpu: Gpu, variant: MatmulVariant, p: FullProblem, vec: boolean, xvec: boolean, f16Read: F16Read, rows: number | undefined, gluRows: number | undefined): Launch {
   const wf16 = p.w.dtype === 'f16';
   const native = wf16 && f16Read === 'native';
   if (native && !gpu.caps.f16) throw new Error('matmul: f16Read "native" needs the shader-f16 feature');
   const io = { W_F16: wf16, W_F16_NATIVE: native && vec };
   const cdiv = (a: number, b: number) => Math.ceil(a / b);
+  if (gluRows !== undefined && !GLU_VARIANTS.includes(variant)) throw new Error(`matmul: variant "${variant}" cannot fuse a GLU`);
   switch (variant) {
     case 'gemm':
     case 'gemv': {
@@ -135,10 +144,10 @@ function plan(gpu: Gpu, variant: MatmulVariant, p: FullProblem, vec: boolean, xv
       return {
         kernel: {
           shader: 'matmul.wgsl',
-          defines: { ...io, VEC: vec, XVEC: vec && xvec && !subgroups, SUBGROUPS: subgroups, SG4: WG === 4 },
+          defines: { ...io, VEC: vec, XVEC: vec && xvec && !subgroups, SUBGROUPS: subgroups, SG4: WG === 4, GLU: gluRows !== undefined },
           constants: { WG, TM },
         },
-        workgroups: [cdiv(p.N, 2 * WG), cdiv(p.M, TM), p.batch],
+        workgroups: [gluRows !== undefined ? cdiv(gluRows, WG) : cdiv(p.N, 2 * WG), cdiv(p.M, TM), p.batch],
       };
     }
     case 'tiled':
@@ -193,7 +202,9 @@ export function matmulStrided(rec: Recorder, p: MatmulProblem, opts: MatmulDispa
     batchStrideW: p.batchStrideW ?? q.N * q.ldw,
     batchStrideY: p.batchStrideY ?? q.M * q.ldy,
   };
-  validate(label, full);
+  const ep = opts.epilogue ?? {};
+  if (opts.col0 === undefined) checkEpilogue(label, full.y, full.M, full.N, ep); // else matmul checked it
+  validate(label, full, mainOutputColumns(full.N, ep, opts.col0));
   if (full.M === 0 || full.N === 0 || batch === 0) return;
 
   const gpu = rec.gpu;
@@ -202,7 +213,7 @@ export function matmulStrided(rec: Recorder, p: MatmulProblem, opts: MatmulDispa
   const bind = (t: Tensor) => { const s = bindSpan(rec, t, 0, t.numel); return { binding: s.binding, elem: s.base }; };
   const xb = bind(full.x);
   const wb = bind(full.w);
-  const yb = bind(full.y);
+  const out = bindOutputs(rec, full.y, ep);
   const bb = full.bias ? bind(full.bias) : undefined;
   const wOff = wb.elem + full.wOffset;
   // Vector weight loads need every W row start 8-element aligned (a vec4 of f32 is 4 elements; a vec4<u32> of
@@ -213,21 +224,23 @@ export function matmulStrided(rec: Recorder, p: MatmulProblem, opts: MatmulDispa
   // The kernels without subgroups can also read X as vec4s when its rows are 4-element aligned.
   const xOff = xb.elem + full.xOffset;
   const xvec = full.ldx % 4 === 0 && xOff % 4 === 0 && (batch === 1 || full.batchStrideX % 4 === 0);
-  const launch = plan(gpu, variant, full, vec, xvec, opts.f16Read ?? 'packed', opts.rowsPerWorkgroup);
+  const launch = plan(gpu, variant, full, vec, xvec, opts.f16Read ?? 'packed', opts.rowsPerWorkgroup, ep.gluRows);
   const params = [
     full.M, full.N, full.K, full.ldx,
-    full.ldw, full.ldy, yb.elem + full.yOffset, (bb?.elem ?? 0) + full.biasOffset,
+    full.ldw, full.ldy, out.yBase + full.yOffset, (bb?.elem ?? 0) + full.biasOffset,
     xOff, wOff, full.batchStrideX, full.batchStrideW,
     full.batchStrideY, full.wBatchDiv, f32(full.alpha), bb ? 1 : 0,
+    ...out.params(opts.col0 ?? 0),
   ];
   // Without a bias, binding 4 repeats x (read-only twice is allowed); the kernel does not read it.
-  const bindings = [xb.binding, wb.binding, yb.binding, bb?.binding ?? xb.binding];
+  const bindings = [xb.binding, wb.binding, out.binding, bb?.binding ?? xb.binding];
   rec.dispatch(launch.kernel, `${label} [${variant}]`, bindings, params, launch.workgroups);
 }
 
 type FullProblem = Required<Omit<MatmulProblem, 'bias'>> & { bias?: Tensor };
 
-function validate(label: string, p: FullProblem): void {
+/** yCols: the columns the main output y receives (fewer than N with output segments or a GLU). */
+function validate(label: string, p: FullProblem, yCols: number): void {
   const fail = (msg: string): never => {
     throw new RangeError(`${label}: ${msg}`);
   };
@@ -248,15 +261,15 @@ function validate(label: string, p: FullProblem): void {
   if (p.M === 0 || p.N === 0 || p.batch === 0) return;
   if (p.ldx < p.K) fail(`ldx ${p.ldx} < K ${p.K}`);
   if (p.ldw < p.K) fail(`ldw ${p.ldw} < K ${p.K}`);
-  if (p.ldy < p.N) fail(`ldy ${p.ldy} < N ${p.N}`);
+  if (p.ldy < yCols) fail(`ldy ${p.ldy} < ${yCols} output columns`);
   const last = (off: number, stride: number, n: number, ld: number, rows: number, cols: number) =>
     off + (n - 1) * stride + (rows - 1) * ld + cols;
   const wBatches = Math.floor((p.batch - 1) / p.wBatchDiv) + 1;
   const need: [Tensor, number, string][] = [
     [p.x, last(p.xOffset, p.batchStrideX, p.batch, p.ldx, p.M, p.K), 'x'],
     [p.w, last(p.wOffset, p.batchStrideW, wBatches, p.ldw, p.N, p.K), 'w'],
-    [p.y, last(p.yOffset, p.batchStrideY, p.batch, p.ldy, p.M, p.N), 'y'],
   ];
+  if (yCols > 0) need.push([p.y, last(p.yOffset, p.batchStrideY, p.batch, p.ldy, p.M, yCols), 'y']);
   if (p.bias) need.push([p.bias, p.biasOffset + p.N, 'bias']);
   for (const [t, n, name] of need) {
     if (n > t.numel) fail(`${name} "${t.label}" [${t.shape}] has ${t.numel} elements, the product needs ${n}`);
@@ -276,16 +289,21 @@ export function matmul(rec: Recorder, x: Tensor, w: Tensor | RowBlockedMatrix, b
   if (x.numel % K !== 0) throw new RangeError(`${label}: x "${x.label}" [${x.shape}] is not a whole number of rows of K=${K}`);
   const M = x.numel / K;
   const yCol = opts.yCol ?? 0;
-  const ldy = opts.yRowStride ?? N;
-  if (yCol + N > ldy) throw new RangeError(`${label}: columns ${yCol}..${yCol + N} exceed the y row stride ${ldy}`);
+  const ldy = opts.yRowStride ?? mainOutputColumns(N, opts.epilogue);
+  checkEpilogue(label, y, M, N, opts.epilogue);
+  const yCols = mainOutputColumns(N, opts.epilogue);
+  if (yCol + yCols > ldy) throw new RangeError(`${label}: columns ${yCol}..${yCol + yCols} exceed the y row stride ${ldy}`);
   if (bias && bias.numel < N) throw new RangeError(`${label}: bias "${bias.label}" has ${bias.numel} elements, N = ${N}`);
+  if (opts.epilogue?.gluRows !== undefined && w instanceof RowBlockedMatrix && w.blocks.length > 1) {
+    throw new RangeError(`${label}: a fused GLU needs [gate; up] in one binding; "${w.blocks[0].tensor.label}" is split into ${w.blocks.length} blocks`);
+  }
   const d: MatmulDispatchOptions = { ...opts, variant: opts.variant ?? chooseMatmulVariant(rec.gpu, M), label };
   const blocks = w instanceof RowBlockedMatrix ? w.blocks : [{ tensor: w, row0: 0, rows: N }];
   for (const blk of blocks) {
     matmulStrided(rec, {
       x, w: blk.tensor, y, bias, M, N: blk.rows, K, ldy, yOffset: yCol + blk.row0, biasOffset: blk.row0,
       alpha: opts.alpha,
-    }, blocks.length > 1 ? { ...d, label: `${label}[${blk.row0}:${blk.row0 + blk.rows}]` } : d);
+    }, { ...d, col0: blk.row0, label: blocks.length > 1 ? `${label}[${blk.row0}:${blk.row0 + blk.rows}]` : label });
   }
 }
 

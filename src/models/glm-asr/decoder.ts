@@ -3,14 +3,14 @@
  * positions; no allocation per token). Two entry points:
  *   prefill(embeds[T, d])  — beam row 0, positions 0..T−1, causal; leaves the last position's logits.
  *   step(ids[B])           — one new token per beam at position `pos`; leaves [B, vocab] logits.
- * Dispatch order per layer: rmsnorm → q, k, v → rope(q), rope(k) → write KV → attention → o_proj →
- * residual+rmsnorm → gate, up → silu·mul → down → residual+next rmsnorm; then lm_head.
+ * Dispatch order per layer: rmsnorm → qkv (one product, three outputs) → rope(q), rope(k) → write KV →
+ * attention → o_proj → residual+rmsnorm → gate/up+silu·mul (one product where the kernel can fuse it) → down →
+ * residual+next rmsnorm; then lm_head.
  */
 import { type Gpu, type Recorder, Tensor } from '../../gpu';
 import { decodeAttention, prefillAttention } from '../../ops/attention';
-import { siluMul } from '../../ops/elementwise';
 import { KvCache, reorderKv, writeKv } from '../../ops/kv-cache';
-import { embedRows, linear } from '../../ops/matmul-int8';
+import { embedRows, linear, linearGlu, linearSplit, splitViews } from '../../ops/matmul-int8';
 import { addRmsNorm, rmsNorm } from '../../ops/norm';
 import { rope } from '../../ops/rope';
 import type { GlmAsrConfig } from './config';
@@ -48,10 +48,13 @@ export class Decoder {
     this.length = this.promptLength = tokens;
   }
 
-  /** Largest prefill chunk whose activations fit one storage binding (at most 2048 positions). */
+  /**
+   * Largest prefill chunk whose activations fit one storage binding (at most 2048 positions): the fused QKV
+   * output and the [gate | up] pair of an unfused GLU are one binding each.
+   */
   defaultPrefillChunk(): number {
     const d = this.cfg.decoder;
-    const rowBytes = 4 * Math.max(d.ffn, d.heads * d.headDim, d.hidden);
+    const rowBytes = 4 * Math.max(2 * d.ffn, (d.heads + 2 * d.kvHeads) * d.headDim, d.hidden);
     return Math.max(1, Math.min(2048, Math.floor(this.gpu.caps.maxStorageBindingBytes / rowBytes)));
   }
 
@@ -92,13 +95,9 @@ export class Decoder {
     const mid = gpu.tensor('dec.residual.mid', [rows, d.hidden], 'f32');
     const out = gpu.tensor('dec.residual.out', [rows, d.hidden], 'f32');
     const h = gpu.tensor('dec.h', [rows, d.hidden], 'f32');
-    const q = gpu.tensor('dec.q', [rows, qDim], 'f32');
-    const k = gpu.tensor('dec.k', [rows, kvDim], 'f32');
-    const v = gpu.tensor('dec.v', [rows, kvDim], 'f32');
+    const [q, k, v] = splitViews(gpu, 'dec.qkv', rows, [qDim, kvDim, kvDim]);
     const attn = gpu.tensor('dec.attn', [rows, qDim], 'f32');
     const o = gpu.tensor('dec.o', [rows, d.hidden], 'f32');
-    const gate = gpu.tensor('dec.gate', [rows, d.ffn], 'f32');
-    const up = gpu.tensor('dec.up', [rows, d.ffn], 'f32');
     const act = gpu.tensor('dec.act', [rows, d.ffn], 'f32');
     const scale = 1 / Math.sqrt(d.headDim);
     const attnOpts = { qHeads: d.heads, kvHeads: d.kvHeads, headDim: d.headDim, scale, beams };
@@ -108,9 +107,7 @@ export class Decoder {
     rmsNorm(rec, x, this.w.decoderLayers[0].ln1.w, h, d.rmsEps, 'dec.l0.ln1');
     this.w.decoderLayers.forEach((l, i) => {
       const p = `dec.l${i}`;
-      linear(rec, h, l.q.w, undefined, q, `${p}.q`);
-      linear(rec, h, l.k.w, undefined, k, `${p}.k`);
-      linear(rec, h, l.v.w, undefined, v, `${p}.v`);
+      linearSplit(rec, h, l.qkv.w, undefined, [q, k, v], `${p}.qkv`);
       rope(rec, q, { ...ropeOpts, heads: d.heads, label: `${p}.rope_q` });
       rope(rec, k, { ...ropeOpts, heads: d.kvHeads, label: `${p}.rope_k` });
       writeKv(rec, k, v, this.caches[i], { pos, tokens, beams }, `${p}.write_kv`);
@@ -118,9 +115,7 @@ export class Decoder {
       else prefillAttention(rec, q, this.caches[i], attn, { ...attnOpts, pos0: pos, tokens }, `${p}.attn`);
       linear(rec, attn, l.o.w, undefined, o, `${p}.o`);
       addRmsNorm(rec, x, o, l.ln2.w, mid, h, d.rmsEps, `${p}.residual+ln2`);
-      linear(rec, h, l.gate.w, undefined, gate, `${p}.gate`);
-      linear(rec, h, l.up.w, undefined, up, `${p}.up`);
-      siluMul(rec, gate, up, act, `${p}.silu_mul`);
+      linearGlu(rec, h, l.gateUp.w, undefined, act, `${p}.gate_up+silu`);
       linear(rec, act, l.down.w, undefined, o, `${p}.down`);
       const next = i + 1 < this.w.decoderLayers.length ? this.w.decoderLayers[i + 1].ln1 : this.w.decoderNorm;
       addRmsNorm(rec, mid, o, next.w, out, h, d.rmsEps, `${p}.residual+next_norm`);
@@ -129,6 +124,6 @@ export class Decoder {
     // Logits: the last position of each beam (prefill: only the prompt's last row).
     const last = tokens === 1 ? h : h.rows(rows - 1, 1);
     linear(rec, last, this.w.lmHead, undefined, this.logits.rows(0, beams), 'dec.lm_head');
-    gpu.release(q, k, v, attn, o, gate, up, act, h, mid, out);
+    gpu.release(q /* and k, v: one buffer */, attn, o, act, h, mid, out);
   }
 }

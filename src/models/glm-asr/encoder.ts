@@ -4,13 +4,13 @@
  * projector. All windows run as one batch; attention never crosses a window boundary.
  *
  * Dispatch order per layer (numbered by the Recorder):
- *   ln1 → q, k, v → rope(q), rope(k) → window attention → o_proj → residual+ln2 → fc1 → gelu → fc2 → residual+next norm
+ *   ln1 → qkv (one product, three outputs) → rope(q), rope(k) → window attention → o_proj → residual+ln2 →
+ *   fc1+bias+GELU → fc2 → residual+next norm
  */
 import type { Recorder, Tensor } from '../../gpu';
 import { windowAttention } from '../../ops/attention';
 import { conv1d, conv1dOutputLength } from '../../ops/conv1d';
-import { gelu } from '../../ops/elementwise';
-import { linear } from '../../ops/matmul-int8';
+import { linear, linearSplit, splitViews } from '../../ops/matmul-int8';
 import { addLayerNorm, layerNorm } from '../../ops/norm';
 import { rope } from '../../ops/rope';
 import type { GlmAsrConfig } from './config';
@@ -41,11 +41,9 @@ export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, 
   if (taps.conv) rec.copy(x, taps.conv);
 
   const h = gpu.tensor('enc.h', [rows, d], 'f32');
-  const q = gpu.tensor('enc.q', [rows, d], 'f32');
-  const k = gpu.tensor('enc.k', [rows, d], 'f32');
-  const v = gpu.tensor('enc.v', [rows, d], 'f32');
+  const qDim = e.heads * e.headDim;
+  const [q, k, v] = splitViews(gpu, 'enc.qkv', rows, [qDim, qDim, qDim]);
   const attn = gpu.tensor('enc.attn', [rows, d], 'f32');
-  const mlp = gpu.tensor('enc.mlp', [rows, e.ffn], 'f32');
   const mlpAct = gpu.tensor('enc.mlp.act', [rows, e.ffn], 'f32');
   let x2 = gpu.tensor('enc.x2', [rows, d], 'f32');
   const ropeOpts = { heads: e.heads, headDim: e.headDim, rotaryDim: e.rotaryDim, theta: e.ropeTheta, positionModulo: t2 };
@@ -54,17 +52,14 @@ export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, 
   layerNorm(rec, x, w.encoderLayers[0].ln1.w, w.encoderLayers[0].ln1.b!, h, e.eps, 'enc.l0.ln1');
   w.encoderLayers.forEach((l, i) => {
     const p = `enc.l${i}`;
-    linear(rec, h, l.q.w, l.q.b, q, `${p}.q`);
-    linear(rec, h, l.k.w, undefined, k, `${p}.k`);
-    linear(rec, h, l.v.w, l.v.b, v, `${p}.v`);
+    linearSplit(rec, h, l.qkv.w, l.qkv.b, [q, k, v], `${p}.qkv`);
     rope(rec, q, { ...ropeOpts, label: `${p}.rope_q` });
     rope(rec, k, { ...ropeOpts, label: `${p}.rope_k` });
     windowAttention(rec, q, k, v, attn, { windows, windowLen: t2, heads: e.heads, headDim: e.headDim, scale: 1 / Math.sqrt(e.headDim) }, `${p}.attn`);
     linear(rec, attn, l.o.w, l.o.b, q, `${p}.o`);
     addLayerNorm(rec, x, q, l.ln2.w, l.ln2.b!, x2, h, e.eps, `${p}.residual+ln2`);
     [x, x2] = [x2, x];
-    linear(rec, h, l.fc1.w, l.fc1.b, mlp, `${p}.fc1`);
-    gelu(rec, mlp, mlpAct, `${p}.gelu`);
+    linear(rec, h, l.fc1.w, l.fc1.b, mlpAct, { label: `${p}.fc1+gelu`, epilogue: { activation: 'gelu' } });
     linear(rec, mlpAct, l.fc2.w, l.fc2.b, q, `${p}.fc2`);
     const next = i + 1 < w.encoderLayers.length ? w.encoderLayers[i + 1].ln1 : w.encoderNorm;
     addLayerNorm(rec, x, q, next.w, next.b!, x2, h, e.eps, i + 1 < w.encoderLayers.length ? `${p}.residual+next.ln1` : `${p}.residual+final_norm`);
@@ -73,14 +68,12 @@ export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, 
   });
   if (taps.final) rec.copy(h, taps.final);
 
-  // 4. Merge 4 consecutive frames (a reshape of contiguous rows) and project: linear_1 → GELU → linear_2.
+  // 4. Merge 4 consecutive frames (a reshape of contiguous rows) and project: linear_1+GELU → linear_2.
   const merged = h.view([mergedRows, d * cfg.projector.mergeFactor]);
-  const p1 = gpu.tensor('proj.linear_1', [mergedRows, cfg.projector.hidden], 'f32');
-  const p1Act = gpu.tensor('proj.gelu', [mergedRows, cfg.projector.hidden], 'f32');
-  linear(rec, merged, w.projector1.w, w.projector1.b, p1, 'proj.linear_1');
-  gelu(rec, p1, p1Act, 'proj.gelu');
+  const p1Act = gpu.tensor('proj.linear_1.act', [mergedRows, cfg.projector.hidden], 'f32');
+  linear(rec, merged, w.projector1.w, w.projector1.b, p1Act, { label: 'proj.linear_1+gelu', epilogue: { activation: 'gelu' } });
   linear(rec, p1Act, w.projector2.w, w.projector2.b, out, 'proj.linear_2');
-  gpu.release(x, x2, h, q, k, v, attn, mlp, mlpAct, p1, p1Act);
+  gpu.release(x, x2, h, q /* and k, v: one buffer */, attn, mlpAct, p1Act);
 }
 
 /** Optional copies of intermediate activations (for the stage-by-stage golden tests). */
@@ -94,14 +87,15 @@ export interface EncoderTaps {
 }
 
 /**
- * Windows per encoder batch: as many as keep the largest activation (the MLP's [frames, ffn], conv1's
- * [2·frames, d] or the projector's [tokens, hidden]) within one storage binding (128 MiB on lavapipe: 4 windows of
- * the real model at f32).
+ * Windows per encoder batch: as many as keep the largest activation (the MLP's [frames, ffn], the fused QKV
+ * output's 3 × [frames, d], conv1's [2·frames, d] or the projector's [tokens, hidden]) within one storage binding
+ * (128 MiB on lavapipe: 4 windows of the real model at f32).
  */
 export function encoderWindowBatch(cfg: GlmAsrConfig, maxBindingBytes: number): number {
   const frames = encoderFrames(cfg);
   const t1 = conv1dOutputLength(cfg.frontEnd.nFrames, 1);
-  const perWindow = 4 * Math.max(frames * cfg.encoder.ffn, t1 * cfg.encoder.hidden, (frames / cfg.projector.mergeFactor) * cfg.projector.hidden,
+  const perWindow = 4 * Math.max(frames * cfg.encoder.ffn, 3 * frames * cfg.encoder.heads * cfg.encoder.headDim, t1 * cfg.encoder.hidden,
+    (frames / cfg.projector.mergeFactor) * cfg.projector.hidden,
     cfg.frontEnd.melBins * cfg.frontEnd.nFrames);
   const n = Math.floor(maxBindingBytes / perWindow);
   if (n < 1) throw new RangeError(`one encoder window needs ${perWindow}-byte activations, more than the ${maxBindingBytes}-byte storage binding limit`);

@@ -4,7 +4,9 @@
  * GPU (bf16/f16/f32 → the chosen storage type). Host memory stays at about one chunk.
  *
  * Matrices (linear and embedding weights) are RowBlockedMatrix so that a weight larger than one storage binding
- * (the 59264×2048 embedding) is split by rows. Norm weights and biases are f32 tensors.
+ * (the 59264×2048 embedding) is split by rows. Norm weights and biases are f32 tensors. Matrices that read the
+ * same input are stacked by rows at load time for fused products: [q; k; v] (with the bias [b_q; 0; b_v] in the
+ * encoder) and the decoder's [gate; up] (see linearSplit / linearGlu in src/ops/matmul-int8.ts).
  *
  * INT8 checkpoints (written by `npm run quantize`, docs/int8.md) are read directly: their I8 matrices and F16
  * `.scale` tensors become Int8Matrix (int8 rows padded to whole groups + f32 scales); everything else loads as
@@ -34,9 +36,8 @@ export interface Norm {
 }
 export interface EncoderLayerWeights {
   ln1: Norm;
-  q: Linear;
-  k: Linear;
-  v: Linear;
+  /** [q; k; v] rows, bias [b_q; 0; b_v] (k_proj has no bias). */
+  qkv: Linear;
   o: Linear;
   ln2: Norm;
   fc1: Linear;
@@ -44,13 +45,12 @@ export interface EncoderLayerWeights {
 }
 export interface DecoderLayerWeights {
   ln1: Norm;
-  q: Linear;
-  k: Linear;
-  v: Linear;
+  /** [q; k; v] rows. */
+  qkv: Linear;
   o: Linear;
   ln2: Norm;
-  gate: Linear;
-  up: Linear;
+  /** [gate; up] rows. */
+  gateUp: Linear;
   down: Linear;
 }
 export interface GlmAsrWeights {
@@ -145,8 +145,8 @@ export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
     opts.onProgress?.({ tensor: name, tensorsDone, tensorsTotal: names.length, bytesDone, bytesTotal });
   };
 
-  /** An INT8 matrix: I8 rows (padded on the host to whole groups) and its F16 scales (widened to f32). */
-  const int8Matrix = async (name: string): Promise<Int8Matrix> => {
+  /** Rows [row0, row0 + rows of `name`) of an INT8 matrix: I8 rows (padded on the host to whole groups) and F16 scales (widened to f32). */
+  const int8Into = async (m: Int8Matrix, name: string, row0: number): Promise<void> => {
     const t = ckpt.get(name);
     const st = ckpt.has(name + SCALE_SUFFIX) ? ckpt.get(name + SCALE_SUFFIX) : undefined;
     const [rows, cols] = t.shape;
@@ -156,8 +156,6 @@ export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
     if (!st || st.dtype !== 'F16' || st.shape.length !== 2 || st.shape[0] !== rows || st.shape[1] !== groups) {
       throw new Error(`${t.file}: "${name}${SCALE_SUFFIX}" must be F16 [${rows}, ${groups}] for ${scheme!.name}, found ${st ? `${st.dtype} [${st.shape}]` : 'nothing'}`);
     }
-    const m = Int8Matrix.create(gpu, name, rows, cols, G);
-    weightBytes += m.bytes;
     const throttle = async (bytes: number) => {
       bytesDone += bytes;
       sinceSync += bytes;
@@ -167,40 +165,65 @@ export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
       }
     };
     for await (const c of ckpt.fileOf(name).readChunks(name, Math.max(chunkBytes, cols))) {
-      m.writeQ(gpu, c.rowStart, padRows(c.data, c.rowEnd - c.rowStart, cols, G));
+      m.writeQ(gpu, row0 + c.rowStart, padRows(c.data, c.rowEnd - c.rowStart, cols, G));
       await throttle(c.data.byteLength);
     }
     for await (const c of ckpt.fileOf(st.name).readChunks(st.name, Math.max(chunkBytes, groups * 4), { rowMultiple: groups % 2 ? 2 : 1 })) {
-      m.writeScales(gpu, c.rowStart, f16BitsToF32(asU16(c.data)));
+      m.writeScales(gpu, row0 + c.rowStart, f16BitsToF32(asU16(c.data)));
       await throttle(c.data.byteLength);
     }
     tensorsDone += 2;
     opts.onProgress?.({ tensor: name, tensorsDone, tensorsTotal: names.length, bytesDone, bytesTotal });
+  };
+
+  /** One matrix, or several with the same columns stacked by rows in the order given (fused products). */
+  const matrix = async (...parts: string[]): Promise<WeightMatrix> => {
+    const shapes = parts.map((n) => (scheme ? ckpt.get(n) : info(n)).shape);
+    const cols = shapes[0][1];
+    const rows = shapes.reduce((a, sh) => a + sh[0], 0);
+    const label = parts.length === 1 ? parts[0] : `${parts[0]}+${parts.length - 1}`;
+    const m = scheme ? Int8Matrix.create(gpu, label, rows, cols, scheme.groupSize) : gpu.matrix(label, rows, cols, floatDtype);
+    weightBytes += m instanceof Int8Matrix ? m.bytes : m.blocks.reduce((s, b) => s + b.tensor.buffer.size, 0);
+    let at = 0;
+    for (const [i, name] of parts.entries()) {
+      if (shapes[i].length !== 2 || shapes[i][1] !== cols) throw new Error(`"${name}" [${shapes[i]}] cannot be stacked under "${parts[0]}" [${shapes[0]}]`);
+      const base = at;
+      if (m instanceof Int8Matrix) await int8Into(m, name, base);
+      else await stream(name, cols, (rec, staging, row0, n, from) => convertToMatrix(rec, staging, m, base + row0, n, { from }));
+      at += shapes[i][0];
+    }
     return m;
   };
 
-  const matrix = async (name: string, dtype: DType = floatDtype): Promise<WeightMatrix> => {
-    if (scheme) return int8Matrix(name);
-    const [rows, cols] = info(name).shape;
-    const m = gpu.matrix(name, rows, cols, dtype);
-    weightBytes += m.blocks.reduce((s, b) => s + b.tensor.buffer.size, 0);
-    await stream(name, cols, (rec, staging, row0, n, from) => convertToMatrix(rec, staging, m, row0, n, { from }));
-    return m;
+  /** Streams tensor `name` into `t` from element `at` on. */
+  const into = async (t: Tensor, name: string, at: number) => {
+    const rowElems = info(name).shape.slice(1).reduce((a, b) => a * b, 1);
+    await stream(name, rowElems, (rec, staging, row0, n, from) => convert(rec, staging, t, { from, dstOffset: at + row0 * rowElems, count: n * rowElems }));
   };
-
   /** Any-shape tensor (norms, biases: f32; conv weights: `dtype`). */
   const tensor = async (name: string, dtype: DType = 'f32'): Promise<Tensor> => {
-    const shape = info(name).shape;
-    const rowElems = shape.slice(1).reduce((a, b) => a * b, 1);
-    const t = gpu.tensor(name, shape, dtype);
+    const t = gpu.tensor(name, info(name).shape, dtype);
     weightBytes += t.buffer.size;
-    await stream(name, rowElems, (rec, staging, row0, n, from) => convert(rec, staging, t, { from, dstOffset: row0 * rowElems, count: n * rowElems }));
+    await into(t, name, 0);
     return t;
   };
   const linear = async (prefix: string, bias: boolean): Promise<Linear> => ({
     w: await matrix(`${prefix}.weight`),
     b: bias ? await tensor(`${prefix}.bias`) : undefined,
   });
+  /** Stacked [q; k; v] projection of an attention block; `bias`: q and v have biases, k has none (zeros). */
+  const qkv = async (prefix: string, bias: boolean): Promise<Linear> => {
+    const parts = ['q', 'k', 'v'].map((x) => `${prefix}.${x}_proj`);
+    const w = await matrix(...parts.map((x) => `${x}.weight`));
+    if (!bias) return { w };
+    const [q, k] = parts.map((x) => ckpt.get(`${x}.weight`).shape[0]);
+    const b = gpu.tensor(`${prefix}.qkv_bias`, [w.rows], 'f32');
+    weightBytes += b.buffer.size;
+    gpu.write(b, new Float32Array(w.rows)); // zeros where k has no bias (pooled buffers may hold old data)
+    await into(b, `${parts[0]}.bias`, 0);
+    await into(b, `${parts[2]}.bias`, q + k);
+    return { w, b };
+  };
   const norm = async (prefix: string, bias: boolean): Promise<Norm> => ({
     w: await tensor(`${prefix}.weight`),
     b: bias ? await tensor(`${prefix}.bias`) : undefined,
@@ -214,9 +237,7 @@ export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
     const p = `${a}.layers.${i}`;
     encoderLayers.push({
       ln1: await norm(`${p}.input_layernorm`, true),
-      q: await linear(`${p}.self_attn.q_proj`, true),
-      k: await linear(`${p}.self_attn.k_proj`, false),
-      v: await linear(`${p}.self_attn.v_proj`, true),
+      qkv: await qkv(`${p}.self_attn`, true),
       o: await linear(`${p}.self_attn.o_proj`, true),
       ln2: await norm(`${p}.post_attention_layernorm`, true),
       fc1: await linear(`${p}.mlp.fc1`, true),
@@ -234,13 +255,10 @@ export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
     const p = `${l}.layers.${i}`;
     decoderLayers.push({
       ln1: await norm(`${p}.input_layernorm`, false),
-      q: await linear(`${p}.self_attn.q_proj`, false),
-      k: await linear(`${p}.self_attn.k_proj`, false),
-      v: await linear(`${p}.self_attn.v_proj`, false),
+      qkv: await qkv(`${p}.self_attn`, false),
       o: await linear(`${p}.self_attn.o_proj`, false),
       ln2: await norm(`${p}.post_attention_layernorm`, false),
-      gate: await linear(`${p}.mlp.gate_proj`, false),
-      up: await linear(`${p}.mlp.up_proj`, false),
+      gateUp: { w: await matrix(`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`) },
       down: await linear(`${p}.mlp.down_proj`, false),
     });
   }
