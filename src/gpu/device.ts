@@ -8,6 +8,7 @@
  * gpu.destroy();
  */
 import { BufferPool, RowBlockedMatrix, Tensor, type DType, DTYPE_BYTES, type TypedData } from './buffers';
+import { BindGroupCache } from './bind-groups';
 import { PipelineCache } from './pipelines';
 import { f16ToF32 } from '../weights/dtype';
 
@@ -86,6 +87,8 @@ async function nodeGpu(adapterName: string | undefined): Promise<GPU> {
 export class Gpu {
   readonly pipelines: PipelineCache;
   readonly pool: BufferPool;
+  /** Reuses bind groups across steps (`enabled = false` to measure without). */
+  readonly bindGroups: BindGroupCache;
   /** Validation and out-of-memory errors that reached the device without an error scope, newest last. */
   readonly errors: string[] = [];
   private keepAlive: unknown[] = [];
@@ -97,6 +100,7 @@ export class Gpu {
   ) {
     this.pipelines = new PipelineCache(device, caps);
     this.pool = new BufferPool(device);
+    this.bindGroups = new BindGroupCache(device);
     device.addEventListener('uncapturederror', (ev) => {
       const msg = (ev as GPUUncapturedErrorEvent).error.message;
       this.errors.push(msg);

@@ -50,7 +50,7 @@ export class Recorder {
     if (this.submitted) throw new Error(`recorder "${this.label}" was already submitted`);
     const pipeline = this.gpu.pipelines.get(kernel);
     const n = ++this.count;
-    const entries: GPUBindGroupEntry[] = bindings.map((b, i) => {
+    const entries: { binding: number; resource: GPUBufferBinding }[] = bindings.map((b, i) => {
       if (b instanceof Tensor) return { binding: i + 1, resource: { buffer: b.buffer, offset: b.byteOffset, size: align4(b.byteLength) } };
       return { binding: i + 1, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } };
     });
@@ -75,7 +75,7 @@ export class Recorder {
     if (x * y * z === 0) return; // nothing to do (an empty tensor)
 
     if (uniformOffset >= 0) entries.unshift({ binding: 0, resource: { buffer: this.uniform, offset: uniformOffset, size: uniformBytes } });
-    const bindGroup = this.gpu.device.createBindGroup({ label: `#${n} ${label}`, layout: pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.gpu.bindGroups.get(pipeline, entries, `#${n} ${label}`);
     const pass = this.passFor(`#${n} ${label}`);
     pass.pushDebugGroup(`#${n} ${label}`);
     pass.setPipeline(pipeline);
