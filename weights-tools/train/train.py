@@ -20,8 +20,8 @@ model uses (checked against the reference `log_mel` + `encoder_forward` at start
 Loss: cross-entropy on the answer tokens and the end token (`<|user|>`, one of the config's eos ids, so the
 reference greedy search and the engine stop on it), given the official prompt
     <|user|>\\n<|begin_of_audio|><|pad|>*N<|end_of_audio|><|user|>\\nPlease transcribe this audio into text<|assistant|>\\n
-plus an auxiliary CTC loss on the projector output (a training-only linear head, not exported) that speeds up
-learning the audio -> token alignment.
+plus an auxiliary CTC loss on the projector output (a training-only linear head, not exported) that makes the
+acoustic front end learn the words directly, long before the decoder learns to read the audio.
 
     /usr/bin/python3 weights-tools/train/train.py [--data .cache/demo-data] [--out models/demo] [--steps N]
 """
@@ -192,9 +192,18 @@ def _single_layer_rows(W, cfg, head, tail, n_rows):
     q, k_all = ref.apply_rope_half(q, cos[:n_rows], sin[:n_rows]), ref.apply_rope_half(k_all, cos, sin)
     if KV != H:
         k_all, v = k_all.repeat_interleave(H // KV, dim=1), v.repeat_interleave(H // KV, dim=1)
-    att = torch.softmax((q @ k_all.transpose(-1, -2)) * hd ** -0.5, dim=-1)   # [B, H, n_rows, 1500]
-    o = att[..., :Mh] @ v[:, :, :Mh] + att[..., Mh:T - 1].sum(-1, keepdim=True) * v[:, :, Mh:Mh + 1] \
-        + att[..., T - 1:] * v[:, :, Mh + 1:]
+    # softmax over the three key groups without slicing one [.., 1500] score tensor (its backward would
+    # zero-fill full-size gradients per slice): the padding keys share one value row, so only their weight sum
+    # is needed
+    q = q * hd ** -0.5
+    l_head = q @ k_all[:, :, :Mh].transpose(-1, -2)
+    l_pad = q @ k_all[:, :, Mh:T - 1].transpose(-1, -2)
+    l_last = q @ k_all[:, :, T - 1:].transpose(-1, -2)
+    m = torch.maximum(torch.maximum(l_head.amax(-1, keepdim=True), l_pad.amax(-1, keepdim=True)), l_last).detach()
+    e_head, e_last = torch.exp(l_head - m), torch.exp(l_last - m)
+    s_pad = torch.exp(l_pad - m).sum(-1, keepdim=True)
+    z = e_head.sum(-1, keepdim=True) + s_pad + e_last
+    o = (e_head @ v[:, :, :Mh] + s_pad * v[:, :, Mh:Mh + 1] + e_last * v[:, :, Mh + 1:]) / z
     o = o.transpose(1, 2).reshape(B, n_rows, H * hd)
     x = head[:, :n_rows] + ref.linear(o, W[q_ + "self_attn.o_proj.weight"], W[q_ + "self_attn.o_proj.bias"])
     x = _mlp(W, cfg, q_, x)
@@ -284,11 +293,13 @@ class Batcher:
 class Task:
     """Everything that turns clips + texts into a loss with the reference decoder."""
 
-    def __init__(self, W, cfg, tok, fb, ctc_head, ctc_labels):
+    def __init__(self, W, cfg, tok, fb, ctc_ids, ctc_head):
         self.W, self.cfg, self.tok, self.fb = W, cfg, tok, fb
         self.dec = ref.Decoder(W, cfg)
         self.end_id = tok.token_to_id(END_TOKEN)
-        self.ctc_head, self.ctc_labels = ctc_head, ctc_labels       # token id -> ctc label (0 = blank)
+        # CTC on the projector output through a training-only linear head: blank, then the domain's word tokens
+        self.ctc_head = ctc_head
+        self.ctc_labels = {t: k + 1 for k, t in enumerate(ctc_ids)}
 
         self._prompts = {}
 
@@ -330,11 +341,12 @@ class Task:
         loss = ce
         ctc = torch.tensor(0.0)
         if ctc_weight > 0:
+            # auxiliary CTC on the audio embeddings: trains the acoustic front end directly
             lp = F.log_softmax(ref.linear(proj, self.ctc_head), dim=-1).transpose(0, 1)   # [N, B, C]
             targets = [torch.tensor([self.ctc_labels[i] for i in self.answer_ids(t)]) for t in texts]
             ctc = F.ctc_loss(lp, torch.cat(targets), torch.tensor(ntok), torch.tensor([len(t) for t in targets]),
                              blank=0, zero_infinity=True)
-            loss = ce + ctc_weight * ctc
+            loss = loss + ctc_weight * ctc
         return loss, dict(ce=float(ce), ctc=float(ctc), acc=acc, seq=seq_ok)
 
 
@@ -443,12 +455,10 @@ def main():
 
     # CTC labels: the answer tokens (word pieces) only
     label_ids = sorted({i for w in md.all_words() for i in tok.encode(w) + tok.encode(" " + w)})
-    ctc_labels = {t: k + 1 for k, t in enumerate(label_ids)}
+    fb = torch.from_numpy(ref.mel_filter_bank(cfg.a_mels).astype(np.float32))
     ctc_head = (torch.randn(len(label_ids) + 1, ARCH["text"]["d"], generator=torch.Generator().manual_seed(1))
                 * ARCH["text"]["d"] ** -0.5).requires_grad_()
-
-    fb = torch.from_numpy(ref.mel_filter_bank(cfg.a_mels).astype(np.float32))
-    task = Task(W, cfg, tok, fb, ctc_head, ctc_labels)
+    task = Task(W, cfg, tok, fb, label_ids, ctc_head)
     train, train_pcm = md.load_split(args.data, "train")
     dev, dev_pcm = md.load_split(args.data, "dev")
     if args.max_train:
@@ -492,8 +502,7 @@ def main():
             break
         if not batches:
             batches = batcher.epoch()
-        bidx = batches.pop()
-        part = [train[i] for i in bidx]
+        part = [train[i] for i in batches.pop()]
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         loss, st = task.loss([md.clip_samples(train_pcm, m) for m in part], [m["text"] for m in part], spec_aug,
