@@ -62,7 +62,7 @@ PRESETS = {
         filler_to=None,
     ),
     "tiny-b": dict(
-        audio=dict(d=96, heads=6, kv=6, hd=16, ffn=384, layers=3, prf=0.25, theta=20000.0),
+        audio=dict(d=96, heads=6, kv=3, hd=24, ffn=384, layers=3, prf=0.25, theta=20000.0),
         text=dict(d=80, heads=5, kv=1, hd=16, ffn=224, layers=3, eps=1e-6, theta=500000.0, max_pos=8192),
         merges=333, tie=False, eos=["<|user|>", "<|observation|>", "<|endoftext|>"], eos_scale=1.15, seed=123,
         filler_to=None,

@@ -103,6 +103,8 @@ export interface WindowAttentionOptions {
   /** Tokens per window (the encoder pads every window to 1500 frames). */
   windowLen: number;
   heads: number;
+  /** Key/value heads (grouped-query attention: query head h reads kv head ⌊h / (heads / kvHeads)⌋); default heads. */
+  kvHeads?: number;
   /** Multiple of 4, ≤ 128. */
   headDim: number;
   /** Softmax scale, e.g. 1/√headDim. */
@@ -116,42 +118,44 @@ export interface WindowAttentionOptions {
 }
 
 /**
- * out = softmax(q kᵀ · scale) v within each window, per head; q, k, v, out are f32
- * `[windows * windowLen, heads, headDim]` (the layout a fused QKV projection produces, row = token). Tokens see
- * only tokens of their own window. When the tensors are larger than one storage binding, the windows are split
+ * out = softmax(q kᵀ · scale) v within each window, per head; q and out are f32 `[windows * windowLen, heads,
+ * headDim]`, k and v `[windows * windowLen, kvHeads, headDim]` (row = token). Tokens see only tokens of their own
+ * window. When the tensors are larger than one storage binding, the windows are split
  * across several dispatches (each binding then starts at a window boundary, which must be 256-byte aligned).
  */
 export function windowAttention(rec: Recorder, q: Tensor, k: Tensor, v: Tensor, out: Tensor, o: WindowAttentionOptions, label = 'window_attention'): void {
   const { windows, windowLen: L, heads: H, headDim: D } = o;
+  const KV = o.kvHeads ?? H;
   checkHeadDim(label, D);
-  for (const [name, n] of Object.entries({ windows, windowLen: L, heads: H })) {
+  for (const [name, n] of Object.entries({ windows, windowLen: L, heads: H, kvHeads: KV })) {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`${label}: ${name} = ${n} must be a positive integer`);
   }
+  if (H % KV) throw new RangeError(`${label}: heads ${H} is not a multiple of kvHeads ${KV}`);
   if (o.slidingWindow !== undefined && !(Number.isInteger(o.slidingWindow) && o.slidingWindow >= 0)) {
     throw new RangeError(`${label}: slidingWindow ${o.slidingWindow} must be a non-negative integer`);
   }
-  const numel = windows * L * H * D;
-  const what = `windows ${windows} × windowLen ${L} × heads ${H} × headDim ${D}`;
-  for (const t of [q, k, v, out]) checkTensor(label, t, numel, what);
+  const what = (heads: number) => `windows ${windows} × windowLen ${L} × heads ${heads} × headDim ${D}`;
+  for (const t of [q, out]) checkTensor(label, t, windows * L * H * D, what(H));
+  for (const t of [k, v]) checkTensor(label, t, windows * L * KV * D, what(KV));
   if (new Set([q.buffer, k.buffer, v.buffer]).has(out.buffer)) throw new RangeError(`${label}: out must not share a buffer with q, k or v`);
 
   const variant = o.variant ?? defaultFlashVariant(rec.gpu);
-  const windowBytes = L * H * D * 4;
+  const windowBytes = L * H * D * 4; // of q and out (k and v: ≤ this)
   const maxBinding = rec.gpu.caps.maxStorageBindingBytes;
   const perDispatch = Math.min(windows, Math.floor(maxBinding / windowBytes), Math.floor(rec.gpu.caps.maxWorkgroupsPerDimension / Math.ceil(L / flashQueriesPerWorkgroup(variant))));
   if (perDispatch < 1) throw new RangeError(`${label}: one window (${windowBytes} bytes) exceeds the storage binding limit ${maxBinding}`);
   const D4 = D / 4;
   for (let w0 = 0; w0 < windows; w0 += perDispatch) {
     const n = Math.min(perDispatch, windows - w0);
-    const part = (t: Tensor) => {
+    const part = (t: Tensor, heads: number) => {
       if (n === windows) return t;
-      const off = t.byteOffset + w0 * windowBytes;
+      const off = t.byteOffset + w0 * L * heads * D * 4;
       if (off % 256) throw new RangeError(`${label}: a split at window ${w0} lands at byte ${off} of "${t.label}", not 256-aligned`);
-      return t.view([windows * L, H * D]).rows(w0 * L, n * L);
+      return t.view([windows * L, heads * D]).rows(w0 * L, n * L);
     };
-    flash(rec, n === windows ? label : `${label}[w${w0}:${w0 + n}]`, part(q), part(k), part(v), part(out), {
-      groups: n, lq: L, lk: L, heads: H, groupSize: 1, headDim: D,
-      kRow: H * D4, kHead: D4, kGroup: L * H * D4,
+    flash(rec, n === windows ? label : `${label}[w${w0}:${w0 + n}]`, part(q, H), part(k, KV), part(v, KV), part(out, H), {
+      groups: n, lq: L, lk: L, heads: H, groupSize: H / KV, headDim: D,
+      kRow: KV * D4, kHead: D4, kGroup: L * KV * D4,
       pos0: 0, causal: o.causal ?? false, slidingWindow: o.slidingWindow, scale: o.scale, kvF16: false, variant,
     });
   }

@@ -15,11 +15,13 @@ const TOL = 1e-5;
 
 async function runWindow(gpu: Gpu, o: WindowAttentionOptions, seed: number, inputs?: Float32Array<ArrayBuffer>[]) {
   const n = o.windows * o.windowLen * o.heads * o.headDim;
-  const [q, k, v] = inputs ?? [randomF32(n, seed), randomF32(n, seed + 1), randomF32(n, seed + 2)];
+  const nkv = (n / o.heads) * (o.kvHeads ?? o.heads);
+  const [q, k, v] = inputs ?? [randomF32(n, seed), randomF32(nkv, seed + 1), randomF32(nkv, seed + 2)];
   const shape = [o.windows * o.windowLen, o.heads, o.headDim];
+  const kvShape = [o.windows * o.windowLen, o.kvHeads ?? o.heads, o.headDim];
   const tq = gpu.upload('attn.q', q, shape, 'f32');
-  const tk = gpu.upload('attn.k', k, shape, 'f32');
-  const tv = gpu.upload('attn.v', v, shape, 'f32');
+  const tk = gpu.upload('attn.k', k, kvShape, 'f32');
+  const tv = gpu.upload('attn.v', v, kvShape, 'f32');
   const out = gpu.tensor('attn.out', shape, 'f32');
   const rec = new Recorder(gpu, 'window attention test');
   windowAttention(rec, tq, tk, tv, out, o);
@@ -42,8 +44,10 @@ describe('windowAttention', () => {
     { windows: 1, windowLen: 150, heads: 1, headDim: 128, scale: 0.1, slidingWindow: 40, seed: 9 },
     { windows: 3, windowLen: 7, heads: 2, headDim: 20, scale: 0.5, slidingWindow: 2, causal: true, seed: 10 },
     { windows: 1, windowLen: 150, heads: 1, headDim: 64, scale: 0.125, slidingWindow: 0, seed: 11 },
+    { windows: 3, windowLen: 65, heads: 6, kvHeads: 2, headDim: 20, scale: 0.25, seed: 12 },
+    { windows: 2, windowLen: 7, heads: 4, kvHeads: 1, headDim: 16, scale: 0.5, causal: true, seed: 13 },
   ];
-  const name = (o: WindowAttentionOptions) => `W${o.windows} L${o.windowLen} H${o.heads} D${o.headDim}` +
+  const name = (o: WindowAttentionOptions) => `W${o.windows} L${o.windowLen} H${o.heads}${o.kvHeads ? `/${o.kvHeads} kv` : ''} D${o.headDim}` +
     `${o.causal ? ' causal' : ''}${o.slidingWindow !== undefined ? ` sliding ${o.slidingWindow}` : ''}`;
   for (const { seed, ...o } of cases) {
     it(`${name(o)} matches the f64 reference (cpu variant)`, async () => {

@@ -42,27 +42,29 @@ export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, 
 
   const h = gpu.tensor('enc.h', [rows, d], 'f32');
   const qDim = e.heads * e.headDim;
-  const [q, k, v] = splitViews(gpu, 'enc.qkv', rows, [qDim, qDim, qDim]);
-  const attn = gpu.tensor('enc.attn', [rows, d], 'f32');
+  const kvDim = e.kvHeads * e.headDim;
+  const [q, k, v] = splitViews(gpu, 'enc.qkv', rows, [qDim, kvDim, kvDim]);
+  const attn = gpu.tensor('enc.attn', [rows, qDim], 'f32');
+  const o = gpu.tensor('enc.o', [rows, d], 'f32');
   const mlpAct = gpu.tensor('enc.mlp.act', [rows, e.ffn], 'f32');
   let x2 = gpu.tensor('enc.x2', [rows, d], 'f32');
-  const ropeOpts = { heads: e.heads, headDim: e.headDim, rotaryDim: e.rotaryDim, theta: e.ropeTheta, positionModulo: t2 };
+  const ropeOpts = { headDim: e.headDim, rotaryDim: e.rotaryDim, theta: e.ropeTheta, positionModulo: t2 };
 
   // 3. ln1 of layer 0; later layers get theirs fused with the previous residual add.
   layerNorm(rec, x, w.encoderLayers[0].ln1.w, w.encoderLayers[0].ln1.b!, h, e.eps, 'enc.l0.ln1');
   w.encoderLayers.forEach((l, i) => {
     const p = `enc.l${i}`;
     linearSplit(rec, h, l.qkv.w, l.qkv.b, [q, k, v], `${p}.qkv`);
-    rope(rec, q, { ...ropeOpts, label: `${p}.rope_q` });
-    rope(rec, k, { ...ropeOpts, label: `${p}.rope_k` });
-    windowAttention(rec, q, k, v, attn, { windows, windowLen: t2, heads: e.heads, headDim: e.headDim, scale: 1 / Math.sqrt(e.headDim) }, `${p}.attn`);
-    linear(rec, attn, l.o.w, l.o.b, q, `${p}.o`);
-    addLayerNorm(rec, x, q, l.ln2.w, l.ln2.b!, x2, h, e.eps, `${p}.residual+ln2`);
+    rope(rec, q, { ...ropeOpts, heads: e.heads, label: `${p}.rope_q` });
+    rope(rec, k, { ...ropeOpts, heads: e.kvHeads, label: `${p}.rope_k` });
+    windowAttention(rec, q, k, v, attn, { windows, windowLen: t2, heads: e.heads, kvHeads: e.kvHeads, headDim: e.headDim, scale: 1 / Math.sqrt(e.headDim) }, `${p}.attn`);
+    linear(rec, attn, l.o.w, l.o.b, o, `${p}.o`);
+    addLayerNorm(rec, x, o, l.ln2.w, l.ln2.b!, x2, h, e.eps, `${p}.residual+ln2`);
     [x, x2] = [x2, x];
     linear(rec, h, l.fc1.w, l.fc1.b, mlpAct, { label: `${p}.fc1+gelu`, epilogue: { activation: 'gelu' } });
-    linear(rec, mlpAct, l.fc2.w, l.fc2.b, q, `${p}.fc2`);
+    linear(rec, mlpAct, l.fc2.w, l.fc2.b, o, `${p}.fc2`);
     const next = i + 1 < w.encoderLayers.length ? w.encoderLayers[i + 1].ln1 : w.encoderNorm;
-    addLayerNorm(rec, x, q, next.w, next.b!, x2, h, e.eps, i + 1 < w.encoderLayers.length ? `${p}.residual+next.ln1` : `${p}.residual+final_norm`);
+    addLayerNorm(rec, x, o, next.w, next.b!, x2, h, e.eps, i + 1 < w.encoderLayers.length ? `${p}.residual+next.ln1` : `${p}.residual+final_norm`);
     [x, x2] = [x2, x];
     if (taps.layers?.[i]) rec.copy(x, taps.layers[i]);
   });
@@ -73,7 +75,7 @@ export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, 
   const p1Act = gpu.tensor('proj.linear_1.act', [mergedRows, cfg.projector.hidden], 'f32');
   linear(rec, merged, w.projector1.w, w.projector1.b, p1Act, { label: 'proj.linear_1+gelu', epilogue: { activation: 'gelu' } });
   linear(rec, p1Act, w.projector2.w, w.projector2.b, out, 'proj.linear_2');
-  gpu.release(x, x2, h, q /* and k, v: one buffer */, attn, mlpAct, p1Act);
+  gpu.release(x, x2, h, q /* and k, v: one buffer */, attn, o, mlpAct, p1Act);
 }
 
 /** Optional copies of intermediate activations (for the stage-by-stage golden tests). */

@@ -9,6 +9,8 @@ export interface WindowAttentionRefOptions {
   windows: number;
   windowLen: number;
   heads: number;
+  /** Key/value heads (query head h reads kv head ⌊h / (heads / kvHeads)⌋); default heads. */
+  kvHeads?: number;
   headDim: number;
   scale: number;
   /** Key j is visible to query i only when |i − j| ≤ slidingWindow. */
@@ -48,11 +50,13 @@ function attendRow(
   }
 }
 
-/** Attention within independent windows; q, k, v, result: [windows * windowLen, heads, headDim]. */
+/** Attention within independent windows; q, result: [windows * windowLen, heads, headDim], k, v: [.., kvHeads, headDim]. */
 export function windowAttention(q: Float32Array, k: Float32Array, v: Float32Array, o: WindowAttentionRefOptions): Float32Array {
   const { windows, windowLen: L, heads: H, headDim: D, scale } = o;
+  const KV = o.kvHeads ?? H;
   const out = new Float32Array(windows * L * H * D);
   const at = (a: Float32Array, w: number, t: number, h: number, d: number) => a[((w * L + t) * H + h) * D + d];
+  const kvAt = (a: Float32Array, w: number, t: number, h: number, d: number) => a[((w * L + t) * KV + Math.floor(h / (H / KV))) * D + d];
   for (let w = 0; w < windows; w++) {
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < L; i++) {
@@ -62,7 +66,7 @@ export function windowAttention(q: Float32Array, k: Float32Array, v: Float32Arra
           if (o.slidingWindow !== undefined && Math.abs(i - j) > o.slidingWindow) continue;
           keys.push(j);
         }
-        attendRow((d) => at(q, w, i, h, d), keys, (j, d) => at(k, w, j, h, d), (j, d) => at(v, w, j, h, d),
+        attendRow((d) => at(q, w, i, h, d), keys, (j, d) => kvAt(k, w, j, h, d), (j, d) => kvAt(v, w, j, h, d),
           D, scale, out, ((w * L + i) * H + h) * D);
       }
     }
