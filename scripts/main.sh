@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
-# The README's main job: set the machine up (idempotent), then transcribe corpus clips with the glm-asr CLI on
-# this machine's WebGPU adapter (lavapipe on the CPU when there is no GPU).
+# The README's main job: set the machine up (idempotent), then transcribe speech with the glm-asr CLI on this
+# machine's WebGPU adapter (lavapipe on the CPU when there is no GPU) and print expected vs recognised text.
 #
-# Model: GLM_ASR_MODEL_DIR (a folder with the official checkpoint, or a Hugging Face repo id) when set;
-# otherwise the tiny random-weight checkpoint in test/goldens/tiny, which exercises the whole pipeline in the
-# official format but cannot produce meaningful text (its token ids are checked against PyTorch in the tests).
+# Model: the demo model shipped in models/demo (`--model demo`: trained here on synthetic English digits,
+# numbers and commands; docs/demo-model.md) on its bundled held-out clips, plus the real human digit recording
+# of the shared corpus when ../shared is present. With GLM_ASR_MODEL_DIR (a folder with the official checkpoint,
+# or a Hugging Face repo id) it transcribes corpus clips with that model instead.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
-model="${GLM_ASR_MODEL_DIR:-test/goldens/tiny}"
-corpus="$(cd "$root/.." && pwd)/shared/corpus/audio"
-if [ -d "$corpus" ]; then
-  clips=("$corpus/en-glmasr-example-f32.wav" "$corpus/zh-glmasr-example-quiet.wav" "$corpus/en-jfk-44k-stereo-24bit.flac")
-else
-  mkdir -p .cache/demo
-  espeak-ng -w .cache/demo/hello.wav "hello world, this is a speech recognition test" 2>/dev/null
-  clips=(.cache/demo/hello.wav)
+corpus="$(cd "$root/.." && pwd)/shared/corpus"
+cli=(bash scripts/with-gpu-env.sh npx tsx src/cli/main.ts transcribe)
+if [ -n "${GLM_ASR_MODEL_DIR:-}" ]; then
+  [ -d "$corpus" ] || { echo "GLM_ASR_MODEL_DIR needs the corpus in ../shared" >&2; exit 2; }
+  "${cli[@]}" "$corpus/audio/en-glmasr-example-f32.wav" "$corpus/audio/zh-glmasr-example-quiet.wav" \
+    "$corpus/audio/en-jfk-44k-stereo-24bit.flac" --model "$GLM_ASR_MODEL_DIR" --format json "$@" |
+    node scripts/show-demo.mjs "$corpus/manifest.json"
+  exit
 fi
-if [ "$model" = test/goldens/tiny ]; then
-  echo "Model: test/goldens/tiny (random weights: the text is meaningless; set GLM_ASR_MODEL_DIR for real weights)" >&2
+clips=(models/demo/samples/*.wav)
+expected=(models/demo/samples/expected.json)
+if [ -f "$corpus/audio/en-vosk-digits.wav" ]; then
+  clips+=("$corpus/audio/en-vosk-digits.wav")   # a real human recording: a harder test than the synthetic clips
+  expected+=("$corpus/manifest.json")
 fi
-exec bash scripts/with-gpu-env.sh npx tsx src/cli/main.ts transcribe "${clips[@]}" --model "$model" --format json --max-new-tokens 48 "$@"
+"${cli[@]}" "${clips[@]}" --model demo --format json --max-new-tokens 40 "$@" | node scripts/show-demo.mjs "${expected[@]}"

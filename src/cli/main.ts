@@ -92,6 +92,7 @@ async function transcribeCommand(args: string[]): Promise<number> {
     return EXIT.model;
   }
   progress.done();
+  if (asr.notice && !values.quiet) console.error(`glm-asr: ${asr.notice}`);
 
   let failed = 0;
   try {
@@ -164,11 +165,12 @@ async function serveCommand(args: string[]): Promise<number> {
   const { startServer } = await import('../server');
   let asr: GlmAsr;
   try {
-    asr = await GlmAsr.load(await resolveModelSource(values.model), { precision: values.precision as 'auto' });
+    asr = await GlmAsr.load(values.model, { precision: values.precision as 'auto' });
   } catch (e) {
     console.error(`glm-asr: cannot load model "${values.model}": ${(e as Error).message}`);
     return EXIT.model;
   }
+  if (asr.notice) console.error(`glm-asr: ${asr.notice}`);
   await startServer({
     transcriber: asr, host: values.host!, port: positiveInt('--port', values.port!), apiKey: values['api-key'] ?? process.env.GLM_ASR_API_KEY,
     // The web UI's in-browser mode downloads the weights from /models/<id>/; --no-model-files keeps them private.

@@ -2,7 +2,7 @@
  * Turn a `--model` argument into a local folder (Node only): an existing folder as-is, or a hub
  * repo id `org/name[@revision]` resolved through the hub cache (downloading what is missing).
  */
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,6 +34,19 @@ export type ResolveOptions = Omit<DownloadOptions, 'revision'>;
 
 /** `--model demo`: the small trained model shipped in the package (closed vocabulary; docs/demo-model.md). */
 export const DEMO_MODEL = 'demo';
+
+/** What every surface says when the demo model is selected (CLI, server log, `GlmAsr.notice`). */
+export const DEMO_NOTICE = 'this is the demo model: a small GLM-ASR-architecture model trained on synthetic English speech for a closed vocabulary ' +
+  '(digit strings, numbers, 20 spoken commands); it is not a general-purpose recogniser (docs/demo-model.md)';
+
+/** True when `dir` is the package's demo model folder. */
+export function isDemoModelFolder(dir: string): boolean {
+  try {
+    return realpathSync(dir) === realpathSync(demoModelFolder());
+  } catch {
+    return false;
+  }
+}
 
 /** The package's models/demo folder, found upwards from this module (src/hub in a checkout, dist/ when built). */
 export function demoModelFolder(): string {

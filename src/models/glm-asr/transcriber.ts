@@ -104,6 +104,8 @@ export class GlmAsr {
     readonly weights: GlmAsrWeights,
     readonly maxBeams: number,
     private readonly ownsGpu: boolean,
+    /** Set for models that must say what they are: the demo model's closed-vocabulary notice. */
+    readonly notice?: string,
   ) {
     const fe = config.frontEnd;
     this.mel = new LogMelSpectrogram({ sampleRate: fe.sampleRate, nFft: fe.nFft, hopLength: fe.hopLength, nMels: fe.melBins });
@@ -116,7 +118,7 @@ export class GlmAsr {
    * in the package); anywhere, a FileProvider (browser: files picked from a folder, or a base URL).
    */
   static async load(source: string | FileProvider, options: LoadOptions = {}): Promise<GlmAsr> {
-    const provider = typeof source === 'string' ? await nodeFolder(source) : source;
+    const { provider, notice } = typeof source === 'string' ? await nodeFolder(source) : { provider: source, notice: undefined };
     const config = await loadGlmAsrConfig(provider);
     const tokenizer = Tokenizer.fromJSON(JSON.parse(await provider.readText('tokenizer.json')));
     const ckpt = await Checkpoint.open(provider);
@@ -126,7 +128,7 @@ export class GlmAsr {
       const precision = options.precision && options.precision !== 'auto' ? options.precision
         : checkpointScheme(ckpt) ? 'int8' : gpu.caps.cpuAdapter ? 'f32' : 'f16';
       const weights = await loadWeights(gpu, ckpt, config, { precision, onProgress: options.onProgress });
-      return new GlmAsr(provider.name, gpu, config, tokenizer, weights, options.maxBeams ?? 4, !options.gpu);
+      return new GlmAsr(provider.name, gpu, config, tokenizer, weights, options.maxBeams ?? 4, !options.gpu, notice);
     } finally {
       await ckpt.close();
     }
@@ -309,8 +311,9 @@ class GpuSearchModel implements SearchModel {
 }
 
 /** Node: a folder, a Hugging Face repo id (downloaded into the hub cache) or `demo` (src/hub/resolve.ts). */
-async function nodeFolder(spec: string): Promise<FileProvider> {
-  const { resolveModelSource } = await import('../../hub/resolve');
+async function nodeFolder(spec: string): Promise<{ provider: FileProvider; notice?: string }> {
+  const { resolveModelSource, isDemoModelFolder, DEMO_NOTICE } = await import('../../hub/resolve');
   const { NodeFolderProvider } = await import('../../weights/node-file-source');
-  return new NodeFolderProvider(await resolveModelSource(spec));
+  const dir = await resolveModelSource(spec);
+  return { provider: new NodeFolderProvider(dir), notice: isDemoModelFolder(dir) ? DEMO_NOTICE : undefined };
 }
