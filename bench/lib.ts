@@ -169,3 +169,14 @@ export function formatTable(records: BenchRecord[]): string {
   const line = (cells: string[]) => cells.map((c, i) => (i >= 5 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
+
+/** Deterministic uniform values in [−scale, scale) (an LCG), identical in every bench process and run. */
+export function seededUniform(n: number, seed: number, scale = 1): Float32Array<ArrayBuffer> {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 4294967296 * 2 - 1) * scale;
+  }
+  return out;
+}

@@ -58,7 +58,7 @@ import { buildTranscriptionPrompt } from '../src/tokenizer';
 import { NodeFolderProvider } from '../src/weights/node-file-source';
 import type { FileProvider } from '../src/weights/checkpoint';
 import type { ByteSource } from '../src/weights/sources';
-import { runGroup, type BenchRecord } from './lib';
+import { runGroup, type BenchRecord, seededUniform } from './lib';
 import * as copyCases from './cases/copy';
 import * as matmulCases from './cases/matmul';
 import { LoadMeter, median, peakRssBytes, type LoadReport } from './peers/meter';
@@ -334,20 +334,11 @@ function pairedFit(lo: number, hi: number, full: number, tLo: number[] | undefin
   return { ...f, fullMs: r3(f.fixedMs + full * f.perLayerMs), method: `t(L) = fixed + L × perLayer through the medians at ${lo} and ${hi} layers` };
 }
 
-function seededNoise(n: number, seed: number, scale: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296 * 2 - 1) * scale;
-  }
-  return out;
-}
 
 /** Speech-like test audio: a few drifting tones under noise, 16 kHz. */
 function syntheticAudio(seconds: number): Float32Array {
   const n = Math.round(seconds * 16000);
-  const x = seededNoise(n, 5, 0.02);
+  const x = seededUniform(n, 5, 0.02);
   for (let i = 0; i < n; i++) {
     const t = i / 16000;
     x[i] += 0.2 * Math.sin(2 * Math.PI * (180 + 40 * Math.sin(2 * Math.PI * 0.7 * t)) * t) * (0.6 + 0.4 * Math.sin(2 * Math.PI * 3 * t));
@@ -544,7 +535,7 @@ async function main() {
       const checkFile = join(dir, `encoder-L${use.encoder}.check.json`);
       const melData = existsSync(checkFile)
         ? new Float32Array(readFileSync(join(dir, `encoder-L${use.encoder}.in.mel.bin`)).buffer.slice(0))
-        : seededNoise(fe.melBins * fe.nFrames, 7, 1);
+        : seededUniform(fe.melBins * fe.nFrames, 7, 1);
       const mel = gpu.upload('bench.mel', melData, [1, fe.melBins, fe.nFrames], 'f32');
       const Ls = depths(use.encoder, full.encoder);
       const outs = Ls.map((L) => gpu.tensor(`bench.audio.L${L}`, [tokensPerWindow, cfg.decoder.hidden], 'f32'));
@@ -585,7 +576,7 @@ async function main() {
     // 3. Prefill: the 30 s prompt (375 audio tokens + the template's fixed tokens), beam row 0.
     if (has('prefill')) {
       // Prompt embeddings (values do not change the cost; uploaded so that any weight format works).
-      const emb = gpu.upload('bench.prompt.emb', seededNoise(T * cfg.decoder.hidden, 3, 1), [T, cfg.decoder.hidden], 'f32');
+      const emb = gpu.upload('bench.prompt.emb', seededUniform(T * cfg.decoder.hidden, 3, 1), [T, cfg.decoder.hidden], 'f32');
       const Ls = depths(use.decoder, full.decoder);
       const decs = Ls.map((L) => new Decoder(gpu, sliced(use.encoder, L), cfg, 1, T + 8));
       peaks.start();

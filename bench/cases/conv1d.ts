@@ -7,17 +7,8 @@
  */
 import { Recorder, f32ToF16Bits, type Gpu } from '../../src/gpu';
 import { conv1d, conv1dOutputLength } from '../../src/ops/conv1d';
-import type { BenchCase, BenchInstance } from '../lib';
+import { type BenchCase, type BenchInstance, seededUniform } from '../lib';
 
-function random(n: number, seed: number, scale = 1): Float32Array<ArrayBuffer> {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296 * 2 - 1) * scale;
-  }
-  return out;
-}
 
 interface Shape { cin: number; cout: number; t: number; stride: 1 | 2; input: 'channel-major' | 'time-major' }
 const CONV1: Shape = { cin: 128, cout: 1280, t: 3000, stride: 1, input: 'channel-major' };
@@ -26,10 +17,10 @@ const CONV2: Shape = { cin: 1280, cout: 1280, t: 3000, stride: 2, input: 'time-m
 function setup(s: Shape, weights: 'f32' | 'native' | 'packed'): (gpu: Gpu) => BenchInstance {
   return (gpu) => {
     const tout = conv1dOutputLength(s.t, s.stride);
-    const x = gpu.upload('bench.x', random(s.cin * s.t, 1), [s.cin * s.t], 'f32');
-    const wf = random(s.cout * s.cin * 3, 2, 0.02);
+    const x = gpu.upload('bench.x', seededUniform(s.cin * s.t, 1), [s.cin * s.t], 'f32');
+    const wf = seededUniform(s.cout * s.cin * 3, 2, 0.02);
     const w = weights === 'f32' ? gpu.upload('bench.w', wf, [s.cout, s.cin, 3], 'f32') : gpu.upload('bench.w16', f32ToF16Bits(wf), [s.cout, s.cin, 3], 'f16');
-    const b = gpu.upload('bench.b', random(s.cout, 3), [s.cout], 'f32');
+    const b = gpu.upload('bench.b', seededUniform(s.cout, 3), [s.cout], 'f32');
     const y = gpu.tensor('bench.y', [tout, s.cout], 'f32');
     return {
       run: () => {

@@ -11,7 +11,7 @@ import { Recorder, RowBlockedMatrix, type Gpu, type Tensor } from '../../src/gpu
 import { gelu, siluMul } from '../../src/ops/elementwise';
 import { linear, linearGlu, linearSplit, splitViews, uploadInt8Matrix, Int8Matrix } from '../../src/ops/matmul-int8';
 import { quantizeRows } from '../../src/weights/quant';
-import type { BenchCase, BenchInstance } from '../lib';
+import { type BenchCase, type BenchInstance, seededUniform } from '../lib';
 
 const D = 2048;
 const FFN = 6144;
@@ -20,20 +20,11 @@ const KV = 512;
 const ENC = { M: 1500, K: 1280, N: 5120 };
 const G = 64;
 
-function random(n: number, seed: number, scale = 1): Float32Array<ArrayBuffer> {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296 * 2 - 1) * scale;
-  }
-  return out;
-}
 
 type Precision = 'f32' | 'int8';
 
 function upload(gpu: Gpu, label: string, rows: number, cols: number, precision: Precision, seed: number): RowBlockedMatrix {
-  const w = random(rows * cols, seed, 0.05);
+  const w = seededUniform(rows * cols, seed, 0.05);
   if (precision === 'int8') {
     const { q, scales } = quantizeRows(w, rows, cols, G);
     return uploadInt8Matrix(gpu, label, q, scales, rows, cols, G);
@@ -66,7 +57,7 @@ function gluCases(M: number, precision: Precision): BenchCase[] {
   const shape = { M, K: D, F: FFN };
   const bytes = 2 * FFN * D * (precision === 'int8' ? 1 + 4 / G : 4);
   const common = { op: 'fusion-glu', shape, flops: 2 * M * 2 * FFN * D, bytes, bytesNote: 'gate + up weight bytes per run' };
-  const x = (gpu: Gpu) => gpu.upload('bench.x', random(M * D, 1), [M, D], 'f32');
+  const x = (gpu: Gpu) => gpu.upload('bench.x', seededUniform(M * D, 1), [M, D], 'f32');
   return [
     {
       ...common, variant: `fused-${precision}`,
@@ -113,7 +104,7 @@ function qkvCases(precision: Precision): BenchCase[] {
   const N = Q + 2 * KV;
   const shape = { M, K: D, N };
   const common = { op: 'fusion-qkv', shape, flops: 2 * M * N * D, bytes: N * D * (precision === 'int8' ? 1 + 4 / G : 4), bytesNote: 'q + k + v weight bytes per run' };
-  const x = (gpu: Gpu) => gpu.upload('bench.x', random(M * D, 1), [M, D], 'f32');
+  const x = (gpu: Gpu) => gpu.upload('bench.x', seededUniform(M * D, 1), [M, D], 'f32');
   return [
     {
       ...common, variant: `fused-${precision}`,
@@ -141,9 +132,9 @@ function geluCases(): BenchCase[] {
   const { M, K, N } = ENC;
   const common = { op: 'fusion-gelu', shape: ENC, flops: 2 * M * N * K };
   const setupBoth = (gpu: Gpu) => ({
-    tx: gpu.upload('bench.x', random(M * K, 1), [M, K], 'f32'),
+    tx: gpu.upload('bench.x', seededUniform(M * K, 1), [M, K], 'f32'),
     w: upload(gpu, 'bench.fc1', N, K, 'f32', 7),
-    b: gpu.upload('bench.b', random(N, 8), [N], 'f32'),
+    b: gpu.upload('bench.b', seededUniform(N, 8), [N], 'f32'),
     out: gpu.tensor('bench.act', [M, N], 'f32'),
   });
   return [

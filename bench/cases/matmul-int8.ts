@@ -15,27 +15,18 @@ import { Recorder, f32ToF16Bits, type Gpu } from '../../src/gpu';
 import { matmul } from '../../src/ops/matmul';
 import { matmulInt8, uploadInt8Matrix, type Int8Matrix, type Int8Variant } from '../../src/ops/matmul-int8';
 import { quantizeRows } from '../../src/weights/quant';
-import type { BenchCase, BenchInstance } from '../lib';
+import { type BenchCase, type BenchInstance, seededUniform } from '../lib';
 
 export const DECODE = { M: 1, N: 6144, K: 2048 };
 export const GEMM = { M: 1024, N: 1024, K: 1024 };
 export const ENCODER_FC1 = { M: 1500, N: 5120, K: 1280 };
 
-function random(n: number, seed: number, scale = 1): Float32Array<ArrayBuffer> {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296 * 2 - 1) * scale;
-  }
-  return out;
-}
 
 function floatCase(shape: { M: number; N: number; K: number }, dtype: 'f32' | 'f16') {
   return (gpu: Gpu): BenchInstance => {
     const { M, N, K } = shape;
-    const x = gpu.upload('bench.x', random(M * K, 1), [M, K], 'f32');
-    const w0 = random(N * K, 2, 0.05);
+    const x = gpu.upload('bench.x', seededUniform(M * K, 1), [M, K], 'f32');
+    const w0 = seededUniform(N * K, 2, 0.05);
     const w = dtype === 'f32' ? gpu.upload('bench.w', w0, [N, K], 'f32') : gpu.upload('bench.w16', f32ToF16Bits(w0), [N, K], 'f16');
     const y = gpu.tensor('bench.y', [M, N], 'f32');
     return {
@@ -52,8 +43,8 @@ function floatCase(shape: { M: number; N: number; K: number }, dtype: 'f32' | 'f
 function int8Case(shape: { M: number; N: number; K: number }, G: number, variant?: Partial<Int8Variant>) {
   return (gpu: Gpu): BenchInstance => {
     const { M, N, K } = shape;
-    const x = gpu.upload('bench.x', random(M * K, 1), [M, K], 'f32');
-    const { q, scales } = quantizeRows(random(N * K, 2, 0.05), N, K, G);
+    const x = gpu.upload('bench.x', seededUniform(M * K, 1), [M, K], 'f32');
+    const { q, scales } = quantizeRows(seededUniform(N * K, 2, 0.05), N, K, G);
     const w: Int8Matrix = uploadInt8Matrix(gpu, 'bench.w8', q, scales, N, K, G);
     const y = gpu.tensor('bench.y', [M, N], 'f32');
     return {

@@ -12,30 +12,21 @@
  */
 import { Recorder, f32ToF16Bits, type Gpu, type Tensor } from '../../src/gpu';
 import { matmul, type F16Read, type MatmulVariant } from '../../src/ops/matmul';
-import type { BenchCase, BenchInstance } from '../lib';
+import { type BenchCase, type BenchInstance, seededUniform } from '../lib';
 
 export const GEMM = { M: 1024, N: 1024, K: 1024 };
 export const DECODE = { M: 1, N: 6144, K: 2048 };
 
-function random(n: number, seed: number, scale = 1): Float32Array<ArrayBuffer> {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296 * 2 - 1) * scale;
-  }
-  return out;
-}
 
 function weights(gpu: Gpu, N: number, K: number, dtype: 'f32' | 'f16'): Tensor {
-  const w = random(N * K, 2, 0.05);
+  const w = seededUniform(N * K, 2, 0.05);
   return dtype === 'f32' ? gpu.upload('bench.w', w, [N, K], 'f32') : gpu.upload('bench.w16', f32ToF16Bits(w), [N, K], 'f16');
 }
 
 function ours(shape: { M: number; N: number; K: number }, dtype: 'f32' | 'f16', opts: { variant?: MatmulVariant; f16Read?: F16Read } = {}) {
   return (gpu: Gpu): BenchInstance => {
     const { M, N, K } = shape;
-    const x = gpu.upload('bench.x', random(M * K, 1), [M, K], 'f32');
+    const x = gpu.upload('bench.x', seededUniform(M * K, 1), [M, K], 'f32');
     const w = weights(gpu, N, K, dtype);
     const y = gpu.tensor('bench.y', [M, N], 'f32');
     return {
@@ -53,8 +44,8 @@ function ours(shape: { M: number; N: number; K: number }, dtype: 'f32' | 'f16', 
 function appendix(shape: { M: number; N: number; K: number }) {
   return (gpu: Gpu): BenchInstance => {
     const { M, N, K } = shape;
-    const a = gpu.upload('bench.a', random(M * K, 1), [M, K], 'f32');
-    const bt = gpu.upload('bench.bt', random(K * N, 2, 0.05), [K, N], 'f32');
+    const a = gpu.upload('bench.a', seededUniform(M * K, 1), [M, K], 'f32');
+    const bt = gpu.upload('bench.bt', seededUniform(K * N, 2, 0.05), [K, N], 'f32');
     const c = gpu.tensor('bench.c', [M, N], 'f32');
     return {
       run: () => {

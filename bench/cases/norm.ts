@@ -10,26 +10,17 @@ import { Recorder, type Gpu } from '../../src/gpu';
 import { convert } from '../../src/ops/convert';
 import { addLayerNorm, layerNorm, rmsNorm } from '../../src/ops/norm';
 import { softmax } from '../../src/ops/softmax';
-import type { BenchCase, BenchInstance } from '../lib';
+import { type BenchCase, type BenchInstance, seededUniform } from '../lib';
 
-function random(n: number, seed: number, scale = 1): Float32Array<ArrayBuffer> {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296 * 2 - 1) * scale;
-  }
-  return out;
-}
 
 type NormKind = 'layernorm' | 'add+layernorm' | 'rmsnorm';
 
 function norm(kind: NormKind, rows: number, d: number, subgroups: boolean | undefined) {
   return (gpu: Gpu): BenchInstance => {
-    const x = gpu.upload('bench.x', random(rows * d, 1, 3), [rows, d], 'f32');
-    const r = gpu.upload('bench.r', random(rows * d, 2), [rows, d], 'f32');
-    const w = gpu.upload('bench.w', random(d, 3), [d], 'f32');
-    const b = gpu.upload('bench.b', random(d, 4), [d], 'f32');
+    const x = gpu.upload('bench.x', seededUniform(rows * d, 1, 3), [rows, d], 'f32');
+    const r = gpu.upload('bench.r', seededUniform(rows * d, 2), [rows, d], 'f32');
+    const w = gpu.upload('bench.w', seededUniform(d, 3), [d], 'f32');
+    const b = gpu.upload('bench.b', seededUniform(d, 4), [d], 'f32');
     const y = gpu.tensor('bench.y', [rows, d], 'f32');
     const res = gpu.tensor('bench.res', [rows, d], 'f32');
     return {
@@ -81,7 +72,7 @@ export const cases: BenchCase[] = [
   {
     op: 'softmax', variant: 'ours', shape: { rows: 30000, n: 1500 }, bytes: 2 * 30000 * 1500 * 4, bytesNote: 'x read, y written',
     setup(gpu) {
-      const x = gpu.upload('bench.scores', random(30000 * 1500, 5, 8), [30000, 1500], 'f32');
+      const x = gpu.upload('bench.scores', seededUniform(30000 * 1500, 5, 8), [30000, 1500], 'f32');
       return {
         run: () => { const rec = new Recorder(gpu, 'bench softmax'); softmax(rec, x, x); rec.submit(); },
         dispose: () => gpu.release(x),

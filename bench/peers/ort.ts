@@ -27,6 +27,7 @@ import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { LoadMeter, median, peakRssBytes } from './meter';
+import { seededUniform } from '../lib';
 
 const { values } = parseArgs({
   options: {
@@ -51,15 +52,6 @@ function readEntry(dir: string, e: CheckEntry): ort.Tensor {
   return e.dtype === 'int64' ? new ort.Tensor('int64', new BigInt64Array(ab), e.shape) : new ort.Tensor('float32', new Float32Array(ab), e.shape);
 }
 
-function lcg(n: number, seed: number, scale: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296 * 2 - 1) * scale;
-  }
-  return out;
-}
 
 /** Which Vulkan driver the process has mapped (pitfall 2: make sure it is the intended one). */
 function vulkanDrivers(): string[] {
@@ -127,7 +119,7 @@ async function open(onnx: string, ep: 'webgpu' | 'cpu', beams: number, past: num
     const [, kv, , hd] = pastIn[0].shape;
     feeds.ids = new ort.Tensor('int64', BigInt64Array.from({ length: beams }, (_, i) => BigInt(100 + 37 * i)), [beams, 1]);
     feeds.pos = new ort.Tensor('int64', BigInt64Array.from([BigInt(past)]), [1]);
-    pastIn.forEach((e, i) => { feeds[e.name] = new ort.Tensor('float32', lcg(beams * kv * past * hd, 1 + i, 0.5), [beams, kv, past, hd]); });
+    pastIn.forEach((e, i) => { feeds[e.name] = new ort.Tensor('float32', seededUniform(beams * kv * past * hd, 1 + i, 0.5), [beams, kv, past, hd]); });
   }
   return { onnx, kind, doc, session, sessionMs, feeds, check, times: [], cpu: [] };
 }
