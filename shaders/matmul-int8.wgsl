@@ -261,6 +261,27 @@ fn store_pair(m: u32, c: vec2u, acc: vec2f) {
 #endif
 }
 
+// The TM rows of a lane's accumulators (rows past TM are dropped at pipeline creation: TM is an override).
+fn store_tile(m0: u32, c: vec2u, a0: vec2f, a1: vec2f, a2: vec2f, a3: vec2f, a4: vec2f, a5: vec2f, a6: vec2f, a7: vec2f,
+              a8: vec2f, a9: vec2f, a10: vec2f, a11: vec2f, a12: vec2f, a13: vec2f, a14: vec2f, a15: vec2f) {
+  store_pair(m0, c, a0);
+  if (TM > 1u) { store_pair(m0 + 1u, c, a1); }
+  if (TM > 2u) { store_pair(m0 + 2u, c, a2); }
+  if (TM > 3u) { store_pair(m0 + 3u, c, a3); }
+  if (TM > 4u) { store_pair(m0 + 4u, c, a4); }
+  if (TM > 5u) { store_pair(m0 + 5u, c, a5); }
+  if (TM > 6u) { store_pair(m0 + 6u, c, a6); }
+  if (TM > 7u) { store_pair(m0 + 7u, c, a7); }
+  if (TM > 8u) { store_pair(m0 + 8u, c, a8); }
+  if (TM > 9u) { store_pair(m0 + 9u, c, a9); }
+  if (TM > 10u) { store_pair(m0 + 10u, c, a10); }
+  if (TM > 11u) { store_pair(m0 + 11u, c, a11); }
+  if (TM > 12u) { store_pair(m0 + 12u, c, a12); }
+  if (TM > 13u) { store_pair(m0 + 13u, c, a13); }
+  if (TM > 14u) { store_pair(m0 + 14u, c, a14); }
+  if (TM > 15u) { store_pair(m0 + 15u, c, a15); }
+}
+
 #if !STEP8
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u,
@@ -326,22 +347,7 @@ fn main(@builtin(workgroup_id) wg: vec3u,
     if (TM > 14u) { a14 += fin(p14, m0 + 14u, g, s); }
     if (TM > 15u) { a15 += fin(p15, m0 + 15u, g, s); }
   }
-  store_pair(m0, c, a0);
-  if (TM > 1u) { store_pair(m0 + 1u, c, a1); }
-  if (TM > 2u) { store_pair(m0 + 2u, c, a2); }
-  if (TM > 3u) { store_pair(m0 + 3u, c, a3); }
-  if (TM > 4u) { store_pair(m0 + 4u, c, a4); }
-  if (TM > 5u) { store_pair(m0 + 5u, c, a5); }
-  if (TM > 6u) { store_pair(m0 + 6u, c, a6); }
-  if (TM > 7u) { store_pair(m0 + 7u, c, a7); }
-  if (TM > 8u) { store_pair(m0 + 8u, c, a8); }
-  if (TM > 9u) { store_pair(m0 + 9u, c, a9); }
-  if (TM > 10u) { store_pair(m0 + 10u, c, a10); }
-  if (TM > 11u) { store_pair(m0 + 11u, c, a11); }
-  if (TM > 12u) { store_pair(m0 + 12u, c, a12); }
-  if (TM > 13u) { store_pair(m0 + 13u, c, a13); }
-  if (TM > 14u) { store_pair(m0 + 14u, c, a14); }
-  if (TM > 15u) { store_pair(m0 + 15u, c, a15); }
+  store_tile(m0, c, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15);
 }
 #endif
 
@@ -430,21 +436,6 @@ fn main(@builtin(workgroup_id) wg: vec3u,
       if (TM > 15u) { a15 += r8(m0 + 15u, k, lane, wa, wb); }
     }
   }
-  store_pair(m0, c, a0);
-  if (TM > 1u) { store_pair(m0 + 1u, c, a1); }
-  if (TM > 2u) { store_pair(m0 + 2u, c, a2); }
-  if (TM > 3u) { store_pair(m0 + 3u, c, a3); }
-  if (TM > 4u) { store_pair(m0 + 4u, c, a4); }
-  if (TM > 5u) { store_pair(m0 + 5u, c, a5); }
-  if (TM > 6u) { store_pair(m0 + 6u, c, a6); }
-  if (TM > 7u) { store_pair(m0 + 7u, c, a7); }
-  if (TM > 8u) { store_pair(m0 + 8u, c, a8); }
-  if (TM > 9u) { store_pair(m0 + 9u, c, a9); }
-  if (TM > 10u) { store_pair(m0 + 10u, c, a10); }
-  if (TM > 11u) { store_pair(m0 + 11u, c, a11); }
-  if (TM > 12u) { store_pair(m0 + 12u, c, a12); }
-  if (TM > 13u) { store_pair(m0 + 13u, c, a13); }
-  if (TM > 14u) { store_pair(m0 + 14u, c, a14); }
-  if (TM > 15u) { store_pair(m0 + 15u, c, a15); }
+  store_tile(m0, c, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15);
 }
 #endif
