@@ -73,37 +73,7 @@ struct Params {
 
 override WG: u32 = 256;
 
-// ---- workgroup sum of a vec2 ----------------------------------------------------------------------------------
-#if SUBGROUPS
-// One slot per subgroup. Subgroups are taken to be consecutive runs of local_invocation_index (true on every
-// implementation; WGSL only promises it with the subgroup_id extension). Subgroup size ≥ 4 → ≤ 64 slots.
-var<workgroup> red: array<vec2f, 64>;
-
-fn wg_sum(v: vec2f, lid: u32, sg: u32) -> vec2f {
-  let s = subgroupAdd(v);
-  if (lid % sg == 0u) { red[lid / sg] = s; }
-  workgroupBarrier();
-  var t = vec2f(0.0);
-  let n = (WG + sg - 1u) / sg;
-  for (var i = 0u; i < n; i++) { t += red[i]; }
-  workgroupBarrier(); // `red` is reused by the next reduction
-  return t;
-}
-#else
-var<workgroup> red: array<vec2f, WG>;
-
-fn wg_sum(v: vec2f, lid: u32, sg: u32) -> vec2f {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let t = red[0];
-  workgroupBarrier();
-  return t;
-}
-#endif
+#include "reduce.wgsl"
 
 // ---- accessors ------------------------------------------------------------------------------------------------
 // The (residual-added) input value of element i of the row starting at element `row` (row·d).

@@ -67,10 +67,9 @@ struct Params {
 #endif
 
 override WG: u32 = 256;
+#include "reduce.wgsl"
 
 const NONE: u32 = 0xffffffffu;
-// Finite stand-in for −inf as a running max (see softmax.wgsl).
-const LOWEST: f32 = -3.4028234663852886e38;
 
 fn neg_inf() -> f32 {
   return bitcast<f32>(P.negInfBits);
@@ -129,45 +128,9 @@ fn wg_best(v: f32, i: u32, lid: u32, sg: u32) -> vec2u {
 }
 #endif
 
-#if LSE
-// Merge two (max, Σ exp(x − max)) pairs.
-fn merge(a: vec2f, b: vec2f) -> vec2f {
-  let m = max(a.x, b.x);
-  return vec2f(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
-}
-#endif
 
 #if !FINAL
 // ---- stage 1 -----------------------------------------------------------------------------------------------
-#if LSE
-#if SUBGROUPS
-var<workgroup> slotS: array<vec2f, 64>;
-
-fn wg_merge(v: vec2f, lid: u32, sg: u32) -> vec2f {
-  let m = subgroupMax(v.x);
-  let s = subgroupAdd(v.y * exp(v.x - m));
-  if (lid % sg == 0u) { slotS[lid / sg] = vec2f(m, s); }
-  workgroupBarrier();
-  var t = slotS[0];
-  let n = (WG + sg - 1u) / sg;
-  for (var i = 1u; i < n; i++) { t = merge(t, slotS[i]); }
-  return t;
-}
-#else
-var<workgroup> slotS: array<vec2f, WG>;
-
-fn wg_merge(v: vec2f, lid: u32, sg: u32) -> vec2f {
-  slotS[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { slotS[lid] = merge(slotS[lid], slotS[lid + s]); }
-    workgroupBarrier();
-  }
-  return slotS[0];
-}
-#endif
-#endif
-
 @compute @workgroup_size(WG)
 fn topk_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32
 #if SUBGROUPS
@@ -186,18 +149,9 @@ fn topk_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_inde
   let out = (r * P.chunks + c) * P.k;
 
 #if LSE
-  var m = LOWEST;
-  var s = 0.0;
-  for (var i = start + lid; i < end; i += WG) {
-    let v = x[xo + i];
-    if (v > m) {
-      s = s * exp(m - v) + 1.0;
-      m = v;
-    } else {
-      s += exp(v - m);
-    }
-  }
-  let st = wg_merge(vec2f(m, s), lid, sg);
+  var acc = vec2f(LOWEST, 0.0);
+  for (var i = start + lid; i < end; i += WG) { acc = lse_push(acc, x[xo + i]); }
+  let st = wg_lse(acc, lid, sg);
   if (lid == 0u) { stats[r * P.chunks + c] = st; }
 #endif
 
@@ -244,7 +198,7 @@ fn topk_final(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index)
     var sh = vec4f(0.0);
 #if LSE
     var t = stats[(r0 + lr) * P.chunks];
-    for (var c = 1u; c < P.chunks; c++) { t = merge(t, stats[(r0 + lr) * P.chunks + c]); }
+    for (var c = 1u; c < P.chunks; c++) { t = lse_merge(t, stats[(r0 + lr) * P.chunks + c]); }
     sh = vec4f(t.x, log(t.y), 0.0, 0.0);
 #endif
 #if BIAS

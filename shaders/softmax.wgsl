@@ -5,7 +5,7 @@
 //
 // Defines:  LOG       log-softmax
 //           INPLACE   x is read_write and overwritten (no y binding)
-//           SUBGROUPS merge with subgroup operations (else a workgroup tree)
+//           SUBGROUPS merge with subgroup operations (else a workgroup tree; reduce.wgsl)
 // Bindings: x, [y].  Dispatch: one workgroup per row, folded by grid(); WG a power of two ≤ 256.
 #if SUBGROUPS
 enable subgroups;
@@ -29,42 +29,7 @@ struct Params {
 
 override WG: u32 = 256;
 
-// Finite stand-in for −inf as the running max: exp(x − LOWEST) never overflows and −inf inputs add exp(−inf) = 0.
-const LOWEST: f32 = -3.4028234663852886e38;
-
-// Merge two (max, sum) pairs.
-fn merge(a: vec2f, b: vec2f) -> vec2f {
-  let m = max(a.x, b.x);
-  return vec2f(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
-}
-
-#if SUBGROUPS
-// One slot per subgroup; subgroups are consecutive runs of local_invocation_index (see norm.wgsl).
-var<workgroup> red: array<vec2f, 64>;
-
-fn wg_merge(v: vec2f, lid: u32, sg: u32) -> vec2f {
-  let m = subgroupMax(v.x);
-  let s = subgroupAdd(v.y * exp(v.x - m));
-  if (lid % sg == 0u) { red[lid / sg] = vec2f(m, s); }
-  workgroupBarrier();
-  var t = red[0];
-  let k = (WG + sg - 1u) / sg;
-  for (var i = 1u; i < k; i++) { t = merge(t, red[i]); }
-  return t;
-}
-#else
-var<workgroup> red: array<vec2f, WG>;
-
-fn wg_merge(v: vec2f, lid: u32, sg: u32) -> vec2f {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = merge(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  return red[0];
-}
-#endif
+#include "reduce.wgsl"
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -80,18 +45,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (r >= P.rows) { return; } // uniform per workgroup
   let xo = P.xBase + r * P.n;
 
-  var m = LOWEST;
-  var s = 0.0;
-  for (var i = lid; i < P.n; i += WG) {
-    let v = x[xo + i];
-    if (v > m) {
-      s = s * exp(m - v) + 1.0;
-      m = v;
-    } else {
-      s += exp(v - m);
-    }
-  }
-  let t = wg_merge(vec2f(m, s), lid, sg);
+  var acc = vec2f(LOWEST, 0.0);
+  for (var i = lid; i < P.n; i += WG) { acc = lse_push(acc, x[xo + i]); }
+  let t = wg_lse(acc, lid, sg);
 #if LOG
   let ls = log(t.y);
 #else
