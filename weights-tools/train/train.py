@@ -404,11 +404,14 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "models", "demo"))
     ap.add_argument("--steps", type=int, default=4000, help="upper bound on optimizer steps")
     ap.add_argument("--time-budget", type=float, default=0.0,
-                    help="wall seconds: when 75%% of it is used, start the final LR decay (0 = no budget)")
+                    help="wall seconds for the whole run: the final LR decay starts at --decay-at of it (0 = no budget)")
     ap.add_argument("--decay-start", type=int, default=0,
-                    help="step at which the final LR decay starts (0 = at 80%% of --steps or by --time-budget); "
+                    help="step at which the final LR decay starts (0 = by --decay-at); "
                          "pass the logged value to reproduce a budgeted run exactly")
-    ap.add_argument("--decay-len", type=int, default=0, help="length of the final decay (0 = decay_start / 3)")
+    ap.add_argument("--decay-len", type=int, default=0,
+                    help="length of the final decay (0 = so that it ends at the budget: decay_start × (1 − f) / f)")
+    ap.add_argument("--decay-at", type=float, default=0.75,
+                    help="f: the decay starts when this fraction of --time-budget (or --steps) is used")
     ap.add_argument("--batch", type=int, default=24)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--warmup", type=int, default=100)
@@ -492,11 +495,11 @@ def main():
     spec_aug = SpecAugment(rng, args.spec_aug) if args.spec_aug > 0 else None
     batches, step, ema = [], 0, None
     while step < args.steps:
-        if sched["start"] is None and (step >= int(0.8 * args.steps) or
-                                       (args.time_budget and time.time() - t_start >= 0.75 * args.time_budget)):
+        if sched["start"] is None and (step >= int(args.decay_at * args.steps) or
+                                       (args.time_budget and time.time() - t_start >= args.decay_at * args.time_budget)):
             sched["start"] = step
         if sched["start"] is not None and sched["len"] is None:
-            sched["len"] = max(50, sched["start"] // 3)
+            sched["len"] = max(50, round(sched["start"] * (1 - args.decay_at) / args.decay_at))
             log(event="decay", decay_start=sched["start"], decay_len=sched["len"])
         if sched["start"] is not None and step >= sched["start"] + sched["len"]:
             break
