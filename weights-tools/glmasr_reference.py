@@ -358,9 +358,10 @@ class Decoder:
     def embed_ids(self, ids):
         return self.embed[torch.as_tensor(ids, dtype=torch.long)]
 
-    def forward(self, x, pos0, cache=None):
+    def forward(self, x, pos0, cache=None, probs_out=None):
         """x [B, T, d] at positions pos0..pos0+T-1 -> (logits [B, T, vocab], new cache). Causal attention over the
-        cached keys plus the new ones."""
+        cached keys plus the new ones. probs_out: optional {layer: None} dict that receives each listed layer's
+        attention probabilities [B, H, T, S] (training uses them for an alignment loss)."""
         cfg, W = self.cfg, self.W
         B, T, _ = x.shape
         H, KV, hd = cfg.t_heads, cfg.t_kv, cfg.t_hd
@@ -382,7 +383,10 @@ class Decoder:
             kr, vr = k.repeat_interleave(H // KV, dim=1), v.repeat_interleave(H // KV, dim=1)   # head h -> kv h // rep
             s = (q @ kr.transpose(-1, -2)) * hd ** -0.5
             s = s.masked_fill(~mask, float("-inf"))
-            o = (torch.softmax(s, dim=-1) @ vr).transpose(1, 2).reshape(B, T, H * hd)
+            prob = torch.softmax(s, dim=-1)
+            if probs_out is not None and i in probs_out:
+                probs_out[i] = prob
+            o = (prob @ vr).transpose(1, 2).reshape(B, T, H * hd)
             x = x + linear(o, W[p + "self_attn.o_proj.weight"])
             h = rms_norm(x, W[p + "post_attention_layernorm.weight"], cfg.t_eps)
             g = F.silu(linear(h, W[p + "mlp.gate_proj.weight"])) * linear(h, W[p + "mlp.up_proj.weight"])

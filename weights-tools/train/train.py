@@ -21,7 +21,10 @@ Loss: cross-entropy on the answer tokens and the end token (`<|user|>`, one of t
 reference greedy search and the engine stop on it), given the official prompt
     <|user|>\\n<|begin_of_audio|><|pad|>*N<|end_of_audio|><|user|>\\nPlease transcribe this audio into text<|assistant|>\\n
 plus an auxiliary CTC loss on the projector output (a training-only linear head, not exported) that makes the
-acoustic front end learn the words directly, long before the decoder learns to read the audio.
+acoustic front end learn the words directly, long before the decoder learns to read the audio, plus (with
+--guide-weight) a guided-attention loss: at the position that predicts answer word i, one head in each of
+--guide-layers is pulled towards the audio rows where the CTC head's current alignment posterior puts word i.
+That teaches the decoder to read the audio tokens in order about three times sooner (docs/demo-model.md).
 
     /usr/bin/python3 weights-tools/train/train.py [--data .cache/demo-data] [--out models/demo] [--steps N]
 """
@@ -246,6 +249,13 @@ def check_fast_path(W, cfg, fb, clips):
     return worst
 
 
+def speed_perturb(x, factor):
+    """x played `factor` times faster by linear-interpolation resampling: tempo and pitch/formants scale together
+    (like `sox speed`), which imitates a shorter or longer vocal tract. Training only."""
+    n = max(2, int(round(len(x) / factor)))
+    return np.interp(np.arange(n) * factor, np.arange(len(x)), x).astype(np.float32)
+
+
 class SpecAugment:
     """Masks a few mel bands and time spans inside the speech (training only), filled with the padding value."""
 
@@ -270,6 +280,35 @@ class SpecAugment:
 
 # ==============================================================================================================
 # batches and loss
+
+
+def ctc_word_posteriors(lp, labels):
+    """CTC forward-backward on one clip: lp [N, C] log-probs (numpy), labels [S] (no blanks, blank = 0) ->
+    [S, N], the posterior probability that audio row t emits label s, over all alignments of the labels."""
+    N, S = lp.shape[0], len(labels)
+    ext = np.zeros(2 * S + 1, dtype=np.int64)
+    ext[1::2] = labels
+    L = len(ext)
+    skip = np.zeros(L, dtype=bool)                     # s-2 -> s allowed: a label that differs from the one before
+    skip[3::2] = ext[3::2] != ext[1:-2:2]
+    emit = lp[:, ext]                                   # [N, L]
+    alpha = np.full((N, L), -np.inf)
+    beta = np.full((N, L), -np.inf)
+    alpha[0, :2] = emit[0, :2]
+    for t in range(1, N):
+        a = alpha[t - 1]
+        prev = np.logaddexp(a, np.concatenate([[-np.inf], a[:-1]]))
+        prev = np.where(skip, np.logaddexp(prev, np.concatenate([[-np.inf, -np.inf], a[:-2]])), prev)
+        alpha[t] = prev + emit[t]
+    beta[N - 1, L - 2:] = 0.0
+    for t in range(N - 2, -1, -1):
+        b = beta[t + 1] + emit[t + 1]
+        nxt = np.logaddexp(b, np.concatenate([b[1:], [-np.inf]]))
+        skip_from = np.concatenate([skip[2:], [False, False]])     # s -> s+2 allowed when s+2 may skip
+        nxt = np.where(skip_from, np.logaddexp(nxt, np.concatenate([b[2:], [-np.inf, -np.inf]])), nxt)
+        beta[t] = nxt
+    logz = np.logaddexp(alpha[N - 1, L - 1], alpha[N - 1, L - 2])
+    return np.exp(alpha[:, 1::2] + beta[:, 1::2] - logz).T
 
 
 class Batcher:
@@ -311,7 +350,7 @@ class Task:
             self._prompts[n_audio] = self.tok.encode(ref.prompt_text(n_audio, INSTRUCTION))
         return self._prompts[n_audio]
 
-    def loss(self, samples, texts, spec_aug=None, ctc_weight=0.3):
+    def loss(self, samples, texts, spec_aug=None, ctc_weight=0.3, guide_weight=0.0, guide_layers=(), guide_head=0):
         cfg = self.cfg
         audio, proj, ntok = audio_embeddings(self.W, cfg, self.fb, samples, spec_aug)
         seqs, tgts = [], []
@@ -331,7 +370,8 @@ class Task:
         x = self.dec.embed_ids(ids)
         is_audio = ids == cfg.audio_token_id
         x = x.masked_scatter(is_audio[..., None], torch.cat(audio, dim=0))   # in order, like HF masked_scatter
-        logits, _ = self.dec.forward(x, 0, None)
+        probs = {i: None for i in guide_layers} if guide_weight > 0 else None
+        logits, _ = self.dec.forward(x, 0, None, probs)
         ce = F.cross_entropy(logits.reshape(B * T, -1), tgt.reshape(-1), ignore_index=-100)
         with torch.no_grad():
             m = tgt != -100
@@ -347,7 +387,25 @@ class Task:
             ctc = F.ctc_loss(lp, torch.cat(targets), torch.tensor(ntok), torch.tensor([len(t) for t in targets]),
                              blank=0, zero_infinity=True)
             loss = loss + ctc_weight * ctc
-        return loss, dict(ce=float(ce), ctc=float(ctc), acc=acc, seq=seq_ok)
+        guide = torch.tensor(0.0)
+        if probs:
+            # guided attention: at the position that predicts answer word i, one head per listed layer should look
+            # at the audio rows where the CTC head (its current alignment posterior) places word i, +-1 row
+            target = torch.zeros(B, T, T)
+            rows = torch.zeros(B, T, dtype=torch.bool)
+            lp_np = lp.detach().transpose(0, 1).numpy()
+            for b, (n, tg) in enumerate(zip(ntok, targets)):
+                post = ctc_word_posteriors(lp_np[b, :n], tg.numpy())                    # [S, n]
+                post = np.maximum(post, np.maximum(np.pad(post[:, 1:], ((0, 0), (0, 1))),
+                                                   np.pad(post[:, :-1], ((0, 0), (1, 0)))))
+                a0 = seqs[b].index(cfg.audio_token_id)
+                q0 = len(self.prompt_ids(n)) - 1
+                target[b, q0:q0 + len(tg), a0:a0 + n] = torch.from_numpy(np.minimum(post, 1.0)).float()
+                rows[b, q0:q0 + len(tg)] = True
+            terms = [-torch.log((probs[i][:, guide_head] * target).sum(-1)[rows] + 1e-4).mean() for i in guide_layers]
+            guide = sum(terms) / len(terms)
+            loss = loss + guide_weight * guide
+        return loss, dict(ce=float(ce), ctc=float(ctc), guide=float(guide), acc=acc, seq=seq_ok)
 
 
 # ==============================================================================================================
@@ -416,6 +474,12 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--ctc-weight", type=float, default=0.5)
+    ap.add_argument("--guide-weight", type=float, default=0.0,
+                    help="weight of the guided-attention loss (needs --ctc-weight > 0: the CTC alignment is its target)")
+    ap.add_argument("--guide-layers", default="1,2", help="decoder layers whose head --guide-head is guided")
+    ap.add_argument("--guide-head", type=int, default=0)
+    ap.add_argument("--speed-perturb", type=float, default=0.0,
+                    help="a: each training clip is resampled by a factor drawn from U[1 - a, 1 + a] (0 = off)")
     ap.add_argument("--spec-aug", type=float, default=0.0, help="probability of SpecAugment masks per clip")
     ap.add_argument("--seed", type=int, default=2512)
     ap.add_argument("--threads", type=int, default=2)
@@ -491,6 +555,8 @@ def main():
         prog = min(1.0, (step - sched["start"]) / sched["len"])
         return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * prog)))
 
+    guide_layers = [int(v) for v in args.guide_layers.split(",") if v]
+    assert args.guide_weight == 0 or args.ctc_weight > 0, "--guide-weight needs the CTC head (--ctc-weight > 0)"
     batcher = Batcher([m["n"] for m in train], args.batch, rng)
     spec_aug = SpecAugment(rng, args.spec_aug) if args.spec_aug > 0 else None
     batches, step, ema = [], 0, None
@@ -508,8 +574,11 @@ def main():
         part = [train[i] for i in batches.pop()]
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        loss, st = task.loss([md.clip_samples(train_pcm, m) for m in part], [m["text"] for m in part], spec_aug,
-                             args.ctc_weight)
+        clips = [md.clip_samples(train_pcm, m) for m in part]
+        if args.speed_perturb > 0:
+            clips = [speed_perturb(x, float(rng.uniform(1 - args.speed_perturb, 1 + args.speed_perturb))) for x in clips]
+        loss, st = task.loss(clips, [m["text"] for m in part], spec_aug,
+                             args.ctc_weight, args.guide_weight, guide_layers, args.guide_head)
         opt.zero_grad()
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
