@@ -1,6 +1,7 @@
 /**
  * INT8 matmul rows of the kernel benchmark (docs/int8.md), side by side with the float kernels in the same group:
  *   decode GEMV M=1, K=2048, N=6144 (GB/s = weight bytes read per run: int8 + f32 scales; float: 4 or 2 B/weight)
+ *   beam-4 decode M=4, same K and N (the rows of a beam-search step)
  *   GEMM 1024³ and the encoder's fc1 shape M=1500, K=1280, N=5120 (GFLOP/s = 2·M·N·K / median)
  * Variants (group size 64 unless named):
  *   ours-f32 / ours-f16          matmul() (src/ops/matmul.ts) with its own choice
@@ -18,6 +19,7 @@ import { quantizeRows } from '../../src/weights/quant';
 import { type BenchCase, type BenchInstance, seededUniform } from '../lib';
 
 export const DECODE = { M: 1, N: 6144, K: 2048 };
+export const BEAM4 = { M: 4, N: 6144, K: 2048 };
 export const GEMM = { M: 1024, N: 1024, K: 1024 };
 export const ENCODER_FC1 = { M: 1500, N: 5120, K: 1280 };
 
@@ -90,4 +92,4 @@ function rows(shape: { M: number; N: number; K: number }, kind: 'decode' | 'gemm
   return list;
 }
 
-export const cases: BenchCase[] = [...rows(DECODE, 'decode'), ...rows(GEMM, 'gemm'), ...rows(ENCODER_FC1, 'encoder')];
+export const cases: BenchCase[] = [...rows(DECODE, 'decode'), ...rows(BEAM4, 'decode'), ...rows(GEMM, 'gemm'), ...rows(ENCODER_FC1, 'encoder')];
