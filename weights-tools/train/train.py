@@ -474,8 +474,8 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--ctc-weight", type=float, default=0.5)
-    ap.add_argument("--guide-weight", type=float, default=0.0,
-                    help="weight of the guided-attention loss (needs --ctc-weight > 0: the CTC alignment is its target)")
+    ap.add_argument("--guide-weight", type=float, default=1.0,
+                    help="weight of the guided-attention loss (0 = off; needs --ctc-weight > 0: the CTC alignment is its target)")
     ap.add_argument("--guide-layers", default="1,2", help="decoder layers whose head --guide-head is guided")
     ap.add_argument("--guide-head", type=int, default=0)
     ap.add_argument("--speed-perturb", type=float, default=0.0,
