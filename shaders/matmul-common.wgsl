@@ -108,16 +108,7 @@ fn w_block8(row: u32, k: u32) -> array<vec4f, 2> {
 #endif
 }
 
-// One activation X[row + k] (0 when k >= K).
-fn x_elem(row: u32, k: u32) -> f32 {
-  let e = row + min(k, P.K - 1u);
-#if XVEC
-  let v = X[e / 4u][e % 4u];
-#else
-  let v = X[e];
-#endif
-  return select(0.0, v, k < P.K);
-}
+#include "matmul-x.wgsl"
 
 // Element index of the start of W row n (clamped to the last row) in batch b.
 fn w_row(b: u32, n: u32) -> u32 {

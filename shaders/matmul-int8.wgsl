@@ -82,14 +82,9 @@ fn x_row(m: u32) -> u32 {
   return P.x_off + min(m, P.M - 1u) * P.ldx;
 }
 
-#if SUBGROUPS
-// Lanes 0..3 / 4..7 of v as a vec4.
-fn bc_lo(v: f32) -> vec4f {
-  return vec4f(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u));
-}
-fn bc_hi(v: f32) -> vec4f {
-  return vec4f(subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
-}
+#include "subgroup-broadcast.wgsl"
+#if !A8
+#include "matmul-x.wgsl"
 #endif
 
 #if !STEP8
@@ -159,17 +154,6 @@ fn w_block(row: u32, k: u32) -> WB {
   let b = W[row + k / 16u + 1u];
   return WB(vec4f(i8x4(a.x)), vec4f(i8x4(a.y)), vec4f(i8x4(a.z)), vec4f(i8x4(a.w)),
             vec4f(i8x4(b.x)), vec4f(i8x4(b.y)), vec4f(i8x4(b.z)), vec4f(i8x4(b.w)));
-}
-
-// One activation X[row + k] (0 when k >= K; the index is clamped so the load stays in bounds).
-fn x_elem(row: u32, k: u32) -> f32 {
-  let e = row + min(k, P.K - 1u);
-#if XVEC
-  let v = X[e / 4u][e % 4u];
-#else
-  let v = X[e];
-#endif
-  return select(0.0, v, k < P.K);
 }
 
 
@@ -361,29 +345,20 @@ fn w8(q: vec2<u32>, s: f32) -> array<vec4f, 2> {
   return array<vec4f, 2>(vec4f(i8x4(q.x)) * s, vec4f(i8x4(q.y)) * s);
 }
 
-fn x_el(row: u32, k: u32) -> f32 {
-#if XFULL
-  return X[row + k];
-#else
-  let v = X[row + min(k, P.K - 1u)];
-  return select(0.0, v, k < P.K);
-#endif
-}
-
 // X[row + k .. + 7] (zeros past K), identical in every lane.
 fn x8(row: u32, k: u32, lane: u32) -> array<vec4f, 2> {
 #if SUBGROUPS
 #if SG4
-  let v = x_el(row, k + (lane & 3u));
-  let u = x_el(row, k + 4u + (lane & 3u));
+  let v = x_elem(row, k + (lane & 3u));
+  let u = x_elem(row, k + 4u + (lane & 3u));
   return array<vec4f, 2>(bc_lo(v), bc_lo(u));
 #else
-  let v = x_el(row, k + (lane & 7u));
+  let v = x_elem(row, k + (lane & 7u));
   return array<vec4f, 2>(bc_lo(v), bc_hi(v));
 #endif
 #else
-  return array<vec4f, 2>(vec4f(x_el(row, k), x_el(row, k + 1u), x_el(row, k + 2u), x_el(row, k + 3u)),
-                         vec4f(x_el(row, k + 4u), x_el(row, k + 5u), x_el(row, k + 6u), x_el(row, k + 7u)));
+  return array<vec4f, 2>(vec4f(x_elem(row, k), x_elem(row, k + 1u), x_elem(row, k + 2u), x_elem(row, k + 3u)),
+                         vec4f(x_elem(row, k + 4u), x_elem(row, k + 5u), x_elem(row, k + 6u), x_elem(row, k + 7u)));
 #endif
 }
 

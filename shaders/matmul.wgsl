@@ -22,6 +22,7 @@ enable subgroups;
 // Dispatch: [ceil(N / (2·WG)), ceil(M / TM), batches] (GLU: [ceil(glu_rows / WG), ...]). Requires WG == subgroup
 // size when SUBGROUPS.
 #include "matmul-common.wgsl"
+#include "subgroup-broadcast.wgsl"
 
 override WG: u32 = 8u;  // lanes per workgroup (the subgroup size when SUBGROUPS)
 override TM: u32 = 16u; // output rows per workgroup, 1..16
@@ -38,18 +39,14 @@ fn x_block8(row: u32, k: u32, lane: u32) -> array<vec4f, 2> {
   let v = x_elem(row, k + (lane & 3u));
   let u = x_elem(row, k + 4u + (lane & 3u));
 #endif
-  return array<vec4f, 2>(
-    vec4f(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u)),
-    vec4f(subgroupBroadcast(u, 0u), subgroupBroadcast(u, 1u), subgroupBroadcast(u, 2u), subgroupBroadcast(u, 3u)));
+  return array<vec4f, 2>(bc_lo(v), bc_lo(u));
 #else
 #if VEC
   let v = X[row + k + (lane & 7u)];
 #else
   let v = x_elem(row, k + (lane & 7u));
 #endif
-  return array<vec4f, 2>(
-    vec4f(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u)),
-    vec4f(subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u)));
+  return array<vec4f, 2>(bc_lo(v), bc_hi(v));
 #endif
 #else
 #if XVEC
