@@ -117,6 +117,22 @@ HELD_NOISE = ["none", "brown", "brown", "hum"]         # noise types never used 
 HELD_SNRS = [25, 17, 12]
 HELD_BANDS = ["full", "full", "bandpass200-5k"]
 
+# Synthetic accents (train / dev only). espeak-ng has 9 English accents and the held-out set keeps 2 of them
+# unseen, so the model meets only 7 ways of realising each vowel. A synthetic accent is a per-speaker vowel
+# shift, consistent within the clip like a real accent: each vowel phoneme of the espeak-ng `en` inventory is,
+# with probability ACCENT_SHIFT_P, replaced everywhere by one of its neighbours in the vowel space (the kinds
+# of shift that separate English accents: diphthong onsets, fronting, lowering), and the shifted phoneme string
+# is spoken through espeak's `[[...]]` phoneme input. Words stay apart by their consonants and rhythm, which is
+# what the model should learn to rely on. The held-out split never gets one.
+VOWEL_SHIFTS = {
+    "aI": ["OI", "A:", "a", "eI"], "eI": ["aI", "E", "e@"], "oU": ["aU", "O:", "0"], "aU": ["a", "aI", "E"],
+    "i:": ["i", "I", "eI"], "u:": ["U", "3:"], "E": ["e@", "a", "I"], "I": ["i", "E", "@"], "V": ["0", "U", "a"],
+    "0": ["V", "O:", "a"], "a": ["E", "A:", "V"], "o@": ["O@", "O:", "oU"], "O@": ["o@", "O:", "oU"],
+    "O:": ["o@", "0", "oU"], "3:": ["@", "E", "A@"], "A@": ["A:", "a", "O:"], "i@": ["i:", "e@"],
+}
+ACCENT_FRACTION = 0.5                                   # share of train / dev clips spoken with a synthetic accent
+ACCENT_SHIFT_P = 0.35
+
 SPLITS = {"train": 20000, "dev": 300, "heldout": 400}
 SPLIT_SALT = {"train": 1, "dev": 2, "heldout": 3}
 
@@ -152,7 +168,40 @@ def read_wav_int16(path):
     raise ValueError("no data chunk in " + path)
 
 
+def draw_accent(rng):
+    """{vowel: replacement} for one synthetic-accent speaker (may be empty)."""
+    return {v: alts[int(rng.integers(0, len(alts)))] for v, alts in VOWEL_SHIFTS.items()
+            if rng.random() < ACCENT_SHIFT_P}
+
+
+def espeak_phonemes(text, voice):
+    """espeak-ng's phoneme mnemonics for text, one list of phonemes (stress marks kept on the vowel) per word."""
+    out = subprocess.run(["espeak-ng", "-q", "-x", "--sep=_", "-v", voice, text], check=True, capture_output=True,
+                         text=True).stdout
+    return [w.split("_") for w in out.split()]
+
+
+def accented_phonemes(text, voice, accent):
+    """The `[[...]]` phoneme input that speaks text with the accent's vowel shifts. A replacement is only kept
+    where espeak reads the concatenated mnemonics back as the intended phonemes (e.g. `a` before `I` would merge
+    into `aI`), so the result says exactly what the accent asks for."""
+    words = espeak_phonemes(text, voice)
+    shifted = []
+    for w in words:
+        out = []
+        for ph in w:
+            core = ph.lstrip("',%=")
+            out.append(ph[:len(ph) - len(core)] + accent.get(core, core))
+        shifted.append(out)
+    back = espeak_phonemes("[[" + " ".join("".join(w) for w in shifted) + "]]", voice)
+    if [[p.lstrip("',%=") for p in w] for w in back] != [[p.lstrip("',%=") for p in w] for w in shifted]:
+        shifted = words                                 # ambiguous concatenation: this group unshifted
+    return "[[" + " ".join("".join(w) for w in shifted) + "]]"
+
+
 def espeak(text, c, path):
+    if c.get("accent"):
+        text = accented_phonemes(text, c["voice"], c["accent"])
     subprocess.run(["espeak-ng", "-v", c["voice"], "-s", str(c["speed"]), "-p", str(c["pitch"]), "-g", str(c["gap"]),
                     "-w", path, text], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -200,12 +249,16 @@ def render(i, split, seed, tmp):
     rng = np.random.default_rng([seed, SPLIT_SALT[split], i])
     kind, groups = make_text(rng)
     c = conditions(rng, split)
+    if split != "heldout":     # own RNG stream: the clip's other draws (and every unaccented clip) stay as before
+        arng = np.random.default_rng([seed, SPLIT_SALT[split], i, 1])
+        c["accent"] = draw_accent(arng) if arng.random() < ACCENT_FRACTION else {}
     parts = []
     for gi, g in enumerate(groups):
         raw = os.path.join(tmp, "raw.wav")
         out = os.path.join(tmp, "p.wav")
         espeak(g, c, raw)
-        subprocess.run(["sox", raw, "-r", str(SR), "-c", "1", "-b", "16", out] + sox_effects(c) + ["gain", "-n", "-1"],
+        # -R: sox dithers the 16-bit output with a randomly seeded generator unless told to repeat itself
+        subprocess.run(["sox", "-R", raw, "-r", str(SR), "-c", "1", "-b", "16", out] + sox_effects(c) + ["gain", "-n", "-1"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         x = read_wav_int16(out).astype(np.float64)
         # trim espeak's leading / trailing silence, keep a little
@@ -224,7 +277,8 @@ def render(i, split, seed, tmp):
     pcm = np.clip(np.round(x * 32768), -32768, 32767).astype(np.int16)
     meta = dict(i=i, text=" ".join(groups), kind=kind, groups=len(groups), voice=c["voice"], speed=c["speed"],
                 pitch=c["pitch"], gap=c["gap"], tempo=c["tempo"], band=c["band"], level_db=c["level_db"],
-                noise=c["noise"], snr_db=c["snr_db"])
+                noise=c["noise"], snr_db=c["snr_db"],
+                accent=",".join(f"{v}>{r}" for v, r in sorted(c.get("accent", {}).items())))
     return pcm, meta
 
 
