@@ -3,7 +3,8 @@
  * re-records the same dispatches over the same pooled buffers and the same uniform offsets, so from the second
  * step on every bind group is a hit and `createBindGroup` (a validating driver call per dispatch) disappears from
  * the step. Least-recently-used entries beyond `capacity` are dropped; an entry that names a destroyed buffer is
- * never asked for again (a new buffer gets a new id) and ages out.
+ * never asked for again (a new buffer gets a new id) and ages out. A hit keeps the label of the dispatch that
+ * created it, so labels should name the operation, not one dispatch of it.
  */
 export class BindGroupCache {
   private readonly ids = new WeakMap<object, number>();

@@ -75,7 +75,9 @@ export class Recorder {
     if (x * y * z === 0) return; // nothing to do (an empty tensor)
 
     if (uniformOffset >= 0) entries.unshift({ binding: 0, resource: { buffer: this.uniform, offset: uniformOffset, size: uniformBytes } });
-    const bindGroup = this.gpu.bindGroups.get(pipeline, entries, `#${n} ${label}`);
+    // no dispatch number in the bind group's label: a cached group serves later dispatches too (the debug group
+    // below names the dispatch)
+    const bindGroup = this.gpu.bindGroups.get(pipeline, entries, label);
     const pass = this.passFor(`#${n} ${label}`);
     pass.pushDebugGroup(`#${n} ${label}`);
     pass.setPipeline(pipeline);
