@@ -312,13 +312,13 @@ def ctc_word_posteriors(lp, labels):
 
 
 class Batcher:
-    """Length-bucketed shuffled batches of clip indices (seeded)."""
+    """Length-bucketed shuffled batches of the clip indices `ids` (seeded)."""
 
-    def __init__(self, lengths, batch, rng):
-        self.lengths, self.batch, self.rng = np.asarray(lengths), batch, rng
+    def __init__(self, ids, lengths, batch, rng):
+        self.ids, self.lengths, self.batch, self.rng = np.asarray(ids), np.asarray(lengths), batch, rng
 
     def epoch(self):
-        idx = self.rng.permutation(len(self.lengths))
+        idx = self.ids[self.rng.permutation(len(self.ids))]
         out = []
         chunk = self.batch * 50
         for s in range(0, len(idx), chunk):
@@ -480,6 +480,8 @@ def main():
     ap.add_argument("--guide-head", type=int, default=0)
     ap.add_argument("--speed-perturb", type=float, default=0.0,
                     help="a: each training clip is resampled by a factor drawn from U[1 - a, 1 + a] (0 = off)")
+    ap.add_argument("--accent-start", type=int, default=1500,
+                    help="train on the clips without a synthetic accent only until this step (0 = all clips from the start)")
     ap.add_argument("--spec-aug", type=float, default=0.0, help="probability of SpecAugment masks per clip")
     ap.add_argument("--seed", type=int, default=2512)
     ap.add_argument("--threads", type=int, default=2)
@@ -557,7 +559,10 @@ def main():
 
     guide_layers = [int(v) for v in args.guide_layers.split(",") if v]
     assert args.guide_weight == 0 or args.ctc_weight > 0, "--guide-weight needs the CTC head (--ctc-weight > 0)"
-    batcher = Batcher([m["n"] for m in train], args.batch, rng)
+    # curriculum: clips with a synthetic accent (make_data.py) join the batches at --accent-start
+    plain = [i for i, m in enumerate(train) if not m.get("accent")]
+    batcher_all = Batcher(range(len(train)), [m["n"] for m in train], args.batch, rng)
+    batcher = Batcher(plain, [m["n"] for m in train], args.batch, rng) if args.accent_start > 0 else batcher_all
     spec_aug = SpecAugment(rng, args.spec_aug) if args.spec_aug > 0 else None
     batches, step, ema = [], 0, None
     while step < args.steps:
@@ -569,6 +574,9 @@ def main():
             log(event="decay", decay_start=sched["start"], decay_len=sched["len"])
         if sched["start"] is not None and step >= sched["start"] + sched["len"]:
             break
+        if step == args.accent_start and batcher is not batcher_all:
+            batcher, batches = batcher_all, []
+            log(event="accents_join", step=step)
         if not batches:
             batches = batcher.epoch()
         part = [train[i] for i in batches.pop()]
