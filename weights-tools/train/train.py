@@ -480,7 +480,7 @@ def main():
     ap.add_argument("--guide-head", type=int, default=0)
     ap.add_argument("--speed-perturb", type=float, default=0.0,
                     help="a: each training clip is resampled by a factor drawn from U[1 - a, 1 + a] (0 = off)")
-    ap.add_argument("--accent-start", type=int, default=1500,
+    ap.add_argument("--accent-start", type=int, default=1000,
                     help="train on the clips without a synthetic accent only until this step (0 = all clips from the start)")
     ap.add_argument("--spec-aug", type=float, default=0.0, help="probability of SpecAugment masks per clip")
     ap.add_argument("--seed", type=int, default=2512)
