@@ -181,21 +181,20 @@ def espeak_phonemes(text, voice):
     return [w.split("_") for w in out.split()]
 
 
+def bare(ph):
+    """A phoneme mnemonic without its stress marks."""
+    return ph.lstrip("',%=")
+
+
 def accented_phonemes(text, voice, accent):
-    """The `[[...]]` phoneme input that speaks text with the accent's vowel shifts. A replacement is only kept
-    where espeak reads the concatenated mnemonics back as the intended phonemes (e.g. `a` before `I` would merge
-    into `aI`), so the result says exactly what the accent asks for."""
+    """The `[[...]]` phoneme input that speaks text with the accent's vowel shifts. The shifts are kept only if
+    espeak reads the concatenated mnemonics back as exactly the intended phonemes (`a` before `I` would merge
+    into `aI`; `3:` before a vowel gets a linking r); otherwise the phrase is spoken from its unshifted phonemes."""
     words = espeak_phonemes(text, voice)
-    shifted = []
-    for w in words:
-        out = []
-        for ph in w:
-            core = ph.lstrip("',%=")
-            out.append(ph[:len(ph) - len(core)] + accent.get(core, core))
-        shifted.append(out)
+    shifted = [[ph[:len(ph) - len(bare(ph))] + accent.get(bare(ph), bare(ph)) for ph in w] for w in words]
     back = espeak_phonemes("[[" + " ".join("".join(w) for w in shifted) + "]]", voice)
-    if [[p.lstrip("',%=") for p in w] for w in back] != [[p.lstrip("',%=") for p in w] for w in shifted]:
-        shifted = words                                 # ambiguous concatenation: this group unshifted
+    if [[bare(p) for p in w] for w in back] != [[bare(p) for p in w] for w in shifted]:
+        shifted = words
     return "[[" + " ".join("".join(w) for w in shifted) + "]]"
 
 
