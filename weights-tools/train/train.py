@@ -329,6 +329,15 @@ class Batcher:
         return [out[i] for i in order]
 
 
+def repeat_by_kind(clips, spec):
+    """Clip indices for one epoch: every clip once, or N times if its kind is named in spec ("KIND:N,...")."""
+    repeat = {k: int(n) for k, n in (kv.split(":") for kv in spec.split(",") if kv)}
+    unknown = set(repeat) - {"digits", "number", "command"}
+    if unknown:
+        raise ValueError(f"unknown text kind {sorted(unknown)} in --kind-repeat {spec!r}")
+    return [i for i, m in enumerate(clips) for _ in range(repeat.get(m["kind"], 1))]
+
+
 class Task:
     """Everything that turns clips + texts into a loss with the reference decoder."""
 
@@ -483,6 +492,8 @@ def main():
     ap.add_argument("--accent-start", type=int, default=1000,
                     help="train on the clips without a synthetic accent only until this step (0 = all clips from the start)")
     ap.add_argument("--spec-aug", type=float, default=0.0, help="probability of SpecAugment masks per clip")
+    ap.add_argument("--kind-repeat", default="number:2",
+                    help="KIND:N,... each training clip of that kind appears N times per epoch ('' = each once)")
     ap.add_argument("--seed", type=int, default=2512)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-train", type=int, default=0, help="use only the first N training clips (0 = all)")
@@ -560,8 +571,9 @@ def main():
     guide_layers = [int(v) for v in args.guide_layers.split(",") if v]
     assert args.guide_weight == 0 or args.ctc_weight > 0, "--guide-weight needs the CTC head (--ctc-weight > 0)"
     # curriculum: clips with a synthetic accent (make_data.py) join the batches at --accent-start
-    plain = [i for i, m in enumerate(train) if not m.get("accent")]
-    batcher_all = Batcher(range(len(train)), [m["n"] for m in train], args.batch, rng)
+    every = repeat_by_kind(train, args.kind_repeat)
+    plain = [i for i in every if not train[i].get("accent")]
+    batcher_all = Batcher(every, [m["n"] for m in train], args.batch, rng)
     batcher = Batcher(plain, [m["n"] for m in train], args.batch, rng) if args.accent_start > 0 else batcher_all
     spec_aug = SpecAugment(rng, args.spec_aug) if args.spec_aug > 0 else None
     batches, step, ema = [], 0, None

@@ -1,0 +1,48 @@
+/**
+ * The demo model's training mix (weights-tools/train/train.py `repeat_by_kind`, behind `--kind-repeat`), on
+ * random clip lists: every clip of a named kind appears N times in an epoch and every other clip once; an
+ * unknown kind is an error that names it. Skipped without /usr/bin/python3 + torch.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const REPO = join(__dirname, '..', '..');
+const PY = '/usr/bin/python3';
+const hasTorch = spawnSync(PY, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+
+const SCRIPT = String.raw`
+import collections, json, sys
+import numpy as np
+sys.argv = ["train.py"]
+sys.path.insert(0, "weights-tools/train"); sys.path.insert(0, "weights-tools")
+import train
+seed = int(sys.stdin.read())
+rng = np.random.default_rng(seed)
+kinds = ["digits", "number", "command"]
+clips = [{"kind": kinds[int(k)]} for k in rng.integers(0, 3, 37)]
+ids = train.repeat_by_kind(clips, "number:2,command:3")
+counts = collections.Counter(ids)
+want = {"digits": 1, "number": 2, "command": 3}
+repeat_ok = sorted(counts) == list(range(len(clips))) and all(counts[i] == want[m["kind"]] for i, m in enumerate(clips))
+plain_ok = train.repeat_by_kind(clips, "") == list(range(len(clips)))
+try:
+    train.repeat_by_kind(clips, "numbers:2")
+    error = None
+except ValueError as e:
+    error = str(e)
+print(json.dumps({"repeat_ok": repeat_ok, "plain_ok": plain_ok, "error": error, "kinds": sorted(set(m["kind"] for m in clips))}))
+`;
+
+describe.skipIf(!hasTorch)('demo training mix', () => {
+  it('repeats the clips of the named kinds', () => {
+    const seed = String(1 + Math.floor(Math.random() * 1e6));
+    const r = spawnSync(PY, ['-c', SCRIPT], { cwd: REPO, input: seed, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.repeat_ok, `seed ${seed}`).toBe(true);
+    expect(out.plain_ok).toBe(true);
+    expect(out.error).toMatch(/unknown text kind \['numbers'\]/);
+    expect(out.kinds).toEqual(['command', 'digits', 'number']); // all three kinds were drawn
+  });
+});
