@@ -505,6 +505,9 @@ def main():
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
+    # the embedding's CPU backward accumulates rows in a thread-dependent order; its deterministic variant makes
+    # two runs with the same arguments and thread count give the same bytes
+    torch.use_deterministic_algorithms(True)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     t_start = time.time()
