@@ -6,19 +6,12 @@
  * summed over the label positions that carry each symbol. Random emissions, repeated labels (which need a blank
  * between them), one-label and tight (length = frames) cases. Skipped without /usr/bin/python3 + torch.
  */
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const REPO = join(__dirname, '..', '..');
-const PY = '/usr/bin/python3';
-const hasTorch = spawnSync(PY, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+import { missingTools, runPython, TORCH } from './python';
 
 const SCRIPT = String.raw`
-import json, sys
+import json
 import numpy as np, torch, torch.nn.functional as F
-sys.argv = ["train.py"]
-sys.path.insert(0, "weights-tools/train"); sys.path.insert(0, "weights-tools")
 import train
 g = torch.Generator().manual_seed(int(sys.stdin.read()))
 out = []
@@ -38,13 +31,11 @@ for labels, n in (([3, 3, 5, 2], 13), ([1], 6), ([4, 2, 4, 4, 1], 17), ([2, 6, 1
 print(json.dumps(out))
 `;
 
-describe.skipIf(!hasTorch)('demo training: CTC word posteriors for guided attention', () => {
+describe.skipIf(missingTools([TORCH]).length > 0)('demo training: CTC word posteriors for guided attention', () => {
   it('equal the occupancy implied by torch.nn.functional.ctc_loss gradients', () => {
     const seed = String(1 + Math.floor(Math.random() * 1e6));
-    const r = spawnSync(PY, ['-c', SCRIPT], { cwd: REPO, input: seed, encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    const cases: { labels: number[]; shape: number[]; max_abs_diff: number; min_mass_per_label: number; max_mass_per_row: number }[] =
-      JSON.parse(r.stdout);
+    const cases = runPython<{ labels: number[]; shape: number[]; max_abs_diff: number; min_mass_per_label: number; max_mass_per_row: number }[]>(
+      SCRIPT, seed);
     expect(cases).toHaveLength(5);
     for (const c of cases) {
       expect(c.shape[0], `labels ${c.labels}`).toBe(c.labels.length);

@@ -8,19 +8,14 @@
  *   * held-out clips never get a synthetic accent.
  * Random accents and clip indices per run. Skipped without /usr/bin/python3 + numpy, espeak-ng and sox.
  */
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { missingTools, PY, runPython } from './python';
 
-const REPO = join(__dirname, '..', '..');
-const PY = '/usr/bin/python3';
-const tools = ['espeak-ng --version', 'sox --version', `${PY} -c "import numpy"`];
-const missing = tools.filter((t) => spawnSync('sh', ['-c', t], { stdio: 'ignore' }).status !== 0);
+const missing = missingTools(['espeak-ng --version', 'sox --version', `${PY} -c "import numpy"`]);
 
 const SCRIPT = String.raw`
-import json, sys, tempfile
+import json, tempfile
 import numpy as np
-sys.path.insert(0, "weights-tools/train")
 import make_data as md
 seed = int(sys.stdin.read())
 rng = np.random.default_rng(seed)
@@ -61,9 +56,7 @@ describe.skipIf(missing.length > 0)('demo training data (make_data.py)', () => {
   const seed = Math.floor(Math.random() * 1e9);
   let r: Result;
   beforeAll(() => {
-    const run = spawnSync(PY, ['-c', SCRIPT], { cwd: REPO, input: String(seed), encoding: 'utf8', timeout: 120_000 });
-    if (run.status !== 0) throw new Error(`make_data.py check failed (seed ${seed}):\n${run.stderr}`);
-    r = JSON.parse(run.stdout) as Result;
+    r = runPython<Result>(SCRIPT, String(seed));
   }, 150_000);
 
   it(`renders every clip to the same bytes twice (seed ${seed})`, () => {

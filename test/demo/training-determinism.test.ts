@@ -10,11 +10,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { missingTools, PY, REPO, TORCH } from './python';
 
-const REPO = join(__dirname, '..', '..');
-const PY = '/usr/bin/python3';
-const tools = ['espeak-ng --version', 'sox --version', `${PY} -c "import torch, numpy"`];
-const missing = tools.filter((t) => spawnSync('sh', ['-c', t], { stdio: 'ignore' }).status !== 0);
+const missing = missingTools(['espeak-ng --version', 'sox --version', TORCH]);
 
 describe.skipIf(missing.length > 0)('demo training: determinism', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'glm-asr-train-'));

@@ -3,19 +3,12 @@
  * random clip lists: every clip of a named kind appears N times in an epoch and every other clip once; an
  * unknown kind is an error that names it. Skipped without /usr/bin/python3 + torch.
  */
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const REPO = join(__dirname, '..', '..');
-const PY = '/usr/bin/python3';
-const hasTorch = spawnSync(PY, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+import { missingTools, runPython, TORCH } from './python';
 
 const SCRIPT = String.raw`
-import collections, json, sys
+import collections, json
 import numpy as np
-sys.argv = ["train.py"]
-sys.path.insert(0, "weights-tools/train"); sys.path.insert(0, "weights-tools")
 import train
 seed = int(sys.stdin.read())
 rng = np.random.default_rng(seed)
@@ -34,12 +27,10 @@ except ValueError as e:
 print(json.dumps({"repeat_ok": repeat_ok, "plain_ok": plain_ok, "error": error, "kinds": sorted(set(m["kind"] for m in clips))}))
 `;
 
-describe.skipIf(!hasTorch)('demo training mix', () => {
+describe.skipIf(missingTools([TORCH]).length > 0)('demo training mix', () => {
   it('repeats the clips of the named kinds', () => {
     const seed = String(1 + Math.floor(Math.random() * 1e6));
-    const r = spawnSync(PY, ['-c', SCRIPT], { cwd: REPO, input: seed, encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout);
+    const out = runPython<{ repeat_ok: boolean; plain_ok: boolean; error: string | null; kinds: string[] }>(SCRIPT, seed);
     expect(out.repeat_ok, `seed ${seed}`).toBe(true);
     expect(out.plain_ok).toBe(true);
     expect(out.error).toMatch(/unknown text kind \['numbers'\]/);

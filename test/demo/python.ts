@@ -1,0 +1,26 @@
+/**
+ * Running the demo model's Python tools (weights-tools/train) from the tests: the interpreter, a check for the
+ * tools a test needs (it skips when one is missing), and a runner for a snippet with `train` and `make_data`
+ * importable that prints one JSON value.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+export const REPO = join(__dirname, '..', '..');
+export const PY = '/usr/bin/python3';
+
+/** The shell commands among `checks` that fail on this machine (empty when every tool is there). */
+export function missingTools(checks: string[]): string[] {
+  return checks.filter((c) => spawnSync('sh', ['-c', c], { stdio: 'ignore' }).status !== 0);
+}
+
+export const TORCH = `${PY} -c "import torch, numpy"`;
+
+const PRELUDE = 'import sys\nsys.argv = ["train.py"]\nsys.path.insert(0, "weights-tools/train"); sys.path.insert(0, "weights-tools")\n';
+
+/** Runs `script` in the repository root with `input` on stdin and returns what it printed, parsed as JSON. */
+export function runPython<T>(script: string, input: string, timeoutMs = 120_000): T {
+  const r = spawnSync(PY, ['-c', PRELUDE + script], { cwd: REPO, input, encoding: 'utf8', timeout: timeoutMs });
+  if (r.status !== 0) throw new Error(`python failed (input ${input}):\n${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
