@@ -1,7 +1,7 @@
 /**
  * Running the demo model's Python tools (weights-tools/train) from the tests: the interpreter, a check for the
- * tools a test needs (it skips when one is missing), and a runner for a snippet with `train` and `make_data`
- * importable that prints one JSON value.
+ * tools a test needs (it skips when one is missing), and a runner for a snippet that prints one JSON value; the
+ * snippet runs after a prelude that imports `sys` and makes `train` and `make_data` importable.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';

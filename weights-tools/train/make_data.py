@@ -69,6 +69,9 @@ def all_words():
     return sorted(words)
 
 
+KINDS = ("digits", "number", "command")    # what make_text returns as the kind of a text
+
+
 def make_text(rng):
     """(kind, list of word groups). Groups are spoken as separate phrases with a pause between them."""
     r = rng.random()

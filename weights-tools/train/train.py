@@ -332,7 +332,7 @@ class Batcher:
 def repeat_by_kind(clips, spec):
     """Clip indices for one epoch: every clip once, or N times if its kind is named in spec ("KIND:N,...")."""
     repeat = {k: int(n) for k, n in (kv.split(":") for kv in spec.split(",") if kv)}
-    unknown = set(repeat) - {"digits", "number", "command"}
+    unknown = set(repeat) - set(md.KINDS)
     if unknown:
         raise ValueError(f"unknown text kind {sorted(unknown)} in --kind-repeat {spec!r}")
     return [i for i, m in enumerate(clips) for _ in range(repeat.get(m["kind"], 1))]
