@@ -1,5 +1,5 @@
 // Time and subtitle formatting for the page (downloads and the segment list).
-// The server has the same formats in src/server/formats.ts; this is the page's dependency-free copy.
+// The server has the same formats in src/formats.ts; this is the page's dependency-free copy.
 
 /** `HH:MM:SS<sep>mmm`; rounds to whole milliseconds first so 59.9996 s → 00:01:00.000. */
 export function timestamp(seconds, sep) {

@@ -15,7 +15,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GlmAsr, type Transcription } from '../models/glm-asr/transcriber';
 import { downloadModel, resolveModelSource } from '../hub';
-import { toSrt, toVtt } from '../server/formats';
+import { toSrt, toVtt } from '../formats';
 
 const USAGE = `Usage:
   glm-asr transcribe FILE... --model DIR|ORG/NAME [options]

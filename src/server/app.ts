@@ -21,7 +21,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import multipart from '@fastify/multipart';
 import rateLimitPlugin from '@fastify/rate-limit';
 import { ApiError, badRequest } from './errors';
-import { formatTranscription, isResponseFormat, RESPONSE_CONTENT_TYPES, RESPONSE_FORMATS, type ResponseFormat } from './formats';
+import { formatTranscription, isResponseFormat, RESPONSE_CONTENT_TYPES, RESPONSE_FORMATS, type ResponseFormat } from '../formats';
 import { JobQueue, QueueClosedError, QueueFullError, type QueueStats } from './queue';
 import { isAudioDecodeError, type Transcriber, type Transcription } from './transcriber';
 

@@ -7,7 +7,7 @@
  */
 import { GlmAsr, type Transcription } from '../models/glm-asr/transcriber';
 import type { WeightPrecision } from '../models/glm-asr/weights';
-import { toVerboseJson, type VerboseJson } from '../server/formats';
+import { toVerboseJson, type VerboseJson } from '../formats';
 import { FileMapProvider, UrlFolderProvider, type FileProvider } from '../weights/checkpoint';
 import { modelCacheAvailable, normalizeBaseUrl, openUrlModel } from './model-cache';
 

@@ -8,7 +8,7 @@ export type { LoadOptions, TranscribeOptions, TranscribeProgress, Transcription,
 export { Checkpoint, FileMapProvider, UrlFolderProvider, type FileProvider } from '../weights/checkpoint';
 export { decodeAudio, AudioDecodeError } from '../audio';
 export { Gpu } from '../gpu';
-export { toVerboseJson, toSrt, toVtt } from '../server/formats';
+export { toVerboseJson, toSrt, toVtt } from '../formats';
 export {
   BrowserEngine,
   webGpuProblem,

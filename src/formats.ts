@@ -2,10 +2,10 @@
  * Output formats for a transcription: plain text, SubRip (.srt), WebVTT (.vtt) and an
  * OpenAI-compatible `verbose_json` object.
  *
- * Generic on purpose: the HTTP service and the CLI both use these, so nothing here knows about
+ * Generic on purpose: the HTTP service, the CLI and the browser engine all use these, so nothing here knows about
  * HTTP. All functions are pure.
  */
-import type { Segment, Transcription } from './transcriber';
+import type { Segment, Transcription } from './models/glm-asr/transcriber';
 
 export type ResponseFormat = 'json' | 'text' | 'srt' | 'vtt' | 'verbose_json';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatTimestamp, formatTranscription, segmentsOrWhole, toSrt, toVerboseJson, toVtt } from '../../src/server/formats';
-import type { Transcription } from '../../src/server/transcriber';
+import { formatTimestamp, formatTranscription, segmentsOrWhole, toSrt, toVerboseJson, toVtt } from '../src/formats';
+import type { Transcription } from '../src/server/transcriber';
 
 const t: Transcription = {
   text: 'Hello world. Second line',
