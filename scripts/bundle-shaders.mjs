@@ -1,6 +1,7 @@
 // Generates src/gpu/shader-sources.ts: every shaders/*.wgsl file as a string, keyed by file name, so the WGSL
 // travels inside the JS bundle for Node and browsers alike (no file system or fetch at run time).
-// Run automatically by the build, test and bench scripts (and by vitest.config.ts).
+// The file is git-ignored: every command that runs the engine from source generates it first (scripts/main.sh,
+// the build, typecheck and bench npm scripts, and vitest.config.ts for the tests).
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';

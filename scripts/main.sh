@@ -10,6 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
+node scripts/bundle-shaders.mjs   # src/gpu/shader-sources.ts is generated (git-ignored); the CLI runs from source
 corpus="$(cd "$root/.." && pwd)/shared/corpus"
 cli=(bash scripts/with-gpu-env.sh npx tsx src/cli/main.ts transcribe)
 if [ -n "${GLM_ASR_MODEL_DIR:-}" ]; then

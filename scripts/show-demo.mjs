@@ -21,6 +21,10 @@ function wordErrors(a, b) {
 let errors = 0;
 let words = 0;
 const lines = readFileSync(0, 'utf8').split('\n').filter(Boolean);
+if (!lines.length) {
+  console.error('show-demo: no transcriptions on stdin (the CLI failed before printing any)');
+  process.exit(1);
+}
 for (const line of lines) {
   const r = JSON.parse(line);
   const name = basename(r.file);
