@@ -1,4 +1,4 @@
-import { TokenizerConfigError, describe, expectArray, expectInt, expectObject, expectString, optBool, optString } from './errors';
+import { TokenizerConfigError, describe, expectArray, expectInt, expectObject, expectString, optBool, optString, required } from './errors';
 
 /** Binary min-heap of merge candidates ordered by (rank, position). Packed as parallel arrays. */
 class CandidateHeap {
@@ -89,8 +89,9 @@ export class BpeModel {
 
   constructor(json: unknown, field = 'model') {
     const obj = expectObject(json, field);
-    if (obj.type !== undefined && obj.type !== 'BPE') {
-      throw new TokenizerConfigError(`${field}.type`, `unsupported model type ${describe(obj.type)} (only BPE is supported)`);
+    if (obj.type !== 'BPE') {
+      const what = obj.type === undefined || obj.type === null ? 'required field is missing' : `unsupported model type ${describe(obj.type)}`;
+      throw new TokenizerConfigError(`${field}.type`, `${what} (only BPE is supported)`);
     }
     if (optBool(obj.byte_fallback, `${field}.byte_fallback`, false)) {
       throw new TokenizerConfigError(`${field}.byte_fallback`, 'byte_fallback=true is not supported (byte-level BPE does not need it)');
@@ -103,7 +104,7 @@ export class BpeModel {
     this.fuseUnk = optBool(obj.fuse_unk, `${field}.fuse_unk`, false);
     this.ignoreMerges = optBool(obj.ignore_merges, `${field}.ignore_merges`, false);
 
-    const vocabObj = expectObject(obj.vocab, `${field}.vocab`);
+    const vocabObj = expectObject(required(obj.vocab, `${field}.vocab`), `${field}.vocab`);
     this.vocab = new Map();
     this.idToToken = new Map();
     for (const [token, id] of Object.entries(vocabObj)) {
@@ -118,7 +119,8 @@ export class BpeModel {
     this.unkToken = obj.unk_token === undefined || obj.unk_token === null ? null : expectString(obj.unk_token, `${field}.unk_token`);
     this.unkId = this.unkToken === null ? undefined : this.vocab.get(this.unkToken);
 
-    const merges = expectArray(obj.merges ?? [], `${field}.merges`);
+    // Without its merges a BPE model would still encode (one token per byte) but not as trained: required.
+    const merges = expectArray(required(obj.merges, `${field}.merges`), `${field}.merges`);
     this.merges = new Map();
     this.mergeIds = new Int32Array(merges.length);
     for (let rank = 0; rank < merges.length; rank++) {

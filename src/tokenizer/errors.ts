@@ -1,13 +1,23 @@
 /** Thrown when a tokenizer.json is malformed or uses a feature this implementation does not support. */
 export class TokenizerConfigError extends Error {
-  /** Dotted path of the offending field inside tokenizer.json, e.g. `model.merges[12]`. */
-  readonly field: string;
+  override readonly name = 'TokenizerConfigError';
 
-  constructor(field: string, message: string) {
-    super(`tokenizer.json: ${field}: ${message}`);
-    this.name = 'TokenizerConfigError';
-    this.field = field;
+  constructor(
+    /** Dotted path of the offending field inside tokenizer.json, e.g. `model.merges[12]`. */
+    readonly field: string,
+    /** What is wrong, without file and field (the message prefixes them). */
+    readonly problem: string,
+    /** The file, as the caller named it (`Tokenizer.fromJSON`'s `file` option). */
+    readonly file = 'tokenizer.json',
+  ) {
+    super(`${file}: ${field}: ${problem}`);
   }
+}
+
+/** Throws "missing" unless the field is present (null counts as missing). */
+export function required(value: unknown, field: string): unknown {
+  if (value === undefined || value === null) throw new TokenizerConfigError(field, 'required field is missing');
+  return value;
 }
 
 /** Throws unless `value` is a plain (non-null, non-array) object. */

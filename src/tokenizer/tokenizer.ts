@@ -11,6 +11,11 @@ export interface EncodeOptions {
   addSpecialTokens?: boolean;
 }
 
+export interface FromJsonOptions {
+  /** The file named in errors, e.g. its path; default `tokenizer.json`. */
+  file?: string;
+}
+
 export interface DecodeOptions {
   /** Drop added tokens marked `special`. Default false, as in HF tokenizers. */
   skipSpecialTokens?: boolean;
@@ -84,16 +89,25 @@ export class Tokenizer {
     throw new TokenizerConfigError('decoder.type', `unsupported decoder type ${describe(obj.type)} (supported: ByteLevel or null)`);
   }
 
-  /** Builds a tokenizer from the parsed contents of tokenizer.json (or its text). */
-  static fromJSON(json: unknown): Tokenizer {
-    if (typeof json === 'string') {
-      try {
-        json = JSON.parse(json) as unknown;
-      } catch (e) {
-        throw new TokenizerConfigError('(root)', `not valid JSON: ${(e as Error).message}`);
+  /**
+   * Builds a tokenizer from the parsed contents of tokenizer.json (or its text). Throws TokenizerConfigError
+   * naming `options.file` and the field for malformed or unsupported content.
+   */
+  static fromJSON(json: unknown, options: FromJsonOptions = {}): Tokenizer {
+    try {
+      if (typeof json === 'string') {
+        try {
+          json = JSON.parse(json) as unknown;
+        } catch (e) {
+          throw new TokenizerConfigError('(root)', `not valid JSON: ${(e as Error).message}`);
+        }
       }
+      return new Tokenizer(expectObject(json, '(root)'));
+    } catch (e) {
+      // The builders know fields, not the file: name it here.
+      if (e instanceof TokenizerConfigError && options.file !== undefined) throw new TokenizerConfigError(e.field, e.problem, options.file);
+      throw e;
     }
-    return new Tokenizer(expectObject(json, '(root)'));
   }
 
   /** Splits text into added tokens and plain-text pieces (normalized), in order. */

@@ -512,4 +512,40 @@ describe('malformed tokenizer.json', () => {
     (j11.model as Json).byte_fallback = true;
     expectFieldError(j11, 'model.byte_fallback', /not supported/);
   });
+
+  it('requires the BPE model fields: type, vocab and merges (no merges would silently encode one token per byte)', () => {
+    for (const key of ['merges', 'vocab', 'type']) {
+      for (const value of [undefined, null]) {
+        const j = base();
+        (j.model as Json)[key] = value;
+        expectFieldError(j, `model.${key}`, /missing/);
+      }
+    }
+    const j = base();
+    (j.model as Json).merges = {};
+    expectFieldError(j, 'model.merges', /expected an array, got an object/);
+    const a = base();
+    a.added_tokens = {};
+    expectFieldError(a, 'added_tokens', /expected an array/);
+    a.added_tokens = [7];
+    expectFieldError(a, 'added_tokens[0]', /expected an object, got number 7/);
+    // An empty merge list is valid BPE (character-level).
+    const empty = base();
+    (empty.model as Json).merges = [];
+    expect(Tokenizer.fromJSON(empty).encode('ab', { addSpecialTokens: false })).toEqual([97, 98]);
+  });
+
+  it('names the file given as `file`, for bad JSON and bad fields alike', () => {
+    const file = '/models/x/tokenizer.json';
+    expect(() => Tokenizer.fromJSON('{"model": ', { file })).toThrow(/^\/models\/x\/tokenizer\.json: \(root\): not valid JSON/);
+    const j = base();
+    delete (j.model as Json).merges;
+    let err: unknown;
+    try {
+      Tokenizer.fromJSON(j, { file });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ name: 'TokenizerConfigError', file, field: 'model.merges', message: `${file}: model.merges: required field is missing` });
+  });
 });
