@@ -26,6 +26,7 @@
  *   another chunk. Any other oversize means the file was cut short: `AudioDecodeError`.
  */
 import { AudioDecodeError } from './errors';
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './resample';
 
 /** Decoded PCM: one Float32Array per channel, all the same length. */
 export interface PcmAudio {
@@ -159,7 +160,13 @@ function parseFmt(b: Uint8Array, dv: DataView, off: number, size: number, name: 
     throw new AudioDecodeError(name, `unsupported WAV codec ${what} at byte ${tagAt}; supported: ${SUPPORTED}`, tagAt);
   }
   if (channels === 0) throw new AudioDecodeError(name, `fmt chunk at byte ${off} says 0 channels`, body + 2);
-  if (sampleRate === 0) throw new AudioDecodeError(name, `fmt chunk at byte ${off} says sample rate 0`, body + 4);
+  if (sampleRate < MIN_SAMPLE_RATE || sampleRate > MAX_SAMPLE_RATE) {
+    throw new AudioDecodeError(
+      name,
+      `fmt chunk at byte ${off} says sample rate ${sampleRate} Hz; supported: ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`,
+      body + 4,
+    );
+  }
   const container = Math.ceil(bits / 8);
   let okBits: boolean;
   if (tag === TAG_PCM) okBits = bits >= 1 && bits <= 32;
@@ -209,12 +216,14 @@ function mulaw(): Float32Array {
   return (mulawTable = t);
 }
 
+/** Everything about a WAV file but its samples: what `parseWav` reports, plus the frame count. */
+export type WavHeader = Omit<WavAudio, 'channels'> & { channelCount: number; frames: number };
+
 /**
- * Parse a RIFF/WAVE file into per-channel Float32 samples.
- * @param name used in error messages (a path, URL or label)
+ * Reads a RIFF/WAVE header (the chunk walk and `fmt `), no samples.
  * @throws AudioDecodeError for anything truncated, inconsistent or unsupported
  */
-export function parseWav(bytes: Uint8Array, name: string): WavAudio {
+export function readWavHeader(bytes: Uint8Array, name: string): WavHeader {
   const len = bytes.length;
   if (len < 12) {
     throw new AudioDecodeError(name, `file is ${len} bytes, too short for a RIFF/WAVE header (12 bytes)`, 0);
@@ -305,66 +314,91 @@ export function parseWav(bytes: Uint8Array, name: string): WavAudio {
     throw new AudioDecodeError(name, `no 'data' chunk found (scanned up to byte ${Math.min(off, len)} of ${len})`, Math.min(off, len));
   }
 
-  const { channels: nch, blockAlign, tag } = fmt;
-  const frames = Math.floor(dataAvail / blockAlign);
-  const channels: Float32Array[] = [];
-  for (let c = 0; c < nch; c++) channels.push(new Float32Array(frames));
-  const bps = blockAlign / nch;
+  const frames = Math.floor(dataAvail / fmt.blockAlign);
+  const bps = fmt.blockAlign / fmt.channels;
+  const encoding: WavEncoding =
+    fmt.tag === TAG_FLOAT ? 'float' : fmt.tag === TAG_ALAW ? 'alaw' : fmt.tag === TAG_MULAW ? 'mulaw' : bps === 1 ? 'pcm-uint8' : 'pcm-int';
+  return {
+    sampleRate: fmt.sampleRate,
+    channelCount: fmt.channels,
+    frames,
+    encoding,
+    bitsPerSample: bps * 8,
+    validBitsPerSample: fmt.validBits,
+    formatTag: fmt.tag,
+    extensible: fmt.extensible,
+    channelMask: fmt.channelMask,
+    dataOffset: dataStart,
+    dataBytes: frames * fmt.blockAlign,
+    streamed,
+  };
+}
 
-  let encoding: WavEncoding;
-  if (tag === TAG_FLOAT) {
-    encoding = 'float';
+/**
+ * Converts frames [f0, f1) of a WAV file to Float32, one array per channel, written from index
+ * `at` of each `out` array. A NaN or infinite float sample is an AudioDecodeError.
+ */
+export function readWavFrames(
+  bytes: Uint8Array,
+  h: WavHeader,
+  name: string,
+  f0: number,
+  f1: number,
+  channels: Float32Array[],
+  at = 0,
+): void {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const nch = h.channelCount;
+  const bps = h.bitsPerSample / 8;
+  const frames = f1 - f0;
+  const dataStart = h.dataOffset + f0 * nch * bps;
+  const { encoding } = h;
+  if (encoding === 'float') {
     for (let f = 0, p = dataStart; f < frames; f++) {
       for (let c = 0; c < nch; c++, p += bps) {
         const v = bps === 4 ? dv.getFloat32(p, true) : dv.getFloat64(p, true);
         if (!Number.isFinite(v)) {
           throw new AudioDecodeError(name, `non-finite float sample (${v}) at byte ${p}`, p);
         }
-        channels[c][f] = v;
+        channels[c][at + f] = v;
       }
     }
-  } else if (tag === TAG_ALAW || tag === TAG_MULAW) {
-    encoding = tag === TAG_ALAW ? 'alaw' : 'mulaw';
-    const table = tag === TAG_ALAW ? alaw() : mulaw();
+  } else if (encoding === 'alaw' || encoding === 'mulaw') {
+    const table = encoding === 'alaw' ? alaw() : mulaw();
     for (let f = 0, p = dataStart; f < frames; f++) {
-      for (let c = 0; c < nch; c++, p++) channels[c][f] = table[bytes[p]];
+      for (let c = 0; c < nch; c++, p++) channels[c][at + f] = table[bytes[p]];
     }
-  } else if (bps === 1) {
-    encoding = 'pcm-uint8';
+  } else if (encoding === 'pcm-uint8') {
     for (let f = 0, p = dataStart; f < frames; f++) {
-      for (let c = 0; c < nch; c++, p++) channels[c][f] = (bytes[p] - 128) / 128;
+      for (let c = 0; c < nch; c++, p++) channels[c][at + f] = (bytes[p] - 128) / 128;
+    }
+  } else if (bps === 2) {
+    for (let f = 0, p = dataStart; f < frames; f++) {
+      for (let c = 0; c < nch; c++, p += 2) channels[c][at + f] = dv.getInt16(p, true) / 32768;
+    }
+  } else if (bps === 3) {
+    for (let f = 0, p = dataStart; f < frames; f++) {
+      for (let c = 0; c < nch; c++, p += 3) {
+        const v = (bytes[p] | (bytes[p + 1] << 8) | (bytes[p + 2] << 16)) << 8; // sign-extend via the top byte
+        channels[c][at + f] = (v >> 8) / 8388608;
+      }
     }
   } else {
-    encoding = 'pcm-int';
-    if (bps === 2) {
-      for (let f = 0, p = dataStart; f < frames; f++) {
-        for (let c = 0; c < nch; c++, p += 2) channels[c][f] = dv.getInt16(p, true) / 32768;
-      }
-    } else if (bps === 3) {
-      for (let f = 0, p = dataStart; f < frames; f++) {
-        for (let c = 0; c < nch; c++, p += 3) {
-          const v = (bytes[p] | (bytes[p + 1] << 8) | (bytes[p + 2] << 16)) << 8; // sign-extend via the top byte
-          channels[c][f] = (v >> 8) / 8388608;
-        }
-      }
-    } else {
-      for (let f = 0, p = dataStart; f < frames; f++) {
-        for (let c = 0; c < nch; c++, p += 4) channels[c][f] = dv.getInt32(p, true) / 2147483648;
-      }
+    for (let f = 0, p = dataStart; f < frames; f++) {
+      for (let c = 0; c < nch; c++, p += 4) channels[c][at + f] = dv.getInt32(p, true) / 2147483648;
     }
   }
+}
 
-  return {
-    sampleRate: fmt.sampleRate,
-    channels,
-    encoding,
-    bitsPerSample: bps * 8,
-    validBitsPerSample: fmt.validBits,
-    formatTag: tag,
-    extensible: fmt.extensible,
-    channelMask: fmt.channelMask,
-    dataOffset: dataStart,
-    dataBytes: frames * blockAlign,
-    streamed,
-  };
+/**
+ * Parse a RIFF/WAVE file into per-channel Float32 samples.
+ * @param name used in error messages (a path, URL or label)
+ * @throws AudioDecodeError for anything truncated, inconsistent or unsupported
+ */
+export function parseWav(bytes: Uint8Array, name: string): WavAudio {
+  const h = readWavHeader(bytes, name);
+  const channels = Array.from({ length: h.channelCount }, () => new Float32Array(h.frames));
+  readWavFrames(bytes, h, name, 0, h.frames, channels);
+  const { channelCount: _n, frames: _f, ...rest } = h;
+  return { ...rest, channels };
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { downmixToMono } from '../../src/audio/decode';
-import { Resampler, getResampler, resample } from '../../src/audio/resample';
+import { MAX_TABLE_COEFFS, Resampler, getResampler, resample } from '../../src/audio/resample';
 import { parseWav } from '../../src/audio/wav';
 import { HAS_CORPUS, NO_CORPUS, corpusBytes, pythonMissing, rms, runPython, sine, tempDir, writeF32, removeTempDirs } from './helpers';
 
@@ -23,7 +23,8 @@ describe('resampler design', () => {
     expect(new Resampler(48000, 16000).design).toMatchObject({ up: 1, down: 3, exact: true });
     expect(new Resampler(8000, 16000).design).toMatchObject({ up: 2, down: 1, cutoffHz: 3800, stopbandHz: 4000 });
     const odd = new Resampler(44101, 16000).design;
-    expect(odd).toMatchObject({ up: 16000, down: 44101, exact: false, phases: 1024 });
+    // interpolated; the table budget (MAX_TABLE_COEFFS) leaves 850 of the 1024 phases at 308 taps
+    expect(odd).toMatchObject({ up: 16000, down: 44101, exact: false, phases: 850, tapsPerOutput: 308 });
     expect(new Resampler(48000, 16000).design.stopbandDb).toBeGreaterThan(80);
   });
 
@@ -38,10 +39,60 @@ describe('resampler design', () => {
     expect(getResampler(44100, 16000)).toBe(getResampler(44100, 16000));
   });
 
-  it('rejects bad rates', () => {
+  it('rejects bad rates: non-integers and anything outside 1 kHz – 768 kHz', () => {
     expect(() => new Resampler(0, 16000)).toThrow(RangeError);
     expect(() => new Resampler(44100.5, 16000)).toThrow(RangeError);
     expect(() => new Resampler(44100, 16000, { rolloff: 1.2 })).toThrow(RangeError);
+    for (const rate of [1, 999, 768_001, 20_000_003, 4_294_967_295]) {
+      expect(() => new Resampler(rate, 16000)).toThrow(/sample rate must be an integer from 1000 to 768000 Hz/);
+      expect(() => new Resampler(16000, rate)).toThrow(RangeError);
+    }
+    expect(new Resampler(1000, 16000).design.up).toBe(16);
+    expect(new Resampler(768_000, 16000).design.down).toBe(48);
+  });
+
+  it('tables stay within MAX_TABLE_COEFFS at the awkward high rates, built fast, still accurate', () => {
+    for (const src of [767_999, 767_984, 500_009]) {
+      const t0 = performance.now();
+      const r = new Resampler(src, 16000);
+      const ms = performance.now() - t0;
+      const { phases, tapsPerOutput, exact } = r.design;
+      expect((exact ? phases : phases + 1) * tapsPerOutput, `${src}`).toBeLessThanOrEqual(MAX_TABLE_COEFFS);
+      expect(ms, `${src}: table build ms`).toBeLessThan(1000); // ≈ 50 ms; 20 MHz took seconds before the bound
+      const [y, ideal] = tone(1000, src, 16000, 0.2);
+      let maxErr = 0;
+      for (let i = EDGE; i < y.length - EDGE; i++) maxErr = Math.max(maxErr, Math.abs(y[i] - ideal[i]));
+      expect(maxErr, `${src}`).toBeLessThan(1e-4);
+    }
+  });
+
+  it('keeps at most 4 designs cached', () => {
+    const first = getResampler(11_025, 16000);
+    for (const rate of [12_000, 24_000, 32_000]) getResampler(rate, 16000);
+    expect(getResampler(11_025, 16000)).toBe(first);
+    for (const rate of [12_001, 24_001, 32_001, 44_099]) getResampler(rate, 16000);
+    expect(getResampler(11_025, 16000)).not.toBe(first);
+  });
+
+  it('stream(): pieces of any size give exactly what process() gives', () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (const src of [44100, 48000, 8000, 44101, 16000, 767_999]) {
+      const r = new Resampler(src, 16000);
+      const x = Float32Array.from({ length: Math.round(src * 0.3) + 5 }, () => rnd() - 0.5);
+      const whole = r.process(x);
+      const s = r.stream();
+      const parts: number[] = [];
+      for (let o = 0; o < x.length; ) {
+        const n = Math.floor(rnd() * 3000);
+        parts.push(...s.push(x.subarray(o, o + n)));
+        o += n;
+      }
+      parts.push(...s.end());
+      expect(parts.length, `${src}`).toBe(whole.length);
+      expect(Float32Array.from(parts), `${src}`).toEqual(whole);
+      expect(() => s.push(x)).toThrow(/after end/);
+    }
   });
 });
 
