@@ -1,10 +1,15 @@
 /**
  * GlmAsr behaviour beyond the goldens: abort, long audio (more windows than one prompt holds), bad input.
  */
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resample } from '../../src/audio';
 import { GlmAsr } from '../../src/models/glm-asr/transcriber';
+import type { FileProvider } from '../../src/weights/checkpoint';
 import { randomF32, testGpu } from '../helpers/gpu';
+import { makeWav } from '../server/helpers';
 
 const TINY = join(__dirname, '..', 'goldens', 'tiny');
 
@@ -52,6 +57,95 @@ describe('GlmAsr', () => {
 
   it('rejects a beam count above maxBeams with a clear message', async () => {
     await expect(asr.transcribe({ samples: randomF32(16000, 3, 0.1), sampleRate: 16000 }, { beams: 9 })).rejects.toThrow(/beams must be an integer in \[1, 4\]/);
+  });
+
+  it('rejects bad transcribe options up front, naming the option, the value and the range', async () => {
+    const audio = { samples: randomF32(16000, 3, 0.1), sampleRate: 16000 };
+    for (const maxNewTokens of [0, -1, 1.5, NaN, 8193]) {
+      await expect(asr.transcribe(audio, { maxNewTokens })).rejects.toThrow(`maxNewTokens must be an integer in [1, 8192] (the decoder's positions), got ${maxNewTokens}`);
+    }
+    await expect(asr.transcribe(audio, { beams: 0 })).rejects.toMatchObject({ name: 'OptionError', option: 'beams' });
+    await expect(asr.transcribe(audio, { lengthPenalty: NaN })).rejects.toThrow('lengthPenalty must be a finite number, got NaN');
+    await expect(asr.transcribe(audio, { earlyStopping: 'yes' as never })).rejects.toThrow(`earlyStopping must be true, false or 'never', got "yes"`);
+    await expect(asr.transcribe(audio, { signal: {} as AbortSignal })).rejects.toThrow('signal must be an AbortSignal, got an object (Object)');
+  });
+
+  it('takes file bytes as Uint8Array or ArrayBuffer; a path string or another type is refused with what to pass', async () => {
+    const wav = makeWav(1, 5);
+    const fromBytes = await asr.transcribe(wav, { maxNewTokens: 2 });
+    const fromBuffer = await asr.transcribe(wav.slice().buffer, { maxNewTokens: 2 });
+    expect(fromBuffer.tokens).toEqual(fromBytes.tokens);
+    expect(fromBuffer.durationSec).toBe(1);
+    await expect(asr.transcribe('clip.wav' as never)).rejects.toThrow('audio must be the file\'s bytes (e.g. await readFile(path)) or { samples, sampleRate }, got the string "clip.wav"');
+    await expect(asr.transcribe(new Int16Array(100) as never)).rejects.toThrow(/audio must be a Uint8Array or ArrayBuffer of file bytes, or \{ samples: Float32Array, sampleRate \}, got an object \(Int16Array\)/);
+    await expect(asr.transcribe(undefined as never)).rejects.toMatchObject({ name: 'OptionError', option: 'audio' });
+    await expect(asr.transcribe({ samples: [0.1, 0.2], sampleRate: 16000 } as never)).rejects.toThrow('audio.samples must be a Float32Array, got an array');
+  });
+
+  it('refuses non-finite samples like the file decoders do, naming the input and the sample', async () => {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const samples = randomF32(16000, 3, 0.1);
+      samples[1234] = bad;
+      await expect(asr.transcribe({ samples, sampleRate: 16000 }, { name: 'mic' })).rejects.toMatchObject({
+        name: 'AudioDecodeError',
+        message: `mic: sample 1234 is ${bad}; samples must be finite numbers`,
+      });
+    }
+    await expect(asr.transcribe({ samples: new Float32Array(16000).fill(NaN), sampleRate: 16000 })).rejects.toThrow('audio: sample 0 is NaN');
+  });
+
+  it('resamples raw samples at other rates to 16 kHz (as decoded files are), and refuses a rate that is not a positive integer', async () => {
+    for (const rate of [44100, 8000]) {
+      const samples = randomF32(rate * 2, 7, 0.1);
+      const t = await asr.transcribe({ samples, sampleRate: rate }, { maxNewTokens: 3 });
+      expect(t.durationSec).toBe(2);
+      const at16k = await asr.transcribe({ samples: resample(samples, rate, 16000), sampleRate: 16000 }, { maxNewTokens: 3 });
+      expect(t.tokens).toEqual(at16k.tokens);
+    }
+    for (const sampleRate of [0, -16000, 16000.5, NaN, '16000']) {
+      await expect(asr.transcribe({ samples: randomF32(16000, 3, 0.1), sampleRate } as never)).rejects.toMatchObject({ name: 'OptionError', option: 'audio.sampleRate' });
+    }
+  });
+});
+
+describe('GlmAsr.load option and file checks', () => {
+  /** A provider that fails the test if anything is read: options are checked before any I/O. */
+  const untouchable: FileProvider = {
+    name: 'untouchable',
+    exists: () => Promise.reject(new Error('read a file')),
+    open: () => Promise.reject(new Error('read a file')),
+    readText: () => Promise.reject(new Error('read a file')),
+  };
+
+  it('rejects bad options before creating a device or reading a file', async () => {
+    for (const maxBeams of [0, -1, 1.5, NaN, 65]) {
+      await expect(GlmAsr.load(untouchable, { maxBeams })).rejects.toThrow(`maxBeams must be an integer in [1, 64], got ${maxBeams}`);
+    }
+    await expect(GlmAsr.load(untouchable, { precision: 'bogus' as never })).rejects.toThrow('precision must be one of auto, f32, f16, int8, got "bogus"');
+    await expect(GlmAsr.load(untouchable, { gpu: {} as never })).rejects.toMatchObject({ name: 'OptionError', option: 'gpu' });
+    await expect(GlmAsr.load(untouchable, { onProgress: 1 as never })).rejects.toThrow('onProgress must be a function, got 1');
+    await expect(GlmAsr.load('/no/such/folder', { maxBeams: 0 })).rejects.toMatchObject({ option: 'maxBeams' });
+    await expect(GlmAsr.load('')).rejects.toMatchObject({ name: 'OptionError', option: 'source' });
+    await expect(GlmAsr.load(42 as never)).rejects.toMatchObject({ name: 'OptionError', option: 'source' });
+  });
+
+  describe('a tokenizer.json that is broken', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'glm-asr-tok-'));
+    for (const f of readdirSync(TINY)) copyFileSync(join(TINY, f), join(dir, f));
+    const good = readFileSync(join(TINY, 'tokenizer.json'), 'utf8');
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('is refused with the file and the problem: not JSON, or a BPE model without merges', async () => {
+      writeFileSync(join(dir, 'tokenizer.json'), good.slice(0, 100));
+      await expect(GlmAsr.load(dir)).rejects.toThrow(new RegExp(`^${dir}/tokenizer\\.json: \\(root\\): not valid JSON`));
+      const json = JSON.parse(good) as { model: Record<string, unknown> };
+      delete json.model.merges;
+      writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
+      await expect(GlmAsr.load(dir)).rejects.toMatchObject({
+        name: 'TokenizerConfigError',
+        message: `${dir}/tokenizer.json: model.merges: required field is missing`,
+      });
+    });
   });
 });
 

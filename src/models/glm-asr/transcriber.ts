@@ -22,6 +22,7 @@ import { Checkpoint, type FileProvider } from '../../weights/checkpoint';
 import { checkpointScheme } from '../../weights/quant';
 import { loadGlmAsrConfig, validateAgainstTensors, type GlmAsrConfig } from './config';
 import { Decoder } from './decoder';
+import { audioArgument, checkLoadOptions, checkTranscribeOptions, type AudioInput } from './options';
 import { encodeAudio, encoderFrames, encoderWindowBatch, type EncoderTaps } from './encoder';
 import { loadWeights, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
 
@@ -76,8 +77,7 @@ export interface Transcription {
   timings: Record<'decodeAudio' | 'mel' | 'encode' | 'generate' | 'total', number>;
 }
 
-/** Audio given to transcribe: encoded file bytes, or 16 kHz mono samples. */
-export type AudioInput = Uint8Array | { samples: Float32Array; sampleRate: 16000 };
+export type { AudioInput } from './options';
 
 /** One 30 s window: samples zero-padded to the window length, and how many of them are real audio. */
 export interface WindowSamples {
@@ -118,9 +118,10 @@ export class GlmAsr {
    * in the package); anywhere, a FileProvider (browser: files picked from a folder, or a base URL).
    */
   static async load(source: string | FileProvider, options: LoadOptions = {}): Promise<GlmAsr> {
+    checkLoadOptions(source, options);
     const { provider, notice } = typeof source === 'string' ? await nodeFolder(source) : { provider: source, notice: undefined };
     const config = await loadGlmAsrConfig(provider);
-    const tokenizer = Tokenizer.fromJSON(JSON.parse(await provider.readText('tokenizer.json')));
+    const tokenizer = Tokenizer.fromJSON(await provider.readText('tokenizer.json'), { file: `${provider.name}/tokenizer.json` });
     const ckpt = await Checkpoint.open(provider);
     try {
       validateAgainstTensors(config, ckpt.tensors, provider.name);
@@ -137,14 +138,15 @@ export class GlmAsr {
   async transcribe(audio: AudioInput, options: TranscribeOptions = {}): Promise<Transcription> {
     const t0 = performance.now();
     const timings = { decodeAudio: 0, mel: 0, encode: 0, generate: 0, total: 0 };
+    checkTranscribeOptions(options, { maxBeams: this.maxBeams, maxPositions: this.config.decoder.maxPositions });
     const name = options.name ?? 'audio';
+    const input = audioArgument(audio, name);
     const beams = options.beams ?? 1;
-    if (!Number.isInteger(beams) || beams < 1 || beams > this.maxBeams) throw new RangeError(`beams must be an integer in [1, ${this.maxBeams}] (maxBeams at load), got ${beams}`);
     const maxNewTokens = options.maxNewTokens ?? 500;
     const fe = this.config.frontEnd;
 
     options.onProgress?.({ stage: 'decode-audio', done: 0, total: 1 });
-    const samples = audio instanceof Uint8Array ? (await decodeAudio(audio, name)).samples : audio.samples;
+    const samples = 'bytes' in input ? (await decodeAudio(input.bytes, name)).samples : input.samples;
     timings.decodeAudio = performance.now() - t0;
     const durationSec = samples.length / fe.sampleRate;
     if (this.audioTokens(samples.length) === 0) {

@@ -1,0 +1,105 @@
+/**
+ * Checks of what callers pass to `GlmAsr.load` and `transcribe`, run before any work starts (no device, no file
+ * read, no decoding), so that a wrong option fails at once with a message naming the option, the value and what
+ * is allowed — not later inside a kernel or a cache.
+ */
+import { AudioDecodeError, getResampler, TARGET_SAMPLE_RATE } from '../../audio';
+import { Gpu } from '../../gpu';
+import type { FileProvider } from '../../weights/checkpoint';
+
+/** A beam search keeps all beams' candidates in one flattened top-k, which holds at most 64 rows (ops/sample.ts). */
+export const MAX_BEAMS = 64;
+export const PRECISIONS = ['auto', 'f32', 'f16', 'int8'] as const;
+
+/** A `load` or `transcribe` argument that is not acceptable; `option` names it (e.g. `maxNewTokens`, `audio.sampleRate`). */
+export class OptionError extends RangeError {
+  override readonly name = 'OptionError';
+  constructor(readonly option: string, message: string) {
+    super(`${option} ${message}`);
+  }
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (typeof v === 'function') return 'a function';
+  if (v === null || typeof v !== 'object') return String(v);
+  if (Array.isArray(v)) return 'an array';
+  return `an object (${v.constructor?.name ?? 'no prototype'})`;
+}
+
+function integerIn(option: string, v: unknown, min: number, max: number, note = ''): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new OptionError(option, `must be an integer in [${min}, ${max}]${note}, got ${show(v)}`);
+  }
+  return v;
+}
+
+function optional(option: string, v: unknown, type: 'function' | 'object' | 'string' | 'boolean'): void {
+  if (v !== undefined && typeof v !== type) throw new OptionError(option, `must be a ${type}, got ${show(v)}`);
+}
+
+/** Validates `load`'s source and options (see LoadOptions); throws OptionError. */
+export function checkLoadOptions(source: unknown, options: unknown): void {
+  const isProvider = (p: unknown): p is FileProvider =>
+    typeof p === 'object' && p !== null && ['exists', 'open', 'readText'].every((m) => typeof (p as Record<string, unknown>)[m] === 'function');
+  if (!(typeof source === 'string' && source.length > 0) && !isProvider(source)) {
+    throw new OptionError('source', `must be a folder path, a Hugging Face repo id, 'demo' or a FileProvider, got ${show(source)}`);
+  }
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null) throw new OptionError('options', `must be an object, got ${show(options)}`);
+  const o = options as Record<string, unknown>;
+  if (o.precision !== undefined && !(PRECISIONS as readonly unknown[]).includes(o.precision)) {
+    throw new OptionError('precision', `must be one of ${PRECISIONS.join(', ')}, got ${show(o.precision)}`);
+  }
+  if (o.maxBeams !== undefined) integerIn('maxBeams', o.maxBeams, 1, MAX_BEAMS);
+  if (o.gpu !== undefined && !(o.gpu instanceof Gpu)) throw new OptionError('gpu', `must be a Gpu (Gpu.create()), got ${show(o.gpu)}`);
+  optional('gpuOptions', o.gpuOptions, 'object');
+  optional('onProgress', o.onProgress, 'function');
+}
+
+/** Validates `transcribe`'s options against the loaded model's limits; throws OptionError. */
+export function checkTranscribeOptions(options: unknown, limits: { maxBeams: number; maxPositions: number }): void {
+  if (typeof options !== 'object' || options === null) throw new OptionError('options', `must be an object, got ${show(options)}`);
+  const o = options as Record<string, unknown>;
+  if (o.beams !== undefined) integerIn('beams', o.beams, 1, limits.maxBeams, ' (maxBeams at load)');
+  if (o.maxNewTokens !== undefined) integerIn('maxNewTokens', o.maxNewTokens, 1, limits.maxPositions, " (the decoder's positions)");
+  if (o.lengthPenalty !== undefined && !(typeof o.lengthPenalty === 'number' && Number.isFinite(o.lengthPenalty))) {
+    throw new OptionError('lengthPenalty', `must be a finite number, got ${show(o.lengthPenalty)}`);
+  }
+  if (o.earlyStopping !== undefined && o.earlyStopping !== true && o.earlyStopping !== false && o.earlyStopping !== 'never') {
+    throw new OptionError('earlyStopping', `must be true, false or 'never', got ${show(o.earlyStopping)}`);
+  }
+  if (o.signal !== undefined && typeof (o.signal as AbortSignal | null)?.throwIfAborted !== 'function') {
+    throw new OptionError('signal', `must be an AbortSignal, got ${show(o.signal)}`);
+  }
+  optional('name', o.name, 'string');
+  optional('onProgress', o.onProgress, 'function');
+}
+
+/** Audio given to transcribe: encoded file bytes, or mono samples at any supported rate. */
+export type AudioInput = Uint8Array | ArrayBuffer | { samples: Float32Array; sampleRate: number };
+
+/**
+ * The audio argument as file bytes (to decode) or as 16 kHz mono samples: raw samples get the checks the file
+ * decoders apply (finite values, a usable rate) and are resampled like decoded audio. Throws OptionError for an
+ * argument of the wrong kind, AudioDecodeError (naming `name`) for bad sample values.
+ */
+export function audioArgument(audio: unknown, name: string): { bytes: Uint8Array } | { samples: Float32Array } {
+  if (audio instanceof Uint8Array) return { bytes: audio };
+  if (audio instanceof ArrayBuffer) return { bytes: new Uint8Array(audio) };
+  if (typeof audio === 'string') {
+    throw new OptionError('audio', `must be the file's bytes (e.g. await readFile(path)) or { samples, sampleRate }, got the string ${show(audio)}`);
+  }
+  if (typeof audio !== 'object' || audio === null || ArrayBuffer.isView(audio) || !('samples' in audio)) {
+    throw new OptionError('audio', `must be a Uint8Array or ArrayBuffer of file bytes, or { samples: Float32Array, sampleRate }, got ${show(audio)}`);
+  }
+  const { samples, sampleRate } = audio as { samples: unknown; sampleRate: unknown };
+  if (!(samples instanceof Float32Array)) throw new OptionError('audio.samples', `must be a Float32Array, got ${show(samples)}`);
+  if (typeof sampleRate !== 'number' || !Number.isInteger(sampleRate) || sampleRate <= 0) {
+    throw new OptionError('audio.sampleRate', `must be a positive integer (Hz), got ${show(sampleRate)}`);
+  }
+  for (let i = 0; i < samples.length; i++) {
+    if (!Number.isFinite(samples[i])) throw new AudioDecodeError(name, `sample ${i} is ${samples[i]}; samples must be finite numbers`);
+  }
+  return { samples: sampleRate === TARGET_SAMPLE_RATE ? samples : getResampler(sampleRate, TARGET_SAMPLE_RATE).process(samples) };
+}
