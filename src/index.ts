@@ -18,9 +18,10 @@ export type {
   AudioInput,
   WindowSamples,
 } from './models/glm-asr/transcriber';
+export { OptionError, MAX_BEAMS } from './models/glm-asr/options';
 export { parseGlmAsrConfig, ConfigError, type GlmAsrConfig } from './models/glm-asr/config';
 export type { WeightPrecision, LoadProgress } from './models/glm-asr/weights';
-export { Tokenizer, buildTranscriptionPrompt } from './tokenizer';
+export { Tokenizer, TokenizerConfigError, buildTranscriptionPrompt } from './tokenizer';
 export { decodeAudio, AudioDecodeError, LogMelSpectrogram, resample } from './audio';
 export { greedy, beamSearch, type SearchModel } from './generate';
 export { Checkpoint, FileMapProvider, UrlFolderProvider, type FileProvider } from './weights/checkpoint';
