@@ -9,10 +9,12 @@
 Audio is read from shared/corpus (never copied here except as the `input_samples` tensor of each dump).
 Layout and semantics: docs/goldens.md.
 
-    python3 weights-tools/make_goldens.py [--out test/goldens] [--check-f64]
+    python3 weights-tools/make_goldens.py [--out test/goldens] [--check-f64] [--only DUMP]
 
 --check-f64 also runs every clip in float64 and prints how far the f32 numbers drift (a yardstick for the
 tolerances a port can expect), and whether the token ids agree.
+--only DUMP writes just that dump and the checkpoint it uses (and a manifest of those): the tests regenerate one
+golden this way and compare it with the committed one.
 """
 
 import argparse
@@ -44,22 +46,20 @@ CHECKPOINTS = [  # (preset, folder, sharded)
 LONG_CLIPS = ["audio/en-jfk.wav", "audio/zh-aishell-BAC009S0724W0121.wav", "audio/en-glmasr-example-f32.wav",
               "audio/en-new-home-in-the-stars.wav", "audio/en-ldc93s1-16k.wav"]
 
+# Every dump has the log-mel (the engine's front end is checked on each clip, both windows of the long one).
 DUMPS = [
-    dict(name="tiny-en-ldc93s1", model="tiny", clips=["audio/en-ldc93s1-16k.wav"],
-         mel=True, conv=True, layers=True),
-    dict(name="tiny-zh-funasr-sample", model="tiny", clips=["audio/zh-funasr-sample.wav"],
-         mel=False, conv=True, layers=False),
-    dict(name="tiny-long-2win", model="tiny", clips=LONG_CLIPS,
-         mel=False, conv=False, layers=False),
+    dict(name="tiny-en-ldc93s1", model="tiny", clips=["audio/en-ldc93s1-16k.wav"], conv=True, layers=True),
+    dict(name="tiny-zh-funasr-sample", model="tiny", clips=["audio/zh-funasr-sample.wav"], conv=True, layers=False),
+    dict(name="tiny-long-2win", model="tiny", clips=LONG_CLIPS, conv=False, layers=False),
     dict(name="tiny-b-zh-glmasr-quiet", model="tiny-b", clips=["audio/zh-glmasr-example-quiet.wav"],
-         mel=False, conv=True, layers=False),
+         conv=True, layers=False),
 ]
 
 
 def dump_one(spec, model, out_dir):
     samples = np.concatenate([ref.load_audio(os.path.join(mc.CORPUS, c)) for c in spec["clips"]])
     res = model.run(samples, MAX_NEW_TOKENS, BEAMS, capture_layers=True)
-    t = ref.dump_tensors(res, BEAMS, with_mel=spec["mel"], with_layers=spec["layers"])
+    t = ref.dump_tensors(res, BEAMS, with_mel=True, with_layers=spec["layers"])
     if not spec["conv"]:
         t.pop("conv_out")
     cfg = model.cfg
@@ -101,14 +101,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(REPO, "test", "goldens"))
     ap.add_argument("--check-f64", action="store_true")
+    ap.add_argument("--only", choices=[d["name"] for d in DUMPS], help="write only this dump and its checkpoint")
     args = ap.parse_args()
+    dumps = [d for d in DUMPS if args.only in (None, d["name"])]
+    checkpoints = [c for c in CHECKPOINTS if any(d["model"] == c[1] for d in dumps)]
     torch.set_num_threads(1)           # fixed reduction order -> bit-identical reruns on one machine
     out = args.out
     os.makedirs(os.path.join(out, "dumps"), exist_ok=True)
 
     manifest = {"about": "GLM-ASR golden data; see docs/goldens.md. Regenerate: python3 weights-tools/make_goldens.py",
                 "checkpoints": {}, "dumps": []}
-    for preset, folder, sharded in CHECKPOINTS:
+    for preset, folder, sharded in checkpoints:
         d = os.path.join(out, folder)
         if os.path.isdir(d):
             shutil.rmtree(d)
@@ -125,9 +128,9 @@ def main():
         }
         print(f"checkpoint {folder}: {info['n_params']} params, vocab {info['vocab_size']}, files {info['files']}")
 
-    models = {folder: ref.GlmAsrReference(os.path.join(out, folder)) for _, folder, _ in CHECKPOINTS}
+    models = {folder: ref.GlmAsrReference(os.path.join(out, folder)) for _, folder, _ in checkpoints}
     models64 = {}
-    for spec in DUMPS:
+    for spec in dumps:
         path, meta, t, res, samples = dump_one(spec, models[spec["model"]], out)
         manifest["dumps"].append({
             "file": os.path.relpath(path, out), "model": spec["model"], "metadata": meta,
