@@ -7,6 +7,7 @@
  * between them), one-label and tight (length = frames) cases. Skipped without /usr/bin/python3 + torch.
  */
 import { describe, expect, it } from 'vitest';
+import { skipWhen } from '../helpers/skip';
 import { missingTools, runPython, TORCH } from './python';
 
 const SCRIPT = String.raw`
@@ -31,7 +32,7 @@ for labels, n in (([3, 3, 5, 2], 13), ([1], 6), ([4, 2, 4, 4, 1], 17), ([2, 6, 1
 print(json.dumps(out))
 `;
 
-describe.skipIf(missingTools([TORCH]).length > 0)('demo training: CTC word posteriors for guided attention', () => {
+describe('demo training: CTC word posteriors for guided attention', skipWhen(missingTools([TORCH])), () => {
   it('equal the occupancy implied by torch.nn.functional.ctc_loss gradients', () => {
     const seed = String(1 + Math.floor(Math.random() * 1e6));
     const cases = runPython<{ labels: number[]; shape: number[]; max_abs_diff: number; min_mass_per_label: number; max_mass_per_row: number }[]>(

@@ -1,7 +1,7 @@
 /**
  * Running the demo model's Python tools (weights-tools/train) from the tests: the interpreter, a check for the
- * tools a test needs (it skips when one is missing), and a runner for a snippet that prints one JSON value; the
- * snippet runs after a prelude that imports `sys` and makes `train` and `make_data` importable.
+ * tools a test needs (the reason it skips when one is missing), and a runner for a snippet that prints one JSON
+ * value; the snippet runs after a prelude that imports `sys` and makes `train` and `make_data` importable.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -9,9 +9,13 @@ import { join } from 'node:path';
 export const REPO = join(__dirname, '..', '..');
 export const PY = '/usr/bin/python3';
 
-/** The shell commands among `checks` that fail on this machine (empty when every tool is there). */
-export function missingTools(checks: string[]): string[] {
-  return checks.filter((c) => spawnSync('sh', ['-c', c], { stdio: 'ignore' }).status !== 0);
+/**
+ * Why a test that needs the tools behind `checks` (shell commands that succeed when a tool is there) cannot run
+ * on this machine, for `skipWhen` (test/helpers/skip.ts); null when every check passes.
+ */
+export function missingTools(checks: string[]): string | null {
+  const failed = checks.filter((c) => spawnSync('sh', ['-c', c], { stdio: 'ignore' }).status !== 0);
+  return failed.length ? `tool checks fail (bash scripts/setup.sh installs the tools): ${failed.join('; ')}` : null;
 }
 
 export const TORCH = `${PY} -c "import torch, numpy"`;

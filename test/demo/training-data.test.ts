@@ -9,6 +9,7 @@
  * Random accents and clip indices per run. Skipped without /usr/bin/python3 + numpy, espeak-ng and sox.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { skipWhen } from '../helpers/skip';
 import { missingTools, PY, runPython } from './python';
 
 const missing = missingTools(['espeak-ng --version', 'sox --version', `${PY} -c "import numpy"`]);
@@ -52,7 +53,7 @@ interface Result {
 
 const bare = (p: string) => p.replace(/^[',%=]+/, '');
 
-describe.skipIf(missing.length > 0)('demo training data (make_data.py)', () => {
+describe('demo training data (make_data.py)', skipWhen(missing), () => {
   const seed = Math.floor(Math.random() * 1e9);
   let r: Result;
   beforeAll(() => {

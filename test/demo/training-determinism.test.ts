@@ -10,11 +10,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { skipWhen } from '../helpers/skip';
 import { missingTools, PY, REPO, TORCH } from './python';
 
 const missing = missingTools(['espeak-ng --version', 'sox --version', TORCH]);
 
-describe.skipIf(missing.length > 0)('demo training: determinism', () => {
+describe('demo training: determinism', skipWhen(missing), () => {
   const tmp = mkdtempSync(join(tmpdir(), 'glm-asr-train-'));
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -4,6 +4,7 @@
  * unknown kind is an error that names it. Skipped without /usr/bin/python3 + torch.
  */
 import { describe, expect, it } from 'vitest';
+import { skipWhen } from '../helpers/skip';
 import { missingTools, runPython, TORCH } from './python';
 
 const SCRIPT = String.raw`
@@ -27,7 +28,7 @@ except ValueError as e:
 print(json.dumps({"repeat_ok": repeat_ok, "plain_ok": plain_ok, "error": error, "kinds": sorted(set(m["kind"] for m in clips))}))
 `;
 
-describe.skipIf(missingTools([TORCH]).length > 0)('demo training mix', () => {
+describe('demo training mix', skipWhen(missingTools([TORCH])), () => {
   it('repeats the clips of the named kinds', () => {
     const seed = String(1 + Math.floor(Math.random() * 1e6));
     const out = runPython<{ repeat_ok: boolean; plain_ok: boolean; error: string | null; kinds: string[] }>(SCRIPT, seed);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GlmAsr } from '../../src/models/glm-asr/transcriber';
 import { CORPUS, HAS_CORPUS, loadManifest } from '../audio/helpers';
+import { skipWhen } from '../helpers/skip';
 
 const MODEL_DIR = process.env.GLM_ASR_MODEL_DIR;
 const skipReason = !MODEL_DIR
@@ -23,7 +24,7 @@ const skipReason = !MODEL_DIR
 /** Lower-case, no punctuation, single spaces: the published transcripts carry no punctuation. */
 const normalise = (s: string) => s.toLowerCase().replace(/[\p{P}\p{S}]/gu, '').replace(/\s+/g, ' ').trim();
 
-describe.skipIf(!!skipReason)(`official checkpoint ${skipReason ? `(skipped: ${skipReason})` : ''}`, () => {
+describe('official checkpoint', skipWhen(skipReason), () => {
   for (const file of ['audio/en-glmasr-example-f32.wav', 'audio/zh-glmasr-example-quiet.wav']) {
     it(`transcribes ${file} as published`, async () => {
       const clip = loadManifest().find((c) => c.file === file)!;

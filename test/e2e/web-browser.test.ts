@@ -21,16 +21,22 @@ import { openSafetensorsFile } from '../../src/weights/node-file-source';
 // @ts-expect-error plain .mjs build script without types
 import { buildWeb } from '../../scripts/build-web.mjs';
 import { makeWav, REPO } from '../audio/helpers';
+import { skipWhen } from '../helpers/skip';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--enable-unsafe-webgpu'];
+const ARGS = [
+  '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--no-first-run', '--disable-quic', '--enable-unsafe-webgpu',
+];
 const MODEL = join(REPO, 'test/goldens/tiny');
 const DUMP = join(REPO, 'test/goldens/dumps/tiny-zh-funasr-sample.safetensors');
 const OUT = join(REPO, 'test-output');
 
 interface LogLine { method: string; path: string; status: number; bytesIn: number | null }
 
-describe.skipIf(!existsSync(CHROMIUM))('web page with the real model (headless Chromium)', () => {
+const NO_CHROMIUM = existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (bash scripts/setup.sh installs chromium)`;
+
+describe('web page with the real model (headless Chromium)', skipWhen(NO_CHROMIUM), () => {
   let asr: GlmAsr;
   let app: AsrServer;
   let base: string;
@@ -54,7 +60,8 @@ describe.skipIf(!existsSync(CHROMIUM))('web page with the real model (headless C
     await dump.close();
 
     asr = await GlmAsr.load(MODEL, { precision: 'f32' });
-    app = buildServer({ transcriber: asr, browserBundleDir: bundleDir, rateLimit: false, logger: (line) => logs.push(JSON.parse(line) as LogLine) });
+    const logger = (line: string) => logs.push(JSON.parse(line) as LogLine);
+    app = buildServer({ transcriber: asr, browserBundleDir: bundleDir, rateLimit: false, logger });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
     if (!addr || typeof addr !== 'object') throw new Error('no address');
@@ -130,7 +137,11 @@ describe.skipIf(!existsSync(CHROMIUM))('web page with the real model (headless C
     expect(problems).toEqual([]);
     // narrow screens: the model panel does not overflow
     await page.setViewportSize({ width: 360, height: 800 });
-    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+    const overflow = await page.evaluate(() => {
+      const root = document.documentElement;
+      return root.scrollWidth - root.clientWidth;
+    });
+    expect(overflow).toBeLessThanOrEqual(0);
     await page.setViewportSize({ width: 900, height: 1000 });
 
     // reload: the same context keeps Cache Storage, and the model comes from it without any request
@@ -165,7 +176,9 @@ describe.skipIf(!existsSync(CHROMIUM))('web page with the real model (headless C
 
   it('with an API key: the model route wants it, and the page sends it', async () => {
     const key = 'sk-web-test';
-    const keyed = buildServer({ transcriber: asr, apiKey: key, browserBundleDir: bundleDir, rateLimit: false, logger: false });
+    const keyed = buildServer({
+      transcriber: asr, apiKey: key, browserBundleDir: bundleDir, rateLimit: false, logger: false,
+    });
     await keyed.listen({ host: '127.0.0.1', port: 0 });
     try {
       const url = `http://127.0.0.1:${(keyed.server.address() as { port: number }).port}`;
@@ -191,7 +204,9 @@ describe.skipIf(!existsSync(CHROMIUM))('web page with the real model (headless C
   });
 
   it('says why the in-browser mode is off when the server has no browser bundle', async () => {
-    const bare = buildServer({ transcriber: asr, browserBundleDir: false, modelDir: false, rateLimit: false, logger: false });
+    const bare = buildServer({
+      transcriber: asr, browserBundleDir: false, modelDir: false, rateLimit: false, logger: false,
+    });
     await bare.listen({ host: '127.0.0.1', port: 0 });
     try {
       const addr = bare.server.address() as { port: number };
@@ -252,7 +267,11 @@ describe.skipIf(!existsSync(CHROMIUM))('web page with the real model (headless C
     const cfg = await fetch(`${base}/models/tiny/config.json`);
     expect(cfg.headers.get('content-type')).toContain('application/json');
     expect(((await cfg.json()) as { model_type?: string }).model_type).toBeTruthy();
-    for (const p of ['/models/tiny/README.md', '/models/tiny/..%2Fdumps%2Ftiny-en-ldc93s1.safetensors', '/models/other/config.json', '/models/tiny/model-1-of-2.safetensors']) {
+    const unknown = [
+      '/models/tiny/README.md', '/models/tiny/..%2Fdumps%2Ftiny-en-ldc93s1.safetensors', '/models/other/config.json',
+      '/models/tiny/model-1-of-2.safetensors',
+    ];
+    for (const p of unknown) {
       const res = await fetch(base + p);
       expect(res.status, p).toBe(404);
       await res.arrayBuffer();

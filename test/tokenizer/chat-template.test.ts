@@ -7,7 +7,8 @@ import {
   renderTranscriptionPrompt,
 } from '../../src/tokenizer';
 import { GLM_ASR_BASE_VOCAB_SIZE, makeGlmTokenizerJson } from './make-glm-tokenizer';
-import { HAVE_WHISPER, loadWhisperJson, makeOracles } from './oracles';
+import { skipWhen } from '../helpers/skip';
+import { NO_WHISPER, loadWhisperJson, makeOracles } from './oracles';
 
 describe('renderTranscriptionPrompt', () => {
   it('renders the chat template text of the spec', () => {
@@ -82,7 +83,7 @@ describe('buildTranscriptionPrompt (GLM-ASR id layout)', () => {
   });
 });
 
-describe.skipIf(!HAVE_WHISPER)('buildTranscriptionPrompt with a non-GLM tokenizer', () => {
+describe('buildTranscriptionPrompt with a non-GLM tokenizer', skipWhen(NO_WHISPER), () => {
   it('names the missing tokens', () => {
     const tok = Tokenizer.fromJSON(loadWhisperJson());
     expect(() => buildTranscriptionPrompt(tok, 3)).toThrow(/<\|user\|>, <\|assistant\|>, <\|begin_of_audio\|>, <\|end_of_audio\|>, <\|pad\|>/);

@@ -7,11 +7,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Tokenizer } from '../../src/tokenizer';
 import { ALL_PLAIN, GLM_SPECIALS, LONG_TEXT, WHISPER_SPECIALS } from './corpus';
 import { GLM_ASR_BASE_VOCAB_SIZE, makeGlmTokenizerJson } from './make-glm-tokenizer';
-import { HAVE_WHISPER, loadWhisperJson, makeOracles, type Oracles } from './oracles';
+import { skipWhen } from '../helpers/skip';
+import { NO_WHISPER, loadWhisperJson, makeOracles, type Oracles } from './oracles';
 
 interface Case {
   name: string;
-  available: boolean;
+  /** Why this case cannot run here (skipWhen), or null. */
+  skip: string | null;
   json: () => Record<string, unknown>;
   texts: string[];
 }
@@ -19,25 +21,25 @@ interface Case {
 const CASES: Case[] = [
   {
     name: 'whisper-base (../shared/corpus/tokenizers/whisper-base)',
-    available: HAVE_WHISPER,
+    skip: NO_WHISPER,
     json: loadWhisperJson,
     texts: [...ALL_PLAIN, ...WHISPER_SPECIALS, ...GLM_SPECIALS, LONG_TEXT],
   },
   {
     name: 'GLM-style (built in test, string merges)',
-    available: true,
+    skip: null,
     json: () => makeGlmTokenizerJson(),
     texts: [...ALL_PLAIN, ...GLM_SPECIALS, ...WHISPER_SPECIALS, LONG_TEXT],
   },
   {
     name: 'GLM-style ([gMASK]<sop> template, array merges, ignore_merges)',
-    available: true,
+    skip: null,
     json: () => makeGlmTokenizerJson({ postProcessor: 'gmask-sop', mergesFormat: 'array', ignoreMerges: true, merges: 250 }),
     texts: [...ALL_PLAIN, ...GLM_SPECIALS],
   },
   ...['tiny', 'tiny-b'].map((name) => ({
     name: `generated checkpoint test/goldens/${name}/tokenizer.json`,
-    available: true,
+    skip: null,
     json: () => JSON.parse(readFileSync(new URL(`../goldens/${name}/tokenizer.json`, import.meta.url), 'utf8')) as Record<string, unknown>,
     texts: [...ALL_PLAIN, ...GLM_SPECIALS, LONG_TEXT],
   })),
@@ -63,7 +65,7 @@ function rng(seed: number): () => number {
 }
 
 for (const c of CASES) {
-  describe.skipIf(!c.available)(c.name, () => {
+  describe(c.name, skipWhen(c.skip), () => {
     let ours: Tokenizer;
     let oracles: Oracles;
     beforeAll(() => {
@@ -145,7 +147,7 @@ for (const c of CASES) {
   });
 }
 
-describe.skipIf(!HAVE_WHISPER)('whisper-base: concrete values', () => {
+describe('whisper-base: concrete values', skipWhen(NO_WHISPER), () => {
   it('encodes known strings to known ids', () => {
     const tok = Tokenizer.fromJSON(loadWhisperJson());
     expect(tok.encode('Hello world', { addSpecialTokens: false })).toEqual([15947, 1002]);

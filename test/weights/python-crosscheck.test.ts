@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { asF32, asU16, bf16ToF32, bytesOf, f32ToBf16Bits, f32ToF16Bits, f16ToF32, toFloat32 } from '../../src/weights/dtype';
 import { openSafetensorsFile } from '../../src/weights/node-file-source';
 import { writeSafetensors } from '../../src/weights/safetensors-writer';
+import { skipWhen } from '../helpers/skip';
 import { withTempDir } from './helpers';
 
 function findPython(): string | null {
@@ -107,7 +108,9 @@ assert cur == len(data), (cur, len(data))
 print(json.dumps({"metadata": meta, "tensors": out}))
 `;
 
-describe.skipIf(!PY)('python cross-check (struct + json + numpy)', () => {
+const NO_PY = PY ? null : 'no python3 with numpy (bash scripts/setup.sh installs python3-numpy)';
+
+describe('python cross-check (struct + json + numpy)', skipWhen(NO_PY), () => {
   it('reads a file written by Python, and matches numpy f16 rounding and bf16 RNE', async () => {
     await withTempDir(async (dir) => {
       const file = path.join(dir, 'py.safetensors');
