@@ -9,7 +9,8 @@
 // calls `browserEngineUnavailable(reason)` to say why when it cannot offer the mode.
 
 import { MicRecorder, microphoneSupported } from './audio.js';
-import { bytes, clock, toSrt } from './format.js';
+import { bytes, clock } from './format.js';
+import { library } from './library.js';
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
@@ -74,6 +75,8 @@ const state = {
   browserEngine: null,
   /** Why the in-browser mode is off, when the engine module said so. */
   browserNote: '',
+  /** Why the library bundle (recording, .srt) is missing; '' while it loads or once it is there. */
+  libraryProblem: '',
 };
 
 // ------------------------------------------------------------------ server status
@@ -87,7 +90,8 @@ async function loadHealth() {
     if (h.limits) state.limits = { ...state.limits, ...h.limits };
     const q = h.queue || { running: 0, waiting: 0 };
     const busy = q.running + q.waiting;
-    els.serverStatus.textContent = `${state.model} · ${busy === 0 ? 'idle' : `${busy} job${busy === 1 ? '' : 's'} in progress`}`;
+    const jobs = busy === 0 ? 'idle' : `${busy} job${busy === 1 ? '' : 's'} in progress`;
+    els.serverStatus.textContent = `${state.model} · ${jobs}`;
     els.serverStatus.className = 'pill ok';
     if (state.limits.authRequired) {
       els.apiKeyRequired.textContent = '(required by this server)';
@@ -112,7 +116,8 @@ function describeModes() {
   els.modeBrowser.checked = false;
   els.modeServer.checked = true;
   els.modeNote.textContent = !('gpu' in navigator)
-    ? 'In-browser transcription needs WebGPU, which this browser does not offer (navigator.gpu is missing). Try a recent Chrome or Edge, or use the server.'
+    ? 'In-browser transcription needs WebGPU, which this browser does not offer (navigator.gpu is missing). '
+      + 'Try a recent Chrome or Edge, or use the server.'
     : state.browserNote || 'Checking whether this browser can run the model…';
   onModeChange();
 }
@@ -147,6 +152,10 @@ function mode() {
 
 // ------------------------------------------------------------------ choosing audio
 
+function tooBig(blob) {
+  return `This file is ${bytes(blob.size)}; the server accepts up to ${bytes(state.limits.maxUploadBytes)}.`;
+}
+
 function setAudio(blob, name, seconds) {
   if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
   state.audio = { blob, name, seconds };
@@ -157,7 +166,7 @@ function setAudio(blob, name, seconds) {
   els.selected.hidden = false;
   hideError();
   if (blob.size > state.limits.maxUploadBytes && mode() === 'server') {
-    showError(`This file is ${bytes(blob.size)}; the server accepts up to ${bytes(state.limits.maxUploadBytes)}.`);
+    showError(tooBig(blob));
   }
   updateButtons();
 }
@@ -173,7 +182,8 @@ els.preview.addEventListener('loadedmetadata', () => {
     state.audio.seconds = d;
     els.selectedInfo.textContent = `(${bytes(state.audio.blob.size)}, ${clock(d)})`;
     if (d > state.limits.maxAudioSeconds && mode() === 'server') {
-      showError(`This audio is ${clock(d, 0)} long; the server accepts up to ${clock(state.limits.maxAudioSeconds, 0)}.`);
+      const max = clock(state.limits.maxAudioSeconds, 0);
+      showError(`This audio is ${clock(d, 0)} long; the server accepts up to ${max}.`);
     }
   }
 });
@@ -213,7 +223,9 @@ async function startRecording() {
   } catch (err) {
     rec.cancel();
     const denied = err && (err.name === 'NotAllowedError' || err.name === 'SecurityError');
-    showError(denied ? 'Microphone access was refused. Allow it in the browser to record.' : `Cannot record: ${err && err.message ? err.message : err}`);
+    showError(denied
+      ? 'Microphone access was refused. Allow it in the browser to record.'
+      : `Cannot record: ${err && err.message ? err.message : err}`);
     return;
   }
   state.recorder = rec;
@@ -236,7 +248,14 @@ async function stopRecording() {
   els.recordLabel.textContent = 'Record from microphone';
   els.recordLevel.value = 0;
   setStatus('Preparing the recording…');
-  const { blob, seconds } = await rec.stop();
+  let blob, seconds;
+  try {
+    ({ blob, seconds } = await rec.stop());
+  } catch (err) {
+    setStatus('');
+    showError(err && err.message ? err.message : String(err));
+    return;
+  }
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   setAudio(blob, `recording-${stamp}.wav`, seconds);
   setStatus(`Recorded ${clock(seconds)}.`);
@@ -290,7 +309,9 @@ function transcribeOnServer(audio, onPhase) {
         // not JSON
       }
       if (xhr.status === 200 && body) return resolve(body);
-      const message = body && body.error && body.error.message ? body.error.message : `The server answered HTTP ${xhr.status}.`;
+      const message = body && body.error && body.error.message
+        ? body.error.message
+        : `The server answered HTTP ${xhr.status}.`;
       const err = new Error(message);
       err.status = xhr.status;
       err.retryAfter = xhr.getResponseHeader('Retry-After');
@@ -307,8 +328,10 @@ function transcribeOnServer(audio, onPhase) {
 function describeProgress(p) {
   const frac = p.total > 0 ? Math.min(1, p.done / p.total) : null;
   switch (p.stage) {
-    case 'download':
-      return [`Downloading the model${p.file ? ` (${p.file})` : ''}… ${bytes(p.done)}${p.total ? ` of ${bytes(p.total)}` : ''}`, frac];
+    case 'download': {
+      const of = p.total ? ` of ${bytes(p.total)}` : '';
+      return [`Downloading the model${p.file ? ` (${p.file})` : ''}… ${bytes(p.done)}${of}`, frac];
+    }
     case 'load':
       return [`Loading the weights onto the GPU… ${frac === null ? '' : `${Math.round(frac * 100)}%`}`, frac];
     case 'decode-audio':
@@ -348,7 +371,7 @@ async function transcribe() {
   saveKey();
   const useBrowser = mode() === 'browser';
   if (!useBrowser && audio.blob.size > state.limits.maxUploadBytes) {
-    showError(`This file is ${bytes(audio.blob.size)}; the server accepts up to ${bytes(state.limits.maxUploadBytes)}.`);
+    showError(tooBig(audio.blob));
     return;
   }
   const started = performance.now();
@@ -358,7 +381,10 @@ async function transcribe() {
   const tick = () => {
     const s = Math.round((performance.now() - started) / 1000);
     if (detail) setStatus(`${detail} · ${s} s`);
-    else setStatus(`Transcribing${useBrowser ? ' in this browser' : ' (waiting in the queue if the server is busy)'}… ${s} s`);
+    else {
+      const where = useBrowser ? ' in this browser' : ' (waiting in the queue if the server is busy)';
+      setStatus(`Transcribing${where}… ${s} s`);
+    }
   };
   const onPhase = (phase, fraction, text) => {
     els.progress.hidden = false;
@@ -430,11 +456,14 @@ function showResult(result, name, secs, where) {
   state.resultBase = name.replace(/\.[^.]+$/, '') || 'transcript';
   els.resultText.textContent = result.text || '';
   const dur = typeof result.duration === 'number' ? `${clock(result.duration)} of audio · ` : '';
-  const model = where === 'browser' ? `in this browser · ${result.model || 'local model'}` : `on the server · ${state.model}`;
+  const model = where === 'browser'
+    ? `in this browser · ${result.model || 'local model'}`
+    : `on the server · ${state.model}`;
   els.resultMeta.textContent = `${dur}${secs.toFixed(1)} s · ${model}`;
   // The generated token ids, when known (in-browser mode; one-segment server results), for tools and tests.
   const tokens = Array.isArray(result.tokens) ? result.tokens
-    : segments.length === 1 && Array.isArray(segments[0].tokens) && segments[0].tokens.length ? segments[0].tokens : null;
+    : segments.length === 1 && Array.isArray(segments[0].tokens) && segments[0].tokens.length ? segments[0].tokens
+      : null;
   if (tokens) els.result.dataset.tokens = JSON.stringify(tokens);
   else delete els.result.dataset.tokens;
   els.result.dataset.mode = where;
@@ -485,15 +514,22 @@ els.copy.addEventListener('click', async () => {
   }
   setStatus('Text copied.');
 });
-els.dlTxt.addEventListener('click', () => state.result && download(`${state.result.text}\n`, `${state.resultBase}.txt`, 'text/plain'));
-els.dlSrt.addEventListener('click', () => {
-  if (!state.result) return;
-  const segs = state.result.segments.length
-    ? state.result.segments
-    : [{ start: 0, end: state.result.duration || 0, text: state.result.text }];
-  download(toSrt(segs), `${state.resultBase}.srt`, 'application/x-subrip');
+els.dlTxt.addEventListener('click', () => {
+  if (state.result) download(`${state.result.text}\n`, `${state.resultBase}.txt`, 'text/plain');
 });
-els.dlJson.addEventListener('click', () => state.result && download(`${JSON.stringify(state.result, null, 2)}\n`, `${state.resultBase}.json`, 'application/json'));
+// Both modes give verbose_json made by the library, whose segments already cover text without timestamps.
+els.dlSrt.addEventListener('click', () => {
+  const result = state.result;
+  if (!result) return;
+  library().then(
+    (lib) => download(lib.toSrt(result.segments), `${state.resultBase}.srt`, 'application/x-subrip'),
+    (err) => showError(err.message),
+  );
+});
+els.dlJson.addEventListener('click', () => {
+  if (!state.result) return;
+  download(`${JSON.stringify(state.result, null, 2)}\n`, `${state.resultBase}.json`, 'application/json');
+});
 
 // ------------------------------------------------------------------ misc
 
@@ -514,7 +550,8 @@ function updateButtons() {
   els.transcribe.disabled = busy || !state.audio || !!state.recorder;
   els.transcribe.textContent = busy ? 'Transcribing…' : 'Transcribe';
   els.cancel.hidden = !busy;
-  els.recordButton.disabled = busy || !microphoneSupported();
+  els.recordButton.disabled = busy || !microphoneSupported() || !!state.libraryProblem;
+  els.dlSrt.disabled = !!state.libraryProblem;
   els.fileInput.disabled = busy || !!state.recorder;
   els.modeServer.disabled = busy;
   els.modeBrowser.disabled = busy || !state.browserEngine;
@@ -531,6 +568,13 @@ function init() {
   if (!microphoneSupported()) {
     els.recordLabel.textContent = 'Recording needs a secure page (https or localhost)';
   }
+  library().catch((err) => {
+    state.libraryProblem = err.message;
+    if (microphoneSupported()) els.recordLabel.textContent = 'Recording needs the page\'s library (npm run build)';
+    els.recordButton.title = err.message;
+    els.dlSrt.title = err.message;
+    updateButtons();
+  });
   describeModes();
   updateButtons();
   void loadHealth();

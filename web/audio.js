@@ -3,70 +3,15 @@
 // MediaRecorder would give WebM/Opus or Ogg, which the server's decoder may not read, so the page
 // captures PCM itself: getUserMedia → AudioContext → AudioWorklet (ScriptProcessor where there is
 // no AudioWorklet) → Float32 blocks → resample to 16 kHz → WAV. 16 kHz keeps 10 minutes of speech
-// at about 19 MB, under the 25 MB upload limit.
+// at about 19 MB, under the 25 MB upload limit. The resampler and the WAV encoder are the library's.
+
+import { library } from './library.js';
 
 export const TARGET_RATE = 16000;
 
-/** 16-bit PCM mono WAV. */
-export function encodeWav(samples, sampleRate) {
-  const dataBytes = samples.length * 2;
-  const buf = new ArrayBuffer(44 + dataBytes);
-  const v = new DataView(buf);
-  const ascii = (off, s) => {
-    for (let i = 0; i < s.length; i++) v.setUint8(off + i, s.charCodeAt(i));
-  };
-  ascii(0, 'RIFF');
-  v.setUint32(4, 36 + dataBytes, true);
-  ascii(8, 'WAVE');
-  ascii(12, 'fmt ');
-  v.setUint32(16, 16, true);
-  v.setUint16(20, 1, true); // PCM
-  v.setUint16(22, 1, true); // mono
-  v.setUint32(24, sampleRate, true);
-  v.setUint32(28, sampleRate * 2, true);
-  v.setUint16(32, 2, true);
-  v.setUint16(34, 16, true);
-  ascii(36, 'data');
-  v.setUint32(40, dataBytes, true);
-  for (let i = 0; i < samples.length; i++) {
-    const s = Math.max(-1, Math.min(1, samples[i]));
-    v.setInt16(44 + 2 * i, s < 0 ? Math.round(s * 0x8000) : Math.round(s * 0x7fff), true);
-  }
-  return new Blob([buf], { type: 'audio/wav' });
-}
-
-/**
- * Resamples with a Hann-windowed sinc low-pass (cut-off just under the lower Nyquist rate), so
- * that downsampling 48 kHz → 16 kHz does not fold 8–24 kHz content into the speech band.
- */
-export function resample(x, fromRate, toRate = TARGET_RATE) {
-  if (fromRate === toRate) return x;
-  const ratio = fromRate / toRate;
-  const cutoff = 0.95 * Math.min(1, 1 / ratio); // fraction of the input Nyquist rate
-  const half = Math.ceil(8 / cutoff); // kernel half-width in input samples
-  const n = Math.floor((x.length * toRate) / fromRate);
-  const y = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const t = i * ratio;
-    const lo = Math.max(0, Math.floor(t) - half + 1);
-    const hi = Math.min(x.length - 1, Math.floor(t) + half);
-    let acc = 0;
-    let wsum = 0;
-    for (let k = lo; k <= hi; k++) {
-      const d = k - t;
-      const a = Math.PI * d * cutoff;
-      const sinc = a === 0 ? 1 : Math.sin(a) / a;
-      const w = sinc * (0.5 + 0.5 * Math.cos((Math.PI * d) / half));
-      acc += x[k] * w;
-      wsum += w;
-    }
-    y[i] = wsum !== 0 ? acc / wsum : 0;
-  }
-  return y;
-}
-
 export function microphoneSupported() {
-  return !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia && (window.AudioContext || window.webkitAudioContext));
+  return !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia
+    && (window.AudioContext || window.webkitAudioContext));
 }
 
 export class MicRecorder {
@@ -160,13 +105,15 @@ export class MicRecorder {
       off += c.length;
     }
     this.chunks = [];
+    const { resample, encodeWav } = await library();
     let samples = all;
     if (rate !== TARGET_RATE) {
-      // Yield once so the UI can show "Preparing…" before the CPU-bound resample.
+      // The browser could not capture at 16 kHz. Yield once so the UI can show "Preparing…" first.
       await new Promise((r) => setTimeout(r, 0));
       samples = resample(all, rate, TARGET_RATE);
     }
-    return { blob: encodeWav(samples, TARGET_RATE), seconds: samples.length / TARGET_RATE };
+    const blob = new Blob([encodeWav(samples, TARGET_RATE)], { type: 'audio/wav' });
+    return { blob, seconds: samples.length / TARGET_RATE };
   }
 
   /** Stops without producing a file. */

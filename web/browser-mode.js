@@ -6,6 +6,7 @@
 
 import { browserEngineUnavailable, registerBrowserEngine } from './app.js';
 import { bytes } from './format.js';
+import { library, serverHealth } from './library.js';
 
 const URL_STORAGE = 'glm-asr.modelUrl';
 const KEY_STORAGE = 'glm-asr.apiKey';
@@ -41,7 +42,8 @@ function currentSource() {
     const files = els.folder.files ? [...els.folder.files] : [];
     const first = files[0] && files[0].webkitRelativePath ? files[0].webkitRelativePath.split('/')[0] : '';
     const size = files.reduce((a, f) => a + f.size, 0);
-    return { key: `folder:${first}:${files.length}:${size}`, source: { kind: 'files', files }, label: first || 'the selected folder' };
+    const key = `folder:${first}:${files.length}:${size}`;
+    return { key, source: { kind: 'files', files }, label: first || 'the selected folder' };
   }
   const raw = els.url.value.trim();
   if (!raw) throw new Error('Enter the URL of a model folder, or choose a folder on this computer.');
@@ -89,7 +91,8 @@ function describeLoaded(m) {
     files: 'from the chosen folder',
     provider: 'from the given files',
   }[m.from];
-  return `Loaded ${m.name} (${how}) in ${(m.loadMs / 1000).toFixed(1)} s · ${m.precision} weights, ${bytes(m.gpuBytes)} on ${m.adapter}.`;
+  const took = `${(m.loadMs / 1000).toFixed(1)} s`;
+  return `Loaded ${m.name} (${how}) in ${took} · ${m.precision} weights, ${bytes(m.gpuBytes)} on ${m.adapter}.`;
 }
 
 async function refreshCacheInfo() {
@@ -151,7 +154,9 @@ async function ensureLoaded({ signal, onProgress } = {}) {
         loadedKey = '';
         delete document.documentElement.dataset.modelLoaded;
         const aborted = err && err.name === 'AbortError';
-        setStatus(aborted ? 'Loading cancelled.' : `Could not load the model: ${err && err.message ? err.message : err}`);
+        setStatus(aborted
+          ? 'Loading cancelled.'
+          : `Could not load the model: ${err && err.message ? err.message : err}`);
         throw err;
       },
     )
@@ -173,24 +178,14 @@ function onSourceChange() {
 
 async function init() {
   if (!('gpu' in navigator)) return; // app.js explains what is missing
-  let health = null;
   try {
-    const res = await fetch('health', { cache: 'no-store' });
-    if (res.ok) health = await res.json();
-  } catch {
-    // a static copy of the page, or the server is down: try the bundle anyway
-  }
-  const info = health && health.browser;
-  if (info && !info.engine) {
-    browserEngineUnavailable('The in-browser engine is not built on this server (run `npm run build`, which writes dist/web/glm-asr.browser.js); the server does the work.');
-    return;
-  }
-  try {
-    lib = await import(new URL((info && info.engine) || 'glm-asr.browser.js', location.href).href);
+    lib = await library();
   } catch (err) {
-    browserEngineUnavailable(`The in-browser engine could not be loaded (${err && err.message ? err.message : err}); the server does the work.`);
+    browserEngineUnavailable(err.message);
     return;
   }
+  const health = await serverHealth();
+  const info = health && health.browser;
   const problem = await lib.webGpuProblem();
   if (problem) {
     browserEngineUnavailable(problem);
@@ -212,7 +207,8 @@ async function init() {
   els.sourceFolder.addEventListener('change', onSourceChange);
   els.folder.addEventListener('change', () => {
     const files = els.folder.files ? [...els.folder.files] : [];
-    els.folderInfo.textContent = files.length ? `${files.length} files, ${bytes(files.reduce((a, f) => a + f.size, 0))}` : '';
+    const total = files.reduce((a, f) => a + f.size, 0);
+    els.folderInfo.textContent = files.length ? `${files.length} files, ${bytes(total)}` : '';
   });
   els.load.addEventListener('click', () => {
     ensureLoaded().catch(() => {}); // the status line shows the error
@@ -221,7 +217,9 @@ async function init() {
     els.clear.disabled = true;
     try {
       await lib.clearModelCache();
-      setStatus(engine.model ? `Cached files deleted. The loaded model stays in memory until this page is closed.` : 'Cached files deleted.');
+      setStatus(engine.model
+        ? 'Cached files deleted. The loaded model stays in memory until this page is closed.'
+        : 'Cached files deleted.');
     } catch (err) {
       setStatus(`Could not clear the cache: ${err && err.message ? err.message : err}`);
     }

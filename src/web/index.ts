@@ -2,11 +2,13 @@
  * The browser build's entry (`dist/web/glm-asr.browser.js`, built by `scripts/build-web.mjs`): the
  * library's browser-safe API plus the web page's in-browser engine and model cache. One ES module
  * with the WGSL shaders inside; Node-only code (folder paths, the hub download, Dawn) is left out.
+ * The web page takes its output formats, resampler and WAV encoder from here too (docs/web.md).
  */
 export { GlmAsr } from '../models/glm-asr/transcriber';
 export type { LoadOptions, TranscribeOptions, TranscribeProgress, Transcription, Segment, AudioInput } from '../models/glm-asr/transcriber';
 export { Checkpoint, FileMapProvider, UrlFolderProvider, type FileProvider } from '../weights/checkpoint';
-export { decodeAudio, AudioDecodeError } from '../audio';
+export { decodeAudio, AudioDecodeError, resample } from '../audio';
+export { encodeWav } from '../audio/wav-encode';
 export { Gpu } from '../gpu';
 export { toVerboseJson, toSrt, toVtt } from '../formats';
 export {
