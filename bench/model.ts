@@ -641,7 +641,7 @@ async function main() {
             rec.submit();
             if (B === 1) await gpu.readU32(best, 1);
             else {
-              await topKLogSoftmax(gpu, dec.logits.rows(0, B), scores, 2 * B);
+              await topKLogSoftmax(gpu, dec.logits.rows(0, B), scores, { k: 2 * B });
               const rr = new Recorder(gpu, 'bench reorder');
               dec.reorder(rr, src);
               rr.submit();

@@ -65,7 +65,7 @@ function gluCases(M: number, precision: Precision): BenchCase[] {
         const tx = x(gpu);
         const w = upload(gpu, 'bench.gate_up', 2 * FFN, D, precision, 2);
         const out = gpu.tensor('bench.act', [M, FFN], 'f32');
-        return instance(gpu, (rec) => linearGlu(rec, tx, w, undefined, out, 'glu'), () => (gpu.release(tx, out), destroy(gpu, w)));
+        return instance(gpu, (rec) => linearGlu(rec, tx, w, undefined, out, { label: 'glu' }), () => (gpu.release(tx, out), destroy(gpu, w)));
       },
     },
     {
@@ -76,8 +76,8 @@ function gluCases(M: number, precision: Precision): BenchCase[] {
         const out = gpu.tensor('bench.act', [M, FFN], 'f32');
         return instance(gpu, (rec) => {
           const [gate, up] = splitViews(gpu, 'bench.gate_up.out', M, [FFN, FFN]);
-          linearSplit(rec, tx, w, undefined, [gate, up], 'gate_up');
-          siluMul(rec, gate, up, out, 'silu_mul');
+          linearSplit(rec, tx, w, undefined, [gate, up], { label: 'gate_up' });
+          siluMul(rec, gate, up, out, { label: 'silu_mul' });
           gpu.release(gate);
         }, () => (gpu.release(tx, out), destroy(gpu, w)));
       },
@@ -90,9 +90,9 @@ function gluCases(M: number, precision: Precision): BenchCase[] {
         const wu = upload(gpu, 'bench.up', FFN, D, precision, 3);
         const [gate, up, out] = ['gate', 'up', 'act'].map((n) => gpu.tensor(`bench.${n}`, [M, FFN], 'f32'));
         return instance(gpu, (rec) => {
-          linear(rec, tx, wg, undefined, gate, 'gate');
-          linear(rec, tx, wu, undefined, up, 'up');
-          siluMul(rec, gate, up, out, 'silu_mul');
+          linear(rec, tx, wg, undefined, gate, { label: 'gate' });
+          linear(rec, tx, wu, undefined, up, { label: 'up' });
+          siluMul(rec, gate, up, out, { label: 'silu_mul' });
         }, () => (gpu.release(tx, gate, up, out), destroy(gpu, wg, wu)));
       },
     },
@@ -112,7 +112,7 @@ function qkvCases(precision: Precision): BenchCase[] {
         const tx = x(gpu);
         const w = upload(gpu, 'bench.qkv', N, D, precision, 4);
         const outs = splitViews(gpu, 'bench.qkv.out', M, [Q, KV, KV]);
-        return instance(gpu, (rec) => linearSplit(rec, tx, w, undefined, outs, 'qkv'), () => (gpu.release(tx, outs[0]), destroy(gpu, w)));
+        return instance(gpu, (rec) => linearSplit(rec, tx, w, undefined, outs, { label: 'qkv' }), () => (gpu.release(tx, outs[0]), destroy(gpu, w)));
       },
     },
     {
@@ -121,7 +121,7 @@ function qkvCases(precision: Precision): BenchCase[] {
         const tx = x(gpu);
         const ws = [Q, KV, KV].map((n, i) => upload(gpu, `bench.w${i}`, n, D, precision, 4 + i));
         const outs: Tensor[] = [Q, KV, KV].map((n, i) => gpu.tensor(`bench.out${i}`, [M, n], 'f32'));
-        return instance(gpu, (rec) => ws.forEach((w, i) => linear(rec, tx, w, undefined, outs[i], `p${i}`)),
+        return instance(gpu, (rec) => ws.forEach((w, i) => linear(rec, tx, w, undefined, outs[i], { label: `p${i}` })),
           () => (gpu.release(tx, ...outs), destroy(gpu, ...ws)));
       },
     },
@@ -152,8 +152,8 @@ function geluCases(): BenchCase[] {
         const { tx, w, b, out } = setupBoth(gpu);
         const pre = gpu.tensor('bench.pre', [M, N], 'f32');
         return instance(gpu, (rec) => {
-          linear(rec, tx, w, b, pre, 'fc1');
-          gelu(rec, pre, out, 'gelu');
+          linear(rec, tx, w, b, pre, { label: 'fc1' });
+          gelu(rec, pre, out, { label: 'gelu' });
         }, () => (gpu.release(tx, b, out, pre), destroy(gpu, w)));
       },
     },

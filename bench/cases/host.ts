@@ -20,7 +20,7 @@ function chain(cache: boolean) {
       run: () => {
         gpu.bindGroups.enabled = cache;
         const rec = new Recorder(gpu, 'bench host');
-        for (let i = 0; i < DISPATCHES; i++) matmul(rec, i % 2 ? b : a, w, undefined, i % 2 ? a : b, 'p');
+        for (let i = 0; i < DISPATCHES; i++) matmul(rec, i % 2 ? b : a, w, undefined, i % 2 ? a : b, { label: 'p' });
         rec.submit();
         gpu.bindGroups.enabled = true;
       },

@@ -34,7 +34,7 @@ function floatCase(shape: { M: number; N: number; K: number }, dtype: 'f32' | 'f
     return {
       run: () => {
         const rec = new Recorder(gpu, 'bench matmul');
-        matmul(rec, x, w, undefined, y, 'bench');
+        matmul(rec, x, w, undefined, y, { label: 'bench' });
         rec.submit();
       },
       dispose: () => gpu.release(x, w, y),

@@ -26,9 +26,9 @@ function norm(kind: NormKind, rows: number, d: number, subgroups: boolean | unde
     return {
       run: () => {
         const rec = new Recorder(gpu, `bench ${kind}`);
-        if (kind === 'layernorm') layerNorm(rec, x, w, b, y, 1e-5, { subgroups });
-        else if (kind === 'add+layernorm') addLayerNorm(rec, x, r, w, b, res, y, 1e-5, { subgroups });
-        else rmsNorm(rec, x, w, y, 1e-5, { subgroups });
+        if (kind === 'layernorm') layerNorm(rec, x, w, b, y, { subgroups });
+        else if (kind === 'add+layernorm') addLayerNorm(rec, x, r, w, b, res, y, { subgroups });
+        else rmsNorm(rec, x, w, y, { subgroups });
         rec.submit();
       },
       dispose: () => gpu.release(x, r, w, b, y, res),

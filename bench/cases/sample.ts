@@ -19,8 +19,8 @@ function setup(rows: number, kind: 'argmax' | 'topk' | 'beam', k: number): (gpu:
       run: () => {
         const rec = new Recorder(gpu, `bench ${kind}`);
         if (kind === 'argmax') argmax(rec, logits, idx);
-        else if (kind === 'topk') topK(rec, logits, k, idx, val);
-        else beamCandidates(rec, logits, scores, k, idx, val);
+        else if (kind === 'topk') topK(rec, logits, idx, val, { k });
+        else beamCandidates(rec, logits, scores, idx, val, { k });
         rec.submit();
       },
       dispose: () => gpu.release(logits, scores, idx, val),

@@ -115,6 +115,7 @@ export interface WindowAttentionOptions {
   causal?: boolean;
   /** Kernel variant; default from the adapter (see FlashVariant). */
   variant?: FlashVariant;
+  label?: string;
 }
 
 /**
@@ -123,7 +124,9 @@ export interface WindowAttentionOptions {
  * window. When the tensors are larger than one storage binding, the windows are split
  * across several dispatches (each binding then starts at a window boundary, which must be 256-byte aligned).
  */
-export function windowAttention(rec: Recorder, q: Tensor, k: Tensor, v: Tensor, out: Tensor, o: WindowAttentionOptions, label = 'window_attention'): void {
+export function windowAttention(rec: Recorder, q: Tensor, k: Tensor, v: Tensor, out: Tensor,
+  o: WindowAttentionOptions): void {
+  const label = o.label ?? 'window_attention';
   const { windows, windowLen: L, heads: H, headDim: D } = o;
   const KV = o.kvHeads ?? H;
   checkHeadDim(label, D);
@@ -168,6 +171,7 @@ export interface CachedAttentionOptions {
   scale: number;
   /** Beams (batch) to attend for; default cache.beams. q/out hold beams × tokens rows. */
   beams?: number;
+  label?: string;
 }
 
 export interface PrefillVariantOption {
@@ -198,7 +202,8 @@ export interface PrefillAttentionOptions extends CachedAttentionOptions, Prefill
  * query t (absolute position pos0 + t) sees positions ≤ pos0 + t. q, out are f32 `[beams * tokens, qHeads, headDim]`.
  * Write the new K/V with writeKv first. Same fused kernel as windowAttention, reading keys from the cache.
  */
-export function prefillAttention(rec: Recorder, q: Tensor, cache: KvCache, out: Tensor, o: PrefillAttentionOptions, label = 'prefill_attention'): void {
+export function prefillAttention(rec: Recorder, q: Tensor, cache: KvCache, out: Tensor, o: PrefillAttentionOptions): void {
+  const label = o.label ?? 'prefill_attention';
   const beams = checkCached(label, cache, o);
   const { qHeads, kvHeads, headDim, pos0, tokens } = o;
   if (!Number.isInteger(tokens) || tokens < 1 || !Number.isInteger(pos0) || pos0 < 0 || pos0 + tokens > cache.maxSeq) {
@@ -221,6 +226,8 @@ export interface DecodeAttentionOptions extends CachedAttentionOptions {
   chunk?: number;
   /** Kernel variant; default from the adapter (see FlashVariant). */
   variant?: FlashVariant;
+  /** f32, ≥ decodeScratchElems(…) elements, for the split-K partials; default a pooled tensor released after recording. */
+  scratch?: Tensor;
 }
 
 /** Score-tile capacity of the split kernel (positions per workgroup). */
@@ -245,9 +252,11 @@ export function decodeChunk(pos: number): number {
  * One query per beam against cache positions [0, pos): q, out f32 `[beams, qHeads, headDim]`; q-head h uses
  * kv-head ⌊h / (qHeads / kvHeads)⌋. Split-K: ⌈pos / chunk⌉ × kvHeads × beams workgroups each handle one chunk for
  * all the q-heads of a kv head and write partial (max, sum, acc); a combine kernel merges them. The partials go
- * to `scratch` (f32, ≥ decodeScratchElems(…) elements) or to a pooled tensor released right after recording.
+ * to `o.scratch` or to a pooled tensor released right after recording.
  */
-export function decodeAttention(rec: Recorder, q: Tensor, cache: KvCache, out: Tensor, o: DecodeAttentionOptions, scratch?: Tensor, label = 'decode_attention'): void {
+export function decodeAttention(rec: Recorder, q: Tensor, cache: KvCache, out: Tensor, o: DecodeAttentionOptions): void {
+  const label = o.label ?? 'decode_attention';
+  const scratch = o.scratch;
   const beams = checkCached(label, cache, o);
   const { qHeads, kvHeads, headDim, pos } = o;
   if (!Number.isInteger(pos) || pos < 1 || pos > cache.maxSeq) throw new RangeError(`${label}: pos ${pos} outside [1, ${cache.maxSeq}]`);

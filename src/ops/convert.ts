@@ -129,8 +129,15 @@ export function convert(rec: Recorder, src: Tensor, dst: Tensor, opts: ConvertOp
  * Converts `rows` rows of source data into rows [row0, row0 + rows) of a row-blocked matrix, across its blocks.
  * `srcOffset` is the source element of the first row.
  */
-export function convertToMatrix(rec: Recorder, src: Tensor, m: RowBlockedMatrix, row0: number, rows: number,
-  opts: Omit<ConvertOptions, 'count' | 'dstOffset'>): void {
+export interface ConvertToMatrixOptions extends Omit<ConvertOptions, 'count' | 'dstOffset'> {
+  /** First matrix row written. */
+  row0: number;
+  /** Rows converted. */
+  rows: number;
+}
+
+export function convertToMatrix(rec: Recorder, src: Tensor, m: RowBlockedMatrix, o: ConvertToMatrixOptions): void {
+  const { row0, rows, ...opts } = o;
   if (row0 < 0 || row0 + rows > m.rows) throw new RangeError(`convertToMatrix: rows [${row0}, ${row0 + rows}) exceed ${m.rows}`);
   const srcOffset = opts.srcOffset ?? 0;
   for (const b of m.blocks) {

@@ -33,8 +33,7 @@ export function embedKernel(rec: Recorder, dtype: 'f32' | 'f16', dstRows: boolea
   return { shader: 'embedding.wgsl', defines: { T_F16: mode === 'native', T_PACKED: mode === 'packed', DST_ROWS: dstRows }, constants: { WG } };
 }
 
-export function embed(rec: Recorder, table: Tensor | RowBlockedMatrix, ids: Tensor, out: Tensor, opts: EmbedOptions | string = {}): void {
-  const o: EmbedOptions = typeof opts === 'string' ? { label: opts } : opts;
+export function embed(rec: Recorder, table: Tensor | RowBlockedMatrix, ids: Tensor, out: Tensor, o: EmbedOptions = {}): void {
   const maxBytes = maxBinding(rec, o.maxBindingBytes);
   let vocab: number, d: number, dtype: string;
   let blocks: { tensor: Tensor; row0: number; rows: number }[];

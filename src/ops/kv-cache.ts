@@ -91,13 +91,15 @@ export interface WriteKvOptions {
   tokens: number;
   /** Defaults to cache.beams; k and v hold beams × tokens rows. */
   beams?: number;
+  label?: string;
 }
 
 /**
  * Appends rows: `k`, `v` are f32 `[beams * tokens, kvHeads, headDim]` (row = beam-major, then token), written to
  * cache positions `pos .. pos + tokens − 1` of beams `0 .. beams − 1`. Advances `cache.length`.
  */
-export function writeKv(rec: Recorder, k: Tensor, v: Tensor, cache: KvCache, opts: WriteKvOptions, label = 'write_kv'): void {
+export function writeKv(rec: Recorder, k: Tensor, v: Tensor, cache: KvCache, opts: WriteKvOptions): void {
+  const label = opts.label ?? 'write_kv';
   const beams = opts.beams ?? cache.beams;
   const { pos, tokens } = opts;
   const { kvHeads, headDim, maxSeq } = cache;
@@ -122,6 +124,7 @@ export interface ReorderKvOptions {
    * prefill) need no reordering: pass the prompt length to copy only the generated part.
    */
   from?: number;
+  label?: string;
 }
 
 /**
@@ -131,7 +134,9 @@ export interface ReorderKvOptions {
  * dtype; its contents are overwritten (one scratch can serve every layer, since the layers are done in order).
  * Two dispatches: gather cache → scratch, then copy scratch → cache. No host readback.
  */
-export function reorderKv(rec: Recorder, cache: KvCache, beamIndices: Tensor, scratch: KvCache, opts: ReorderKvOptions = {}, label = 'reorder_kv'): void {
+export function reorderKv(rec: Recorder, cache: KvCache, beamIndices: Tensor, scratch: KvCache,
+  opts: ReorderKvOptions = {}): void {
+  const label = opts.label ?? 'reorder_kv';
   const pos = opts.pos ?? cache.length;
   const from = opts.from ?? 0;
   const { beams, kvHeads, headDim, maxSeq, dtype } = cache;

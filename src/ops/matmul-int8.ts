@@ -16,13 +16,13 @@
  *
  * @example
  * const w = uploadInt8Matrix(gpu, 'fc1', q, scales, N, K, 64);   // q: Int8Array [N,K], scales f16 bits [N,groups]
- * matmulInt8(rec, x, w, bias, y, 'enc.l0.fc1');
- * linear(rec, x, w, bias, y, 'fc1');                             // float RowBlockedMatrix or Int8Matrix
+ * matmulInt8(rec, x, w, bias, y, { label: 'enc.l0.fc1' });
+ * linear(rec, x, w, bias, y, { label: 'fc1' });                  // float RowBlockedMatrix or Int8Matrix
  */
 import { bindSpan, f16BitsToF32, grid, maxBinding, RowBlockedMatrix, Tensor, type Gpu, type KernelSpec, type Recorder } from '../gpu';
 import { chooseMatmulVariant, columnLaneConfig, GEMV_MAX_ROWS, GLU_VARIANTS, matmul, type MatmulOptions } from './matmul';
 import { bindOutputs, checkEpilogue, mainOutputColumns, type MatmulEpilogue } from './matmul-epilogue';
-import { siluMul } from './elementwise';
+import { siluMul, type LabelOptions } from './elementwise';
 import { embed } from './embedding';
 
 /**
@@ -186,12 +186,24 @@ export function quantizedActivationWords(M: number, K: number, G: number): numbe
 
 const QWG = 64;
 
+export interface QuantizeActivationsOptions {
+  /** Rows, row length and group size of x. */
+  M: number;
+  K: number;
+  groupSize: number;
+  /** Elements between row starts of x; default K. */
+  ldx?: number;
+  /** Pack for dot4I8Packed; default where the language feature exists. */
+  dot4?: boolean;
+  label?: string;
+}
+
 /**
  * Quantises x [M, K] (f32, rows ldx apart) per row and group of G into `out` (u32, at least
  * quantizedActivationWords(M, K, G) words).
  */
-export function quantizeActivations(rec: Recorder, x: Tensor, M: number, K: number, G: number, out: Tensor,
-  opts: { ldx?: number; dot4?: boolean; label?: string } = {}): QuantizedActivations {
+export function quantizeActivations(rec: Recorder, x: Tensor, out: Tensor, opts: QuantizeActivationsOptions): QuantizedActivations {
+  const { M, K, groupSize: G } = opts;
   const label = opts.label ?? 'quantize_act';
   const ldx = opts.ldx ?? K;
   const groups = Math.ceil(K / G);
@@ -232,8 +244,8 @@ export interface Int8MatmulOptions {
  * y[M, yCol : yCol + N] = x[M, K] · dequant(W)ᵀ (+ bias [N]). x may have any leading shape; M = x.numel / K.
  * `y` must not share a buffer with x or bias.
  */
-export function matmulInt8(rec: Recorder, x: Tensor, w: Int8Matrix, bias: Tensor | undefined, y: Tensor, options: string | Int8MatmulOptions = {}): void {
-  const o: Int8MatmulOptions = typeof options === 'string' ? { label: options } : options;
+export function matmulInt8(rec: Recorder, x: Tensor, w: Int8Matrix, bias: Tensor | undefined, y: Tensor,
+  o: Int8MatmulOptions = {}): void {
   const label = o.label ?? 'matmul_int8';
   const gpu = rec.gpu;
   const N = w.rows;
@@ -277,7 +289,7 @@ export function matmulInt8(rec: Recorder, x: Tensor, w: Int8Matrix, bias: Tensor
   let scratch: Tensor | undefined;
   if (v.mode === 'w8a8') {
     scratch = gpu.tensor(`${label}.xq`, [quantizedActivationWords(M, K, G)], 'u32');
-    const qa = quantizeActivations(rec, x, M, K, G, scratch, { dot4: v.dot4, label: `${label}.quantize` });
+    const qa = quantizeActivations(rec, x, scratch, { M, K, groupSize: G, dot4: v.dot4, label: `${label}.quantize` });
     const s = bindSpan(rec, scratch, 0, scratch.numel);
     xBinding = s.binding;
     xOff = s.base;
@@ -322,10 +334,17 @@ export function matmulInt8(rec: Recorder, x: Tensor, w: Int8Matrix, bias: Tensor
 const EWG = 256;
 const EPER = 4; // must match matmul-int8-embed.wgsl
 
+export interface EmbedInt8Options {
+  /** First destination row; default 0. */
+  dstRow0?: number;
+  /** Number of ids to gather (default ids.numel). */
+  count?: number;
+  label?: string;
+  maxBindingBytes?: number;
+}
+
 /** out[dstRow0 + j] = dequant(table[ids[j]]) for j < count (ids ≥ vocab give zero rows). */
-export function embedInt8(rec: Recorder, table: Int8Matrix, ids: Tensor, out: Tensor,
-  opts: string | { dstRow0?: number; count?: number; label?: string; maxBindingBytes?: number } = {}): void {
-  const o = typeof opts === 'string' ? { label: opts } : opts;
+export function embedInt8(rec: Recorder, table: Int8Matrix, ids: Tensor, out: Tensor, o: EmbedInt8Options = {}): void {
   const label = o.label ?? 'embed_int8';
   const d = table.cols;
   if (ids.dtype !== 'u32') throw new TypeError(`${label}: ids "${ids.label}" is ${ids.dtype}, expected u32`);
@@ -357,21 +376,20 @@ export function embedInt8(rec: Recorder, table: Int8Matrix, ids: Tensor, out: Te
 /** A matrix weight in any storage the engine supports (float RowBlockedMatrix, or its subclass Int8Matrix). */
 export type WeightMatrix = RowBlockedMatrix;
 
-/** Options of `linear`: a label or the matmul options (INT8 weights accept label, yCol/yRowStride, epilogue). */
-export type LinearOptions = string | MatmulOptions;
+/** Options of `linear`: the matmul options (INT8 weights accept label, yCol/yRowStride, epilogue). */
+export type LinearOptions = MatmulOptions;
 
 /**
  * y = x · Wᵀ (+ b) for float (matmul) or INT8 (matmulInt8) weights.
  * @example
  * linear(rec, h, l.fc1.w, l.fc1.b, act, { label: 'enc.l0.fc1', epilogue: { activation: 'gelu' } }); // fused bias+GELU
  */
-export function linear(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined, y: Tensor, options: LinearOptions = {}): void {
+export function linear(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined, y: Tensor, o: LinearOptions = {}): void {
   if (w instanceof Int8Matrix) {
-    const o: MatmulOptions = typeof options === 'string' ? { label: options } : options;
     if (o.alpha !== undefined && o.alpha !== 1) throw new RangeError(`${o.label ?? 'linear'}: alpha is not supported with INT8 weights`);
     matmulInt8(rec, x, w, bias, y, { label: o.label, yCol: o.yCol, yRowStride: o.yRowStride, epilogue: o.epilogue });
   } else {
-    matmul(rec, x, w, bias, y, options);
+    matmul(rec, x, w, bias, y, o);
   }
 }
 
@@ -380,9 +398,11 @@ export function linear(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor |
  * its own output: outs[i] is [M, rows of part i], all views of one buffer (allocate them with `splitViews`).
  * @example
  * const [q, k, v] = splitViews(gpu, 'dec.qkv', rows, [qDim, kvDim, kvDim]);
- * linearSplit(rec, h, l.qkv.w, undefined, [q, k, v], 'dec.l0.qkv');
+ * linearSplit(rec, h, l.qkv.w, undefined, [q, k, v], { label: 'dec.l0.qkv' });
  */
-export function linearSplit(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined, outs: readonly Tensor[], label: string): void {
+export function linearSplit(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined, outs: readonly Tensor[],
+  opts: LabelOptions = {}): void {
+  const label = opts.label ?? 'linear_split';
   const widths = outs.map((t) => t.shape[t.shape.length - 1]);
   if (widths.reduce((a, b) => a + b, 0) !== w.rows) throw new RangeError(`${label}: outputs of widths ${widths.join('+')} do not cover the ${w.rows} weight rows`);
   const segments = outs.slice(1).map((y, i) => ({ col: widths.slice(0, i + 1).reduce((a, b) => a + b, 0), y }));
@@ -416,7 +436,9 @@ export function gluFused(gpu: Gpu, w: WeightMatrix, M: number): boolean {
  * optional bias [b_gate; b_up]: one dispatch on the column-lane kernels (CPU adapters, INT8), else a split
  * product into pooled gate/up buffers and silu·mul.
  */
-export function linearGlu(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined, out: Tensor, label: string): void {
+export function linearGlu(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined, out: Tensor,
+  opts: LabelOptions = {}): void {
+  const label = opts.label ?? 'linear_glu';
   const F = w.rows / 2;
   if (!Number.isInteger(F)) throw new RangeError(`${label}: [gate; up] "${w.blocks[0].tensor.label}" has an odd number of rows (${w.rows})`);
   const M = x.numel / w.cols;
@@ -425,13 +447,13 @@ export function linearGlu(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tenso
     return;
   }
   const [gate, up] = splitViews(rec.gpu, `${label}.gate_up`, M, [F, F]);
-  linearSplit(rec, x, w, bias, [gate, up], label);
-  siluMul(rec, gate, up, out, `${label}.silu_mul`);
+  linearSplit(rec, x, w, bias, [gate, up], { label });
+  siluMul(rec, gate, up, out, { label: `${label}.silu_mul` });
   rec.gpu.release(gate);
 }
 
 /** Embedding gather from a float or INT8 table into rows dstRow0.. of out. */
-export function embedRows(rec: Recorder, table: WeightMatrix, ids: Tensor, out: Tensor, label: string): void {
-  if (table instanceof Int8Matrix) embedInt8(rec, table, ids, out, label);
-  else embed(rec, table, ids, out, label);
+export function embedRows(rec: Recorder, table: WeightMatrix, ids: Tensor, out: Tensor, opts: LabelOptions = {}): void {
+  if (table instanceof Int8Matrix) embedInt8(rec, table, ids, out, opts);
+  else embed(rec, table, ids, out, opts);
 }

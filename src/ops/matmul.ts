@@ -13,9 +13,9 @@
  *   naive / regblock  the benchmark baselines                                        shaders/matmul-baselines.wgsl
  *
  * @example
- * matmul(rec, x, l.q.w, l.q.b, q, 'enc.l0.q');                                   // x [T,1280] → q [T,1280]
+ * matmul(rec, x, l.q.w, l.q.b, q, { label: 'enc.l0.q' });                            // x [T,1280] → q [T,1280]
  * matmul(rec, x, l.k.w, undefined, qkv, { yCol: 1280, yRowStride: 3840, label: 'k' }); // into columns 1280..2559
- * matmul(rec, h, lmHead, undefined, logits, 'lm_head');                                // RowBlockedMatrix weights
+ * matmul(rec, h, lmHead, undefined, logits, { label: 'lm_head' });                     // RowBlockedMatrix weights
  * batchedMatmul(rec, q, k, scores, { alpha: 1 / 8 });                                  // [H,T,64]×[H,S,64]ᵀ
  */
 import { bindSpan, RowBlockedMatrix, Tensor, f32, type Gpu, type KernelSpec, type Recorder } from '../gpu';
@@ -279,11 +279,9 @@ function validate(label: string, p: FullProblem, yCols: number): void {
 /**
  * y[M, yCol : yCol + N] = x[M, K] · Wᵀ (+ bias [N]), W [N, K] as a Tensor or a RowBlockedMatrix (each row block
  * is one dispatch writing its slice of y's columns). x may have any leading shape; M = x.numel / K.
- * The last argument is a label or the options.
  */
 export function matmul(rec: Recorder, x: Tensor, w: Tensor | RowBlockedMatrix, bias: Tensor | undefined, y: Tensor,
-  options: string | MatmulOptions = {}): void {
-  const opts: MatmulOptions = typeof options === 'string' ? { label: options } : options;
+  opts: MatmulOptions = {}): void {
   const label = opts.label ?? 'matmul';
   const [N, K] = w instanceof RowBlockedMatrix ? [w.rows, w.cols] : weightShape(label, w);
   if (x.numel % K !== 0) throw new RangeError(`${label}: x "${x.label}" [${x.shape}] is not a whole number of rows of K=${K}`);

@@ -4,14 +4,16 @@
  * dispatches. Norm weights and biases are f32 vectors of length d (they are tiny; convert them at load).
  *
  * @example
- * layerNorm(rec, h, ln.w, ln.b, hn, 1e-5, 'enc.l0.ln1');                  // hn = LN(h)
- * addLayerNorm(rec, h, attnOut, ln2.w, ln2.b, h, hn, 1e-5, 'enc.l0.ln2');  // h += attnOut; hn = LN(h)
- * rmsNorm(rec, x, w, x, 1e-5);                                             // in place
+ * layerNorm(rec, h, ln.w, ln.b, hn, { label: 'enc.l0.ln1' });                  // hn = LN(h)
+ * addLayerNorm(rec, h, attnOut, ln2.w, ln2.b, h, hn, { label: 'enc.l0.ln2' });  // h += attnOut; hn = LN(h)
+ * rmsNorm(rec, x, w, x, { eps: 1e-6 });                                         // in place
  */
 import { f32, grid, type KernelSpec, type Recorder, type Tensor, bindSpan, forChunks, maxBinding, unitsPerBinding } from '../gpu';
 
 export interface NormOptions {
   label?: string;
+  /** Added to the variance (mean square) before the inverse square root; default 1e-5. */
+  eps?: number;
   /** Per-dispatch binding limit (default: the device's); tests lower it to exercise row splitting. */
   maxBindingBytes?: number;
   /** Force the reduction flavour (tests); default: subgroups when the device has them. */
@@ -56,7 +58,6 @@ interface NormArgs {
   b?: Tensor;
   y: Tensor;
   res?: Tensor;
-  eps: number;
   rms: boolean;
   opts: NormOptions;
 }
@@ -97,27 +98,27 @@ function norm(rec: Recorder, op: string, a: NormArgs): void {
     const u = vec4 ? 4 : 1;
     const kernel = normKernel(rec, d, a.rms, residual, inplace, vec4, a.opts.subgroups, a.opts.workgroupSize);
     rec.dispatch(kernel, label, used.map((s) => s.binding),
-      [n, d / u, f32(a.eps), sx.base / u, (sr?.base ?? 0) / u, sw.base / u, (sb?.base ?? 0) / u, sy.base / u, (sres?.base ?? 0) / u],
+      [n, d / u, f32(a.opts.eps ?? 1e-5), sx.base / u, (sr?.base ?? 0) / u, sw.base / u, (sb?.base ?? 0) / u, sy.base / u, (sres?.base ?? 0) / u],
       grid(n, rec.gpu.caps.maxWorkgroupsPerDimension));
   });
 }
 
 /** y = LayerNorm(x) · w + b over the last axis (d = w.numel). `y` may be `x` (in place). */
-export function layerNorm(rec: Recorder, x: Tensor, w: Tensor, b: Tensor, y: Tensor, eps = 1e-5, opts: NormOptions | string = {}): void {
-  norm(rec, 'layerNorm', { x, w, b, y, eps, rms: false, opts: typeof opts === 'string' ? { label: opts } : opts });
+export function layerNorm(rec: Recorder, x: Tensor, w: Tensor, b: Tensor, y: Tensor, opts: NormOptions = {}): void {
+  norm(rec, 'layerNorm', { x, w, b, y, rms: false, opts });
 }
 
 /** y = w · x · inverseSqrt(mean(x²) + eps) over the last axis. `y` may be `x` (in place). */
-export function rmsNorm(rec: Recorder, x: Tensor, w: Tensor, y: Tensor, eps = 1e-5, opts: NormOptions | string = {}): void {
-  norm(rec, 'rmsNorm', { x, w, y, eps, rms: true, opts: typeof opts === 'string' ? { label: opts } : opts });
+export function rmsNorm(rec: Recorder, x: Tensor, w: Tensor, y: Tensor, opts: NormOptions = {}): void {
+  norm(rec, 'rmsNorm', { x, w, y, rms: true, opts });
 }
 
 /** res = x + r; y = LayerNorm(res). `res` may be `x` or `r` (in place); `y` must be distinct. */
-export function addLayerNorm(rec: Recorder, x: Tensor, r: Tensor, w: Tensor, b: Tensor, res: Tensor, y: Tensor, eps = 1e-5, opts: NormOptions | string = {}): void {
-  norm(rec, 'addLayerNorm', { x, r, w, b, y, res, eps, rms: false, opts: typeof opts === 'string' ? { label: opts } : opts });
+export function addLayerNorm(rec: Recorder, x: Tensor, r: Tensor, w: Tensor, b: Tensor, res: Tensor, y: Tensor, opts: NormOptions = {}): void {
+  norm(rec, 'addLayerNorm', { x, r, w, b, y, res, rms: false, opts });
 }
 
 /** res = x + r; y = RMSNorm(res). `res` may be `x` or `r` (in place); `y` must be distinct. */
-export function addRmsNorm(rec: Recorder, x: Tensor, r: Tensor, w: Tensor, res: Tensor, y: Tensor, eps = 1e-5, opts: NormOptions | string = {}): void {
-  norm(rec, 'addRmsNorm', { x, r, w, y, res, eps, rms: true, opts: typeof opts === 'string' ? { label: opts } : opts });
+export function addRmsNorm(rec: Recorder, x: Tensor, r: Tensor, w: Tensor, res: Tensor, y: Tensor, opts: NormOptions = {}): void {
+  norm(rec, 'addRmsNorm', { x, r, w, y, res, rms: true, opts });
 }

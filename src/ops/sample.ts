@@ -6,12 +6,14 @@
  * ties broken by the lowest index (torch.argmax / torch.topk order). NaN logits are not supported; −inf is fine.
  *
  * @example
- * argmax(rec, logits, nextIds);                                      // greedy: u32 [rows]
- * beamCandidates(rec, logits, beamScores, 2 * B, candIdx, candScore); // candIdx = b·vocab + v, sorted
+ * argmax(rec, logits, nextIds);                                          // greedy: u32 [rows]
+ * beamCandidates(rec, logits, beamScores, candIdx, candScore, { k: 2 * B }); // candIdx = b·vocab + v, sorted
  */
 import { Recorder, Tensor, type Gpu, type KernelSpec, bindSpan, maxBinding } from '../gpu';
 
 export interface TopKOptions {
+  /** Candidates to keep per row (or in all, flattened). */
+  k: number;
   /** Score = log_softmax(logits[r])[v] instead of the raw logit. */
   logSoftmax?: boolean;
   /** f32 [rows]: added to every score of its row (beam scores). */
@@ -73,7 +75,8 @@ function scratchTensor(gpu: Gpu, name: string, elems: number, dtype: 'u32' | 'f3
  * Top k of each row (or of all rows, flattened), sorted descending: outIdx u32 and outVal f32, each
  * [rows, k] (flattened: [k]). Slots beyond the available elements hold index 0xffffffff and −inf.
  */
-export function topK(rec: Recorder, logits: Tensor, k: number, outIdx: Tensor, outVal: Tensor, o: TopKOptions = {}): void {
+export function topK(rec: Recorder, logits: Tensor, outIdx: Tensor, outVal: Tensor, o: TopKOptions): void {
+  const k = o.k;
   const vocab = o.vocab ?? logits.shape[logits.shape.length - 1];
   if (logits.dtype !== 'f32') throw new TypeError(`topK: logits "${logits.label}" is ${logits.dtype}, expected f32`);
   if (!(vocab >= 1) || logits.numel % vocab) throw new RangeError(`topK: "${logits.label}" (${logits.numel} elements) is not rows of ${vocab}`);
@@ -113,12 +116,24 @@ export function topK(rec: Recorder, logits: Tensor, k: number, outIdx: Tensor, o
   rec.dispatch(kernels.final, `${label}.final`, finalBindings, params(0), [groups]);
 }
 
+export interface ArgmaxOptions extends Pick<TopKOptions, 'vocab' | 'label' | 'subgroups' | 'workgroupSize'> {
+  /** f32 [rows]: receives the maximum of each row. */
+  outVal?: Tensor;
+}
+
 /** out[r] = argmax over row r (lowest index on ties); optionally the max values too. */
-export function argmax(rec: Recorder, logits: Tensor, out: Tensor, o: { vocab?: number; outVal?: Tensor; label?: string; subgroups?: boolean; workgroupSize?: number } = {}): void {
+export function argmax(rec: Recorder, logits: Tensor, out: Tensor, o: ArgmaxOptions = {}): void {
   const vocab = o.vocab ?? logits.shape[logits.shape.length - 1];
   const rows = logits.numel / vocab;
   const outVal = o.outVal ?? scratchTensor(rec.gpu, 'argmax.values', rows, 'f32');
-  topK(rec, logits, 1, out, outVal, { vocab, label: o.label, subgroups: o.subgroups, workgroupSize: o.workgroupSize });
+  topK(rec, logits, out, outVal, { k: 1, vocab, label: o.label, subgroups: o.subgroups, workgroupSize: o.workgroupSize });
+}
+
+export interface BeamCandidatesOptions {
+  /** Candidates to keep over all rows. */
+  k: number;
+  vocab?: number;
+  label?: string;
 }
 
 /**
@@ -126,8 +141,9 @@ export function argmax(rec: Recorder, logits: Tensor, out: Tensor, o: { vocab?: 
  * score = beamScores[b] + log_softmax(logits[b])[v], sorted descending; outIdx = b·vocab + v.
  * Without beamScores (the first step) the score is the log-probability alone.
  */
-export function beamCandidates(rec: Recorder, logits: Tensor, beamScores: Tensor | undefined, k: number, outIdx: Tensor, outVal: Tensor, o: { vocab?: number; label?: string } = {}): void {
-  topK(rec, logits, k, outIdx, outVal, { logSoftmax: true, rowBias: beamScores, flatten: true, vocab: o.vocab, label: o.label ?? 'beam' });
+export function beamCandidates(rec: Recorder, logits: Tensor, beamScores: Tensor | undefined, outIdx: Tensor, outVal: Tensor,
+  o: BeamCandidatesOptions): void {
+  topK(rec, logits, outIdx, outVal, { k: o.k, logSoftmax: true, rowBias: beamScores, flatten: true, vocab: o.vocab, label: o.label ?? 'beam' });
 }
 
 /** One beam continuation, as the searches in src/generate consume it. */
@@ -143,7 +159,9 @@ export interface BeamCandidate {
  * 0..rowScores.length-1 and reads back the k candidates (k pairs of 8 bytes), sorted by score descending,
  * ties by lower row then lower token. Submits its own command buffer.
  */
-export async function topKLogSoftmax(gpu: Gpu, logits: Tensor, rowScores: Float32Array, k: number, vocab = logits.shape[logits.shape.length - 1]): Promise<BeamCandidate[]> {
+export async function topKLogSoftmax(gpu: Gpu, logits: Tensor, rowScores: Float32Array,
+  o: Omit<BeamCandidatesOptions, 'label'>): Promise<BeamCandidate[]> {
+  const { k, vocab = logits.shape[logits.shape.length - 1] } = o;
   const rows = rowScores.length;
   if (logits.numel < rows * vocab) throw new RangeError(`topKLogSoftmax: "${logits.label}" has fewer than ${rows} rows of ${vocab}`);
   const scores = scratchTensor(gpu, 'beam.scores', rows, 'f32');
@@ -152,7 +170,7 @@ export async function topKLogSoftmax(gpu: Gpu, logits: Tensor, rowScores: Float3
   gpu.write(scores, rowScores);
   const rec = new Recorder(gpu, 'beam.topk');
   const view = new Tensor(logits.buffer, [rows, vocab], 'f32', logits.byteOffset);
-  beamCandidates(rec, view, scores, k, idx, val, { vocab });
+  beamCandidates(rec, view, scores, idx, val, { k, vocab });
   rec.submit();
   const [i, v] = [await gpu.readU32(idx, k), await gpu.readF32(val, k)];
   return Array.from(i, (flat, j) => ({ row: Math.floor(flat / vocab), token: flat % vocab, score: v[j] }));

@@ -4,11 +4,13 @@
  *
  * @example
  * softmax(rec, scores, scores);        // in place, rows = numel / n
- * logSoftmax(rec, logits, logp, 59264);
+ * logSoftmax(rec, logits, logp, { n: 59264 });
  */
 import { grid, type KernelSpec, type Recorder, type Tensor, bindSpan, forChunks, maxBinding, unitsPerBinding } from '../gpu';
 
 export interface SoftmaxOptions {
+  /** Row length; default the last axis of x. */
+  n?: number;
   label?: string;
   maxBindingBytes?: number;
   /** Force the reduction flavour (tests); default: subgroups when the device has them. */
@@ -34,7 +36,8 @@ export function softmaxKernel(rec: Recorder, n: number, log: boolean, inplace: b
   };
 }
 
-function run(rec: Recorder, op: string, log: boolean, x: Tensor, y: Tensor, n: number, opts: SoftmaxOptions): void {
+function run(rec: Recorder, op: string, log: boolean, x: Tensor, y: Tensor, opts: SoftmaxOptions): void {
+  const n = opts.n ?? x.shape[x.shape.length - 1];
   for (const t of [x, y]) {
     if (t.dtype !== 'f32') throw new TypeError(`${op}: "${t.label}" is ${t.dtype}, expected f32`);
     if (t.numel !== x.numel) throw new RangeError(`${op}: "${t.label}" has ${t.numel} elements, expected ${x.numel}`);
@@ -53,11 +56,11 @@ function run(rec: Recorder, op: string, log: boolean, x: Tensor, y: Tensor, n: n
 }
 
 /** y = softmax(x) over rows of length n (default: the last axis of x). */
-export function softmax(rec: Recorder, x: Tensor, y: Tensor, n = x.shape[x.shape.length - 1], opts: SoftmaxOptions = {}): void {
-  run(rec, 'softmax', false, x, y, n, opts);
+export function softmax(rec: Recorder, x: Tensor, y: Tensor, opts: SoftmaxOptions = {}): void {
+  run(rec, 'softmax', false, x, y, opts);
 }
 
 /** y = log_softmax(x) = (x − max) − log Σ exp(x − max) over rows of length n. */
-export function logSoftmax(rec: Recorder, x: Tensor, y: Tensor, n = x.shape[x.shape.length - 1], opts: SoftmaxOptions = {}): void {
-  run(rec, 'logSoftmax', true, x, y, n, opts);
+export function logSoftmax(rec: Recorder, x: Tensor, y: Tensor, opts: SoftmaxOptions = {}): void {
+  run(rec, 'logSoftmax', true, x, y, opts);
 }

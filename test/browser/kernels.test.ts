@@ -77,8 +77,8 @@ describe('kernels in the browser', () => {
     const ln = gpu.tensor('ln', [rows, d], 'f32');
     const rms = gpu.tensor('rms', [rows, d], 'f32');
     const rec = new Recorder(gpu, 'browser norm');
-    layerNorm(rec, tx, tw, tb, ln, 1e-5);
-    rmsNorm(rec, tx, tw, rms, 1e-5);
+    layerNorm(rec, tx, tw, tb, ln, { eps: 1e-5 });
+    rmsNorm(rec, tx, tw, rms, { eps: 1e-5 });
     rec.submit();
     expect(relL2(await gpu.readF32(ln), refNorm.layerNorm(x, w, b, 1e-5))).toBeLessThan(1e-5);
     expect(relL2(await gpu.readF32(rms), refNorm.rmsNorm(x, w, 1e-5))).toBeLessThan(1e-5);

@@ -115,8 +115,8 @@ describe('pipelines, buffers, recorder', () => {
     const out = gpu.tensor('out', [n], 'f32');
     const profiler = new Profiler(gpu);
     const rec = new Recorder(gpu, 'profiled', profiler);
-    add(rec, a, a, out, 'first');
-    add(rec, out, a, gpu.tensor('out2', [n], 'f32'), 'second');
+    add(rec, a, a, out, { label: 'first' });
+    add(rec, out, a, gpu.tensor('out2', [n], 'f32'), { label: 'second' });
     rec.submit();
     const times = await profiler.read();
     expect(times.map((t) => t.label)).toEqual(['#1 first', '#2 second']);

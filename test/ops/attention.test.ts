@@ -217,12 +217,12 @@ describe('decodeAttention (split-K over the KV cache)', () => {
     const out = gpu.tensor('out', [2, 4, 32], 'f32');
     const scratch = gpu.tensor('scratch', [decodeScratchElems(2, 4, 32, 40)], 'f32');
     const rec = new Recorder(gpu, 'decode');
-    decodeAttention(rec, tq, cache, out, o, scratch);
+    decodeAttention(rec, tq, cache, out, { ...o, scratch });
     rec.submit();
     const want = ref.cachedAttention(q, hk, hv, { ...c, ...o, tokens: 1, pos0: 39 });
     expect(relL2(await gpu.readF32(out), want)).toBeLessThan(TOL);
     const tiny = gpu.tensor('tiny', [8], 'f32');
-    expect(() => decodeAttention(new Recorder(gpu, 'x'), tq, cache, out, o, tiny)).toThrow(/scratch "tiny" needs/);
+    expect(() => decodeAttention(new Recorder(gpu, 'x'), tq, cache, out, { ...o, scratch: tiny })).toThrow(/scratch "tiny" needs/);
     expect(() => decodeAttention(new Recorder(gpu, 'x'), tq, cache, out, { ...o, pos: 51 })).toThrow(/pos 51/);
     expect(() => decodeAttention(new Recorder(gpu, 'x'), tq, cache, out, { ...o, qHeads: 3 })).toThrow(/multiple of kvHeads/);
     gpu.release(tq, out, scratch, tiny);

@@ -153,7 +153,7 @@ describe('convert', () => {
     const bf = ref.f32ToBf16(randomF32(rows * cols + 1, 5, 2));
     const src = gpu.upload('bf16', packHalves(bf), [Math.ceil(bf.length / 2)], 'u32');
     const rec = new Recorder(gpu, 'convert matrix');
-    convertToMatrix(rec, src, m, 0, rows, { from: 'bf16', srcOffset: 1 });
+    convertToMatrix(rec, src, m, { row0: 0, rows, from: 'bf16', srcOffset: 1 });
     rec.submit();
     const want = ref.bf16ToF32(bf.subarray(1));
     for (const b of m.blocks) {

@@ -123,7 +123,7 @@ describe('matmul epilogue: output segments (fused QKV)', () => {
           const outs = ks.map(() => splitViews(gpu, 'qkv', M, widths));
           ks.forEach((k, i) => k.run(rec, tx, w.w, tb, outs[i][0], { segments: [{ col: 37, y: outs[i][1] }, { col: 57, y: outs[i][2] }] }));
           const viaSplit = splitViews(gpu, 'qkv.auto', M, widths);
-          linearSplit(rec, tx, w.w, tb, viaSplit, 'auto');
+          linearSplit(rec, tx, w.w, tb, viaSplit, { label: 'auto' });
           rec.submit();
           for (const [i, views] of [...outs, viaSplit].entries()) {
             const name = ks[i]?.name ?? 'linearSplit';
@@ -152,7 +152,7 @@ describe('matmul epilogue: output segments (fused QKV)', () => {
     expect(() => matmul(rec, x, w.w, undefined, a, { epilogue: { segments: [{ col: 10, y: other }, { col: 20, y: c }] } })).toThrow(/not in the output buffer/);
     expect(() => matmul(rec, x, w.w, undefined, a, { epilogue: { segments: [{ col: 20, y: b2 }, { col: 10, y: c }] } })).toThrow(/in order/);
     expect(() => matmul(rec, x, w.w, undefined, a, { epilogue: { segments: [{ col: 12, y: b2 }, { col: 20, y: c }] } })).toThrow(/expected \[2, 8\]/);
-    expect(() => linearSplit(rec, x, w.w, undefined, [a, b2], 'short')).toThrow(/do not cover/);
+    expect(() => linearSplit(rec, x, w.w, undefined, [a, b2], { label: 'short' })).toThrow(/do not cover/);
     rec.submit();
     gpu.release(x, a, other);
     destroy(gpu, w.w);
@@ -181,7 +181,7 @@ describe('matmul epilogue: GLU silu(x·gateᵀ) ⊙ (x·upᵀ)', () => {
           return y;
         });
         const auto = gpu.tensor('y.linearGlu', [M, F], 'f32');
-        linearGlu(rec, tx, w.w, tb, auto, 'glu');
+        linearGlu(rec, tx, w.w, tb, auto, { label: 'glu' });
         rec.submit();
         for (const [i, y] of [...ys, auto].entries()) {
           const err = relL2(await gpu.readF32(y), want);
@@ -204,7 +204,7 @@ describe('matmul epilogue: GLU silu(x·gateᵀ) ⊙ (x·upᵀ)', () => {
     const tx = gpu.upload('x', x, [M, K], 'f32');
     const y = gpu.tensor('y', [M, F], 'f32');
     const rec = new Recorder(gpu, 'glu fallback');
-    linearGlu(rec, tx, w.w, undefined, y, 'glu');
+    linearGlu(rec, tx, w.w, undefined, y, { label: 'glu' });
     expect(() => linear(rec, tx, w.w, undefined, y, { epilogue: { gluRows: F } })).toThrow(/one binding/);
     const single = weights(gpu, 'f32', 2 * F, K, 2);
     expect(() => matmul(rec, tx, single.w, undefined, y, { variant: 'tiled', epilogue: { gluRows: F } })).toThrow(/cannot fuse/);

@@ -56,7 +56,7 @@ function problem(M: number, N: number, K: number, G: number, seed: number, withB
 async function gpuActivations(gpu: Gpu, tx: Tensor, M: number, K: number, G: number, dot4: boolean): Promise<{ q: Int8Array; s: Float32Array }> {
   const out = gpu.tensor('xq', [quantizedActivationWords(M, K, G)], 'u32');
   const rec = new Recorder(gpu, 'quantize');
-  const qa = quantizeActivations(rec, tx, M, K, G, out, { dot4 });
+  const qa = quantizeActivations(rec, tx, out, { M, K, groupSize: G, dot4 });
   rec.submit();
   const words = await gpu.readU32(out);
   gpu.release(out);

@@ -141,7 +141,7 @@ describe('matmul y = x·Wᵀ + b', () => {
           return y;
         });
         const auto = gpu.tensor('y.auto', [M, N], 'f32');
-        matmul(rec, tx, wm, tb, auto, 'lm_head');
+        matmul(rec, tx, wm, tb, auto, { label: 'lm_head' });
         rec.submit();
         for (const y of [...outs, auto]) expect(relL2(await gpu.readF32(y), want), `${y.label} M=${M}`).toBeLessThan(TOL);
         gpu.release(tx, tb, auto, ...outs);
@@ -179,8 +179,8 @@ describe('matmul y = x·Wᵀ + b', () => {
     expect(() => matmul(rec, x, w, undefined, y)).toThrow(/act\.x.*K=8/);
     const w10 = gpu.tensor('layer.w10', [6, 10], 'f32');
     const small = gpu.tensor('act.small', [3, 5], 'f32');
-    expect(() => matmul(rec, x, w10, undefined, small, 'proj')).toThrow(/proj: y "act\.small"/);
-    expect(() => matmul(rec, x, w10, undefined, x, 'inplace')).toThrow(/shares a buffer/);
+    expect(() => matmul(rec, x, w10, undefined, small, { label: 'proj' })).toThrow(/proj: y "act\.small"/);
+    expect(() => matmul(rec, x, w10, undefined, x, { label: 'inplace' })).toThrow(/shares a buffer/);
     gpu.release(x, w, y, w10, small);
   });
 });

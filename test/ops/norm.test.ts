@@ -46,10 +46,10 @@ describe('norm', () => {
         const ares = gpu.tensor('ares', [rows, d], 'f32');
         const arms = gpu.tensor('arms', [rows, d], 'f32');
         const rec = new Recorder(gpu, 'norm test');
-        layerNorm(rec, tx, tw, tb, ln, eps);
-        rmsNorm(rec, tx, tw, rms, eps);
-        addLayerNorm(rec, tx, tr, tw, tb, res, aln, eps);
-        addRmsNorm(rec, tx, tr, tw, ares, arms, eps);
+        layerNorm(rec, tx, tw, tb, ln, { eps });
+        rmsNorm(rec, tx, tw, rms, { eps });
+        addLayerNorm(rec, tx, tr, tw, tb, res, aln, { eps });
+        addRmsNorm(rec, tx, tr, tw, ares, arms, { eps });
         rec.submit();
         const sum = ref.add(x, r);
         expect(relL2(await gpu.readF32(ln), ref.layerNorm(x, w, b, eps))).toBeLessThan(TOL);
@@ -81,10 +81,10 @@ describe('norm', () => {
     const y3 = gpu.tensor('y3', [rows, d], 'f32');
     const y4 = gpu.tensor('y4', [rows, d], 'f32');
     const rec = new Recorder(gpu, 'norm in place');
-    layerNorm(rec, t1, tw, tb, t1, eps);
-    rmsNorm(rec, t2, tw, t2, eps);
-    addLayerNorm(rec, t3, r3, tw, tb, t3, y3, eps); // res overwrites x
-    addRmsNorm(rec, t4, r4, tw, r4, y4, eps);       // res overwrites r
+    layerNorm(rec, t1, tw, tb, t1, { eps });
+    rmsNorm(rec, t2, tw, t2, { eps });
+    addLayerNorm(rec, t3, r3, tw, tb, t3, y3, { eps }); // res overwrites x
+    addRmsNorm(rec, t4, r4, tw, r4, y4, { eps });       // res overwrites r
     rec.submit();
     const sum = ref.add(x, r);
     expect(relL2(await gpu.readF32(t1), ref.layerNorm(x, w, b, eps))).toBeLessThan(TOL);
@@ -112,8 +112,8 @@ describe('norm', () => {
     const y1 = gpu.tensor('y1', [rows, d], 'f32');
     const y2 = gpu.tensor('y2', [rows, d], 'f32');
     const rec = new Recorder(gpu, 'norm many rows');
-    layerNorm(rec, tx, tw, tb, y1, eps);
-    rmsNorm(rec, tx, tw, y2, eps, { maxBindingBytes: 64 * 1024 }); // forces ~19 dispatches
+    layerNorm(rec, tx, tw, tb, y1, { eps });
+    rmsNorm(rec, tx, tw, y2, { eps, maxBindingBytes: 64 * 1024 }); // forces ~19 dispatches
     expect(rec.count).toBeGreaterThan(15);
     rec.submit();
     expect(relL2(await gpu.readF32(y1), ref.layerNorm(x, w, b, eps))).toBeLessThan(TOL);
@@ -137,8 +137,8 @@ describe('norm', () => {
       const y2 = gpu.tensor('y2', [rows, d], 'f32');
       const res = gpu.tensor('res', [rows, d], 'f32');
       const rec = new Recorder(gpu, 'norm configs');
-      addLayerNorm(rec, tx, tr, tw, tb, res, y1, eps, { workgroupSize: wg, vec4 });
-      rmsNorm(rec, tx, tw, y2, eps, { workgroupSize: wg, vec4, subgroups: false });
+      addLayerNorm(rec, tx, tr, tw, tb, res, y1, { eps, workgroupSize: wg, vec4 });
+      rmsNorm(rec, tx, tw, y2, { eps, workgroupSize: wg, vec4, subgroups: false });
       rec.submit();
       expect(relL2(await gpu.readF32(y1), ref.layerNorm(ref.add(x, r), w, b, eps))).toBeLessThan(TOL);
       expect(relL2(await gpu.readF32(y2), ref.rmsNorm(x, w, eps))).toBeLessThan(TOL);
@@ -157,7 +157,7 @@ describe('norm', () => {
     const tw = gpu.upload('w', w, [d], 'f32');
     const y = gpu.tensor('y', [rows, d], 'f32');
     const rec = new Recorder(gpu, 'norm unaligned');
-    rmsNorm(rec, tx, tw, y, eps);
+    rmsNorm(rec, tx, tw, y, { eps });
     rec.submit();
     expect(relL2(await gpu.readF32(y), ref.rmsNorm(x, w, eps))).toBeLessThan(TOL);
     gpu.release(buf, tw, y);

@@ -17,7 +17,7 @@ function tiedLogits(n: number, seed: number, levels: number): Float32Array<Array
   return Float32Array.from({ length: n }, () => Math.floor(r() * levels) * 0.5 - 3);
 }
 
-async function runTopK(gpu: Gpu, logits: Float32Array<ArrayBuffer>, vocab: number, k: number, o: TopKOptions & { bias?: Float32Array<ArrayBuffer> } = {}) {
+async function runTopK(gpu: Gpu, logits: Float32Array<ArrayBuffer>, vocab: number, k: number, o: Omit<TopKOptions, 'k'> & { bias?: Float32Array<ArrayBuffer> } = {}) {
   const rows = logits.length / vocab;
   const groups = o.flatten && rows > 1 ? 1 : rows;
   const tl = gpu.upload('logits', logits, [rows, vocab], 'f32');
@@ -25,7 +25,7 @@ async function runTopK(gpu: Gpu, logits: Float32Array<ArrayBuffer>, vocab: numbe
   const ti = gpu.tensor('idx', [groups * k], 'u32');
   const tv = gpu.tensor('val', [groups * k], 'f32');
   const rec = new Recorder(gpu, 'topk test');
-  topK(rec, tl, k, ti, tv, { ...o, rowBias: tb });
+  topK(rec, tl, ti, tv, { ...o, k, rowBias: tb });
   rec.submit();
   const idx = Array.from(await gpu.readU32(ti));
   const val = Array.from(await gpu.readF32(tv));
@@ -103,8 +103,8 @@ describe('sample', () => {
     const t0 = gpu.tensor('first.idx', [k], 'u32');
     const t1 = gpu.tensor('first.val', [k], 'f32');
     const rec = new Recorder(gpu, 'beam');
-    beamCandidates(rec, tl, tb, k, ti, tv);
-    beamCandidates(rec, tl.rows(0, 1), undefined, k, t0, t1); // first step: one beam, no scores yet
+    beamCandidates(rec, tl, tb, ti, tv, { k });
+    beamCandidates(rec, tl.rows(0, 1), undefined, t0, t1, { k }); // first step: one beam, no scores yet
     rec.submit();
     const want = ref.topK(logits, vocab, k, { logSoftmax: true, rowBias: beam, flatten: true });
     expect(Array.from(await gpu.readU32(ti))).toEqual(want.idx);
@@ -138,7 +138,7 @@ describe('sample', () => {
     const logits = randomF32(rows * vocab, 99, 7);
     const scores = Float32Array.from([-2.5, -1e9, -0.5]);
     const big = gpu.upload('logits', logits, [rows, vocab], 'f32');
-    const got = await topKLogSoftmax(gpu, big, scores, k);
+    const got = await topKLogSoftmax(gpu, big, scores, { k });
     const want = ref.topK(logits, vocab, k, { logSoftmax: true, rowBias: scores, flatten: true });
     expect(got.map((c) => c.row * vocab + c.token)).toEqual(want.idx);
     expect(got.every((c) => c.row !== 1)).toBe(true);
@@ -169,8 +169,8 @@ describe('sample', () => {
     const i = gpu.tensor('s.idx', [3], 'u32');
     const v = gpu.tensor('s.val', [4], 'f32');
     const rec = new Recorder(gpu, 'bad');
-    expect(() => topK(rec, l, 2, i, v)).toThrow(/s\.idx/);
-    expect(() => topK(rec, l, 11, v, v)).toThrow(/k = 11/);
+    expect(() => topK(rec, l, i, v, { k: 2 })).toThrow(/s\.idx/);
+    expect(() => topK(rec, l, v, v, { k: 11 })).toThrow(/k = 11/);
     gpu.release(l, i, v);
   });
 });

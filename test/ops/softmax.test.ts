@@ -74,8 +74,8 @@ describe('softmax', () => {
       const ty = gpu.tensor('y', [rows, n], 'f32');
       const tl = gpu.tensor('l', [rows, n], 'f32');
       const rec = new Recorder(gpu, 'softmax configs');
-      softmax(rec, tx, ty, n, { workgroupSize: wg, subgroups });
-      logSoftmax(rec, tx, tl, n, { workgroupSize: wg, subgroups });
+      softmax(rec, tx, ty, { n, workgroupSize: wg, subgroups });
+      logSoftmax(rec, tx, tl, { n, workgroupSize: wg, subgroups });
       rec.submit();
       expect(relL2(await gpu.readF32(ty), ref.softmax(x, n))).toBeLessThan(TOL);
       expect(relL2(await gpu.readF32(tl), ref.logSoftmax(x, n))).toBeLessThan(TOL);
@@ -90,7 +90,7 @@ describe('softmax', () => {
     const tx = gpu.upload('x', x, [rows, n], 'f32');
     const ty = gpu.tensor('y', [rows, n], 'f32');
     const rec = new Recorder(gpu, 'softmax split');
-    softmax(rec, tx, ty, n, { maxBindingBytes: 8192 });
+    softmax(rec, tx, ty, { n, maxBindingBytes: 8192 });
     expect(rec.count).toBeGreaterThan(5);
     rec.submit();
     expect(relL2(await gpu.readF32(ty), ref.softmax(x, n))).toBeLessThan(TOL);

@@ -62,7 +62,7 @@ export class Decoder {
   step(rec: Recorder, ids: Tensor, beams: number): void {
     if (this.length >= this.maxSeq) throw new RangeError(`the KV cache is full (${this.maxSeq} positions)`);
     const x = this.gpu.tensor('dec.embed', [beams, this.cfg.decoder.hidden], 'f32');
-    embedRows(rec, this.w.embed, ids, x, 'dec.embed');
+    embedRows(rec, this.w.embed, ids, x, { label: 'dec.embed' });
     this.forward(rec, x, 1, beams, this.length);
     this.gpu.release(x);
     this.length++;
@@ -72,7 +72,7 @@ export class Decoder {
   reorder(rec: Recorder, src: Tensor): void {
     // The prompt was written to row 0 only: the first reorder copies it to every beam.
     const from = this.reordered ? this.promptLength : 0;
-    for (const c of this.caches) reorderKv(rec, c, src, this.scratchCache, { pos: this.length, from }, 'dec.reorder');
+    for (const c of this.caches) reorderKv(rec, c, src, this.scratchCache, { pos: this.length, from, label: 'dec.reorder' });
     this.reordered = true;
   }
   private reordered = false;
@@ -104,26 +104,27 @@ export class Decoder {
     // Every beam row of a step sits at the same position; a prefill's rows are consecutive positions.
     const ropeOpts = { headDim: d.headDim, theta: d.ropeTheta, positionOffset: pos, positionModulo: tokens === 1 ? 1 : undefined };
 
-    rmsNorm(rec, x, this.w.decoderLayers[0].ln1.w, h, d.rmsEps, 'dec.l0.ln1');
+    rmsNorm(rec, x, this.w.decoderLayers[0].ln1.w, h, { eps: d.rmsEps, label: 'dec.l0.ln1' });
     this.w.decoderLayers.forEach((l, i) => {
       const p = `dec.l${i}`;
-      linearSplit(rec, h, l.qkv.w, undefined, [q, k, v], `${p}.qkv`);
+      linearSplit(rec, h, l.qkv.w, undefined, [q, k, v], { label: `${p}.qkv` });
       rope(rec, q, { ...ropeOpts, heads: d.heads, label: `${p}.rope_q` });
       rope(rec, k, { ...ropeOpts, heads: d.kvHeads, label: `${p}.rope_k` });
-      writeKv(rec, k, v, this.caches[i], { pos, tokens, beams }, `${p}.write_kv`);
-      if (tokens === 1) decodeAttention(rec, q, this.caches[i], attn, { ...attnOpts, pos: pos + 1 }, undefined, `${p}.attn`);
-      else prefillAttention(rec, q, this.caches[i], attn, { ...attnOpts, pos0: pos, tokens }, `${p}.attn`);
-      linear(rec, attn, l.o.w, undefined, o, `${p}.o`);
-      addRmsNorm(rec, x, o, l.ln2.w, mid, h, d.rmsEps, `${p}.residual+ln2`);
-      linearGlu(rec, h, l.gateUp.w, undefined, act, `${p}.gate_up+silu`);
-      linear(rec, act, l.down.w, undefined, o, `${p}.down`);
+      writeKv(rec, k, v, this.caches[i], { pos, tokens, beams, label: `${p}.write_kv` });
+      const cache = this.caches[i];
+      if (tokens === 1) decodeAttention(rec, q, cache, attn, { ...attnOpts, pos: pos + 1, label: `${p}.attn` });
+      else prefillAttention(rec, q, cache, attn, { ...attnOpts, pos0: pos, tokens, label: `${p}.attn` });
+      linear(rec, attn, l.o.w, undefined, o, { label: `${p}.o` });
+      addRmsNorm(rec, x, o, l.ln2.w, mid, h, { eps: d.rmsEps, label: `${p}.residual+ln2` });
+      linearGlu(rec, h, l.gateUp.w, undefined, act, { label: `${p}.gate_up+silu` });
+      linear(rec, act, l.down.w, undefined, o, { label: `${p}.down` });
       const next = i + 1 < this.w.decoderLayers.length ? this.w.decoderLayers[i + 1].ln1 : this.w.decoderNorm;
-      addRmsNorm(rec, mid, o, next.w, out, h, d.rmsEps, `${p}.residual+next_norm`);
+      addRmsNorm(rec, mid, o, next.w, out, h, { eps: d.rmsEps, label: `${p}.residual+next_norm` });
       x = out;
     });
     // Logits: the last position of each beam (prefill: only the prompt's last row).
     const last = tokens === 1 ? h : h.rows(rows - 1, 1);
-    linear(rec, last, this.w.lmHead, undefined, this.logits.rows(0, beams), 'dec.lm_head');
+    linear(rec, last, this.w.lmHead, undefined, this.logits.rows(0, beams), { label: 'dec.lm_head' });
     gpu.release(q /* and k, v: one buffer */, attn, o, act, h, mid, out);
   }
 }

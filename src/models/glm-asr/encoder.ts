@@ -49,22 +49,25 @@ export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, 
   const mlpAct = gpu.tensor('enc.mlp.act', [rows, e.ffn], 'f32');
   let x2 = gpu.tensor('enc.x2', [rows, d], 'f32');
   const ropeOpts = { headDim: e.headDim, rotaryDim: e.rotaryDim, theta: e.ropeTheta, positionModulo: t2 };
+  const attnOpts = { windows, windowLen: t2, heads: e.heads, kvHeads: e.kvHeads, headDim: e.headDim, scale: 1 / Math.sqrt(e.headDim) };
 
   // 3. ln1 of layer 0; later layers get theirs fused with the previous residual add.
-  layerNorm(rec, x, w.encoderLayers[0].ln1.w, w.encoderLayers[0].ln1.b!, h, e.eps, 'enc.l0.ln1');
+  layerNorm(rec, x, w.encoderLayers[0].ln1.w, w.encoderLayers[0].ln1.b!, h, { eps: e.eps, label: 'enc.l0.ln1' });
   w.encoderLayers.forEach((l, i) => {
     const p = `enc.l${i}`;
-    linearSplit(rec, h, l.qkv.w, l.qkv.b, [q, k, v], `${p}.qkv`);
+    linearSplit(rec, h, l.qkv.w, l.qkv.b, [q, k, v], { label: `${p}.qkv` });
     rope(rec, q, { ...ropeOpts, heads: e.heads, label: `${p}.rope_q` });
     rope(rec, k, { ...ropeOpts, heads: e.kvHeads, label: `${p}.rope_k` });
-    windowAttention(rec, q, k, v, attn, { windows, windowLen: t2, heads: e.heads, kvHeads: e.kvHeads, headDim: e.headDim, scale: 1 / Math.sqrt(e.headDim) }, `${p}.attn`);
-    linear(rec, attn, l.o.w, l.o.b, o, `${p}.o`);
-    addLayerNorm(rec, x, o, l.ln2.w, l.ln2.b!, x2, h, e.eps, `${p}.residual+ln2`);
+    windowAttention(rec, q, k, v, attn, { ...attnOpts, label: `${p}.attn` });
+    linear(rec, attn, l.o.w, l.o.b, o, { label: `${p}.o` });
+    addLayerNorm(rec, x, o, l.ln2.w, l.ln2.b!, x2, h, { eps: e.eps, label: `${p}.residual+ln2` });
     [x, x2] = [x2, x];
     linear(rec, h, l.fc1.w, l.fc1.b, mlpAct, { label: `${p}.fc1+gelu`, epilogue: { activation: 'gelu' } });
-    linear(rec, mlpAct, l.fc2.w, l.fc2.b, o, `${p}.fc2`);
-    const next = i + 1 < w.encoderLayers.length ? w.encoderLayers[i + 1].ln1 : w.encoderNorm;
-    addLayerNorm(rec, x, o, next.w, next.b!, x2, h, e.eps, i + 1 < w.encoderLayers.length ? `${p}.residual+next.ln1` : `${p}.residual+final_norm`);
+    linear(rec, mlpAct, l.fc2.w, l.fc2.b, o, { label: `${p}.fc2` });
+    const last = i + 1 === w.encoderLayers.length;
+    const next = last ? w.encoderNorm : w.encoderLayers[i + 1].ln1;
+    const label = last ? `${p}.residual+final_norm` : `${p}.residual+next.ln1`;
+    addLayerNorm(rec, x, o, next.w, next.b!, x2, h, { eps: e.eps, label });
     [x, x2] = [x2, x];
     if (taps.layers?.[i]) rec.copy(x, taps.layers[i]);
   });
@@ -74,7 +77,7 @@ export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, 
   const merged = h.view([mergedRows, d * cfg.projector.mergeFactor]);
   const p1Act = gpu.tensor('proj.linear_1.act', [mergedRows, cfg.projector.hidden], 'f32');
   linear(rec, merged, w.projector1.w, w.projector1.b, p1Act, { label: 'proj.linear_1+gelu', epilogue: { activation: 'gelu' } });
-  linear(rec, p1Act, w.projector2.w, w.projector2.b, out, 'proj.linear_2');
+  linear(rec, p1Act, w.projector2.w, w.projector2.b, out, { label: 'proj.linear_2' });
   gpu.release(x, x2, h, q /* and k, v: one buffer */, attn, o, mlpAct, p1Act);
 }
 

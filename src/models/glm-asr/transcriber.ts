@@ -248,7 +248,7 @@ export class GlmAsr {
     if (T >= maxSeq) throw new RangeError(`the prompt (${T} tokens) leaves no room to generate within ${cfg.decoder.maxPositions} positions`);
     const ids = gpu.upload('prompt.ids', Uint32Array.from(prompt.ids), [T], 'u32');
     const promptEmb = gpu.tensor('prompt.embeddings', [T, cfg.decoder.hidden], 'f32');
-    embedRows(rec, this.weights.embed, ids, promptEmb, 'prompt.embed');
+    embedRows(rec, this.weights.embed, ids, promptEmb, { label: 'prompt.embed' });
     let row = prompt.audioStart;
     counts.forEach((n, i) => {
       if (n) rec.copy(audioEmb, promptEmb, n * rowBytes, i * perWindow * rowBytes, row * rowBytes);
@@ -297,7 +297,7 @@ class GpuSearchModel implements SearchModel {
   }
 
   async topK(rowScores: Float32Array, k: number): Promise<Candidate[]> {
-    return topKLogSoftmax(this.gpu, this.decoder.logits.rows(0, rowScores.length), rowScores, k);
+    return topKLogSoftmax(this.gpu, this.decoder.logits.rows(0, rowScores.length), rowScores, { k });
   }
 
   async step(tokens: Int32Array): Promise<void> {

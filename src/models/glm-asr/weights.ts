@@ -189,7 +189,7 @@ export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
       if (shapes[i].length !== 2 || shapes[i][1] !== cols) throw new Error(`"${name}" [${shapes[i]}] cannot be stacked under "${parts[0]}" [${shapes[0]}]`);
       const base = at;
       if (m instanceof Int8Matrix) await int8Into(m, name, base);
-      else await stream(name, cols, (rec, staging, row0, n, from) => convertToMatrix(rec, staging, m, base + row0, n, { from }));
+      else await stream(name, cols, (rec, staging, row0, n, from) => convertToMatrix(rec, staging, m, { row0: base + row0, rows: n, from }));
       at += shapes[i][0];
     }
     return m;
