@@ -3,14 +3,13 @@
  * present) are quantised with the quantize tool (weights-tools/quantize.ts, int8-sym-g64) into a temporary
  * folder and loaded with precision 'int8':
  *   1. exactness of the INT8 path: it must agree with the f32 engine running the DEQUANTISED weights (an F32
- *      checkpoint of q·s): prefill logits rel-L2 < 1e-4 and identical greedy ids on every golden clip — this
- *      isolates loader + kernels + embedding from the quantisation error itself;
+ *      checkpoint of q·s): identical greedy ids and the logits of every step within a tight rel-L2 on every golden
+ *      clip — this isolates loader + kernels + embedding from the quantisation error itself;
  *   2. the quantisation error vs the f32 engine on the original weights, per stage (encoder output, projector,
- *      prefill logits; printed, and asserted against BUDGET), and greedy ids: identical up to the first step
- *      whose f32 top-1/top-2 margin is below twice the INT8 logit error at that step (a near-tie). The tiny
- *      goldens are randomly initialised and ill-conditioned (0.1 % random weight noise moves their prefill
- *      logits by 2.3 %; INT8's ≈ 0.6 % weight error by 4–18 %), so their greedy paths diverge at near-ties within
- *      a few steps; the trained demo model's ids are required to be identical.
+ *      prefill logits; printed, and asserted against BUDGET). Ids are not compared here: the tiny goldens are
+ *      random and ill-conditioned (INT8's ≈ 0.6 % weight error moves their prefill logits by 4–18 %, far above
+ *      their greedy margins), so they cannot decide INT8 ids;
+ *   3. the trained demo model: INT8 greedy ids identical to f32 on every sample clip.
  * Also: the loader's precision rules and the written file's format.
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -30,6 +29,7 @@ import type { SafetensorsFile } from '../../src/weights/safetensors';
 import { inspectPath } from '../../weights-tools/inspect';
 import { quantizeFolder } from '../../weights-tools/quantize';
 import { relL2, testGpu } from '../helpers/gpu';
+import { skipWhen } from '../helpers/skip';
 
 const GOLDENS = join(__dirname, '..', 'goldens');
 const DEMO = join(__dirname, '..', '..', 'models', 'demo');
@@ -37,6 +37,8 @@ const DUMPS = readdirSync(join(GOLDENS, 'dumps')).filter((f) => f.endsWith('.saf
 
 /** Budget per stage, rel-L2 of INT8 (g64) vs the f32 engine (measured values are printed and in docs/int8.md). */
 const BUDGET = { encoder: 1.5e-2, projector: 2.5e-2, logits: 0.3 };
+/** rel-L2 of the INT8 path's logits vs the f32 engine on the dequantised weights, at every greedy step. */
+const DEQ_LOGITS = 2.5e-5; // measured ≤ 2.5e-6 (tiny-en), 7e-7 to 1.3e-6 on the others
 
 const f32 = async (d: SafetensorsFile, n: string) => { const b = await d.read(n); return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4); };
 
@@ -107,17 +109,8 @@ async function greedyLogits(asr: GlmAsr, samples: Float32Array, maxNewTokens: nu
   return { ids, logits };
 }
 
-const margin = (l: Float32Array) => {
-  let a = -Infinity;
-  let b = -Infinity;
-  for (const v of l) {
-    if (v > a) { b = a; a = v; } else if (v > b) b = v;
-  }
-  return a - b;
-};
-
 const report: string[] = [];
-afterAll(() => { if (report.length) console.log(`INT8 (int8-sym-g64) vs f32 engine:\n  ${report.join('\n  ')}`); });
+afterAll(() => { if (report.length) console.log(`INT8 (int8-sym-g64):\n  ${report.join('\n  ')}`); });
 
 describe('INT8 checkpoints of the tiny goldens', () => {
   it('the quantize tool writes the documented format', async () => {
@@ -158,21 +151,21 @@ describe('INT8 checkpoints of the tiny goldens', () => {
       const maxNewTokens = Number(dump.metadata!.max_new_tokens);
       const a = await greedyLogits(deq, samples, maxNewTokens);
       const b = await greedyLogits(q8, samples, maxNewTokens);
-      const err = relL2(b.logits[0], a.logits[0]);
-      expect(err, `prefill logits rel-L2 ${err.toExponential(2)}`).toBeLessThan(1e-4);
       expect(b.ids).toEqual(a.ids);
+      // Same ids, so every step saw the same inputs: its logits must agree too.
+      const errs = a.logits.map((l, i) => relL2(b.logits[i], l));
+      const worst = Math.max(...errs);
+      report.push(`${file}: INT8 vs f32 on the dequantised weights: ${a.ids.length} ids equal, logits rel-L2 ≤ ${worst.toExponential(1)}`);
+      expect(worst, `logits rel-L2 ${worst.toExponential(2)} at step ${errs.indexOf(worst)}`).toBeLessThan(DEQ_LOGITS);
       await dump.close();
     });
 
-    it(`${file}: stage errors within budget, greedy ids as the f32 path`, async () => {
+    it(`${file}: stage errors vs the f32 engine on the original weights within budget`, async () => {
       const gpu = await testGpu();
       const dump = await openSafetensorsFile(join(GOLDENS, 'dumps', file));
       const name = String(dump.metadata!.model);
       const [ref, q8] = [await model(gpu, name, 'f32'), await model(gpu, name, 'int8')];
       const samples = await f32(dump, 'input_samples');
-      const maxNewTokens = Number(dump.metadata!.max_new_tokens);
-
-      // Stage by stage (one prefill each, with taps).
       const cfg = ref.config;
       const windows = splitWindows(samples, cfg.frontEnd.nSamples);
       const W = windows.length;
@@ -191,38 +184,17 @@ describe('INT8 checkpoints of the tiny goldens', () => {
       const a = await run(ref);
       const b = await run(q8);
       const err = { encoder: relL2(b.enc, a.enc), projector: relL2(b.proj, a.proj), logits: relL2(b.logits, a.logits) };
-
-      // Greedy, with margins.
-      const g32 = await greedyLogits(ref, samples, maxNewTokens);
-      const g8 = await greedyLogits(q8, samples, maxNewTokens);
-      const margins = g32.logits.map(margin);
-      const stepErr = g8.logits.slice(0, g32.logits.length).map((l, i) => {
-        let m = 0;
-        for (let v = 0; v < l.length; v++) m = Math.max(m, Math.abs(l[v] - g32.logits[i][v]));
-        return m;
-      });
-      let same = 0;
-      while (same < Math.min(g32.ids.length, g8.ids.length) && g32.ids[same] === g8.ids[same]) same++;
-      const minMargin = Math.min(...margins);
-      const maxErr = Math.max(...stepErr.slice(0, same + 1));
-      const tie = margins.findIndex((m, i) => m < 2 * stepErr[i]);
-      report.push(`${file}: encoder ${err.encoder.toExponential(2)}, projector ${err.projector.toExponential(2)}, prefill logits ${err.logits.toExponential(2)}; ` +
-        `greedy ${same}/${g32.ids.length} ids equal; min f32 margin ${minMargin.toFixed(4)}, max |Δlogit| ${maxErr.toFixed(4)}` +
-        (tie >= 0 ? `; first near-tie at step ${tie} (margin ${margins[tie].toFixed(4)}, |Δlogit| ${stepErr[tie].toFixed(4)})` : '; no near-tie'));
-
+      report.push(`${file}: INT8 vs f32: encoder ${err.encoder.toExponential(2)}, projector ${err.projector.toExponential(2)}, prefill logits ${err.logits.toExponential(2)}`);
       expect(err.encoder).toBeLessThan(BUDGET.encoder);
       expect(err.projector).toBeLessThan(BUDGET.projector);
       expect(err.logits).toBeLessThan(BUDGET.logits);
-      // Identical greedy ids, except where the f32 path itself is a near-tie (margin below 2× the INT8 logit
-      // error): then the ids must agree at least up to that step.
-      if (tie < 0) expect(g8.ids).toEqual(g32.ids);
-      else expect(same, `near-tie at step ${tie} (margin ${margins[tie].toFixed(4)}, |Δlogit| ${stepErr[tie].toFixed(4)})`).toBeGreaterThanOrEqual(tie);
       await dump.close();
     });
   }
 
   // The trained demo model (models/demo, when present): INT8 greedy ids identical to f32 on every sample clip.
-  it.runIf(existsSync(join(DEMO, 'model.safetensors')))('demo model: INT8 greedy ids identical to f32 on every sample', async () => {
+  const noDemo = existsSync(join(DEMO, 'model.safetensors')) ? null : `${DEMO}/model.safetensors is missing: demo INT8 ids not checked`;
+  it('demo model: INT8 greedy ids identical to f32 on every sample', skipWhen(noDemo), async () => {
     const gpu = await testGpu();
     const out = join(tmp, 'demo');
     await quantizeFolder(DEMO, out);
