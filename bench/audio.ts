@@ -11,9 +11,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeAudio, decodeWithAudioDecode, downmixToMono, sniffContainer, toMono16k } from '../src/audio/decode';
+import { decodeAudio, decodeWithAudioDecode, downmixToMono } from '../src/audio/decode';
+import { sniffContainer } from '../src/audio/probe';
 import { LogMelSpectrogram } from '../src/audio/mel';
-import { Resampler } from '../src/audio/resample';
+import { Resampler, getResampler } from '../src/audio/resample';
 import { parseWav, type PcmAudio } from '../src/audio/wav';
 import { splitWindows } from '../src/audio/windows';
 
@@ -60,7 +61,7 @@ if (existsSync(AUDIO)) {
     const dec = await median(async () => {
       pcm = container === 'wav' ? parseWav(bytes, f) : await decodeWithAudioDecode(bytes, f);
     });
-    const mix = await median(() => toMono16k(pcm!, f, container));
+    const mix = await median(() => getResampler(pcm!.sampleRate, 16000).process(downmixToMono(pcm!.channels)));
     const total = await median(() => decodeAudio(bytes, f));
     console.error = quiet;
     const secs = pcm!.channels[0].length / pcm!.sampleRate;

@@ -1,44 +1,29 @@
 /**
  * Bytes of an audio file → 16 kHz mono Float32 samples for the GLM-ASR front end.
  *
- * 1. Sniff the container from its magic bytes (never from the file name).
- * 2. Decode: WAV with our own parser (`wav.ts`, everywhere); every other format with
- *    - Node (no WebAudio): the `audio-decode` package, loaded by a dynamic `import()` so that a
- *      browser bundle only gets it as a lazy chunk that is never fetched;
- *    - browsers: WebAudio `decodeAudioData` on an OfflineAudioContext running at the file's own
- *      sample rate (read from the header), so the browser does not resample and the same resampler
- *      runs in both environments.
- * 3. Mix down to mono by AVERAGING the channels. (The original GLM-ASR `inference.py` kept channel 0
- *    only; the Hugging Face pipeline loads audio as mono through librosa, which averages. We follow HF.)
- * 4. Resample to 16 kHz with the Kaiser-windowed-sinc polyphase resampler (`resample.ts`).
+ * 1. Read the header (`probe.ts`): container from magic bytes (never the file name), sample rate
+ *    (bounded to 1 kHz–768 kHz), and the duration where the header says; a duration over
+ *    `maxSeconds` is refused before anything is decoded.
+ * 2. Decode in pieces: WAV with our own parser (`wav.ts`, everywhere), a slice of frames at a time;
+ *    every other format with
+ *    - Node (no WebAudio): the `audio-decode` package's streaming decoder fed 16 KiB at a time,
+ *      loaded by a dynamic `import()` so that a browser bundle only gets it as a lazy chunk;
+ *    - browsers: WebAudio `decodeAudioData` (off the main thread) on an OfflineAudioContext running
+ *      at the file's own sample rate, so the browser does not resample and the same resampler runs
+ *      in both environments.
+ * 3. Each piece is mixed down to mono by AVERAGING the channels (the original GLM-ASR `inference.py`
+ *    kept channel 0 only; the Hugging Face pipeline loads audio as mono through librosa, which
+ *    averages — we follow HF), counted against `maxSeconds`, and pushed through the streaming
+ *    Kaiser-windowed-sinc resampler (`resample.ts`) to 16 kHz: the source-rate audio is never held whole.
+ * 4. Between pieces the event loop gets a turn every SLICE_MS, so a long or hostile file never
+ *    blocks a server (or a page) for more than a few milliseconds at a time.
  */
 import { AudioDecodeError } from './errors';
-import { getResampler, type ResampleOptions } from './resample';
-import { parseWav, type PcmAudio } from './wav';
+import { probeAudio, sniffContainer, sniffSampleRate, type AudioContainer } from './probe';
+import { getResampler, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, type ResampleOptions, type ResampleStream } from './resample';
+import { readWavFrames, readWavHeader, type PcmAudio } from './wav';
 
 export const TARGET_SAMPLE_RATE = 16000;
-
-export type AudioContainer =
-  | 'wav'
-  | 'flac'
-  | 'mp3'
-  | 'aac'
-  | 'ogg-vorbis'
-  | 'ogg-opus'
-  | 'ogg'
-  | 'mp4'
-  | 'webm'
-  | 'aiff'
-  | 'caf'
-  | 'amr'
-  | 'wma'
-  | 'qoa'
-  | 'wavpack';
-
-/** Human-readable list used in "unknown format" errors. */
-export const SUPPORTED_FORMATS =
-  'WAV (PCM 8/16/24/32-bit, float 32/64-bit, A-law, µ-law, EXTENSIBLE, RF64), FLAC, MP3, ' +
-  'Ogg Vorbis, Ogg Opus, AAC (ADTS), MP4/M4A (AAC), WebM, AIFF, CAF, AMR, WMA, QOA, WavPack';
 
 export interface DecodedAudio {
   /** Mono samples at 16 kHz. */
@@ -61,118 +46,34 @@ export interface DecodeOptions {
   backend?: DecodeBackend;
   /** Passed to the resampler. */
   resample?: ResampleOptions;
+  /**
+   * Longest audio accepted, in seconds: checked against the header before decoding, and against the
+   * decoded length while decoding (a header may lie or say nothing). Over it: an AudioDecodeError
+   * with code 'audio_too_long'.
+   */
+  maxSeconds?: number;
 }
 
-function ascii(b: Uint8Array, off: number, n: number): string {
-  if (off + n > b.length) return '';
-  let s = '';
-  for (let i = 0; i < n; i++) s += String.fromCharCode(b[off + i]);
-  return s;
-}
+/** Work done between two turns of the event loop. */
+const SLICE_MS = 10;
+/** Bytes fed to a streaming decoder at a time (FLAC: at least two of its largest frames). */
+const FEED_BYTES = 16384;
+/** FLAC whose STREAMINFO does not give its largest frame: a frame can in principle be this big. */
+const FLAC_UNKNOWN_FRAME_BYTES = 1 << 20;
+/** Samples (frames × channels) converted at a time. */
+const SLICE_SAMPLES = 1 << 14;
 
-/** Size of a leading ID3v2 tag (0 when there is none). */
-function id3Size(b: Uint8Array, off = 0): number {
-  if (ascii(b, off, 3) !== 'ID3' || b.length < off + 10) return 0;
-  const size = ((b[off + 6] & 0x7f) << 21) | ((b[off + 7] & 0x7f) << 14) | ((b[off + 8] & 0x7f) << 7) | (b[off + 9] & 0x7f);
-  const footer = (b[off + 5] & 0x10) !== 0 ? 10 : 0;
-  return 10 + size + footer;
-}
+const nextTurn = (): Promise<void> =>
+  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
-const MPEG_RATES: Record<number, readonly number[]> = {
-  3: [44100, 48000, 32000], // MPEG-1
-  2: [22050, 24000, 16000], // MPEG-2
-  0: [11025, 12000, 8000], // MPEG-2.5
-};
-const ADTS_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
-
-/** Sample rate of an MPEG audio (layer I–III) frame header at `off`, or 0 if it is not one. */
-function mpegFrameRate(b: Uint8Array, off: number): number {
-  if (off + 4 > b.length || b[off] !== 0xff || (b[off + 1] & 0xe0) !== 0xe0) return 0;
-  const version = (b[off + 1] >> 3) & 3;
-  const layer = (b[off + 1] >> 1) & 3;
-  const bitrate = b[off + 2] >> 4;
-  const rateIdx = (b[off + 2] >> 2) & 3;
-  if (version === 1 || layer === 0 || bitrate === 15 || rateIdx === 3) return 0;
-  return MPEG_RATES[version][rateIdx];
-}
-
-function isAdts(b: Uint8Array, off: number): boolean {
-  return off + 7 <= b.length && b[off] === 0xff && (b[off + 1] & 0xf6) === 0xf0 && ((b[off + 2] >> 2) & 0xf) < 13;
-}
-
-/** Identify the container from magic bytes; null when unknown. */
-export function sniffContainer(bytes: Uint8Array): AudioContainer | null {
-  const b = bytes;
-  const four = ascii(b, 0, 4);
-  if ((four === 'RIFF' || four === 'RF64' || four === 'RIFX') && ascii(b, 8, 4) === 'WAVE') return 'wav';
-  if (four === 'fLaC') return 'flac';
-  if (four === 'OggS') {
-    const pkt = 27 + (b[26] ?? 0);
-    if (ascii(b, pkt, 8) === 'OpusHead') return 'ogg-opus';
-    if (b[pkt] === 1 && ascii(b, pkt + 1, 6) === 'vorbis') return 'ogg-vorbis';
-    return 'ogg';
+/** Yields to the event loop once SLICE_MS of work has piled up since the last turn. */
+class Slicer {
+  private last = performance.now();
+  async tick(): Promise<void> {
+    if (performance.now() - this.last < SLICE_MS) return;
+    await nextTurn();
+    this.last = performance.now();
   }
-  if (four === 'FORM' && (ascii(b, 8, 4) === 'AIFF' || ascii(b, 8, 4) === 'AIFC')) return 'aiff';
-  if (four === 'caff') return 'caf';
-  if (four === 'qoaf') return 'qoa';
-  if (four === 'wvpk') return 'wavpack';
-  if (ascii(b, 0, 5) === '#!AMR') return 'amr';
-  if (ascii(b, 4, 4) === 'ftyp') return 'mp4';
-  if (b[0] === 0x1a && b[1] === 0x45 && b[2] === 0xdf && b[3] === 0xa3) return 'webm';
-  if (b[0] === 0x30 && b[1] === 0x26 && b[2] === 0xb2 && b[3] === 0x75 && b[4] === 0x8e && b[5] === 0x66) return 'wma';
-  const id3 = id3Size(b);
-  if (id3 > 0) {
-    // ID3v2 is mostly used on MP3, sometimes on FLAC or ADTS AAC: look at what follows.
-    if (ascii(b, id3, 4) === 'fLaC') return 'flac';
-    if (isAdts(b, id3)) return 'aac';
-    return 'mp3';
-  }
-  if (isAdts(b, 0)) return 'aac';
-  if (mpegFrameRate(b, 0) > 0) return 'mp3';
-  return null;
-}
-
-/**
- * The sample rate the file declares, read from its header where that is cheap (WAV, FLAC, MP3,
- * AAC, Ogg Opus/Vorbis); undefined otherwise.
- */
-export function sniffSampleRate(bytes: Uint8Array): number | undefined {
-  const b = bytes;
-  const c = sniffContainer(b);
-  if (c === 'wav') {
-    // walk the chunk headers to 'fmt ' (no sample decoding)
-    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    for (let off = 12; off + 16 <= b.length; ) {
-      const size = dv.getUint32(off + 4, true);
-      if (ascii(b, off, 4) === 'fmt ') return dv.getUint32(off + 12, true) || undefined;
-      off += 8 + size + (size & 1);
-    }
-    return undefined;
-  }
-  let off = id3Size(b);
-  if (c === 'flac' && b.length >= off + 21) {
-    // fLaC, then the STREAMINFO block header (4 bytes); the rate is 20 bits at STREAMINFO byte 10
-    const p = off + 8 + 10;
-    const rate = (b[p] << 12) | (b[p + 1] << 4) | (b[p + 2] >> 4);
-    return rate > 0 ? rate : undefined;
-  }
-  if (c === 'aac') return ADTS_RATES[(b[off + 2] >> 2) & 0xf];
-  if (c === 'mp3') {
-    // skip padding between the tag and the first frame
-    for (const end = Math.min(b.length - 4, off + 65536); off <= end; off++) {
-      const r = mpegFrameRate(b, off);
-      if (r) return r;
-    }
-    return undefined;
-  }
-  if (c === 'ogg-opus') return 48000; // Opus always decodes at 48 kHz
-  if (c === 'ogg-vorbis') {
-    const pkt = 27 + b[26];
-    if (b.length < pkt + 16) return undefined;
-    const rate = new DataView(b.buffer, b.byteOffset + pkt + 12, 4).getUint32(0, true);
-    return rate > 0 ? rate : undefined;
-  }
-  return undefined;
 }
 
 /** Average the channels into one (the mono rule; see the module comment). A single channel is returned as is, not copied. */
@@ -196,22 +97,83 @@ function hasWebAudio(): boolean {
   return typeof g.OfflineAudioContext === 'function' || typeof g.AudioContext === 'function';
 }
 
-/** Decode a non-WAV file with the `audio-decode` package (Node; also works in browsers). */
-export async function decodeWithAudioDecode(bytes: Uint8Array, name: string): Promise<PcmAudio> {
-  const container = sniffContainer(bytes) ?? 'unknown format';
-  let mod: typeof import('audio-decode');
+/** audio-decode's name for each container it decodes. */
+const AUDIO_DECODE_FORMATS: Partial<Record<AudioContainer, string>> = {
+  flac: 'flac',
+  mp3: 'mp3',
+  aac: 'aac',
+  'ogg-vorbis': 'oga',
+  'ogg-opus': 'opus',
+  ogg: 'oga',
+  mp4: 'm4a',
+  webm: 'webm',
+  aiff: 'aiff',
+  caf: 'caf',
+  amr: 'amr',
+  wma: 'wma',
+  qoa: 'qoa',
+  wavpack: 'wv',
+};
+
+type StreamDecoder = ((chunk?: Uint8Array) => Promise<{ channelData: Float32Array[]; sampleRate: number }>) & { free(): void };
+
+/**
+ * Decodes a non-WAV file with the `audio-decode` package's streaming decoder (Node; also works in
+ * browsers), FEED_BYTES at a time: yields the PCM as the decoder produces it.
+ * @throws AudioDecodeError for a malformed header or a failing decoder
+ */
+export async function* decodeChunksWithAudioDecode(bytes: Uint8Array, name: string): AsyncGenerator<PcmAudio> {
+  const container = sniffContainer(bytes);
+  const format = container ? AUDIO_DECODE_FORMATS[container] : undefined;
+  if (!format) throw new AudioDecodeError(name, `audio-decode cannot decode ${container ?? 'an unknown format'}`, 0);
+  let dec: StreamDecoder;
   try {
-    mod = await import('audio-decode');
+    const mod = await import('audio-decode');
+    dec = await (mod.default as unknown as Record<string, () => Promise<StreamDecoder>>)[format]();
   } catch (e) {
     throw new AudioDecodeError(name, `cannot load the 'audio-decode' package to decode ${container}: ${(e as Error).message}`, undefined, { cause: e });
   }
-  let res: { channelData: Float32Array[]; sampleRate: number };
+  let feed = FEED_BYTES;
+  if (container === 'flac') feed = Math.max(FEED_BYTES, 2 * (probeAudio(bytes, name).maxFrameBytes || FLAC_UNKNOWN_FRAME_BYTES));
+  let finished = false;
+  const step = async (chunk: Uint8Array | undefined): Promise<PcmAudio | null> => {
+    let res: { channelData: Float32Array[]; sampleRate: number };
+    try {
+      res = chunk ? await dec(chunk) : await dec();
+    } catch (e) {
+      finished = true; // the decoder frees itself when it throws
+      throw new AudioDecodeError(name, `${container} decoding failed: ${(e as Error).message}`, undefined, { cause: e });
+    }
+    return res.channelData.length > 0 && res.channelData[0].length > 0 ? { sampleRate: res.sampleRate, channels: res.channelData } : null;
+  };
   try {
-    res = await mod.default(bytes);
-  } catch (e) {
-    throw new AudioDecodeError(name, `${container} decoding failed: ${(e as Error).message}`, undefined, { cause: e });
+    for (let off = 0; off < bytes.length; off += feed) {
+      const pcm = await step(bytes.subarray(off, off + feed));
+      if (pcm) yield pcm;
+    }
+    finished = true; // flushing frees it
+    const rest = await step(undefined);
+    if (rest) yield rest;
+  } finally {
+    if (!finished) dec.free();
   }
-  return { sampleRate: res.sampleRate, channels: res.channelData };
+}
+
+/** Whole-file decode with `audio-decode` (the pieces of `decodeChunksWithAudioDecode`, joined). */
+export async function decodeWithAudioDecode(bytes: Uint8Array, name: string): Promise<PcmAudio> {
+  const pieces: PcmAudio[] = [];
+  for await (const pcm of decodeChunksWithAudioDecode(bytes, name)) pieces.push(pcm);
+  if (pieces.length === 0) return { sampleRate: 0, channels: [] };
+  const nch = Math.max(...pieces.map((p) => p.channels.length));
+  const total = pieces.reduce((n, p) => n + p.channels[0].length, 0);
+  const channels = Array.from({ length: nch }, () => new Float32Array(total));
+  let at = 0;
+  for (const p of pieces) {
+    // a decoder that collapsed dual mono to one channel: that channel goes to every output channel
+    for (let c = 0; c < nch; c++) channels[c].set(p.channels[Math.min(c, p.channels.length - 1)], at);
+    at += p.channels[0].length;
+  }
+  return { sampleRate: pieces[0].sampleRate, channels };
 }
 
 export interface WebAudioDecodeOptions {
@@ -229,7 +191,7 @@ export interface WebAudioDecodeOptions {
 export async function decodeWithWebAudio(bytes: Uint8Array, name: string, opts: WebAudioDecodeOptions = {}): Promise<PcmAudio> {
   const container = sniffContainer(bytes) ?? 'unknown format';
   const declared = opts.sampleRate ?? sniffSampleRate(bytes) ?? 48000;
-  const rate = Math.min(768000, Math.max(3000, declared));
+  const rate = Math.min(MAX_SAMPLE_RATE, Math.max(3000, declared));
   let ctx: ReturnType<NonNullable<WebAudioDecodeOptions['createContext']>>;
   if (opts.createContext) ctx = opts.createContext(rate);
   else {
@@ -256,39 +218,106 @@ export async function decodeWithWebAudio(bytes: Uint8Array, name: string, opts: 
   }
 }
 
-/**
- * Decode an audio file to 16 kHz mono.
- * @param bytes the whole file
- * @param name a path/URL/label used in error messages
- * @throws AudioDecodeError for unknown, corrupt, truncated or empty input
- */
-export async function decodeAudio(bytes: Uint8Array, name: string, opts: DecodeOptions = {}): Promise<DecodedAudio> {
-  if (bytes.length === 0) throw new AudioDecodeError(name, 'file is empty', 0);
-  const container = sniffContainer(bytes);
-  if (!container) {
-    const head = Array.from(bytes.subarray(0, 8), (x) => x.toString(16).padStart(2, '0')).join(' ');
-    throw new AudioDecodeError(name, `unrecognised audio format (first bytes: ${head}); supported: ${SUPPORTED_FORMATS}`, 0);
+/** Mono, 16 kHz output built piece by piece: downmix, finite check, duration limit, streaming resampler. */
+class MonoSink {
+  private stream: ResampleStream | null = null;
+  private rate = 0;
+  private channels = 0;
+  private frames = 0;
+  private readonly out: Float32Array[] = [];
+
+  constructor(
+    private readonly name: string,
+    private readonly container: AudioContainer,
+    private readonly maxSeconds: number | undefined,
+    private readonly resampleOpts: ResampleOptions | undefined,
+  ) {}
+
+  push(pcm: PcmAudio): void {
+    const { name, container } = this;
+    const n = pcm.channels[0]?.length ?? 0;
+    if (n === 0) return;
+    if (!this.stream) {
+      const rate = Math.round(pcm.sampleRate);
+      if (!(rate >= MIN_SAMPLE_RATE && rate <= MAX_SAMPLE_RATE)) {
+        throw new AudioDecodeError(name, `${container} decoder reported sample rate ${pcm.sampleRate} Hz; supported: ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`);
+      }
+      this.rate = rate;
+      this.channels = pcm.channels.length;
+      this.stream = getResampler(rate, TARGET_SAMPLE_RATE, this.resampleOpts).stream();
+    } else if (Math.round(pcm.sampleRate) !== this.rate) {
+      throw new AudioDecodeError(name, `${container} sample rate changes from ${this.rate} to ${pcm.sampleRate} Hz mid-stream`);
+    }
+    const mono = downmixToMono(pcm.channels);
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(mono[i])) throw new AudioDecodeError(name, `${container} decoder produced a non-finite sample at frame ${this.frames + i}`);
+    }
+    this.frames += n;
+    if (this.maxSeconds !== undefined && this.frames / this.rate > this.maxSeconds) {
+      throw tooLong(name, `more than ${this.maxSeconds} s of audio decoded`, this.maxSeconds);
+    }
+    this.out.push(this.stream.push(mono));
   }
-  let pcm: PcmAudio;
-  if (container === 'wav') pcm = parseWav(bytes, name);
-  else {
-    const backend = opts.backend && opts.backend !== 'auto' ? opts.backend : hasWebAudio() ? 'webaudio' : 'audio-decode';
-    pcm = backend === 'webaudio' ? await decodeWithWebAudio(bytes, name) : await decodeWithAudioDecode(bytes, name);
+
+  finish(): DecodedAudio {
+    if (!this.stream) throw new AudioDecodeError(this.name, `${this.container} file contains no audio samples`);
+    this.out.push(this.stream.end());
+    const samples = new Float32Array(this.out.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of this.out) {
+      samples.set(p, at);
+      at += p.length;
+    }
+    const durationSec = this.frames / this.rate;
+    return { samples, sampleRate: TARGET_SAMPLE_RATE, sourceRate: this.rate, sourceChannels: this.channels, durationSec, container: this.container };
   }
-  return toMono16k(pcm, name, container, opts.resample);
 }
 
-/** Mix decoded PCM to mono and resample it to 16 kHz (the second half of `decodeAudio`). */
-export function toMono16k(pcm: PcmAudio, name: string, container: AudioContainer, resampleOpts?: ResampleOptions): DecodedAudio {
-  const nch = pcm.channels.length;
-  const frames = nch > 0 ? pcm.channels[0].length : 0;
-  if (nch === 0 || frames === 0) throw new AudioDecodeError(name, `${container} file contains no audio samples`);
-  const sourceRate = Math.round(pcm.sampleRate);
-  if (!(sourceRate > 0)) throw new AudioDecodeError(name, `${container} decoder reported sample rate ${pcm.sampleRate}`);
-  const mono = downmixToMono(pcm.channels);
-  for (let i = 0; i < mono.length; i++) {
-    if (!Number.isFinite(mono[i])) throw new AudioDecodeError(name, `${container} decoder produced a non-finite sample at frame ${i}`);
+function tooLong(name: string, what: string, limit: number): AudioDecodeError {
+  return new AudioDecodeError(name, `${what}; the limit is ${limit} s`, undefined, { code: 'audio_too_long' });
+}
+
+/** Hands a decoded buffer to the sink a slice at a time, with event-loop turns in between. */
+async function pushSliced(sink: MonoSink, pcm: PcmAudio, slicer: Slicer): Promise<void> {
+  const n = pcm.channels[0]?.length ?? 0;
+  const step = Math.max(1, Math.floor(SLICE_SAMPLES / Math.max(1, pcm.channels.length)));
+  for (let f = 0; f < n; f += step) {
+    sink.push({ sampleRate: pcm.sampleRate, channels: pcm.channels.map((c) => c.subarray(f, f + step)) });
+    await slicer.tick();
   }
-  const samples = getResampler(sourceRate, TARGET_SAMPLE_RATE, resampleOpts).process(mono);
-  return { samples, sampleRate: TARGET_SAMPLE_RATE, sourceRate, sourceChannels: nch, durationSec: frames / sourceRate, container };
+}
+
+/**
+ * Decode an audio file to 16 kHz mono, in bounded pieces (see the module comment).
+ * @param bytes the whole file
+ * @param name a path/URL/label used in error messages
+ * @throws AudioDecodeError for unknown, corrupt, truncated, empty or (with `maxSeconds`) too long input
+ */
+export async function decodeAudio(bytes: Uint8Array, name: string, opts: DecodeOptions = {}): Promise<DecodedAudio> {
+  const probe = probeAudio(bytes, name);
+  const { container } = probe;
+  const limit = opts.maxSeconds;
+  if (limit !== undefined && probe.durationSec !== undefined && probe.durationSec > limit) {
+    throw tooLong(name, `the header says ${probe.durationSec.toFixed(1)} s of audio`, limit);
+  }
+  const sink = new MonoSink(name, container, limit, opts.resample);
+  const slicer = new Slicer();
+  if (container === 'wav') {
+    const h = readWavHeader(bytes, name);
+    const step = Math.max(1, Math.floor(SLICE_SAMPLES / h.channelCount));
+    const scratch = Array.from({ length: h.channelCount }, () => new Float32Array(Math.min(step, h.frames)));
+    for (let f = 0; f < h.frames; f += step) {
+      const n = Math.min(step, h.frames - f);
+      readWavFrames(bytes, h, name, f, f + n, scratch);
+      sink.push({ sampleRate: h.sampleRate, channels: scratch.map((c) => c.subarray(0, n)) });
+      await slicer.tick();
+    }
+  } else {
+    const backend = opts.backend && opts.backend !== 'auto' ? opts.backend : hasWebAudio() ? 'webaudio' : 'audio-decode';
+    if (backend === 'webaudio') await pushSliced(sink, await decodeWithWebAudio(bytes, name), slicer);
+    else {
+      for await (const pcm of decodeChunksWithAudioDecode(bytes, name)) await pushSliced(sink, pcm, slicer);
+    }
+  }
+  return sink.finish();
 }

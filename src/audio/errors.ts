@@ -7,6 +7,8 @@
  */
 export class AudioDecodeError extends Error {
   override readonly name = 'AudioDecodeError';
+  /** 'audio_too_long' when the audio is over the caller's `maxSeconds`; otherwise the input is invalid. */
+  readonly code: 'invalid_audio' | 'audio_too_long';
 
   constructor(
     /** The name the caller gave for the input (a path, a URL, a label). */
@@ -15,8 +17,9 @@ export class AudioDecodeError extends Error {
     readonly problem: string,
     /** Byte offset in the input where the problem was found, when there is one. */
     readonly byteOffset?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: 'audio_too_long' },
   ) {
     super(`${fileName}: ${problem}`, options);
+    this.code = options?.code ?? 'invalid_audio';
   }
 }

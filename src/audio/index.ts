@@ -1,23 +1,31 @@
 /** Audio front end: bytes → 16 kHz mono → 30 s windows → Whisper log-mel. See docs/audio.md. */
 export { AudioDecodeError } from './errors';
-export { parseWav, isWav, type PcmAudio, type WavAudio, type WavEncoding } from './wav';
+export { parseWav, isWav, readWavHeader, readWavFrames, type PcmAudio, type WavAudio, type WavEncoding, type WavHeader } from './wav';
+export { probeAudio, sniffContainer, sniffSampleRate, SUPPORTED_FORMATS, type AudioContainer, type AudioProbe } from './probe';
 export {
   decodeAudio,
+  decodeChunksWithAudioDecode,
   decodeWithAudioDecode,
   decodeWithWebAudio,
   downmixToMono,
-  sniffContainer,
-  sniffSampleRate,
-  toMono16k,
-  SUPPORTED_FORMATS,
   TARGET_SAMPLE_RATE,
-  type AudioContainer,
   type DecodeBackend,
   type DecodeOptions,
   type DecodedAudio,
   type WebAudioDecodeOptions,
 } from './decode';
-export { Resampler, getResampler, resample, type ResampleOptions, type ResamplerDesign } from './resample';
+export {
+  Resampler,
+  ResampleStream,
+  getResampler,
+  resample,
+  checkSampleRate,
+  MIN_SAMPLE_RATE,
+  MAX_SAMPLE_RATE,
+  MAX_TABLE_COEFFS,
+  type ResampleOptions,
+  type ResamplerDesign,
+} from './resample';
 export {
   LogMelSpectrogram,
   logMelSpectrogram,

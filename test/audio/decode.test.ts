@@ -1,15 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  SUPPORTED_FORMATS,
-  decodeAudio,
-  decodeWithAudioDecode,
-  decodeWithWebAudio,
-  downmixToMono,
-  sniffContainer,
-  sniffSampleRate,
-} from '../../src/audio/decode';
+import { decodeAudio, decodeWithAudioDecode, decodeWithWebAudio, downmixToMono } from '../../src/audio/decode';
+import { SUPPORTED_FORMATS, sniffContainer, sniffSampleRate } from '../../src/audio/probe';
 import { AudioDecodeError } from '../../src/audio/errors';
 import { resample } from '../../src/audio/resample';
 import { parseWav } from '../../src/audio/wav';

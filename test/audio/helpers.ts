@@ -285,3 +285,23 @@ export function run(cmd: string, args: string[]): void {
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
 }
+
+/** A 16-bit mono PCM WAV of `n` frames at `rate` (a slow sawtooth, so it is not silent). */
+export function pcmWav(rate: number, n: number): Uint8Array {
+  const b = new Uint8Array(44 + 2 * n);
+  const dv = new DataView(b.buffer);
+  b.set([...'RIFF'].map((c) => c.charCodeAt(0)), 0);
+  dv.setUint32(4, 36 + 2 * n, true);
+  b.set([...'WAVEfmt '].map((c) => c.charCodeAt(0)), 8);
+  dv.setUint32(16, 16, true);
+  dv.setUint16(20, 1, true);
+  dv.setUint16(22, 1, true);
+  dv.setUint32(24, rate >>> 0, true);
+  dv.setUint32(28, (rate * 2) >>> 0, true);
+  dv.setUint16(32, 2, true);
+  dv.setUint16(34, 16, true);
+  b.set([...'data'].map((c) => c.charCodeAt(0)), 36);
+  dv.setUint32(40, 2 * n, true);
+  for (let i = 0; i < n; i++) dv.setInt16(44 + 2 * i, ((i * 37) % 2000) - 1000, true);
+  return b;
+}
