@@ -9,7 +9,8 @@
  */
 import { Recorder, RowBlockedMatrix, type Gpu, type Tensor } from '../../src/gpu';
 import { gelu, siluMul } from '../../src/ops/elementwise';
-import { linear, linearGlu, linearSplit, splitViews, uploadInt8Matrix, Int8Matrix } from '../../src/ops/matmul-int8';
+import { linear, linearGlu, linearSplit, splitViews } from '../../src/ops/linear';
+import { uploadInt8Matrix, Int8Matrix } from '../../src/ops/matmul-int8';
 import { quantizeRows } from '../../src/weights/quant';
 import { type BenchCase, type BenchInstance, seededUniform } from '../lib';
 

@@ -19,6 +19,7 @@ export * from '../gpu';
 export * from './elementwise';
 export * from './matmul';
 export * from './matmul-int8';
+export * from './linear';
 export * from './norm';
 export * from './softmax';
 export * from './rope';

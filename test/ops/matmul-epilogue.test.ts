@@ -11,9 +11,8 @@
 import { describe, expect, it } from 'vitest';
 import { f16BitsToF32, f32ToF16Bits, Recorder, type Gpu, type RowBlockedMatrix, type Tensor } from '../../src/gpu';
 import { matmul, type MatmulVariant } from '../../src/ops/matmul';
-import {
-  gluFused, Int8Matrix, linear, linearGlu, linearSplit, matmulInt8, splitViews, uploadInt8Matrix, type Int8Variant,
-} from '../../src/ops/matmul-int8';
+import { gluFused, linear, linearGlu, linearSplit, splitViews } from '../../src/ops/linear';
+import { Int8Matrix, matmulInt8, uploadInt8Matrix, type Int8Variant } from '../../src/ops/matmul-int8';
 import * as refEw from '../../src/ops/reference/elementwise';
 import * as ref from '../../src/ops/reference/matmul';
 import { quantizeRows } from '../../src/weights/quant';

@@ -10,7 +10,7 @@
 import { type Gpu, type Recorder, Tensor } from '../../gpu';
 import { decodeAttention, prefillAttention } from '../../ops/attention';
 import { KvCache, reorderKv, writeKv } from '../../ops/kv-cache';
-import { embedRows, linear, linearGlu, linearSplit, splitViews } from '../../ops/matmul-int8';
+import { embedRows, linear, linearGlu, linearSplit, splitViews } from '../../ops/linear';
 import { addRmsNorm, rmsNorm } from '../../ops/norm';
 import { rope } from '../../ops/rope';
 import type { GlmAsrConfig } from './config';

@@ -10,7 +10,7 @@
 import type { Recorder, Tensor } from '../../gpu';
 import { windowAttention } from '../../ops/attention';
 import { conv1d, conv1dOutputLength } from '../../ops/conv1d';
-import { linear, linearSplit, splitViews } from '../../ops/matmul-int8';
+import { linear, linearSplit, splitViews } from '../../ops/linear';
 import { addLayerNorm, layerNorm } from '../../ops/norm';
 import { rope } from '../../ops/rope';
 import type { GlmAsrConfig } from './config';

@@ -15,7 +15,7 @@
 import { Gpu, type GpuOptions, Recorder, type Tensor } from '../../gpu';
 import { audioTokenCount, decodeAudio, LogMelSpectrogram, splitWindows } from '../../audio';
 import { beamSearch, greedy, type SearchModel, type Candidate } from '../../generate';
-import { embedRows } from '../../ops/matmul-int8';
+import { embedRows } from '../../ops/linear';
 import { argmax, topKLogSoftmax } from '../../ops/sample';
 import { buildTranscriptionPrompt, Tokenizer } from '../../tokenizer';
 import { Checkpoint, type FileProvider } from '../../weights/checkpoint';

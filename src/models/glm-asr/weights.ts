@@ -14,7 +14,8 @@
  */
 import { f16BitsToF32, type DType, type Gpu, Recorder, type Tensor } from '../../gpu';
 import { convert, convertToMatrix, type SourceFormat } from '../../ops/convert';
-import { Int8Matrix, type WeightMatrix } from '../../ops/matmul-int8';
+import { Int8Matrix } from '../../ops/matmul-int8';
+import type { WeightMatrix } from '../../ops/linear';
 import type { Checkpoint, CheckpointTensorInfo } from '../../weights/checkpoint';
 import { asU16 } from '../../weights/dtype';
 import { checkpointScheme, groupsOf, padRows, SCALE_SUFFIX } from '../../weights/quant';
