@@ -10,7 +10,7 @@
 import { BufferPool, RowBlockedMatrix, Tensor, type DType, DTYPE_BYTES, type TypedData } from './buffers';
 import { BindGroupCache } from './bind-groups';
 import { PipelineCache } from './pipelines';
-import { f16ToF32 } from '../weights/dtype';
+import { f16BitsToF32 } from '../weights/half';
 
 export type OptionalFeature = 'shader-f16' | 'subgroups' | 'timestamp-query';
 
@@ -262,7 +262,7 @@ export class Gpu {
   async readF32(t: Tensor, count = t.numel): Promise<Float32Array> {
     const raw = await this.read(t, count);
     if (t.dtype === 'f32') return new Float32Array(raw.buffer, raw.byteOffset, count);
-    if (t.dtype === 'f16') return f16ToF32(new Uint16Array(raw.buffer, raw.byteOffset, count));
+    if (t.dtype === 'f16') return f16BitsToF32(new Uint16Array(raw.buffer, raw.byteOffset, count));
     throw new TypeError(`readF32: tensor "${t.label}" is ${t.dtype}`);
   }
 

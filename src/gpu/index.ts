@@ -1,6 +1,6 @@
 export { Gpu } from './device';
-// Host-side half-precision conversions (one implementation, in src/weights/dtype.ts), re-exported for kernel users.
-export { f16ToF32 as f16BitsToF32, f32ToF16Bits } from '../weights/dtype';
+// Host-side half-precision conversions (src/weights/half.ts), re-exported for kernel users.
+export { f16BitsToF32, f32ToF16Bits } from '../weights/half';
 export type { GpuOptions, GpuCaps, AdapterSummary, OptionalFeature } from './device';
 export { Tensor, RowBlockedMatrix, BufferPool, DTYPE_BYTES } from './buffers';
 export type { DType, TypedData, PoolStats } from './buffers';

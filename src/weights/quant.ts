@@ -13,7 +13,8 @@
  * conv weights, positional tables) keeps the source dtype.
  */
 import type { Checkpoint } from './checkpoint';
-import { DTYPE_SIZE, f16BitsToNumber, f32ToF16Bit, toFloat32 } from './dtype';
+import { DTYPE_SIZE, toFloat32 } from './dtype';
+import { f16BitsToNumber, f32ToF16Bit } from './half';
 import { SafetensorsStreamWriter, type ByteSink, type TensorSpec } from './safetensors-writer';
 
 /** Suffix of the scale tensor of a quantised weight. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Recorder, type Gpu, type Tensor } from '../../src/gpu';
 import { convert, convertToMatrix } from '../../src/ops/convert';
 import * as ref from '../../src/ops/reference/convert';
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../src/weights/half';
 import { randomF32, rng, testGpu } from '../helpers/gpu';
 
 /** Raw 16-bit values packed two per u32 word (element 2i in the low half), as the loader uploads them. */
@@ -37,7 +38,7 @@ describe('convert', () => {
   for (const n of [1, 7, 65, 1000, 70_001]) {
     it(`bf16 → f32 and bf16 → f16 (packed and native) are bit-exact at n=${n}`, async () => {
       const gpu = await testGpu();
-      const bf = ref.f32ToBf16(nastyF32(n, n));
+      const bf = f32ToBf16Bits(nastyF32(n, n));
       const src = gpu.upload('bf16', packHalves(bf), [Math.ceil(n / 2)], 'u32');
       const o32 = gpu.tensor('f32', [n], 'f32');
       const o16p = gpu.tensor('f16p', [n], 'f16');
@@ -47,7 +48,7 @@ describe('convert', () => {
       convert(rec, src, o16p, { from: 'bf16', packed: true });
       if (gpu.caps.f16) convert(rec, src, o16n, { from: 'bf16', packed: false });
       rec.submit();
-      const want32 = new Uint32Array(ref.bf16ToF32(bf).buffer);
+      const want32 = new Uint32Array(bf16BitsToF32(bf).buffer);
       expect(sameBits(new Uint32Array((await gpu.readF32(o32)).buffer), want32)).toBe(0);
       const want16 = ref.bf16ToF16Bits(bf);
       expect(sameBits(await readHalves(gpu, o16p), want16)).toBe(0);
@@ -60,7 +61,7 @@ describe('convert', () => {
     const gpu = await testGpu();
     const n = 4099;
     const x = nastyF32(n, 3);
-    const h = ref.f32ToF16(x);
+    const h = f32ToF16Bits(x);
     const th = gpu.upload('h', packHalves(h), [Math.ceil(n / 2)], 'u32');
     const tx = gpu.upload('x', x, [n], 'f32');
     const o32 = gpu.tensor('o32', [n], 'f32');
@@ -71,7 +72,7 @@ describe('convert', () => {
     convert(rec, tx, o16, { from: 'f32', packed: true });
     if (gpu.caps.f16) convert(rec, tx, o16n, { from: 'f32', packed: false });
     rec.submit();
-    const want32 = ref.f16ToF32(h);
+    const want32 = f16BitsToF32(h);
     const got32 = await gpu.readF32(o32);
     expect(sameBits(new Uint32Array(got32.buffer, got32.byteOffset, n), new Uint32Array(want32.buffer))).toBe(0);
     expect(sameBits(await readHalves(gpu, o16), h)).toBe(0);
@@ -83,7 +84,7 @@ describe('convert', () => {
     it(`odd offsets keep neighbours intact (src +${srcOffset}, dst +${dstOffset}, n=${count})`, async () => {
       const gpu = await testGpu();
       const total = srcOffset + count + 3;
-      const bf = ref.f32ToBf16(randomF32(total, 40 + count, 8));
+      const bf = f32ToBf16Bits(randomF32(total, 40 + count, 8));
       const src = gpu.upload('bf16', packHalves(bf), [Math.ceil(total / 2)], 'u32');
       const dn = dstOffset + count + 3;
       const fill16 = new Uint16Array(dn).fill(0xabcd);
@@ -99,7 +100,7 @@ describe('convert', () => {
       const want16 = fill16.slice();
       want16.set(ref.bf16ToF16Bits(bf.subarray(srcOffset, srcOffset + count)), dstOffset);
       const want32 = fill32.slice();
-      want32.set(ref.bf16ToF32(bf.subarray(srcOffset, srcOffset + count)), dstOffset);
+      want32.set(bf16BitsToF32(bf.subarray(srcOffset, srcOffset + count)), dstOffset);
       expect(sameBits(await readHalves(gpu, d16), want16)).toBe(0);
       if (gpu.caps.f16) expect(sameBits(await readHalves(gpu, d16n), want16)).toBe(0);
       expect(Array.from(await gpu.readF32(d32))).toEqual(Array.from(want32));
@@ -110,7 +111,7 @@ describe('convert', () => {
   it('splits ranges larger than one storage binding (forced 4 KiB limit), bit-exact', async () => {
     const gpu = await testGpu();
     const n = 10_007;
-    const bf = ref.f32ToBf16(randomF32(n, 77, 3));
+    const bf = f32ToBf16Bits(randomF32(n, 77, 3));
     const src = gpu.upload('bf16', packHalves(bf), [Math.ceil(n / 2)], 'u32');
     const d32 = gpu.tensor('d32', [n + 1], 'f32');
     const d16 = gpu.tensor('d16', [n + 1], 'f16');
@@ -120,7 +121,7 @@ describe('convert', () => {
     expect(rec.count).toBeGreaterThan(10);
     rec.submit();
     const got32 = (await gpu.readF32(d32)).subarray(1);
-    expect(sameBits(new Uint32Array(got32.slice().buffer), new Uint32Array(ref.bf16ToF32(bf).buffer))).toBe(0);
+    expect(sameBits(new Uint32Array(got32.slice().buffer), new Uint32Array(bf16BitsToF32(bf).buffer))).toBe(0);
     expect(sameBits((await readHalves(gpu, d16)).subarray(1), ref.bf16ToF16Bits(bf))).toBe(0);
     gpu.release(src, d32, d16);
   });
@@ -128,7 +129,7 @@ describe('convert', () => {
   it('vectorised body + element-wise head/tail give the same bits as the element-wise kernel alone, split too', async () => {
     const gpu = await testGpu();
     const n = 20_011;
-    const bf = ref.f32ToBf16(nastyF32(n + 3, 8));
+    const bf = f32ToBf16Bits(nastyF32(n + 3, 8));
     const src = gpu.upload('bf16', packHalves(bf), [Math.ceil((n + 3) / 2)], 'u32');
     const outs = [gpu.tensor('a32', [n + 2], 'f32'), gpu.tensor('b32', [n + 2], 'f32'), gpu.tensor('a16', [n + 3], 'f16'), gpu.tensor('b16', [n + 3], 'f16')];
     const rec = new Recorder(gpu, 'convert vec');
@@ -150,12 +151,12 @@ describe('convert', () => {
     const rows = 37, cols = 13;
     const m = gpu.matrix('m', rows, cols, 'f32', 5 * cols * 4); // 5 rows per block → 8 blocks
     expect(m.blocks.length).toBe(8);
-    const bf = ref.f32ToBf16(randomF32(rows * cols + 1, 5, 2));
+    const bf = f32ToBf16Bits(randomF32(rows * cols + 1, 5, 2));
     const src = gpu.upload('bf16', packHalves(bf), [Math.ceil(bf.length / 2)], 'u32');
     const rec = new Recorder(gpu, 'convert matrix');
     convertToMatrix(rec, src, m, { row0: 0, rows, from: 'bf16', srcOffset: 1 });
     rec.submit();
-    const want = ref.bf16ToF32(bf.subarray(1));
+    const want = bf16BitsToF32(bf.subarray(1));
     for (const b of m.blocks) {
       const got = await gpu.readF32(b.tensor);
       expect(Array.from(got)).toEqual(Array.from(want.subarray(b.row0 * cols, (b.row0 + b.rows) * cols)));

@@ -1,19 +1,17 @@
 import { describe, expect, it } from 'vitest';
 
+import { asF32, asU16, toFloat32 } from '../../src/weights/dtype';
 import {
-  asF32,
-  asU16,
-  bf16ToF32,
+  bf16BitsToF32,
   bitsToF32,
+  f16BitsToF32,
   f16BitsToNumber,
-  f16ToF32,
   f32Bits,
   f32ToBf16Bit,
   f32ToBf16Bits,
   f32ToF16Bit,
   f32ToF16Bits,
-  toFloat32,
-} from '../../src/weights/dtype';
+} from '../../src/weights/half';
 
 describe('f16 conversions', () => {
   it('decodes known half patterns', () => {
@@ -31,7 +29,7 @@ describe('f16 conversions', () => {
 
   it('every non-NaN half survives f16 → f32 → f16 exactly', () => {
     const all = new Uint16Array(65536).map((_, i) => i);
-    const f32 = f16ToF32(all);
+    const f32 = f16BitsToF32(all);
     const back = f32ToF16Bits(f32);
     for (let h = 0; h < 65536; h++) {
       const isNaN = (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
@@ -72,7 +70,7 @@ describe('f16 conversions', () => {
 describe('bf16 conversions', () => {
   it('every non-NaN bf16 survives bf16 → f32 → bf16 exactly', () => {
     const all = new Uint16Array(65536).map((_, i) => i);
-    const back = f32ToBf16Bits(bf16ToF32(all));
+    const back = f32ToBf16Bits(bf16BitsToF32(all));
     for (let h = 0; h < 65536; h++) {
       const isNaN = (h & 0x7f80) === 0x7f80 && (h & 0x7f) !== 0;
       if (!isNaN && back[h] !== h) throw new Error(`bf16 0x${h.toString(16)} came back as 0x${back[h].toString(16)}`);
@@ -87,7 +85,7 @@ describe('bf16 conversions', () => {
     expect(f32ToBf16Bit(bitsToF32(0x7f7fffff))).toBe(0x7f80); // max f32 rounds to inf
     const nan = f32ToBf16Bit(bitsToF32(0x7f800001)); // signalling NaN with low payload only
     expect((nan & 0x7f80) === 0x7f80 && (nan & 0x7f) !== 0).toBe(true);
-    expect(f32Bits(bf16ToF32(new Uint16Array([0xbf80]))[0])).toBe(0xbf800000);
+    expect(f32Bits(bf16BitsToF32(new Uint16Array([0xbf80]))[0])).toBe(0xbf800000);
   });
 });
 

@@ -10,7 +10,8 @@ import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { asF32, asU16, bf16ToF32, bytesOf, f32ToBf16Bits, f32ToF16Bits, f16ToF32, toFloat32 } from '../../src/weights/dtype';
+import { asF32, asU16, bytesOf, toFloat32 } from '../../src/weights/dtype';
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../src/weights/half';
 import { openSafetensorsFile } from '../../src/weights/node-file-source';
 import { writeSafetensors } from '../../src/weights/safetensors-writer';
 import { skipWhen } from '../helpers/skip';
@@ -133,9 +134,9 @@ describe('python cross-check (struct + json + numpy)', skipWhen(NO_PY), () => {
         expect(bad16).toBe(0);
         expect(badBf).toBe(0);
         // decode side: f16 → f32 equals numpy's float16 → float32 view
-        const dec = f16ToF32(f16);
+        const dec = f16BitsToF32(f16);
         expect(Array.from(dec.subarray(4003, 4011))).toEqual([65504, 65504, Infinity, Infinity, -Infinity, 2 ** -24, 0, 2 ** -23]);
-        expect(Array.from(bf16ToF32(bf16.subarray(4000, 4003)))).toEqual([0, -0, 1]);
+        expect(Array.from(bf16BitsToF32(bf16.subarray(4000, 4003)))).toEqual([0, -0, 1]);
         expect(Array.from(toFloat32(await st.read('ints.i8'), 'I8'))).toEqual([-128, -5, 0, 1, 42, 127]);
         expect(Array.from(toFloat32(await st.read('ints.i64'), 'I64'))).toEqual([-(2 ** 40), 7, 2 ** 50]);
         expect(Array.from(await st.read('flags.bool'))).toEqual([1, 0, 0, 1]);

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FileMapProvider, Checkpoint } from '../../src/weights/checkpoint';
-import { f16BitsToNumber, f32ToBf16Bits, bf16ToF32, toFloat32 } from '../../src/weights/dtype';
+import { toFloat32 } from '../../src/weights/dtype';
+import { bf16BitsToF32, f16BitsToNumber, f32ToBf16Bits } from '../../src/weights/half';
 import { writeSafetensors, type ByteSink } from '../../src/weights/safetensors-writer';
 import {
   checkpointScheme, dequantizeRows, groupsOf, isQuantizable, padRows, parseScheme, quantizeActivations, quantizeCheckpoint, quantizeRows,
@@ -136,7 +137,7 @@ describe('quantizeCheckpoint', () => {
     expect(out.get('model.conv.weight')).toMatchObject({ dtype: 'BF16', shape: [8, 4, 3] });
     // Float tensors are copied bit for bit; matrices equal the host quantisation of the bf16 values.
     expect(Array.from(await out.read('model.conv.weight'))).toEqual(Array.from(bf(conv)));
-    const want = quantizeRows(bf16ToF32(f32ToBf16Bits(fc)), 40, 80, 32);
+    const want = quantizeRows(bf16BitsToF32(f32ToBf16Bits(fc)), 40, 80, 32);
     expect(new Int8Array((await out.read('model.layers.0.mlp.fc.weight')).buffer)).toEqual(want.q);
     expect(new Uint16Array((await out.read(`model.layers.0.mlp.fc.weight${SCALE_SUFFIX}`)).buffer)).toEqual(want.scales);
     const deq = dequantizeRows(want.q, want.scales, 40, 80, 32);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { f32ToBf16Bits, f32ToF16Bits, bf16ToF32, f16ToF32, asU16, asF32, bytesOf } from '../../src/weights/dtype';
+import { asU16, asF32, bytesOf } from '../../src/weights/dtype';
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../src/weights/half';
 import { SafetensorsError, SafetensorsFile, MAX_HEADER_BYTES } from '../../src/weights/safetensors';
 import { buildSafetensorsHeader, writeSafetensors, type TensorToWrite } from '../../src/weights/safetensors-writer';
 import { BlobSource, CountingSource, MemorySource } from '../../src/weights/sources';
@@ -61,8 +62,8 @@ describe('safetensors round trip', () => {
       expect(info.byteOffset).toBeGreaterThanOrEqual(st.dataOffset);
       expect(await st.read(t.name)).toEqual(t.data);
     }
-    expect(Array.from(f16ToF32(asU16(await st.read('b.f16'))))).toEqual([1, 2, 3, -0.5, 0.25, 65504]);
-    expect(Array.from(bf16ToF32(asU16(await st.read('c.bf16'))))).toEqual([1, -1, 3.140625, 0, 256]);
+    expect(Array.from(f16BitsToF32(asU16(await st.read('b.f16'))))).toEqual([1, 2, 3, -0.5, 0.25, 65504]);
+    expect(Array.from(bf16BitsToF32(asU16(await st.read('c.bf16'))))).toEqual([1, -1, 3.140625, 0, 256]);
     expect(Array.from(asF32(await st.read('f.scalar')))).toEqual([42]);
   });
 
