@@ -14,6 +14,13 @@ export class TokenizerConfigError extends Error {
   }
 }
 
+/** Deepest nesting of Sequence inside Sequence accepted (real files use 1; a crafted file could exhaust the stack). */
+export const MAX_SEQUENCE_DEPTH = 16;
+
+export function checkSequenceDepth(field: string, depth: number): void {
+  if (depth >= MAX_SEQUENCE_DEPTH) throw new TokenizerConfigError(field, `Sequence nested more than ${MAX_SEQUENCE_DEPTH} deep`);
+}
+
 /** Throws "missing" unless the field is present (null counts as missing). */
 export function required(value: unknown, field: string): unknown {
   if (value === undefined || value === null) throw new TokenizerConfigError(field, 'required field is missing');

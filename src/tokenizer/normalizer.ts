@@ -1,4 +1,4 @@
-import { TokenizerConfigError, describe, expectArray, expectObject, expectString, optBool } from './errors';
+import { TokenizerConfigError, checkSequenceDepth, describe, expectArray, expectObject, expectString, optBool } from './errors';
 import { compileOnigurumaPattern, escapeRegexLiteral } from './regex';
 
 /** A text -> text transform applied to the pieces of input that are not added tokens. */
@@ -26,7 +26,7 @@ export function buildPattern(value: unknown, field: string): RegExp {
 }
 
 /** Returns null for a null/absent normalizer. */
-export function buildNormalizer(value: unknown, field = 'normalizer'): Normalizer | null {
+export function buildNormalizer(value: unknown, field = 'normalizer', depth = 0): Normalizer | null {
   if (value === null || value === undefined) return null;
   const obj = expectObject(value, field);
   const type = obj.type;
@@ -57,7 +57,8 @@ export function buildNormalizer(value: unknown, field = 'normalizer'): Normalize
       return (s) => s.replace(re, () => content);
     }
     case 'Sequence': {
-      const parts = expectArray(obj.normalizers, `${field}.normalizers`).map((n, k) => buildNormalizer(n, `${field}.normalizers[${k}]`));
+      checkSequenceDepth(field, depth);
+      const parts = expectArray(obj.normalizers, `${field}.normalizers`).map((n, k) => buildNormalizer(n, `${field}.normalizers[${k}]`, depth + 1));
       const fns = parts.filter((f): f is Normalizer => f !== null);
       return (s) => {
         for (const f of fns) s = f(s);

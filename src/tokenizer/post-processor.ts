@@ -1,4 +1,4 @@
-import { TokenizerConfigError, describe, expectArray, expectInt, expectObject, expectString } from './errors';
+import { TokenizerConfigError, checkSequenceDepth, describe, expectArray, expectInt, expectObject, expectString } from './errors';
 
 /** Wraps the ids of one encoded sequence (called only when special tokens are requested). */
 export type PostProcessor = (ids: number[]) => number[];
@@ -18,7 +18,7 @@ function clsSep(obj: Record<string, unknown>, field: string): PostProcessor {
 }
 
 /** Returns null for a null/absent post-processor or one that never changes ids. */
-export function buildPostProcessor(value: unknown, field = 'post_processor'): PostProcessor | null {
+export function buildPostProcessor(value: unknown, field = 'post_processor', depth = 0): PostProcessor | null {
   if (value === null || value === undefined) return null;
   const obj = expectObject(value, field);
   switch (obj.type) {
@@ -63,8 +63,9 @@ export function buildPostProcessor(value: unknown, field = 'post_processor'): Po
       };
     }
     case 'Sequence': {
+      checkSequenceDepth(field, depth);
       const steps = expectArray(obj.processors, `${field}.processors`)
-        .map((p, k) => buildPostProcessor(p, `${field}.processors[${k}]`))
+        .map((p, k) => buildPostProcessor(p, `${field}.processors[${k}]`, depth + 1))
         .filter((p): p is PostProcessor => p !== null);
       if (steps.length === 0) return null;
       return (ids) => steps.reduce((acc, step) => step(acc), ids);

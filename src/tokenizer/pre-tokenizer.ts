@@ -1,5 +1,5 @@
 import { bytesToMappedString } from './byte-level';
-import { TokenizerConfigError, describe, expectArray, expectObject, optBool } from './errors';
+import { TokenizerConfigError, checkSequenceDepth, describe, expectArray, expectObject, optBool } from './errors';
 import { buildPattern } from './normalizer';
 import { compileOnigurumaPattern, findMatches } from './regex';
 
@@ -75,7 +75,7 @@ export interface PreTokenizerInfo {
 }
 
 /** Returns null for a null/absent pre-tokenizer. */
-export function buildPreTokenizer(value: unknown, field = 'pre_tokenizer'): PreTokenizerInfo | null {
+export function buildPreTokenizer(value: unknown, field = 'pre_tokenizer', depth = 0): PreTokenizerInfo | null {
   if (value === null || value === undefined) return null;
   const obj = expectObject(value, field);
   switch (obj.type) {
@@ -106,8 +106,9 @@ export function buildPreTokenizer(value: unknown, field = 'pre_tokenizer'): PreT
       return { run, byteLevel: false };
     }
     case 'Sequence': {
+      checkSequenceDepth(field, depth);
       const steps = expectArray(obj.pretokenizers, `${field}.pretokenizers`)
-        .map((p, k) => buildPreTokenizer(p, `${field}.pretokenizers[${k}]`))
+        .map((p, k) => buildPreTokenizer(p, `${field}.pretokenizers[${k}]`, depth + 1))
         .filter((p): p is PreTokenizerInfo => p !== null);
       const run: PreTokenizer = (piece, out) => {
         let pieces = [piece];

@@ -12,6 +12,7 @@ import {
   type TensorInfo,
 } from './safetensors';
 import { BlobSource, ByteSourceError, UrlSource, type ByteSource } from './sources';
+import { preview } from '../preview';
 
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
@@ -249,7 +250,7 @@ export class Checkpoint {
     const weightMap = new Map<string, string>();
     for (const [tensor, shard] of Object.entries(index.weight_map)) {
       if (typeof shard !== 'string') {
-        throw new CheckpointError(where, `weight_map value ${JSON.stringify(shard)} is not a file name`, { tensor });
+        throw new CheckpointError(where, `weight_map value ${preview(shard)} is not a file name`, { tensor });
       }
       const rel = normalizeRelPath(shard);
       if (!isSafeRelPath(rel)) {

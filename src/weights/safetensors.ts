@@ -10,6 +10,7 @@
  */
 import { DTYPE_SIZE, isSafetensorsDtype, type SafetensorsDtype } from './dtype';
 import type { ByteSource } from './sources';
+import { preview } from '../preview';
 
 /** Upper bound on the JSON header length (the reference implementation's limit, 100 MB). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -127,7 +128,7 @@ export function parseSafetensorsHeader(
       metadata = {};
       for (const [k, v] of Object.entries(entry)) {
         if (typeof v !== 'string') {
-          throw new SafetensorsError(file, `__metadata__ value for key ${JSON.stringify(k)} is ${JSON.stringify(v)}, not a string`, { offset: 8 });
+          throw new SafetensorsError(file, `__metadata__ value for key ${JSON.stringify(k)} is ${preview(v)}, not a string`, { offset: 8 });
         }
         metadata[k] = v;
       }
@@ -143,34 +144,34 @@ export function parseSafetensorsHeader(
 
 function parseEntry(file: string, name: string, entry: unknown, dataStart: number, dataSize: number): TensorInfo {
   const err = (msg: string, offset?: number, limit?: number) => new SafetensorsError(file, msg, { tensor: name, offset, limit });
-  if (!isPlainObject(entry)) throw err(`entry is ${JSON.stringify(entry)}, not an object`);
+  if (!isPlainObject(entry)) throw err(`entry is ${preview(entry)}, not an object`);
   const { dtype, shape, data_offsets: offsets } = entry;
   if (!isSafetensorsDtype(dtype)) {
-    throw err(`unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_SIZE).join(', ')})`);
+    throw err(`unknown dtype ${preview(dtype)} (known: ${Object.keys(DTYPE_SIZE).join(', ')})`);
   }
-  if (!Array.isArray(shape)) throw err(`shape ${JSON.stringify(shape)} is not an array`);
+  if (!Array.isArray(shape)) throw err(`shape ${preview(shape)} is not an array`);
   let numel = 1;
   for (let i = 0; i < shape.length; i++) {
     const d = shape[i];
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      throw err(`shape ${JSON.stringify(shape)}: dimension ${i} (${JSON.stringify(d)}) is not a non-negative integer`);
+      throw err(`shape ${preview(shape)}: dimension ${i} (${preview(d)}) is not a non-negative integer`);
     }
     numel *= d;
-    if (!Number.isSafeInteger(numel)) throw err(`shape ${JSON.stringify(shape)} has too many elements`);
+    if (!Number.isSafeInteger(numel)) throw err(`shape ${preview(shape)} has too many elements`);
   }
   if (
     !Array.isArray(offsets) ||
     offsets.length !== 2 ||
     !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
   ) {
-    throw err(`data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`);
+    throw err(`data_offsets ${preview(offsets)} is not a pair of non-negative integers`);
   }
   const [begin, end] = offsets as [number, number];
   if (end < begin) throw err(`data_offsets [${begin}, ${end}] end before begin`, dataStart + begin);
   const expected = numel * DTYPE_SIZE[dtype];
   if (!Number.isSafeInteger(expected) || expected !== end - begin) {
     throw err(
-      `shape ${JSON.stringify(shape)} × ${dtype} (${DTYPE_SIZE[dtype]} B) needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+      `shape ${preview(shape)} × ${dtype} (${DTYPE_SIZE[dtype]} B) needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
       dataStart + begin,
     );
   }

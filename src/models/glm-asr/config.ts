@@ -22,6 +22,7 @@
  *   - processor: `max_audio_len` 655 s.
  * Nothing else is tied to the 1.5B sizes: every shape below derives from the parsed values.
  */
+import { preview } from '../../preview';
 import type { FileProvider } from '../../weights/checkpoint';
 
 // ---------------------------------------------------------------------------------------------
@@ -187,6 +188,8 @@ export const HF_FRONTEND_DEFAULTS = Object.freeze({
 /** Frames merged per audio token; `GlmAsrModel.get_audio_features` hard-codes 4. */
 export const MERGE_FACTOR = 4;
 
+/** Most layers a config may declare: far above any released model, and it bounds the per-layer tensor tables. */
+export const MAX_LAYERS = 1024;
 /** HF LayerNorm eps for the encoder (`nn.LayerNorm` default; not read from the config). */
 export const ENCODER_LAYER_NORM_EPS = 1e-5;
 
@@ -225,22 +228,23 @@ class Fields {
     return this.obj[key] !== undefined && this.obj[key] !== null;
   }
 
-  int(key: string, def?: number, opts: { min?: number } = {}): number {
+  int(key: string, def?: number, opts: { min?: number; max?: number } = {}): number {
     const v = this.obj[key];
     if (v === undefined || v === null) {
       if (def === undefined) this.fail(key, 'required field is missing');
       return def;
     }
-    if (typeof v !== 'number' || !Number.isSafeInteger(v)) this.fail(key, `expected an integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) this.fail(key, `expected an integer, got ${preview(v)}`);
     const min = opts.min ?? 1;
     if (v < min) this.fail(key, `must be ≥ ${min}, got ${v}`);
     return v;
+    if (opts.max !== undefined && v > opts.max) this.fail(key, `must be ≤ ${opts.max}, got ${v}`);
   }
 
   num(key: string, def: number, opts: { positive?: boolean; nonNegative?: boolean } = {}): number {
     const v = this.obj[key];
     if (v === undefined || v === null) return def;
-    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(key, `expected a number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(key, `expected a number, got ${preview(v)}`);
     if (opts.positive && !(v > 0)) this.fail(key, `must be > 0, got ${v}`);
     if (opts.nonNegative && v < 0) this.fail(key, `must be ≥ 0, got ${v}`);
     return v;
@@ -252,14 +256,14 @@ class Fields {
       if (def === undefined) this.fail(key, 'required field is missing');
       return def;
     }
-    if (typeof v !== 'string') this.fail(key, `expected a string, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string') this.fail(key, `expected a string, got ${preview(v)}`);
     return v;
   }
 
   bool(key: string): boolean | undefined {
     const v = this.obj[key];
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'boolean') this.fail(key, `expected a boolean, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'boolean') this.fail(key, `expected a boolean, got ${preview(v)}`);
     return v;
   }
 
@@ -269,7 +273,7 @@ class Fields {
       if (required) this.fail(key, 'required section is missing');
       return null;
     }
-    if (!isObject(v)) this.fail(key, `expected an object, got ${JSON.stringify(v)}`);
+    if (!isObject(v)) this.fail(key, `expected an object, got ${preview(v)}`);
     return new Fields(this.file, v, this.path(key));
   }
 
@@ -280,7 +284,7 @@ class Fields {
     const list = Array.isArray(v) ? v : [v];
     if (list.length === 0) this.fail(key, 'must not be an empty list');
     for (const x of list) {
-      if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) this.fail(key, `expected a token id or list of ids, got ${JSON.stringify(v)}`);
+      if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) this.fail(key, `expected a token id or list of ids, got ${preview(v)}`);
     }
     return list as number[];
   }
@@ -316,7 +320,7 @@ function readRope(f: Fields, defTheta: number): { theta: number; type: 'default'
   if (rs) {
     const t = rs.has('rope_type') ? rs.str('rope_type') : rs.has('type') ? rs.str('type') : undefined;
     if (t !== 'default') {
-      f.fail('rope_scaling', `unsupported rope scaling ${JSON.stringify(rs.obj)} (only plain/default RoPE is implemented)`);
+      f.fail('rope_scaling', `unsupported rope scaling ${preview(rs.obj)} (only plain/default RoPE is implemented)`);
     }
   }
   return { theta, type: 'default', partialRotaryFactor: prf };
@@ -367,7 +371,7 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
   let architectures: string[] | undefined;
   if (top.has('architectures')) {
     const a = cfgJson.architectures;
-    if (!Array.isArray(a) || !a.every((x) => typeof x === 'string')) top.fail('architectures', `expected a list of strings, got ${JSON.stringify(a)}`);
+    if (!Array.isArray(a) || !a.every((x) => typeof x === 'string')) top.fail('architectures', `expected a list of strings, got ${preview(a)}`);
     architectures = a as string[];
   }
   if (modelType === undefined && architectures === undefined) {
@@ -377,7 +381,7 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
     top.fail('model_type', `unsupported model type ${JSON.stringify(modelType)} (expected "glmasr")`);
   }
   if (architectures !== undefined && !architectures.includes('GlmAsrForConditionalGeneration')) {
-    top.fail('architectures', `${JSON.stringify(architectures)} does not include "GlmAsrForConditionalGeneration"`);
+    top.fail('architectures', `${preview(architectures)} does not include "GlmAsrForConditionalGeneration"`);
   }
 
   const audio = top.sub('audio_config', true)!;
@@ -388,7 +392,7 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
   if (audioType !== 'glmasr_encoder') audio.fail('model_type', `unsupported audio encoder type ${JSON.stringify(audioType)} (expected "glmasr_encoder")`);
   const eHidden = audio.int('hidden_size', HF_AUDIO_DEFAULTS.hidden_size);
   const eFfn = audio.int('intermediate_size', HF_AUDIO_DEFAULTS.intermediate_size);
-  const eLayers = audio.int('num_hidden_layers', HF_AUDIO_DEFAULTS.num_hidden_layers);
+  const eLayers = audio.int('num_hidden_layers', HF_AUDIO_DEFAULTS.num_hidden_layers, { max: MAX_LAYERS });
   const eHeads = audio.int('num_attention_heads', HF_AUDIO_DEFAULTS.num_attention_heads);
   const eKv = audio.int('num_key_value_heads', eHeads);
   if (eHeads % eKv !== 0) audio.fail('num_key_value_heads', `num_attention_heads ${eHeads} is not a multiple of num_key_value_heads ${eKv}`);
@@ -420,7 +424,7 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
   const dVocab = text.int('vocab_size', HF_TEXT_DEFAULTS.vocab_size);
   const dHidden = text.int('hidden_size', HF_TEXT_DEFAULTS.hidden_size);
   const dFfn = text.int('intermediate_size', HF_TEXT_DEFAULTS.intermediate_size);
-  const dLayers = text.int('num_hidden_layers', HF_TEXT_DEFAULTS.num_hidden_layers);
+  const dLayers = text.int('num_hidden_layers', HF_TEXT_DEFAULTS.num_hidden_layers, { max: MAX_LAYERS });
   const dHeads = text.int('num_attention_heads', HF_TEXT_DEFAULTS.num_attention_heads);
   // HF merges the GLM-ASR default kwargs under the file's text_config, so a missing
   // num_key_value_heads stays 4 even when num_attention_heads is given.
@@ -493,7 +497,7 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
       if (!f) continue;
       const v = f.ids(key);
       if (v !== undefined) {
-        if (v.length !== 1) f.fail(key, `expected one token id, got ${JSON.stringify(v)}`);
+        if (v.length !== 1) f.fail(key, `expected one token id, got ${preview(v)}`);
         if (v[0] >= dVocab) f.fail(key, `${v[0]} is outside the vocabulary (vocab_size ${dVocab})`);
         return v[0];
       }
