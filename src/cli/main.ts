@@ -10,17 +10,19 @@
  * Exit codes: 0 success; 1 a file failed to transcribe (the others are still done); 2 bad usage;
  * 3 the model could not be loaded or downloaded.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { MAX_BEAMS, PRECISIONS } from '../models/glm-asr/options';
 import { GlmAsr, type Transcription } from '../models/glm-asr/transcriber';
 import { downloadModel, resolveModelSource } from '../hub';
 import { toSrt, toVtt } from '../formats';
 
 const USAGE = `Usage:
   glm-asr transcribe FILE... --model DIR|ORG/NAME [options]
-      --beams N              beam search with N beams (default 1: greedy)
+      --beams N              beam search with N beams, 1..64 (default 1: greedy)
       --max-new-tokens N     most tokens generated per 30 s..630 s segment (default 500)
+      --max-input-mb N       largest input read, in MiB (default 1024); FILE may be a pipe (e.g. <(sox ...))
       --precision P          weight storage: auto | f32 | f16 | int8 (default auto; int8 needs a checkpoint
                              made by "npm run quantize", which auto picks)
       --format F             txt | json | srt | vtt (default txt); json prints one object per file per line
@@ -30,7 +32,7 @@ const USAGE = `Usage:
       serves POST /v1/audio/transcriptions (OpenAI-compatible), the web UI at /, and the model's files at
       /models/<id>/ for the UI's in-browser mode (--no-model-files turns that off); the key is also read from
       GLM_ASR_API_KEY
-FILE may be a glob ("clips/*.wav"). Models are a local folder or a Hugging Face repo id.`;
+FILE may be a glob ("clips/*.wav"). Models are a local folder, a Hugging Face repo id or "demo".`;
 
 class UsageError extends Error {}
 
@@ -55,13 +57,14 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function transcribeCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parse({
     args,
     allowPositionals: true,
     options: {
       model: { type: 'string' },
       beams: { type: 'string', default: '1' },
       'max-new-tokens': { type: 'string', default: '500' },
+      'max-input-mb': { type: 'string', default: '1024' },
       precision: { type: 'string', default: 'auto' },
       format: { type: 'string', default: 'txt' },
       quiet: { type: 'boolean', default: false },
@@ -69,12 +72,13 @@ async function transcribeCommand(args: string[]): Promise<number> {
   });
   if (!values.model) throw new UsageError('--model is required');
   if (!positionals.length) throw new UsageError('no audio files given');
-  const beams = positiveInt('--beams', values.beams!);
-  const maxNewTokens = positiveInt('--max-new-tokens', values['max-new-tokens']!);
-  const precision = values.precision!;
-  if (precision !== 'auto' && precision !== 'f32' && precision !== 'f16' && precision !== 'int8') throw new UsageError(`--precision must be auto, f32, f16 or int8, got "${precision}"`);
-  const format = values.format!;
-  if (!['txt', 'json', 'srt', 'vtt'].includes(format)) throw new UsageError(`--format must be txt, json, srt or vtt, got "${format}"`);
+  // Every option is checked here, before the model loads; the upper bound of --max-new-tokens is the model's
+  // decoder length, which transcribe checks.
+  const beams = integer('--beams', values.beams!, 1, MAX_BEAMS);
+  const maxNewTokens = integer('--max-new-tokens', values['max-new-tokens']!, 1, Number.MAX_SAFE_INTEGER);
+  const maxInputBytes = integer('--max-input-mb', values['max-input-mb']!, 1, 2 ** 21) * 2 ** 20;
+  const precision = oneOf('--precision', values.precision!, PRECISIONS);
+  const format = oneOf('--format', values.format!, ['txt', 'json', 'srt', 'vtt'] as const);
   const files = await expandInputs(positionals);
   const progress = new Progress(!values.quiet && process.stderr.isTTY === true);
 
@@ -98,7 +102,7 @@ async function transcribeCommand(args: string[]): Promise<number> {
   try {
     for (const file of files) {
       try {
-        const bytes = new Uint8Array(await readFile(file));
+        const bytes = await readInput(file, maxInputBytes);
         const t = await asr.transcribe(bytes, {
           name: file,
           beams,
@@ -119,7 +123,7 @@ async function transcribeCommand(args: string[]): Promise<number> {
   return failed ? EXIT.fileFailed : EXIT.ok;
 }
 
-function render(file: string, t: Transcription, format: string, many: boolean): string {
+function render(file: string, t: Transcription, format: 'txt' | 'json' | 'srt' | 'vtt', many: boolean): string {
   switch (format) {
     case 'json':
       return JSON.stringify({ file, text: t.text, tokens: t.tokens, segments: t.segments, durationSec: t.durationSec, timings: t.timings }) + '\n';
@@ -133,7 +137,7 @@ function render(file: string, t: Transcription, format: string, many: boolean): 
 }
 
 async function downloadCommand(args: string[]): Promise<number> {
-  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  const { positionals } = parse({ args, allowPositionals: true, options: {} });
   if (positionals.length !== 1) throw new UsageError('download takes one repository id, e.g. zai-org/GLM-ASR-Nano-2512');
   const [repo, revision] = positionals[0].split('@');
   const progress = new Progress(process.stderr.isTTY === true);
@@ -150,7 +154,7 @@ async function downloadCommand(args: string[]): Promise<number> {
 }
 
 async function serveCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parse({
     args,
     options: {
       model: { type: 'string' },
@@ -162,27 +166,105 @@ async function serveCommand(args: string[]): Promise<number> {
     },
   });
   if (!values.model) throw new UsageError('--model is required');
+  if (!values.host) throw new UsageError('--host must not be empty');
+  const port = integer('--port', values.port!, 0, 65535); // 0: any free port (the address is printed)
+  const precision = oneOf('--precision', values.precision!, PRECISIONS);
+  const apiKey = values['api-key'] ?? process.env.GLM_ASR_API_KEY;
+  // An empty key would otherwise mean "no authentication" to a user who meant to set one.
+  if (apiKey === '') {
+    throw new UsageError(`${values['api-key'] === undefined ? 'GLM_ASR_API_KEY' : '--api-key'} is empty`);
+  }
   const { startServer } = await import('../server');
   let asr: GlmAsr;
   try {
-    asr = await GlmAsr.load(values.model, { precision: values.precision as 'auto' });
+    asr = await GlmAsr.load(values.model, { precision });
   } catch (e) {
     console.error(`glm-asr: cannot load model "${values.model}": ${(e as Error).message}`);
     return EXIT.model;
   }
   if (asr.notice) console.error(`glm-asr: ${asr.notice}`);
   await startServer({
-    transcriber: asr, host: values.host!, port: positiveInt('--port', values.port!), apiKey: values['api-key'] ?? process.env.GLM_ASR_API_KEY,
+    transcriber: asr, host: values.host, port, apiKey,
     // The web UI's in-browser mode downloads the weights from /models/<id>/; --no-model-files keeps them private.
     modelDir: values['no-model-files'] ? false : undefined,
   });
   return new Promise<number>(() => {}); // runs until a signal closes it (startServer exits the process)
 }
 
-function positiveInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+/**
+ * parseArgs with its errors as usage errors. A negative number after an option is taken as the option's value,
+ * so that `--beams -1` is answered with what is wrong with -1 rather than parseArgs's "ambiguous" error.
+ */
+function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  const args = [...(config.args ?? [])];
+  for (let i = 0; i + 1 < args.length; i++) {
+    const name = /^--([^=]+)$/.exec(args[i])?.[1];
+    if (name && config.options?.[name]?.type === 'string' && /^-\.?\d/.test(args[i + 1])) {
+      args.splice(i, 2, `${args[i]}=${args[i + 1]}`);
+    }
+  }
+  try {
+    return parseArgs({ ...config, args }) as ReturnType<typeof parseArgs<T>>;
+  } catch (e) {
+    const code = String((e as { code?: unknown }).code);
+    if (!code.startsWith('ERR_PARSE_ARGS')) throw e;
+    // Node's message goes on to explain `--` for positionals starting with '-', which is not what went wrong here.
+    const unknown = /^Unknown option '([^']+)'/.exec((e as Error).message);
+    throw new UsageError(unknown ? `unknown option ${unknown[1]}` : (e as Error).message.replace(/\s*\n\s*/g, ' '));
+  }
+}
+
+function integer(flag: string, value: string, min: number, max: number): number {
+  const n = value.trim() === '' ? NaN : Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `a positive integer` : `an integer from ${min} to ${max}`;
+    throw new UsageError(`${flag} must be ${range}, got "${value}"`);
+  }
   return n;
+}
+
+function oneOf<const T extends readonly string[]>(flag: string, value: string, allowed: T): T[number] {
+  if (!allowed.includes(value)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
+  return value;
+}
+
+/**
+ * An input file's bytes, read with a bound: a regular file up to `maxBytes` (its size is checked before reading),
+ * a pipe or FIFO (e.g. bash's `<(...)`) until its end or `maxBytes`. Directories and devices are refused, so
+ * that `/dev/zero` or `/dev/stdin` on a terminal is an error, not an endless read.
+ */
+async function readInput(file: string, maxBytes: number): Promise<Uint8Array> {
+  const st = await stat(file);
+  const limit = `the ${maxBytes / 2 ** 20} MiB limit (--max-input-mb)`;
+  if (st.isFile() && st.size > maxBytes) throw new Error(`is ${(st.size / 2 ** 20).toFixed(1)} MiB, over ${limit}`);
+  if (!st.isFile() && !st.isFIFO() && !st.isSocket()) {
+    const kind = st.isDirectory() ? 'a directory'
+      : st.isCharacterDevice() ? 'a character device'
+        : st.isBlockDevice() ? 'a block device' : 'not a file';
+    throw new Error(`is ${kind}, not an audio file (a regular file or a pipe)`);
+  }
+  const fh = await open(file, 'r');
+  try {
+    const buf = new Uint8Array(2 ** 20);
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, maxBytes + 1 - total), null);
+      if (bytesRead === 0) break;
+      chunks.push(buf.slice(0, bytesRead));
+      total += bytesRead;
+      if (total > maxBytes) throw new Error(`holds more than ${limit}`);
+    }
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Files as given, with globs (*, ?, [..], **) expanded here so quoted patterns work on every shell. */
@@ -246,7 +328,7 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e) => {
     if (e instanceof UsageError) {
-      console.error(`glm-asr: ${e.message}\n\n${USAGE}`);
+      console.error(`glm-asr: ${e.message} (glm-asr --help shows the usage)`);
       process.exitCode = EXIT.usage;
     } else {
       console.error(`glm-asr: ${(e as Error).stack ?? e}`);
