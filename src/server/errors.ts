@@ -1,7 +1,15 @@
 /**
  * OpenAI-style API errors: every failure is answered with
  * `{ "error": { "message", "type", "param", "code" } }` and a matching HTTP status.
+ *
+ * `errorsPlugin` installs the error and not-found handlers for the whole server. A client's mistake
+ * is always a 4xx saying what is wrong; 500 is left for the server's own faults, and then the
+ * client gets no details (the log line has them).
  */
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
+import { clip, formatBytes, pathOf, type ServerContext } from './context';
+import { QueueClosedError, QueueFullError } from './queue';
+import { isAudioDecodeError } from './transcriber';
 
 export type ApiErrorType =
   | 'invalid_request_error'
@@ -34,3 +42,119 @@ export class ApiError extends Error {
 
 export const badRequest = (message: string, param: string | null = null, code: string | null = 'invalid_value') =>
   new ApiError(400, message, 'invalid_request_error', code, param);
+
+/** Raised through the queue when the client disconnects. */
+export class ClientGoneError extends Error {
+  override readonly name = 'ClientGoneError';
+  constructor() {
+    super('client disconnected');
+  }
+}
+
+export class ShutdownTimeoutError extends Error {
+  override readonly name = 'ShutdownTimeoutError';
+  constructor() {
+    super('server shutdown timed out');
+  }
+}
+
+export function fileTooLargeError(maxUploadBytes: number): ApiError {
+  return new ApiError(
+    413,
+    `The uploaded file is too large: the limit is ${formatBytes(maxUploadBytes)} (${maxUploadBytes} bytes).`,
+    'invalid_request_error',
+    'file_too_large',
+    'file',
+  );
+}
+
+export function notMultipartError(): ApiError {
+  return new ApiError(415, "The request must be multipart/form-data with the audio in a 'file' field.", 'invalid_request_error', 'unsupported_media_type');
+}
+
+export function queueFullError(retryAfterSec: number): ApiError {
+  return new ApiError(503, 'The server is busy: the transcription queue is full. Please retry later.', 'server_error', 'queue_full', null, {
+    'retry-after': String(retryAfterSec),
+  });
+}
+
+export function shuttingDownError(): ApiError {
+  return new ApiError(503, 'The server is shutting down.', 'server_error', 'shutting_down', null, { 'retry-after': '30' });
+}
+
+export function notFound(name: string): ApiError {
+  return new ApiError(404, `Not found: /${clip(name, 100)}`, 'invalid_request_error', 'not_found');
+}
+
+/** Any error a handler throws → the ApiError the client gets. */
+export function toApiError(err: unknown, ctx: ServerContext): ApiError {
+  if (err instanceof ApiError) return err;
+  if (isAudioDecodeError(err)) {
+    if ((err as { code?: unknown }).code === 'audio_too_long') {
+      return new ApiError(413, clip(err.message, 500), 'invalid_request_error', 'audio_too_long', 'file');
+    }
+    return new ApiError(400, clip(err.message, 500), 'invalid_request_error', 'invalid_audio', 'file');
+  }
+  if (err instanceof QueueFullError) return queueFullError(err.retryAfterSec);
+  if (err instanceof QueueClosedError || err instanceof ShutdownTimeoutError) return shuttingDownError();
+  if (err instanceof ClientGoneError) {
+    // Nobody reads this answer; the status (nginx's 499) only shows up in the log.
+    return new ApiError(499, 'Client closed the request.', 'invalid_request_error', 'client_closed_request');
+  }
+  const e = err as { code?: unknown; statusCode?: unknown; message?: unknown };
+  switch (e.code) {
+    case 'FST_REQ_FILE_TOO_LARGE':
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return fileTooLargeError(ctx.maxUploadBytes);
+    case 'FST_FILES_LIMIT':
+      return badRequest("Only one file may be uploaded, in the 'file' field.", 'file', 'too_many_files');
+    case 'FST_PARTS_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+      return badRequest('Too many form fields.', null, 'too_many_fields');
+    case 'FST_PROTO_VIOLATION':
+      return badRequest('Invalid form field name.', null, 'invalid_field');
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return notMultipartError();
+    case 'FST_MP_PREMATURE_CLOSE':
+      return badRequest('The request ended before the form was complete.', null, 'incomplete_body');
+  }
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    const message = typeof e.message === 'string' && e.message ? clip(e.message, 300) : 'Bad request.';
+    return new ApiError(status, message, status === 401 ? 'authentication_error' : 'invalid_request_error', typeof e.code === 'string' ? e.code.toLowerCase() : null);
+  }
+  // No details (let alone stacks) for the client; the log line carries the error.
+  return new ApiError(500, 'The server had an error while processing your request.', 'server_error', 'internal_error');
+}
+
+export function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
+  return reply.code(err.statusCode).type('application/json; charset=utf-8').send(err.toBody());
+}
+
+/** Error and not-found handlers for the whole server (registered unencapsulated, see `unscoped`). */
+export const errorsPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = unscoped(async (app, { ctx }) => {
+  app.setErrorHandler((err: unknown, request, reply) => {
+    const apiErr = toApiError(err, ctx);
+    const info = ctx.infos.get(request);
+    if (info) info.error = apiErr.code ?? (err instanceof Error ? err.name : 'error');
+    if (apiErr.statusCode >= 500 && info && err instanceof Error && !(err instanceof ApiError)) {
+      info.error = `${err.name}: ${clip(err.message, 300)}`;
+    }
+    for (const [k, v] of Object.entries(apiErr.headers)) reply.header(k, v);
+    return sendError(reply, apiErr);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new ApiError(404, `Unknown request URL: ${request.method} ${clip(pathOf(request.url), 200)}.`, 'invalid_request_error', 'unknown_url')),
+  );
+});
+
+/**
+ * Marks a plugin as applying to the instance it is registered on rather than to a scope of its own
+ * (Fastify's documented 'skip-override' property; what the fastify-plugin package sets).
+ */
+export function unscoped<T extends (app: FastifyInstance, opts: never) => Promise<void>>(plugin: T): T {
+  (plugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+  return plugin;
+}

@@ -12,6 +12,8 @@ export {
   DEFAULT_QUEUE_SIZE,
   DEFAULT_RATE_LIMIT,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  DEFAULT_MAX_NEW_TOKENS_LIMIT,
+  publicModelId,
   type ServerOptions,
   type StartServerOptions,
   type StartedServer,

@@ -1,8 +1,9 @@
 /**
- * The contract between the HTTP service (and the CLI) and a speech-recognition engine.
+ * The contract between the HTTP service and a speech-recognition engine.
  *
- * The server only ever talks to a `Transcriber`; the real `GlmAsr` class implements it, and the
- * tests plug in a fake. Nothing in here depends on Fastify or on the GPU.
+ * The server reads and checks the upload itself (header, limits, then the decode to 16 kHz mono in
+ * bounded steps) and hands the engine samples only; the real `GlmAsr` class implements this, and
+ * the tests plug in a fake. Nothing in here depends on Fastify or on the GPU.
  */
 
 import type { Segment, Transcription, TranscribeProgress } from '../models/glm-asr/transcriber';
@@ -22,23 +23,25 @@ export interface TranscribeOptions {
   onProgress?: (p: TranscribeProgress) => void;
 }
 
+/** Decoded audio: mono samples at 16 kHz. */
+export interface Samples16k {
+  samples: Float32Array;
+  sampleRate: 16000;
+}
+
 export interface Transcriber {
+  /** Where the model came from (a repo id or a folder); the server shows only the repo id or the folder's name. */
   readonly modelId: string;
-  /**
-   * audio: encoded file bytes (wav/flac/mp3/...); `options.name` is used in error messages.
-   * Throws an error whose `name` is 'AudioDecodeError' when the audio is corrupt or unsupported.
-   */
-  transcribe(audio: Uint8Array, options: TranscribeOptions): Promise<Transcription>;
-  /**
-   * Duration in seconds of encoded audio without running the model (used for the
-   * max-audio-seconds limit). Throws an error named 'AudioDecodeError' when the audio is corrupt.
-   */
-  probeDuration(audio: Uint8Array, name: string): Promise<number>;
+  /** Widest beam `transcribe` accepts (GlmAsr: `maxBeams` at load). */
+  readonly maxBeams: number;
+  /** Shortest audio, in seconds, the model can transcribe. */
+  readonly minAudioSeconds: number;
+  transcribe(audio: Samples16k, options: TranscribeOptions): Promise<Transcription>;
 }
 
 /**
  * True for the decoder's "bad input bytes" error. Checked by name rather than `instanceof` so that
- * an engine loaded from another bundle (or a fake) is recognised too.
+ * a decoder loaded from another bundle is recognised too.
  */
 export function isAudioDecodeError(err: unknown): err is Error {
   return err instanceof Error && err.name === 'AudioDecodeError';

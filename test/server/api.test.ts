@@ -168,11 +168,11 @@ describe('server API (fake transcriber)', () => {
 
   it('a far larger upload is refused from Content-Length alone, with the same 413', async () => {
     const huge = makeWav(60, 4); // 1.9 MB, beyond the limit plus the form allowance
-    const before = srv.fake.probes;
+    const before = srv.fake.calls.length;
     const res = await postAudio(srv.base, huge, { model: MODEL }, { key: KEY });
     expect(res.status).toBe(413);
     expect((await res.json()).error.code).toBe('file_too_large');
-    expect(srv.fake.probes).toBe(before);
+    expect(srv.fake.calls.length).toBe(before);
     expect((await postAudio(srv.base, wav, { model: MODEL }, { key: KEY })).status).toBe(200);
   });
 

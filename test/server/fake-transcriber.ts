@@ -1,24 +1,22 @@
 /**
- * A stand-in for the GPU engine, so the server is tested without a model.
+ * A stand-in for the GPU engine, so the server is tested without a model (the server's own audio
+ * path — header checks, decoding, resampling — is the real one; only the model is fake).
  *
- * - The text is derived from sha256(audio bytes): different uploads give different texts, the
- *   same upload always the same (`fakeText(bytes)` computes it for assertions).
- * - Audio must start with a known magic (RIFF, fLaC, ID3, or an MPEG frame sync 0xFFE…); anything
- *   else throws an error named 'AudioDecodeError', like the real decoder.
- * - Duration: read from the WAV header (byte rate + data chunk size); other formats pretend
- *   128 kbit/s (16 000 bytes per second).
+ * - The text is derived from sha256 of the 16 kHz samples it receives: different audio gives
+ *   different texts, the same audio always the same. `fakeText(wav)` / `audioId(wav)` compute them
+ *   for a 16 kHz mono WAV (whose samples the server passes through bit-exact).
+ * - `maxBeams` (default 8) and `minAudioSeconds` (961 samples, as GlmAsr) are what the server reads.
  * - `delayMs` makes each transcription take that long (honouring the AbortSignal), to exercise
  *   the queue. Every call is recorded.
  */
 import { createHash } from 'node:crypto';
-import type { Segment, TranscribeOptions, Transcriber, Transcription } from '../../src/server/transcriber';
-
-export class FakeAudioDecodeError extends Error {
-  override readonly name = 'AudioDecodeError';
-}
+import { parseWav } from '../../src/audio/wav';
+import type { Samples16k, Segment, TranscribeOptions, Transcriber, Transcription } from '../../src/server/transcriber';
 
 export interface FakeTranscriberOptions {
   modelId?: string;
+  /** Default 8. */
+  maxBeams?: number;
   /** Milliseconds each transcription takes. Default 0. */
   delayMs?: number;
   /** When set, transcribe() throws this (after the delay). */
@@ -27,78 +25,49 @@ export interface FakeTranscriberOptions {
 
 export interface FakeCall {
   name: string;
-  /** First 12 hex digits of sha256(audio). */
+  /** First 12 hex digits of sha256(samples). */
   id: string;
   beams?: number;
   maxNewTokens?: number;
   outcome: 'running' | 'done' | 'aborted' | 'failed';
 }
 
-export function audioId(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+function samplesId(samples: Float32Array): string {
+  return createHash('sha256').update(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength)).digest('hex').slice(0, 12);
 }
 
-/** The text the fake returns for these bytes. */
-export function fakeText(bytes: Uint8Array): string {
-  return `Hello from the fake engine. Audio ${audioId(bytes)}.`;
+const textOf = (id: string) => `Hello from the fake engine. Audio ${id}.`;
+
+/** The id the fake records for this 16 kHz mono WAV. */
+export function audioId(wav: Uint8Array): string {
+  return samplesId(parseWav(wav, 'expected').channels[0]);
 }
 
-function sniff(bytes: Uint8Array): 'wav' | 'flac' | 'mp3' | null {
-  const ascii = (o: number, n: number) => String.fromCharCode(...bytes.subarray(o, o + n));
-  if (bytes.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 4) === 'WAVE') return 'wav';
-  if (bytes.length >= 4 && ascii(0, 4) === 'fLaC') return 'flac';
-  if (bytes.length >= 3 && ascii(0, 3) === 'ID3') return 'mp3';
-  if (bytes.length >= 2 && bytes[0] === 0xff && (bytes[1] & 0xe0) === 0xe0) return 'mp3';
-  return null;
-}
-
-function wavDuration(bytes: Uint8Array, name: string): number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let byteRate = 0;
-  let off = 12;
-  while (off + 8 <= bytes.length) {
-    const id = String.fromCharCode(...bytes.subarray(off, off + 4));
-    const size = view.getUint32(off + 4, true);
-    if (id === 'fmt ' && off + 16 <= bytes.length) byteRate = view.getUint32(off + 16, true);
-    if (id === 'data') {
-      if (!byteRate) throw new FakeAudioDecodeError(`${name}: data chunk before fmt chunk`);
-      return Math.min(size, bytes.length - off - 8) / byteRate;
-    }
-    off += 8 + size + (size & 1);
-  }
-  throw new FakeAudioDecodeError(`${name}: no data chunk in WAV file`);
+/** The text the fake returns for this 16 kHz mono WAV. */
+export function fakeText(wav: Uint8Array): string {
+  return textOf(audioId(wav));
 }
 
 export class FakeTranscriber implements Transcriber {
   readonly modelId: string;
+  readonly maxBeams: number;
+  readonly minAudioSeconds = 961 / 16000;
   delayMs: number;
   failWith: Error | undefined;
   readonly calls: FakeCall[] = [];
-  probes = 0;
 
   constructor(options: FakeTranscriberOptions = {}) {
     this.modelId = options.modelId ?? 'glm-asr-nano-2512';
+    this.maxBeams = options.maxBeams ?? 8;
     this.delayMs = options.delayMs ?? 0;
     this.failWith = options.failWith;
   }
 
-  async probeDuration(audio: Uint8Array, name: string): Promise<number> {
-    this.probes++;
-    return this.duration(audio, name);
-  }
-
-  private duration(audio: Uint8Array, name: string): number {
-    const kind = sniff(audio);
-    if (kind === null) {
-      throw new FakeAudioDecodeError(`${name}: unrecognised audio format (expected WAV, FLAC or MP3 data)`);
-    }
-    return kind === 'wav' ? wavDuration(audio, name) : audio.length / 16000;
-  }
-
-  async transcribe(audio: Uint8Array, options: TranscribeOptions): Promise<Transcription> {
+  async transcribe(audio: Samples16k, options: TranscribeOptions): Promise<Transcription> {
     const t0 = performance.now();
-    const durationSec = this.duration(audio, options.name);
-    const call: FakeCall = { name: options.name, id: audioId(audio), beams: options.beams, maxNewTokens: options.maxNewTokens, outcome: 'running' };
+    const durationSec = audio.samples.length / audio.sampleRate;
+    const id = samplesId(audio.samples);
+    const call: FakeCall = { name: options.name, id, beams: options.beams, maxNewTokens: options.maxNewTokens, outcome: 'running' };
     this.calls.push(call);
     try {
       options.onProgress?.({ stage: 'generate', done: 0, total: 1 });
@@ -111,13 +80,13 @@ export class FakeTranscriber implements Transcriber {
       throw err;
     }
     call.outcome = 'done';
-    const text = fakeText(audio);
+    const text = textOf(id);
     const cut = text.indexOf(' Audio');
     const segments: Segment[] = [
       { start: 0, end: durationSec / 2, text: text.slice(0, cut) },
       { start: durationSec / 2, end: durationSec, text: text.slice(cut + 1) },
     ];
-    const tokens = Array.from(audio.subarray(0, 8), (b, i) => 1000 + b + i);
+    const tokens = Array.from(audio.samples.subarray(0, 8), (v, i) => 1000 + Math.round(v * 100) + i);
     const total = performance.now() - t0;
     return { text, tokens, segments, durationSec, timings: { decodeAudio: 0, mel: 0, encode: 0, generate: total, total } };
   }

@@ -151,7 +151,7 @@ export class GlmAsr {
     const durationSec = samples.length / fe.sampleRate;
     if (this.audioTokens(samples.length) === 0) {
       // Below one audio token (6 hops + 1 sample: 961 at 16 kHz) the model sees no audio: refuse rather than invent text.
-      const minMs = ((6 * fe.hopLength + 1) / fe.sampleRate) * 1000;
+      const minMs = this.minAudioSeconds * 1000;
       throw new RangeError(`${name}: audio is too short (${(durationSec * 1000).toFixed(1)} ms); GLM-ASR needs at least ${minMs.toFixed(1)} ms`);
     }
     const windows = splitWindows(samples, fe.nSamples);
@@ -170,9 +170,10 @@ export class GlmAsr {
     return { text: segments.map((s) => s.text).filter(Boolean).join(' '), tokens, segments, durationSec, timings };
   }
 
-  /** Duration in seconds of encoded audio (decodes it; runs no model). Throws AudioDecodeError when corrupt. */
-  async probeDuration(audio: Uint8Array, name: string): Promise<number> {
-    return (await decodeAudio(audio, name)).durationSec;
+  /** Shortest audio, in seconds, that gives the model one audio token (6 hops + 1 sample: 60.1 ms at 16 kHz). */
+  get minAudioSeconds(): number {
+    const fe = this.config.frontEnd;
+    return (6 * fe.hopLength + 1) / fe.sampleRate;
   }
 
   /** Audio tokens the projector keeps for a window with `validSamples` real samples (HF processor rule). */
@@ -267,8 +268,8 @@ export class GlmAsr {
   }
 }
 
-/** The decoder as the search sees it: GPU argmax / top-k, only ids and scores read back. */
-class GpuSearchModel implements SearchModel {
+/** The decoder as the search sees it: GPU argmax / top-k, only ids and scores read back (also timed by bench/model). */
+export class GpuSearchModel implements SearchModel {
   private readonly ids: Tensor;
   private readonly src: Tensor;
   private readonly best: Tensor;

@@ -1,0 +1,184 @@
+/**
+ * `POST /v1/audio/transcriptions` (OpenAI-compatible), in this order:
+ *   1. refuse early when the server is closing or the queue is full (503) — before reading the body;
+ *   2. read the multipart form: the file ≤ maxUploadBytes (else 413); a malformed body is a 400;
+ *   3. check the fields (400) — `beams` up to the transcriber's real capacity;
+ *   4. read the audio's header: format, sample rate (1 kHz–768 kHz) and, where the header says,
+ *      the duration, checked against maxAudioSeconds (413) and the model's shortest input (400)
+ *      before a single sample is decoded;
+ *   5. queue the job; when it runs, decode to 16 kHz mono in bounded steps that give the event loop
+ *      a turn every few milliseconds and stop at maxAudioSeconds of decoded audio, then transcribe.
+ *      Only the running job holds decoded audio. A client that disconnects while its job waits
+ *      gets the job skipped.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import multipart from '@fastify/multipart';
+import { decodeAudio, probeAudio, TARGET_SAMPLE_RATE } from '../audio';
+import { formatTranscription, isResponseFormat, RESPONSE_CONTENT_TYPES, RESPONSE_FORMATS, type ResponseFormat } from '../formats';
+import { rateLimited, requireKey } from './access';
+import { clip, type ServerContext } from './context';
+import {
+  ApiError,
+  badRequest,
+  ClientGoneError,
+  fileTooLargeError,
+  notMultipartError,
+  queueFullError,
+  shuttingDownError,
+} from './errors';
+import type { Transcription } from './transcriber';
+
+/** Multipart headers and the small text fields on top of the file. */
+const FORM_OVERHEAD_BYTES = 1024 * 1024;
+
+interface UploadedForm {
+  file: { bytes: Uint8Array; filename: string } | null;
+  fields: Map<string, string[]>;
+}
+
+/** Parses an integer form field within [min, max]; undefined when absent. */
+function intField(value: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const v = value.trim();
+  if (!/^[+]?\d+$/.test(v)) throw badRequest(`'${name}' must be an integer, got '${clip(v, 40)}'.`, name);
+  const n = Number(v);
+  if (n < min || n > max) throw badRequest(`'${name}' must be between ${min} and ${max}, got ${n}.`, name);
+  return n;
+}
+
+/** Errors the multipart parser throws without a code (busboy's): the body is not a valid form. */
+function isParserError(err: unknown): boolean {
+  return err instanceof Error && !(err instanceof ApiError) && typeof (err as { code?: unknown }).code !== 'string';
+}
+
+/** Reads the whole form. Field errors are kept until the body is fully read, then thrown. */
+async function readForm(request: FastifyRequest): Promise<UploadedForm> {
+  const form: UploadedForm = { file: null, fields: new Map() };
+  let deferred: ApiError | null = null;
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'file') {
+          await part.toBuffer(); // drain it (still bounded by the size limit)
+          deferred ??= badRequest(`Unexpected file field '${clip(part.fieldname, 40)}': the audio goes in 'file'.`, part.fieldname, 'unexpected_file');
+          continue;
+        }
+        const buf = await part.toBuffer();
+        form.file = { bytes: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), filename: part.filename };
+      } else {
+        if (part.valueTruncated) {
+          deferred ??= badRequest(`Field '${clip(part.fieldname, 40)}' is too long.`, part.fieldname);
+          continue;
+        }
+        const value = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
+        const list = form.fields.get(part.fieldname);
+        if (list) list.push(value);
+        else form.fields.set(part.fieldname, [value]);
+      }
+    }
+  } catch (err) {
+    if (!isParserError(err)) throw err;
+    // no boundary, a boundary the body does not use, a body cut short
+    throw badRequest(`The multipart/form-data body could not be read: ${clip((err as Error).message, 200)}.`, null, 'invalid_multipart');
+  }
+  if (deferred) throw deferred;
+  return form;
+}
+
+export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+  const { transcriber, queue, maxUploadBytes, maxAudioSeconds } = ctx;
+  const minSamples = Math.round(transcriber.minAudioSeconds * TARGET_SAMPLE_RATE);
+  const tooShort = (name: string, seconds: number) =>
+    new ApiError(
+      400,
+      `${name}: the audio is ${(seconds * 1000).toFixed(1)} ms long; the shortest the model takes is ${(transcriber.minAudioSeconds * 1000).toFixed(1)} ms.`,
+      'invalid_request_error',
+      'audio_too_short',
+      'file',
+    );
+
+  await app.register(multipart, {
+    limits: { fileSize: maxUploadBytes, files: 1, fields: 32, fieldSize: 64 * 1024, parts: 48, headerPairs: 200 },
+  });
+
+  app.post('/v1/audio/transcriptions', { config: rateLimited(ctx), preParsing: requireKey(ctx) }, async (request, reply): Promise<FastifyReply> => {
+    const info = ctx.infos.get(request)!;
+    if (ctx.shuttingDown || queue.isClosed) throw shuttingDownError();
+    // Refuse before reading a possibly large upload; the queue checks again when the job is pushed.
+    if (queue.isFull) throw queueFullError(queue.retryAfterSeconds());
+    if (!request.isMultipart()) throw notMultipartError();
+    if (info.bytesIn !== null && info.bytesIn > maxUploadBytes + FORM_OVERHEAD_BYTES) throw fileTooLargeError(maxUploadBytes);
+
+    // Aborted when the client goes away before we answer: skips the job if it still waits.
+    const gone = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) gone.abort(new ClientGoneError());
+    });
+
+    const form = await readForm(request);
+    const one = (name: string) => form.fields.get(name)?.[0];
+
+    const formatField = one('response_format')?.trim() || 'json';
+    if (!isResponseFormat(formatField)) {
+      throw badRequest(`'response_format' must be one of ${RESPONSE_FORMATS.join(', ')}; got '${clip(formatField, 40)}'.`, 'response_format');
+    }
+    const format: ResponseFormat = formatField;
+    if (/^(true|1)$/i.test(one('stream')?.trim() ?? '')) {
+      throw badRequest("'stream' is not supported by this server; omit it or send false.", 'stream', 'unsupported_value');
+    }
+    const temperature = one('temperature');
+    if (temperature !== undefined && temperature.trim() !== '' && !Number.isFinite(Number(temperature))) {
+      throw badRequest(`'temperature' must be a number, got '${clip(temperature, 40)}'.`, 'temperature');
+    }
+    const beams = intField(one('beams'), 'beams', 1, ctx.maxBeams);
+    const maxNewTokens = intField(one('max_new_tokens'), 'max_new_tokens', 1, ctx.maxNewTokensLimit);
+    const language = one('language')?.trim() || undefined;
+    if (language !== undefined && !/^[A-Za-z-]{2,20}$/.test(language)) {
+      throw badRequest(`'language' must be a language code such as 'en', got '${clip(language, 40)}'.`, 'language');
+    }
+
+    if (!form.file) throw badRequest("Missing the audio: send it in a multipart 'file' field.", 'file', 'missing_file');
+    const { bytes } = form.file;
+    const name = clip(form.file.filename || 'upload', 200);
+    if (info.bytesIn === null) info.bytesIn = bytes.byteLength;
+    if (bytes.byteLength === 0) throw badRequest(`${name}: the file is empty.`, 'file', 'invalid_audio');
+
+    // The header alone: format, rate bounds, duration limits. Nothing is decoded yet.
+    const header = probeAudio(bytes, name);
+    if (header.durationSec !== undefined) {
+      info.audioSec = header.durationSec;
+      if (header.durationSec > maxAudioSeconds) {
+        throw new ApiError(
+          413,
+          `${name}: the audio is ${header.durationSec.toFixed(1)} s long; the limit is ${maxAudioSeconds} s.`,
+          'invalid_request_error',
+          'audio_too_long',
+          'file',
+        );
+      }
+      if (Math.ceil(header.durationSec * TARGET_SAMPLE_RATE) < minSamples) throw tooShort(name, header.durationSec);
+    }
+
+    const queuedAt = performance.now();
+    let ranAt = queuedAt;
+    const result: Transcription = await queue
+      .push(
+        async (signal) => {
+          ranAt = performance.now();
+          info.queueMs = ranAt - queuedAt;
+          const audio = await decodeAudio(bytes, name, { maxSeconds: maxAudioSeconds });
+          signal.throwIfAborted();
+          info.audioSec = audio.durationSec;
+          if (audio.samples.length < minSamples) throw tooShort(name, audio.samples.length / TARGET_SAMPLE_RATE);
+          return transcriber.transcribe({ samples: audio.samples, sampleRate: TARGET_SAMPLE_RATE }, { name, signal, beams, maxNewTokens });
+        },
+        { signal: gone.signal },
+      )
+      .finally(() => {
+        if (info.queueMs !== undefined) info.runMs = performance.now() - ranAt;
+      });
+
+    const body = formatTranscription(result, format, { language });
+    return reply.type(RESPONSE_CONTENT_TYPES[format]).send(body);
+  });
+};
