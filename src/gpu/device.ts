@@ -9,6 +9,7 @@
  */
 import { BufferPool, RowBlockedMatrix, Tensor, type DType, DTYPE_BYTES, type TypedData } from './buffers';
 import { BindGroupCache } from './bind-groups';
+import { useRecordedDriver } from './node-driver';
 import { PipelineCache } from './pipelines';
 import { f16BitsToF32 } from '../weights/half';
 
@@ -60,14 +61,16 @@ export interface AdapterSummary {
 
 const NO_ADAPTER_HELP =
   'No WebGPU adapter is available. ' +
-  'In Node on Linux without a GPU driver, run `bash scripts/setup.sh` (it installs Mesa lavapipe) and start Node ' +
-  'through `scripts/with-gpu-env.sh`, or set VK_ICD_FILENAMES to a Vulkan ICD json (lavapipe or SwiftShader). ' +
+  'In Node, `npx glm-asr doctor` shows what is missing; on Linux without a GPU driver, `npx glm-asr setup` ' +
+  'installs a CPU driver (Mesa lavapipe) into the user cache folder, which later runs use by themselves ' +
+  '(or set VK_ICD_FILENAMES to a Vulkan ICD json). ' +
   'With a GPU, install its Vulkan driver (e.g. mesa-vulkan-drivers or the NVIDIA driver). ' +
   'In a browser, use one with WebGPU enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu).';
 
 async function nodeGpu(adapterName: string | undefined): Promise<GPU> {
   // A computed specifier keeps browser bundlers from trying to resolve the Node-only package.
   const specifier = 'webgpu';
+  useRecordedDriver(); // the driver `glm-asr setup` installed; the Vulkan loader reads its variable when Dawn starts
   let mod: { create(options: string[]): GPU; globals: Record<string, unknown> };
   try {
     mod = await import(/* @vite-ignore */ specifier);
