@@ -103,7 +103,7 @@ describe('GlmAsr', () => {
     await expect(asr.transcribe({ samples: new Float32Array(16000).fill(NaN), sampleRate: 16000 })).rejects.toThrow('audio: sample 0 is NaN');
   });
 
-  it('resamples raw samples at other rates to 16 kHz (as decoded files are), and refuses a rate that is not a positive integer', async () => {
+  it('resamples raw samples at other rates to 16 kHz (as decoded files are); the rate is an integer in 1-768 kHz', async () => {
     for (const rate of [44100, 8000]) {
       const samples = randomF32(rate * 2, 7, 0.1);
       const t = await asr.transcribe({ samples, sampleRate: rate }, { maxNewTokens: 3 });
@@ -111,8 +111,12 @@ describe('GlmAsr', () => {
       const at16k = await asr.transcribe({ samples: resample(samples, rate, 16000), sampleRate: 16000 }, { maxNewTokens: 3 });
       expect(t.tokens).toEqual(at16k.tokens);
     }
-    for (const sampleRate of [0, -16000, 16000.5, NaN, '16000']) {
-      await expect(asr.transcribe({ samples: randomF32(16000, 3, 0.1), sampleRate } as never)).rejects.toMatchObject({ name: 'OptionError', option: 'audio.sampleRate' });
+    for (const sampleRate of [0, -16000, 999, 768_001, 16000.5, NaN, '16000']) {
+      await expect(asr.transcribe({ samples: randomF32(16000, 3, 0.1), sampleRate } as never)).rejects.toMatchObject({
+        name: 'OptionError',
+        option: 'audio.sampleRate',
+        message: `audio.sampleRate must be an integer in [1000, 768000] Hz (the resampler's range), got ${typeof sampleRate === 'string' ? '"16000"' : sampleRate}`,
+      });
     }
   });
 });

@@ -3,7 +3,7 @@
  * read, no decoding), so that a wrong option fails at once with a message naming the option, the value and what
  * is allowed — not later inside a kernel or a cache.
  */
-import { AudioDecodeError, getResampler, TARGET_SAMPLE_RATE } from '../../audio';
+import { AudioDecodeError, getResampler, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, TARGET_SAMPLE_RATE } from '../../audio';
 import { Gpu } from '../../gpu';
 import type { FileProvider } from '../../weights/checkpoint';
 
@@ -11,7 +11,7 @@ import type { FileProvider } from '../../weights/checkpoint';
 export const MAX_BEAMS = 64;
 export const PRECISIONS = ['auto', 'f32', 'f16', 'int8'] as const;
 
-/** A `load` or `transcribe` argument that is not acceptable; `option` names it (e.g. `maxNewTokens`, `audio.sampleRate`). */
+/** A `load` or `transcribe` argument that is not acceptable; `option` names it (`maxNewTokens`, `audio.sampleRate`). */
 export class OptionError extends RangeError {
   override readonly name = 'OptionError';
   constructor(readonly option: string, message: string) {
@@ -34,39 +34,50 @@ function integerIn(option: string, v: unknown, min: number, max: number, note = 
   return v;
 }
 
-function optional(option: string, v: unknown, type: 'function' | 'object' | 'string' | 'boolean'): void {
+function record(options: unknown): Record<string, unknown> {
+  if (typeof options !== 'object' || options === null) {
+    throw new OptionError('options', `must be an object, got ${show(options)}`);
+  }
+  return options as Record<string, unknown>;
+}
+
+function optional(option: string, v: unknown, type: 'function' | 'object' | 'string'): void {
   if (v !== undefined && typeof v !== type) throw new OptionError(option, `must be a ${type}, got ${show(v)}`);
 }
 
 /** Validates `load`'s source and options (see LoadOptions); throws OptionError. */
 export function checkLoadOptions(source: unknown, options: unknown): void {
   const isProvider = (p: unknown): p is FileProvider =>
-    typeof p === 'object' && p !== null && ['exists', 'open', 'readText'].every((m) => typeof (p as Record<string, unknown>)[m] === 'function');
+    typeof p === 'object' && p !== null &&
+    ['exists', 'open', 'readText'].every((m) => typeof (p as Record<string, unknown>)[m] === 'function');
   if (!(typeof source === 'string' && source.length > 0) && !isProvider(source)) {
-    throw new OptionError('source', `must be a folder path, a Hugging Face repo id, 'demo' or a FileProvider, got ${show(source)}`);
+    const what = "a folder path, a Hugging Face repo id, 'demo' or a FileProvider";
+    throw new OptionError('source', `must be ${what}, got ${show(source)}`);
   }
   if (options === undefined) return;
-  if (typeof options !== 'object' || options === null) throw new OptionError('options', `must be an object, got ${show(options)}`);
-  const o = options as Record<string, unknown>;
+  const o = record(options);
   if (o.precision !== undefined && !(PRECISIONS as readonly unknown[]).includes(o.precision)) {
     throw new OptionError('precision', `must be one of ${PRECISIONS.join(', ')}, got ${show(o.precision)}`);
   }
   if (o.maxBeams !== undefined) integerIn('maxBeams', o.maxBeams, 1, MAX_BEAMS);
-  if (o.gpu !== undefined && !(o.gpu instanceof Gpu)) throw new OptionError('gpu', `must be a Gpu (Gpu.create()), got ${show(o.gpu)}`);
+  if (o.gpu !== undefined && !(o.gpu instanceof Gpu)) {
+    throw new OptionError('gpu', `must be a Gpu (Gpu.create()), got ${show(o.gpu)}`);
+  }
   optional('gpuOptions', o.gpuOptions, 'object');
   optional('onProgress', o.onProgress, 'function');
 }
 
 /** Validates `transcribe`'s options against the loaded model's limits; throws OptionError. */
 export function checkTranscribeOptions(options: unknown, limits: { maxBeams: number; maxPositions: number }): void {
-  if (typeof options !== 'object' || options === null) throw new OptionError('options', `must be an object, got ${show(options)}`);
-  const o = options as Record<string, unknown>;
+  const o = record(options);
   if (o.beams !== undefined) integerIn('beams', o.beams, 1, limits.maxBeams, ' (maxBeams at load)');
-  if (o.maxNewTokens !== undefined) integerIn('maxNewTokens', o.maxNewTokens, 1, limits.maxPositions, " (the decoder's positions)");
+  if (o.maxNewTokens !== undefined) {
+    integerIn('maxNewTokens', o.maxNewTokens, 1, limits.maxPositions, " (the decoder's positions)");
+  }
   if (o.lengthPenalty !== undefined && !(typeof o.lengthPenalty === 'number' && Number.isFinite(o.lengthPenalty))) {
     throw new OptionError('lengthPenalty', `must be a finite number, got ${show(o.lengthPenalty)}`);
   }
-  if (o.earlyStopping !== undefined && o.earlyStopping !== true && o.earlyStopping !== false && o.earlyStopping !== 'never') {
+  if (o.earlyStopping !== undefined && ![true, false, 'never'].includes(o.earlyStopping as boolean | string)) {
     throw new OptionError('earlyStopping', `must be true, false or 'never', got ${show(o.earlyStopping)}`);
   }
   if (o.signal !== undefined && typeof (o.signal as AbortSignal | null)?.throwIfAborted !== 'function') {
@@ -88,18 +99,23 @@ export function audioArgument(audio: unknown, name: string): { bytes: Uint8Array
   if (audio instanceof Uint8Array) return { bytes: audio };
   if (audio instanceof ArrayBuffer) return { bytes: new Uint8Array(audio) };
   if (typeof audio === 'string') {
-    throw new OptionError('audio', `must be the file's bytes (e.g. await readFile(path)) or { samples, sampleRate }, got the string ${show(audio)}`);
+    const what = "the file's bytes (e.g. await readFile(path)) or { samples, sampleRate }";
+    throw new OptionError('audio', `must be ${what}, got the string ${show(audio)}`);
   }
   if (typeof audio !== 'object' || audio === null || ArrayBuffer.isView(audio) || !('samples' in audio)) {
-    throw new OptionError('audio', `must be a Uint8Array or ArrayBuffer of file bytes, or { samples: Float32Array, sampleRate }, got ${show(audio)}`);
+    const what = 'a Uint8Array or ArrayBuffer of file bytes, or { samples: Float32Array, sampleRate }';
+    throw new OptionError('audio', `must be ${what}, got ${show(audio)}`);
   }
   const { samples, sampleRate } = audio as { samples: unknown; sampleRate: unknown };
-  if (!(samples instanceof Float32Array)) throw new OptionError('audio.samples', `must be a Float32Array, got ${show(samples)}`);
-  if (typeof sampleRate !== 'number' || !Number.isInteger(sampleRate) || sampleRate <= 0) {
-    throw new OptionError('audio.sampleRate', `must be a positive integer (Hz), got ${show(sampleRate)}`);
+  if (!(samples instanceof Float32Array)) {
+    throw new OptionError('audio.samples', `must be a Float32Array, got ${show(samples)}`);
   }
+  const note = " Hz (the resampler's range)";
+  const rate = integerIn('audio.sampleRate', sampleRate, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, note);
   for (let i = 0; i < samples.length; i++) {
-    if (!Number.isFinite(samples[i])) throw new AudioDecodeError(name, `sample ${i} is ${samples[i]}; samples must be finite numbers`);
+    if (!Number.isFinite(samples[i])) {
+      throw new AudioDecodeError(name, `sample ${i} is ${samples[i]}; samples must be finite numbers`);
+    }
   }
-  return { samples: sampleRate === TARGET_SAMPLE_RATE ? samples : getResampler(sampleRate, TARGET_SAMPLE_RATE).process(samples) };
+  return { samples: rate === TARGET_SAMPLE_RATE ? samples : getResampler(rate, TARGET_SAMPLE_RATE).process(samples) };
 }
