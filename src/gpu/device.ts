@@ -186,6 +186,13 @@ export class Gpu {
     return new Tensor(this.pool.acquire(label, bytes, usage), shape, dtype);
   }
 
+  /** A permanent (non-pooled) tensor, e.g. a weight (uninitialised). Free it with `pool.destroy(t.buffer)`. */
+  permanentTensor(label: string, shape: readonly number[], dtype: DType): Tensor {
+    const bytes = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    return new Tensor(this.pool.create(label, bytes, usage), shape, dtype);
+  }
+
   /**
    * A permanent (non-pooled) [rows, cols] matrix split into row blocks that each fit one storage binding
    * (see RowBlockedMatrix). Used for weights; fill it with `writeRows`.

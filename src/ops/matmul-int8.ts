@@ -11,14 +11,16 @@
  * workgroup, TM rows per workgroup: 1/2/4/8 for M ≤ 8, 16 above).
  *
  * GPU layout of an `Int8Matrix`: row blocks (each ≤ one storage binding), each a u32 tensor [rows, Kp/4] of int8
- * (4 per word, byte 0 = lowest k; rows zero-padded to Kp = groups·G bytes, so every group is whole and rows are
- * 16-byte aligned) plus an f32 tensor of scales [rows, groups].
+ * (4 per word, byte 0 = lowest k; rows zero-padded to Kp = groups·G bytes by weights/quant `padRows`, so every
+ * group is whole and rows are 16-byte aligned) plus an f32 tensor of scales [rows, groups]. The checkpoint form
+ * (unpadded I8 rows, F16 scales) and the group sizes are defined in src/weights/quant.ts; Int8Matrix takes it as is.
  *
  * @example
  * const w = uploadInt8Matrix(gpu, 'fc1', q, scales, N, K, 64);   // q: Int8Array [N,K], scales f16 bits [N,groups]
  * matmulInt8(rec, x, w, bias, y, { label: 'enc.l0.fc1' });
  */
 import { bindSpan, f16BitsToF32, grid, maxBinding, RowBlockedMatrix, Tensor, type Gpu, type KernelSpec, type Recorder } from '../gpu';
+import { GROUP_SIZES, groupsOf, padRows, paddedRowBytes } from '../weights/quant';
 import { columnLaneConfig, GEMV_MAX_ROWS } from './matmul';
 import { bindOutputs, checkEpilogue, mainOutputColumns, type MatmulEpilogue } from './matmul-epilogue';
 
@@ -39,12 +41,12 @@ export class Int8Matrix extends RowBlockedMatrix {
   }
 
   get groups(): number {
-    return Math.ceil(this.cols / this.groupSize);
+    return groupsOf(this.cols, this.groupSize);
   }
 
   /** Bytes per stored row (cols padded to whole groups). */
   get rowBytes(): number {
-    return this.groups * this.groupSize;
+    return paddedRowBytes(this.cols, this.groupSize);
   }
 
   /** GPU bytes of weights and scales. */
@@ -54,9 +56,11 @@ export class Int8Matrix extends RowBlockedMatrix {
 
   /** Permanent (non-pooled) buffers, split into row blocks that each fit `maxBlockBytes`. */
   static create(gpu: Gpu, label: string, rows: number, cols: number, groupSize: number, maxBlockBytes = gpu.caps.maxStorageBindingBytes): Int8Matrix {
-    if (!INT8_GROUP_SIZES.includes(groupSize)) throw new RangeError(`Int8Matrix "${label}": group size ${groupSize} is not one of ${INT8_GROUP_SIZES.join(', ')}`);
-    const groups = Math.ceil(cols / groupSize);
-    const rowBytes = groups * groupSize;
+    if (!(GROUP_SIZES as readonly number[]).includes(groupSize)) {
+      throw new RangeError(`Int8Matrix "${label}": group size ${groupSize} is not one of ${GROUP_SIZES.join(', ')}`);
+    }
+    const groups = groupsOf(cols, groupSize);
+    const rowBytes = paddedRowBytes(cols, groupSize);
     const perBlock = Math.max(1, Math.floor(maxBlockBytes / rowBytes));
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const blocks = [];
@@ -70,22 +74,13 @@ export class Int8Matrix extends RowBlockedMatrix {
     return new Int8Matrix(blocks, rows, cols, groupSize);
   }
 
-  /**
-   * Writes rows [row0, row0 + n): `q` holds n rows of `rowBytes` (padded, see padRows in src/weights/quant.ts),
-   * `scales` n rows of `groups` f32 values.
-   */
-  writeRows(gpu: Gpu, row0: number, q: Uint8Array | Int8Array, scales: Float32Array): void {
-    this.writeQ(gpu, row0, q);
-    this.writeScales(gpu, row0, scales);
-  }
-
-  /** Writes whole padded int8 rows (rowBytes each) starting at row0. */
+  /** Writes whole int8 rows as the checkpoint stores them (cols bytes each, unpadded) starting at row0. */
   writeQ(gpu: Gpu, row0: number, q: Uint8Array | Int8Array): void {
     const rb = this.rowBytes;
-    const n = q.byteLength / rb;
-    if (!Number.isInteger(n)) throw new RangeError(`Int8Matrix.writeQ: ${q.byteLength} bytes are not whole rows of ${rb} bytes`);
+    const n = q.byteLength / this.cols;
+    if (!Number.isInteger(n)) throw new RangeError(`Int8Matrix.writeQ: ${q.byteLength} bytes are not whole rows of ${this.cols} bytes`);
     if (row0 < 0 || row0 + n > this.rows) throw new RangeError(`Int8Matrix.writeQ: rows ${row0}..${row0 + n} exceed ${this.rows}`);
-    const bytes = new Uint8Array(q.buffer, q.byteOffset, q.byteLength);
+    const bytes = padRows(q, n, this.cols, this.groupSize);
     for (const b of this.qblocks) {
       const lo = Math.max(row0, b.row0);
       const hi = Math.min(row0 + n, b.row0 + b.rows);
@@ -93,8 +88,9 @@ export class Int8Matrix extends RowBlockedMatrix {
     }
   }
 
-  /** Writes whole rows of f32 scales (groups each) starting at row0. */
-  writeScales(gpu: Gpu, row0: number, scales: Float32Array): void {
+  /** Writes whole rows of scales (groups each; f16 bits as the checkpoint stores them, or f32) starting at row0. */
+  writeScales(gpu: Gpu, row0: number, stored: Uint16Array | Float32Array): void {
+    const scales = stored instanceof Uint16Array ? f16BitsToF32(stored) : stored;
     const g = this.groups;
     const n = scales.length / g;
     if (!Number.isInteger(n)) throw new RangeError(`Int8Matrix.writeScales: ${scales.length} scales are not whole rows of ${g}`);
@@ -107,8 +103,6 @@ export class Int8Matrix extends RowBlockedMatrix {
   }
 }
 
-export const INT8_GROUP_SIZES: readonly number[] = [32, 64, 128];
-
 /**
  * Uploads a quantised matrix from host arrays: q [rows, cols] int8 (unpadded), scales [rows, groups] as f16 bits
  * (as stored in the checkpoint) or f32.
@@ -116,10 +110,8 @@ export const INT8_GROUP_SIZES: readonly number[] = [32, 64, 128];
 export function uploadInt8Matrix(gpu: Gpu, label: string, q: Int8Array, scales: Uint16Array | Float32Array, rows: number, cols: number,
   groupSize: number, maxBlockBytes?: number): Int8Matrix {
   const m = Int8Matrix.create(gpu, label, rows, cols, groupSize, maxBlockBytes);
-  const rb = m.rowBytes;
-  const padded = new Uint8Array(rows * rb);
-  for (let r = 0; r < rows; r++) padded.set(new Uint8Array(q.buffer, q.byteOffset + r * cols, cols), r * rb);
-  m.writeRows(gpu, 0, padded, scales instanceof Uint16Array ? f16BitsToF32(scales) : scales);
+  m.writeQ(gpu, 0, q.subarray(0, rows * cols));
+  m.writeScales(gpu, 0, scales);
   return m;
 }
 
@@ -177,7 +169,7 @@ export interface QuantizedActivations {
 
 /** Words a QuantizedActivations buffer needs. */
 export function quantizedActivationWords(M: number, K: number, G: number): number {
-  const groups = Math.ceil(K / G);
+  const groups = groupsOf(K, G);
   return M * groups * (G / 4) + M * groups;
 }
 
@@ -203,12 +195,12 @@ export function quantizeActivations(rec: Recorder, x: Tensor, out: Tensor, opts:
   const { M, K, groupSize: G } = opts;
   const label = opts.label ?? 'quantize_act';
   const ldx = opts.ldx ?? K;
-  const groups = Math.ceil(K / G);
-  const ldq = (groups * G) / 4;
+  const groups = groupsOf(K, G);
+  const ldq = paddedRowBytes(K, G) / 4;
   const sOff = M * ldq;
   if (x.dtype !== 'f32') throw new TypeError(`${label}: x "${x.label}" is ${x.dtype}, expected f32`);
   if (out.dtype !== 'u32') throw new TypeError(`${label}: output "${out.label}" is ${out.dtype}, expected u32`);
-  if (!INT8_GROUP_SIZES.includes(G)) throw new RangeError(`${label}: group size ${G}`);
+  if (!(GROUP_SIZES as readonly number[]).includes(G)) throw new RangeError(`${label}: group size ${G}`);
   if (M > 0 && (M - 1) * ldx + K > x.numel) throw new RangeError(`${label}: x "${x.label}" has ${x.numel} elements, ${M} rows of ${K} (stride ${ldx}) need more`);
   if (out.numel < sOff + M * groups) throw new RangeError(`${label}: output "${out.label}" has ${out.numel} words, needs ${sOff + M * groups}`);
   const q = { buf: out, M, K, groupSize: G, ldq, sOff };

@@ -67,6 +67,24 @@ export function isQuantizable(name: string, shape: readonly number[]): boolean {
 export const groupsOf = (K: number, G: number): number => Math.ceil(K / G);
 
 /**
+ * What is wrong with matrix `name` [rows, cols] as stored by an INT8 checkpoint of `scheme` (I8 [rows, cols] and
+ * F16 scales [rows, groups]), or undefined when nothing is. The shape of `name` itself is checked by the caller.
+ */
+export function int8MatrixProblem(
+  tensors: ReadonlyMap<string, { readonly shape: readonly number[]; readonly dtype?: string }>,
+  name: string, shape: readonly number[], scheme: Int8Scheme,
+): string | undefined {
+  const t = tensors.get(name);
+  if (t?.dtype !== 'I8') return `dtype ${t?.dtype}; an ${scheme.name} checkpoint stores matrices as I8 [out, in]`;
+  const want = [shape[0], groupsOf(shape[1], scheme.groupSize)];
+  const s = tensors.get(name + SCALE_SUFFIX);
+  if (!s || s.dtype !== 'F16' || s.shape.length !== 2 || s.shape[0] !== want[0] || s.shape[1] !== want[1]) {
+    return `"${name}${SCALE_SUFFIX}" must be F16 [${want}] for ${scheme.name}, found ${s ? `${s.dtype} [${s.shape}]` : 'nothing'}`;
+  }
+  return undefined;
+}
+
+/**
  * Quantises `rows` rows of K f32 weights. Returns q (row-major [rows, K]) and the f16 scale bits
  * ([rows, ceil(K/G)]). Rounding: to nearest, ties away from zero; clamped to ±127.
  */
@@ -112,13 +130,15 @@ export function dequantizeRows(q: Int8Array, scales: Uint16Array | Float32Array,
 }
 
 /**
- * Row bytes in the GPU layout: each row padded with zeros to a whole number of groups (Kp = groups · G bytes,
- * a multiple of 16, so that rows are vec4<u32>-aligned and every group is full). Returns `q` itself when K is
- * already a multiple of G.
+ * Bytes per row in the GPU layout (ops/matmul-int8 `Int8Matrix`): each row padded with zeros to a whole number
+ * of groups, Kp = groups · G (a multiple of 16, so that rows are vec4<u32>-aligned and every group is full).
  */
+export const paddedRowBytes = (K: number, G: number): number => groupsOf(K, G) * G;
+
+/** Rows of K int8 values → rows of paddedRowBytes(K, G) bytes. Returns `q`'s bytes when K is a multiple of G. */
 export function padRows(q: Int8Array | Uint8Array, rows: number, K: number, G: number): Uint8Array {
   const src = new Uint8Array(q.buffer, q.byteOffset, rows * K);
-  const Kp = groupsOf(K, G) * G;
+  const Kp = paddedRowBytes(K, G);
   if (Kp === K) return src;
   const out = new Uint8Array(rows * Kp);
   for (let r = 0; r < rows; r++) out.set(src.subarray(r * K, (r + 1) * K), r * Kp);

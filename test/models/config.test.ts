@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   ConfigError,
-  expectedTensorShapes,
+  glmAsrTensors,
   loadGlmAsrConfig,
   parseGlmAsrConfig,
   validateAgainstTensors,
@@ -282,46 +282,94 @@ describe('ConfigError for inconsistencies', () => {
   });
 });
 
-describe('expectedTensorShapes / validateAgainstTensors', () => {
+describe('glmAsrTensors / validateAgainstTensors', () => {
   const config = parse({ config: officialConfig() });
+  type Header = { shape: readonly number[]; dtype?: string };
 
-  function fullMap(): Map<string, { shape: readonly number[] }> {
-    const m = new Map<string, { shape: readonly number[] }>();
-    for (const [name, t] of expectedTensorShapes(config)) m.set(name, { shape: t.shape });
+  /** Every tensor of the table, plus the stored lm_head when it is tied (as the official file has it). */
+  function fullMap(c = config, dtype?: string): Map<string, Header> {
+    const m = new Map<string, Header>();
+    const table = glmAsrTensors(c);
+    for (const t of table.all) m.set(t.name, { shape: t.shape, dtype });
+    const lm = table.skipped.get('language_model.lm_head.weight');
+    if (lm) m.set('language_model.lm_head.weight', { shape: lm, dtype });
     return m;
   }
 
-  it('lists the 745 tensors of spec §7 with their shapes and the stored parameter count', () => {
-    const exp = expectedTensorShapes(config);
-    expect(exp.size).toBe(745);
-    expect(exp.get('audio_tower.conv1.weight')!.shape).toEqual([1280, 128, 3]);
-    expect(exp.get('audio_tower.layers.31.self_attn.k_proj.weight')!.shape).toEqual([1280, 1280]);
-    expect(exp.has('audio_tower.layers.0.self_attn.k_proj.bias')).toBe(false);
-    expect(exp.get('multi_modal_projector.linear_1.weight')!.shape).toEqual([4096, 5120]);
-    expect(exp.get('multi_modal_projector.linear_2.weight')!.shape).toEqual([2048, 4096]);
-    expect(exp.get('language_model.model.layers.27.self_attn.k_proj.weight')!.shape).toEqual([512, 2048]);
-    expect(exp.get('language_model.model.layers.0.mlp.down_proj.weight')!.shape).toEqual([2048, 6144]);
-    expect(exp.get('language_model.lm_head.weight')).toEqual({ shape: [59264, 2048], optional: true });
-    let params = 0;
-    for (const t of exp.values()) params += t.shape.reduce((a, b) => a * b, 1);
+  it('lists the 745 tensors of spec §7 with their shapes, kinds and the stored parameter count', () => {
+    const table = glmAsrTensors(config);
+    const byName = new Map(table.all.map((t) => [t.name, t]));
+    expect(table.all.length).toBe(744);
+    expect(table.lmHead).toBeUndefined(); // tied: the stored copy is skipped
+    expect(table.skipped.get('language_model.lm_head.weight')).toEqual([59264, 2048]);
+    expect(byName.get('audio_tower.conv1.weight')).toEqual({ name: 'audio_tower.conv1.weight', shape: [1280, 128, 3], kind: 'conv' });
+    expect(byName.get('audio_tower.layers.31.self_attn.k_proj.weight')!.shape).toEqual([1280, 1280]);
+    expect(byName.has('audio_tower.layers.0.self_attn.k_proj.bias')).toBe(false);
+    expect(byName.get('audio_tower.layers.0.input_layernorm.bias')!.kind).toBe('vector');
+    expect(byName.get('multi_modal_projector.linear_1.weight')!.shape).toEqual([4096, 5120]);
+    expect(byName.get('multi_modal_projector.linear_2.weight')!.shape).toEqual([2048, 4096]);
+    expect(byName.get('language_model.model.layers.27.self_attn.k_proj.weight')!.shape).toEqual([512, 2048]);
+    expect(byName.get('language_model.model.layers.0.mlp.down_proj.weight')).toEqual(
+      { name: 'language_model.model.layers.0.mlp.down_proj.weight', shape: [2048, 6144], kind: 'matrix' });
+    expect(table.decoderLayers[27].gate.w).toBe(byName.get('language_model.model.layers.27.mlp.gate_proj.weight'));
+    let params = 59264 * 2048;
+    for (const t of table.all) params += t.shape.reduce((a, b) => a * b, 1);
     expect(params).toBe(2_257_843_200);
   });
 
-  it('accepts a complete map, with or without the tied lm_head; reports ignored/unexpected', () => {
-    const m = fullMap();
-    m.set('audio_tower.embed_positions.weight', { shape: [1500, 1280] });
-    m.set('something.else', { shape: [1] });
-    const r = validateAgainstTensors(config, m);
-    expect(r).toEqual({ hasLmHead: true, unexpected: ['something.else'], ignored: ['audio_tower.embed_positions.weight'] });
+  it('accepts a complete map, with or without the tied lm_head, and reports the skipped tensors', () => {
+    const m = fullMap(config, 'BF16');
+    m.set('audio_tower.embed_positions.weight', { shape: [1500, 1280], dtype: 'F32' });
+    expect(validateAgainstTensors(config, m)).toEqual({
+      hasLmHead: true, ignored: ['audio_tower.embed_positions.weight', 'language_model.lm_head.weight'],
+    });
     m.delete('language_model.lm_head.weight');
     expect(validateAgainstTensors(config, m).hasLmHead).toBe(false);
+  });
+
+  it('rejects tensors the configuration does not use, naming them', () => {
+    const m = fullMap();
+    m.set('something.else', { shape: [1] });
+    const e = configError(() => validateAgainstTensors(config, m, { source: 'model.safetensors' }));
+    expect(e.field).toBe('something.else');
+    expect(e.message).toMatch(/1 tensor\(s\) the configuration does not use \(something\.else\)/);
+  });
+
+  it('rejects a config with one decoder layer fewer than the checkpoint, naming the extra layer', () => {
+    const fewer = parse({ config: { ...officialConfig(), text_config: { ...officialConfig().text_config, num_hidden_layers: 27 } } });
+    expect(fewer.decoder.layers).toBe(27);
+    const e = configError(() => validateAgainstTensors(fewer, fullMap()));
+    expect(e.field).toBe('language_model.model.layers.27.input_layernorm.weight');
+    expect(e.message).toMatch(/9 tensor\(s\) the configuration does not use \(language_model\.model\.layers\.27\./);
+  });
+
+  it('checks dtypes where the map has them: float weights, or I8 matrices with F16 scales in an INT8 checkpoint', () => {
+    const m = fullMap(config, 'BF16');
+    m.set('audio_tower.layers.0.mlp.fc1.bias', { shape: [5120], dtype: 'I16' });
+    expect(configError(() => validateAgainstTensors(config, m)).issues).toEqual([
+      'audio_tower.layers.0.mlp.fc1.bias: dtype I16; only BF16, F16 and F32 weights are supported',
+    ]);
+    const scheme = { name: 'int8-sym-g64', groupSize: 64, scaleDtype: 'F16' as const };
+    const q = new Map<string, Header>();
+    const table = glmAsrTensors(config);
+    for (const t of table.all) {
+      q.set(t.name, { shape: t.shape, dtype: t.kind === 'matrix' ? 'I8' : 'F32' });
+      if (t.kind === 'matrix') q.set(`${t.name}.scale`, { shape: [t.shape[0], Math.ceil(t.shape[1] / 64)], dtype: 'F16' });
+    }
+    expect(validateAgainstTensors(config, q, { scheme }).hasLmHead).toBe(false);
+    q.set('language_model.model.norm.weight', { shape: [2048], dtype: 'I8' });
+    q.delete('multi_modal_projector.linear_2.weight.scale');
+    expect(configError(() => validateAgainstTensors(config, q, { scheme })).issues).toEqual([
+      'multi_modal_projector.linear_2.weight: "multi_modal_projector.linear_2.weight.scale" must be F16 [2048,64] for int8-sym-g64, found nothing',
+      'language_model.model.norm.weight: dtype I8; only BF16, F16 and F32 non-matrix weights are supported',
+    ]);
   });
 
   it('reports a wrong shape and a missing tensor together', () => {
     const m = fullMap();
     m.set('audio_tower.layers.3.mlp.fc1.weight', { shape: [1280, 5120] });
     m.delete('language_model.model.norm.weight');
-    const e = configError(() => validateAgainstTensors(config, m, 'model.safetensors'));
+    const e = configError(() => validateAgainstTensors(config, m, { source: 'model.safetensors' }));
     expect(e.file).toBe('model.safetensors');
     expect(e.field).toBe('audio_tower.layers.3.mlp.fc1.weight');
     expect(e.issues).toEqual([
@@ -335,13 +383,14 @@ describe('expectedTensorShapes / validateAgainstTensors', () => {
     const tiny = parse({ config: { ...tinyConfig(), tie_word_embeddings: true } });
     const untied = parse({ config: tinyConfig() });
     expect(untied.decoder.tiedEmbeddings).toBe(false);
-    const m = new Map<string, { shape: readonly number[] }>();
-    for (const [n, t] of expectedTensorShapes(untied)) if (n !== 'language_model.lm_head.weight') m.set(n, { shape: t.shape });
+    const m = fullMap(untied);
+    m.delete('language_model.lm_head.weight');
     expect(validateAgainstTensors(tiny, m).hasLmHead).toBe(false);
     const e = configError(() => validateAgainstTensors(untied, m));
     expect(e.issues).toEqual(['language_model.lm_head.weight: missing (expected shape [100, 48])']);
     // tiny shapes follow the tiny config
-    expect(expectedTensorShapes(tiny).get('language_model.model.layers.2.self_attn.k_proj.weight')!.shape).toEqual([16, 48]);
-    expect(expectedTensorShapes(tiny).get('audio_tower.conv1.weight')!.shape).toEqual([64, 16, 3]);
+    const names = new Map(glmAsrTensors(tiny).all.map((t) => [t.name, t.shape]));
+    expect(names.get('language_model.model.layers.2.self_attn.k_proj.weight')).toEqual([16, 48]);
+    expect(names.get('audio_tower.conv1.weight')).toEqual([64, 16, 3]);
   });
 });

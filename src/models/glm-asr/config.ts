@@ -24,6 +24,7 @@
  */
 import { preview } from '../../preview';
 import type { FileProvider } from '../../weights/checkpoint';
+import { int8MatrixProblem, SCALE_SUFFIX, type Int8Scheme } from '../../weights/quant';
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -668,115 +669,223 @@ export async function loadGlmAsrConfig(provider: FileProvider): Promise<GlmAsrCo
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tensor expectations
+// The checkpoint's tensors
 // ---------------------------------------------------------------------------------------------
 
-export interface ExpectedTensor {
+/**
+ * How a tensor is stored on the GPU: 'matrix' (2-D Linear or embedding weight: row-blocked, f32/f16, or INT8 in
+ * an INT8 checkpoint), 'vector' (norm weights and biases: f32), 'conv' (3-D Conv1d weight: the float storage type).
+ */
+export type TensorKind = 'matrix' | 'vector' | 'conv';
+
+/** One tensor of the checkpoint, with its PyTorch-layout shape (Linear [out, in], Conv1d [out, in, k]). */
+export interface TensorSpec {
+  readonly name: string;
   readonly shape: readonly number[];
-  /** True for `language_model.lm_head.weight` when embeddings are tied. */
-  readonly optional: boolean;
+  readonly kind: TensorKind;
 }
 
-/** Tensors stored by older conversions that the model does not use; skipped by validation. */
-export const IGNORED_TENSORS: readonly string[] = Object.freeze(['audio_tower.embed_positions.weight']);
+export interface LinearSpec {
+  readonly w: TensorSpec;
+  readonly b?: TensorSpec;
+}
+
+export interface EncoderLayerSpec {
+  readonly ln1: LinearSpec;
+  readonly q: LinearSpec;
+  /** No bias (k_proj has none). */
+  readonly k: LinearSpec;
+  readonly v: LinearSpec;
+  readonly o: LinearSpec;
+  readonly ln2: LinearSpec;
+  readonly fc1: LinearSpec;
+  readonly fc2: LinearSpec;
+}
+
+export interface DecoderLayerSpec {
+  readonly ln1: LinearSpec;
+  readonly q: LinearSpec;
+  readonly k: LinearSpec;
+  readonly v: LinearSpec;
+  readonly o: LinearSpec;
+  readonly ln2: LinearSpec;
+  readonly gate: LinearSpec;
+  readonly up: LinearSpec;
+  readonly down: LinearSpec;
+}
 
 /**
- * Every tensor the checkpoint must hold, with its PyTorch-layout shape (Linear [out, in],
- * Conv1d [out, in, k]), in file-key namespace (`audio_tower.*`, `multi_modal_projector.*`,
- * `language_model.*`), spec §7.
+ * THE table of the checkpoint's tensors (spec §7), in file-key namespace (`audio_tower.*`,
+ * `multi_modal_projector.*`, `language_model.*`): validation (`validateAgainstTensors`) and the loader
+ * (`loadWeights`) both walk it, so each name is spelled here only.
  */
-export function expectedTensorShapes(config: GlmAsrConfig): ReadonlyMap<string, ExpectedTensor> {
-  const m = new Map<string, ExpectedTensor>();
-  const add = (name: string, shape: number[], optional = false) => m.set(name, Object.freeze({ shape: Object.freeze(shape), optional }));
+export interface GlmAsrTensors {
+  readonly conv1: LinearSpec;
+  readonly conv2: LinearSpec;
+  readonly encoderLayers: readonly EncoderLayerSpec[];
+  readonly encoderNorm: LinearSpec;
+  readonly projector1: LinearSpec;
+  readonly projector2: LinearSpec;
+  readonly embed: TensorSpec;
+  readonly decoderLayers: readonly DecoderLayerSpec[];
+  readonly decoderNorm: LinearSpec;
+  /** The stored lm_head; absent when the config ties it to `embed` (as HF does). */
+  readonly lmHead?: TensorSpec;
+  /** Every tensor above, in load order. */
+  readonly all: readonly TensorSpec[];
+  /**
+   * Tensors a checkpoint may hold that the model does not read: the encoder's positional table of older
+   * conversions (shape unchecked), and the lm_head when tied (the official file stores a bitwise-equal copy).
+   */
+  readonly skipped: ReadonlyMap<string, readonly number[] | undefined>;
+}
+
+/** Builds the tensor table of `config`. */
+export function glmAsrTensors(config: GlmAsrConfig): GlmAsrTensors {
+  const all: TensorSpec[] = [];
+  const spec = (name: string, shape: number[], kind: TensorKind): TensorSpec => {
+    const t = Object.freeze({ name, shape: Object.freeze(shape), kind });
+    all.push(t);
+    return t;
+  };
+  /** `${p}.weight` [rows, cols] (+ `${p}.bias` [rows]). */
+  const linear = (p: string, rows: number, cols: number, bias: boolean): LinearSpec => ({
+    w: spec(`${p}.weight`, [rows, cols], 'matrix'),
+    b: bias ? spec(`${p}.bias`, [rows], 'vector') : undefined,
+  });
+  const norm = (p: string, d: number, bias: boolean): LinearSpec => ({
+    w: spec(`${p}.weight`, [d], 'vector'),
+    b: bias ? spec(`${p}.bias`, [d], 'vector') : undefined,
+  });
+  const conv = (p: string, cout: number, cin: number): LinearSpec => ({
+    w: spec(`${p}.weight`, [cout, cin, 3], 'conv'),
+    b: spec(`${p}.bias`, [cout], 'vector'),
+  });
+
   const e = config.encoder;
   const qDim = e.heads * e.headDim;
   const kvDim = e.kvHeads * e.headDim;
-  add('audio_tower.conv1.weight', [e.hidden, e.numMelBins, 3]);
-  add('audio_tower.conv1.bias', [e.hidden]);
-  add('audio_tower.conv2.weight', [e.hidden, e.hidden, 3]);
-  add('audio_tower.conv2.bias', [e.hidden]);
-  for (let i = 0; i < e.layers; i++) {
+  const conv1 = conv('audio_tower.conv1', e.hidden, e.numMelBins);
+  const conv2 = conv('audio_tower.conv2', e.hidden, e.hidden);
+  const encoderLayers = Array.from({ length: e.layers }, (_, i): EncoderLayerSpec => {
     const p = `audio_tower.layers.${i}`;
-    add(`${p}.input_layernorm.weight`, [e.hidden]);
-    add(`${p}.input_layernorm.bias`, [e.hidden]);
-    add(`${p}.self_attn.q_proj.weight`, [qDim, e.hidden]);
-    add(`${p}.self_attn.q_proj.bias`, [qDim]);
-    add(`${p}.self_attn.k_proj.weight`, [kvDim, e.hidden]);
-    add(`${p}.self_attn.v_proj.weight`, [kvDim, e.hidden]);
-    add(`${p}.self_attn.v_proj.bias`, [kvDim]);
-    add(`${p}.self_attn.o_proj.weight`, [e.hidden, qDim]);
-    add(`${p}.self_attn.o_proj.bias`, [e.hidden]);
-    add(`${p}.post_attention_layernorm.weight`, [e.hidden]);
-    add(`${p}.post_attention_layernorm.bias`, [e.hidden]);
-    add(`${p}.mlp.fc1.weight`, [e.ffn, e.hidden]);
-    add(`${p}.mlp.fc1.bias`, [e.ffn]);
-    add(`${p}.mlp.fc2.weight`, [e.hidden, e.ffn]);
-    add(`${p}.mlp.fc2.bias`, [e.hidden]);
-  }
-  add('audio_tower.norm.weight', [e.hidden]);
-  add('audio_tower.norm.bias', [e.hidden]);
-
+    return {
+      ln1: norm(`${p}.input_layernorm`, e.hidden, true),
+      q: linear(`${p}.self_attn.q_proj`, qDim, e.hidden, true),
+      k: linear(`${p}.self_attn.k_proj`, kvDim, e.hidden, false),
+      v: linear(`${p}.self_attn.v_proj`, kvDim, e.hidden, true),
+      o: linear(`${p}.self_attn.o_proj`, e.hidden, qDim, true),
+      ln2: norm(`${p}.post_attention_layernorm`, e.hidden, true),
+      fc1: linear(`${p}.mlp.fc1`, e.ffn, e.hidden, true),
+      fc2: linear(`${p}.mlp.fc2`, e.hidden, e.ffn, true),
+    };
+  });
+  const encoderNorm = norm('audio_tower.norm', e.hidden, true);
   const pr = config.projector;
-  add('multi_modal_projector.linear_1.weight', [pr.hidden, pr.inDim]);
-  add('multi_modal_projector.linear_1.bias', [pr.hidden]);
-  add('multi_modal_projector.linear_2.weight', [pr.outDim, pr.hidden]);
-  add('multi_modal_projector.linear_2.bias', [pr.outDim]);
+  const projector1 = linear('multi_modal_projector.linear_1', pr.hidden, pr.inDim, true);
+  const projector2 = linear('multi_modal_projector.linear_2', pr.outDim, pr.hidden, true);
 
   const d = config.decoder;
   const dq = d.heads * d.headDim;
   const dkv = d.kvHeads * d.headDim;
-  add('language_model.model.embed_tokens.weight', [d.vocab, d.hidden]);
-  for (let j = 0; j < d.layers; j++) {
+  const embed = spec('language_model.model.embed_tokens.weight', [d.vocab, d.hidden], 'matrix');
+  const decoderLayers = Array.from({ length: d.layers }, (_, j): DecoderLayerSpec => {
     const p = `language_model.model.layers.${j}`;
-    add(`${p}.input_layernorm.weight`, [d.hidden]);
-    add(`${p}.self_attn.q_proj.weight`, [dq, d.hidden]);
-    add(`${p}.self_attn.k_proj.weight`, [dkv, d.hidden]);
-    add(`${p}.self_attn.v_proj.weight`, [dkv, d.hidden]);
-    add(`${p}.self_attn.o_proj.weight`, [d.hidden, dq]);
-    add(`${p}.post_attention_layernorm.weight`, [d.hidden]);
-    add(`${p}.mlp.gate_proj.weight`, [d.ffn, d.hidden]);
-    add(`${p}.mlp.up_proj.weight`, [d.ffn, d.hidden]);
-    add(`${p}.mlp.down_proj.weight`, [d.hidden, d.ffn]);
-  }
-  add('language_model.model.norm.weight', [d.hidden]);
-  add('language_model.lm_head.weight', [d.vocab, d.hidden], d.tiedEmbeddings);
-  return m;
+    return {
+      ln1: norm(`${p}.input_layernorm`, d.hidden, false),
+      q: linear(`${p}.self_attn.q_proj`, dq, d.hidden, false),
+      k: linear(`${p}.self_attn.k_proj`, dkv, d.hidden, false),
+      v: linear(`${p}.self_attn.v_proj`, dkv, d.hidden, false),
+      o: linear(`${p}.self_attn.o_proj`, d.hidden, dq, false),
+      ln2: norm(`${p}.post_attention_layernorm`, d.hidden, false),
+      gate: linear(`${p}.mlp.gate_proj`, d.ffn, d.hidden, false),
+      up: linear(`${p}.mlp.up_proj`, d.ffn, d.hidden, false),
+      down: linear(`${p}.mlp.down_proj`, d.hidden, d.ffn, false),
+    };
+  });
+  const decoderNorm = norm('language_model.model.norm', d.hidden, false);
+  const lmHeadName = 'language_model.lm_head.weight';
+  const lmHeadShape = [d.vocab, d.hidden];
+  const lmHead = d.tiedEmbeddings ? undefined : spec(lmHeadName, lmHeadShape, 'matrix');
+  const skipped = new Map<string, readonly number[] | undefined>([['audio_tower.embed_positions.weight', undefined]]);
+  if (d.tiedEmbeddings) skipped.set(lmHeadName, Object.freeze(lmHeadShape));
+  return Object.freeze({
+    conv1, conv2, encoderLayers, encoderNorm, projector1, projector2, embed, decoderLayers, decoderNorm, lmHead,
+    all: Object.freeze(all), skipped,
+  });
+}
+
+/** A checkpoint tensor as validation sees it (the dtype is checked when given). */
+export interface TensorHeader {
+  readonly shape: readonly number[];
+  readonly dtype?: string;
 }
 
 export interface TensorValidation {
-  /** Whether `language_model.lm_head.weight` is present (else use the embedding table). */
+  /** Whether `language_model.lm_head.weight` is present (when tied, it is skipped). */
   readonly hasLmHead: boolean;
-  /** Present tensors the model does not use (not an error). */
-  readonly unexpected: readonly string[];
-  /** Present tensors deliberately skipped (`IGNORED_TENSORS`). */
+  /** Present tensors deliberately skipped (`GlmAsrTensors.skipped`). */
   readonly ignored: readonly string[];
 }
 
+export interface ValidateTensorsOptions {
+  /** Names the checkpoint in the error (default 'checkpoint'). */
+  source?: string;
+  /** The checkpoint's INT8 scheme (weights/quant `checkpointScheme`): matrices are then I8 with F16 scales. */
+  scheme?: Int8Scheme | null;
+}
+
+const FLOAT_DTYPES: readonly string[] = ['BF16', 'F16', 'F32'];
+
 /**
- * Check a checkpoint's tensor map against the configuration: every expected tensor present with
- * the expected shape. All problems are reported in one `ConfigError` (field = first offending
- * tensor; `issues` lists them all). `source` names the checkpoint in the error.
+ * Checks a checkpoint's tensor map against the table of `config`: every tensor present with its shape (and,
+ * where the map has dtypes, a float dtype, or for an INT8 checkpoint's matrices I8 with their F16 scales), and no
+ * tensor the model would not read (a config with fewer layers than its checkpoint would transcribe wrongly). All
+ * problems are reported in one `ConfigError` (field = first offending tensor; `issues` lists them all).
  */
 export function validateAgainstTensors(
   config: GlmAsrConfig,
-  tensors: ReadonlyMap<string, { readonly shape: readonly number[] }>,
-  source = 'checkpoint',
+  tensors: ReadonlyMap<string, TensorHeader>,
+  options: ValidateTensorsOptions = {},
 ): TensorValidation {
-  const expected = expectedTensorShapes(config);
+  const { source = 'checkpoint', scheme = null } = options;
+  const table = glmAsrTensors(config);
   const issues: string[] = [];
   let firstField: string | null = null;
   const note = (name: string, msg: string) => {
     firstField ??= name;
     issues.push(`${name}: ${msg}`);
   };
-  for (const [name, exp] of expected) {
-    const t = tensors.get(name);
-    if (!t) {
-      if (!exp.optional) note(name, `missing (expected shape [${exp.shape.join(', ')}])`);
-      continue;
+  const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const used = new Set<string>();
+  const check = (exp: TensorSpec | { name: string; shape: readonly number[]; kind: TensorKind }) => {
+    const t = tensors.get(exp.name);
+    if (!t) return note(exp.name, `missing (expected shape [${exp.shape.join(', ')}])`);
+    used.add(exp.name);
+    if (!sameShape(t.shape, exp.shape)) note(exp.name, `shape [${t.shape.join(', ')}], expected [${exp.shape.join(', ')}]`);
+    if (t.dtype === undefined) return;
+    if (scheme && exp.kind === 'matrix') {
+      used.add(exp.name + SCALE_SUFFIX);
+      const problem = int8MatrixProblem(tensors, exp.name, exp.shape, scheme);
+      if (problem) note(exp.name, problem);
+    } else if (!FLOAT_DTYPES.includes(t.dtype)) {
+      note(exp.name, `dtype ${t.dtype}; only BF16, F16 and F32 ${scheme ? 'non-matrix ' : ''}weights are supported`);
     }
-    const same = t.shape.length === exp.shape.length && t.shape.every((d, i) => d === exp.shape[i]);
-    if (!same) note(name, `shape [${t.shape.join(', ')}], expected [${exp.shape.join(', ')}]`);
+  };
+  for (const exp of table.all) check(exp);
+  const ignored: string[] = [];
+  for (const [name, shape] of table.skipped) {
+    if (!tensors.has(name)) continue;
+    ignored.push(name);
+    used.add(name);
+    if (scheme && tensors.has(name + SCALE_SUFFIX)) used.add(name + SCALE_SUFFIX);
+    const t = tensors.get(name)!;
+    if (shape && !sameShape(t.shape, shape)) note(name, `shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+  }
+  const unused = [...tensors.keys()].filter((n) => !used.has(n));
+  if (unused.length > 0) {
+    const shown = unused.length > 10 ? `${unused.slice(0, 10).join(', ')} and ${unused.length - 10} more` : unused.join(', ');
+    note(unused[0], `${unused.length} tensor(s) the configuration does not use (${shown}); does config.json match this checkpoint?`);
   }
   if (issues.length > 0) {
     const shown = issues.length > 40 ? [...issues.slice(0, 40), `... and ${issues.length - 40} more`] : issues;
@@ -787,16 +896,5 @@ export function validateAgainstTensors(
       issues,
     );
   }
-  const unexpected: string[] = [];
-  const ignored: string[] = [];
-  for (const name of tensors.keys()) {
-    if (expected.has(name)) continue;
-    if (IGNORED_TENSORS.includes(name)) ignored.push(name);
-    else unexpected.push(name);
-  }
-  return Object.freeze({
-    hasLmHead: tensors.has('language_model.lm_head.weight'),
-    unexpected: Object.freeze(unexpected),
-    ignored: Object.freeze(ignored),
-  });
+  return Object.freeze({ hasLmHead: tensors.has('language_model.lm_head.weight'), ignored: Object.freeze(ignored) });
 }

@@ -124,7 +124,7 @@ export class GlmAsr {
     const tokenizer = Tokenizer.fromJSON(await provider.readText('tokenizer.json'), { file: `${provider.name}/tokenizer.json` });
     const ckpt = await Checkpoint.open(provider);
     try {
-      validateAgainstTensors(config, ckpt.tensors, provider.name);
+      validateAgainstTensors(config, ckpt.tensors, { source: provider.name, scheme: checkpointScheme(ckpt) });
       const gpu = options.gpu ?? (await Gpu.create(options.gpuOptions));
       const precision = options.precision && options.precision !== 'auto' ? options.precision
         : checkpointScheme(ckpt) ? 'int8' : gpu.caps.cpuAdapter ? 'f32' : 'f16';
