@@ -6,6 +6,8 @@
  *                     [--precision auto|f32|f16|int8] [--format txt|json|srt|vtt] [--quiet]
  *   glm-asr download ORG/NAME[@REVISION]
  *   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
+ *   glm-asr doctor [--json]
+ *   glm-asr setup [--deb FILE]
  *
  * Exit codes: 0 success; 1 a file failed to transcribe (the others are still done); 2 bad usage;
  * 3 the model could not be loaded or downloaded.
@@ -16,6 +18,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { MAX_BEAMS, PRECISIONS } from '../models/glm-asr/options';
 import { GlmAsr, type Transcription } from '../models/glm-asr/transcriber';
 import { downloadModel, resolveModelSource } from '../hub';
+import { doctorCommand, setupCommand } from './doctor';
 import { toSrt, toVtt } from '../formats';
 
 const USAGE = `Usage:
@@ -32,6 +35,9 @@ const USAGE = `Usage:
       serves POST /v1/audio/transcriptions (OpenAI-compatible), the web UI at /, and the model's files at
       /models/<id>/ for the UI's in-browser mode (--no-model-files turns that off); the key is also read from
       GLM_ASR_API_KEY
+  glm-asr doctor [--json]                  the WebGPU adapter, its features and limits, and what is missing
+  glm-asr setup [--deb FILE]               Linux without a GPU driver: install a CPU driver (Mesa lavapipe) into
+                                           the user cache folder (--deb: from this mesa-vulkan-drivers package)
 FILE may be a glob ("clips/*.wav"). Models are a local folder, a Hugging Face repo id or "demo".`;
 
 class UsageError extends Error {}
@@ -51,6 +57,12 @@ async function main(argv: string[]): Promise<number> {
       return downloadCommand(rest);
     case 'serve':
       return serveCommand(rest);
+    case 'doctor':
+      return doctorCommand(parse({ args: rest, options: { json: { type: 'boolean', default: false } } }).values.json!);
+    case 'setup': {
+      const { values } = parse({ args: rest, options: { deb: { type: 'string' } } });
+      return setupCommand(values.deb);
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
