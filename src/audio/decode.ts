@@ -60,8 +60,17 @@ const SLICE_MS = 10;
 const FEED_BYTES = 16384;
 /** FLAC whose STREAMINFO does not give its largest frame: a frame can in principle be this big. */
 const FLAC_UNKNOWN_FRAME_BYTES = 1 << 20;
-/** Samples (frames × channels) converted at a time. */
+/** Samples (frames × channels, or output samples when upsampling) converted at a time. */
 const SLICE_SAMPLES = 1 << 14;
+
+/**
+ * Frames per step at this rate: SLICE_SAMPLES of input, fewer when upsampling so that a step never
+ * makes more than SLICE_SAMPLES outputs. (Downsampling's longer filters cost the same per input
+ * frame: taps grow with the rate as outputs per frame shrink.)
+ */
+function sliceFrames(rate: number, channels: number): number {
+  return Math.max(1, Math.floor(SLICE_SAMPLES / Math.max(1, channels) / Math.max(1, TARGET_SAMPLE_RATE / rate)));
+}
 
 const nextTurn = (): Promise<void> =>
   new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
@@ -280,7 +289,7 @@ function tooLong(name: string, what: string, limit: number): AudioDecodeError {
 /** Hands a decoded buffer to the sink a slice at a time, with event-loop turns in between. */
 async function pushSliced(sink: MonoSink, pcm: PcmAudio, slicer: Slicer): Promise<void> {
   const n = pcm.channels[0]?.length ?? 0;
-  const step = Math.max(1, Math.floor(SLICE_SAMPLES / Math.max(1, pcm.channels.length)));
+  const step = sliceFrames(pcm.sampleRate, pcm.channels.length);
   for (let f = 0; f < n; f += step) {
     sink.push({ sampleRate: pcm.sampleRate, channels: pcm.channels.map((c) => c.subarray(f, f + step)) });
     await slicer.tick();
@@ -304,7 +313,7 @@ export async function decodeAudio(bytes: Uint8Array, name: string, opts: DecodeO
   const slicer = new Slicer();
   if (container === 'wav') {
     const h = readWavHeader(bytes, name);
-    const step = Math.max(1, Math.floor(SLICE_SAMPLES / h.channelCount));
+    const step = sliceFrames(h.sampleRate, h.channelCount);
     const scratch = Array.from({ length: h.channelCount }, () => new Float32Array(Math.min(step, h.frames)));
     for (let f = 0; f < h.frames; f += step) {
       const n = Math.min(step, h.frames - f);

@@ -32,7 +32,18 @@ export interface FakeCall {
   outcome: 'running' | 'done' | 'aborted' | 'failed';
 }
 
-function samplesId(samples: Float32Array): string {
+/** sha256 of the samples' bytes, 1 MiB per event-loop turn (the server must stay responsive, and so must its fake model). */
+async function samplesId(samples: Float32Array): Promise<string> {
+  const bytes = new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength);
+  const hash = createHash('sha256');
+  for (let at = 0; at < bytes.length; at += 1 << 20) {
+    hash.update(bytes.subarray(at, at + (1 << 20)));
+    await new Promise((r) => setImmediate(r));
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+function samplesIdSync(samples: Float32Array): string {
   return createHash('sha256').update(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength)).digest('hex').slice(0, 12);
 }
 
@@ -40,7 +51,7 @@ const textOf = (id: string) => `Hello from the fake engine. Audio ${id}.`;
 
 /** The id the fake records for this 16 kHz mono WAV. */
 export function audioId(wav: Uint8Array): string {
-  return samplesId(parseWav(wav, 'expected').channels[0]);
+  return samplesIdSync(parseWav(wav, 'expected').channels[0]);
 }
 
 /** The text the fake returns for this 16 kHz mono WAV. */
@@ -66,7 +77,7 @@ export class FakeTranscriber implements Transcriber {
   async transcribe(audio: Samples16k, options: TranscribeOptions): Promise<Transcription> {
     const t0 = performance.now();
     const durationSec = audio.samples.length / audio.sampleRate;
-    const id = samplesId(audio.samples);
+    const id = await samplesId(audio.samples);
     const call: FakeCall = { name: options.name, id, beams: options.beams, maxNewTokens: options.maxNewTokens, outcome: 'running' };
     this.calls.push(call);
     try {
