@@ -185,7 +185,7 @@ export function publicModelId(modelId: string): string {
   if (hub) return `${hub[1]}/${hub[2]}`;
   const pathLike = /^(?:[/\\~.]|[A-Za-z]:[/\\])/.test(modelId) || modelId.includes('\\') || modelId.split('/').length > 2;
   if (!pathLike && !isFolder(modelId)) return modelId;
-  return basename(modelId.replace(/[/\\]+$/, '')) || 'model';
+  return modelId.split(/[/\\]+/).filter(Boolean).pop() ?? 'model';
 }
 
 function isFolder(path: string): boolean {
