@@ -171,7 +171,9 @@ function run(cmd: string, args: string[], cwd?: string): string {
   if (r.error) {
     throw new Error(`${cmd} is not available (${r.error.message}): pass a mesa-vulkan-drivers .deb with --deb FILE`);
   }
-  if (r.status !== 0) throw new Error(`${cmd} ${args.filter((a) => !a.includes('::')).join(' ')} failed: ${r.stderr.trim()}`);
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args.filter((a) => !a.includes('::')).join(' ')} failed: ${r.stderr.trim()}`);
+  }
   return r.stdout;
 }
 
