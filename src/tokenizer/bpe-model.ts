@@ -1,4 +1,14 @@
-import { TokenizerConfigError, describe, expectArray, expectInt, expectObject, expectString, optBool, optString, required } from './errors';
+import {
+  TokenizerConfigError,
+  describe,
+  expectArray,
+  expectInt,
+  expectObject,
+  expectString,
+  optBool,
+  optString,
+  required,
+} from './errors';
 
 /** Binary min-heap of merge candidates ordered by (rank, position). Packed as parallel arrays. */
 class CandidateHeap {
@@ -90,7 +100,8 @@ export class BpeModel {
   constructor(json: unknown, field = 'model') {
     const obj = expectObject(json, field);
     if (obj.type !== 'BPE') {
-      const what = obj.type === undefined || obj.type === null ? 'required field is missing' : `unsupported model type ${describe(obj.type)}`;
+      const missing = obj.type === undefined || obj.type === null;
+      const what = missing ? 'required field is missing' : `unsupported model type ${describe(obj.type)}`;
       throw new TokenizerConfigError(`${field}.type`, `${what} (only BPE is supported)`);
     }
     if (optBool(obj.byte_fallback, `${field}.byte_fallback`, false)) {

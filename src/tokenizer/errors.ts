@@ -18,7 +18,9 @@ export class TokenizerConfigError extends Error {
 export const MAX_SEQUENCE_DEPTH = 16;
 
 export function checkSequenceDepth(field: string, depth: number): void {
-  if (depth >= MAX_SEQUENCE_DEPTH) throw new TokenizerConfigError(field, `Sequence nested more than ${MAX_SEQUENCE_DEPTH} deep`);
+  if (depth >= MAX_SEQUENCE_DEPTH) {
+    throw new TokenizerConfigError(field, `Sequence nested more than ${MAX_SEQUENCE_DEPTH} deep`);
+  }
 }
 
 /** Throws "missing" unless the field is present (null counts as missing). */

@@ -1,4 +1,10 @@
-export { Tokenizer, type EncodeOptions, type DecodeOptions, type FromJsonOptions, type StreamingDecoder } from './tokenizer';
+export {
+  Tokenizer,
+  type EncodeOptions,
+  type DecodeOptions,
+  type FromJsonOptions,
+  type StreamingDecoder,
+} from './tokenizer';
 export type { AddedToken } from './added-tokens';
 export { TokenizerConfigError } from './errors';
 export { RegexTranslationError, translateOnigurumaPattern } from './regex';

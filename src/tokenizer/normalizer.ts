@@ -1,4 +1,12 @@
-import { TokenizerConfigError, checkSequenceDepth, describe, expectArray, expectObject, expectString, optBool } from './errors';
+import {
+  TokenizerConfigError,
+  checkSequenceDepth,
+  describe,
+  expectArray,
+  expectObject,
+  expectString,
+  optBool,
+} from './errors';
 import { compileOnigurumaPattern, escapeRegexLiteral } from './regex';
 
 /** A text -> text transform applied to the pieces of input that are not added tokens. */
@@ -58,7 +66,8 @@ export function buildNormalizer(value: unknown, field = 'normalizer', depth = 0)
     }
     case 'Sequence': {
       checkSequenceDepth(field, depth);
-      const parts = expectArray(obj.normalizers, `${field}.normalizers`).map((n, k) => buildNormalizer(n, `${field}.normalizers[${k}]`, depth + 1));
+      const parts = expectArray(obj.normalizers, `${field}.normalizers`)
+        .map((n, k) => buildNormalizer(n, `${field}.normalizers[${k}]`, depth + 1));
       const fns = parts.filter((f): f is Normalizer => f !== null);
       return (s) => {
         for (const f of fns) s = f(s);

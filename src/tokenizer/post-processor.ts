@@ -1,4 +1,12 @@
-import { TokenizerConfigError, checkSequenceDepth, describe, expectArray, expectInt, expectObject, expectString } from './errors';
+import {
+  TokenizerConfigError,
+  checkSequenceDepth,
+  describe,
+  expectArray,
+  expectInt,
+  expectObject,
+  expectString,
+} from './errors';
 
 /** Wraps the ids of one encoded sequence (called only when special tokens are requested). */
 export type PostProcessor = (ids: number[]) => number[];

@@ -105,8 +105,8 @@ export class Tokenizer {
       return new Tokenizer(expectObject(json, '(root)'));
     } catch (e) {
       // The builders know fields, not the file: name it here.
-      if (e instanceof TokenizerConfigError && options.file !== undefined) throw new TokenizerConfigError(e.field, e.problem, options.file);
-      throw e;
+      if (!(e instanceof TokenizerConfigError) || options.file === undefined) throw e;
+      throw new TokenizerConfigError(e.field, e.problem, options.file);
     }
   }
 

@@ -535,6 +535,24 @@ describe('malformed tokenizer.json', () => {
     expect(Tokenizer.fromJSON(empty).encode('ab', { addSpecialTokens: false })).toEqual([97, 98]);
   });
 
+  it('refuses Sequences nested more than 16 deep (a crafted file could exhaust the stack)', () => {
+    const nested = (depth: number, key: string, leaf: Json): Json => {
+      let v = leaf;
+      for (let i = 0; i < depth; i++) v = { type: 'Sequence', [key]: [v] };
+      return v;
+    };
+    const ok = base();
+    ok.normalizer = nested(16, 'normalizers', { type: 'NFC' });
+    expect(() => Tokenizer.fromJSON(ok)).not.toThrow();
+    const deepField = 'pre_tokenizer' + '.pretokenizers[0]'.repeat(16);
+    const j = base();
+    j.pre_tokenizer = nested(17, 'pretokenizers', { type: 'ByteLevel', add_prefix_space: false, use_regex: false });
+    expectFieldError(j, deepField, /Sequence nested more than 16 deep/);
+    const p = base();
+    p.post_processor = nested(10_000, 'processors', { type: 'ByteLevel' });
+    expectFieldError(p, 'post_processor' + '.processors[0]'.repeat(16), /nested more than 16/);
+  });
+
   it('names the file given as `file`, for bad JSON and bad fields alike', () => {
     const file = '/models/x/tokenizer.json';
     expect(() => Tokenizer.fromJSON('{"model": ', { file })).toThrow(/^\/models\/x\/tokenizer\.json: \(root\): not valid JSON/);
