@@ -16,6 +16,7 @@ import {
   type GlmAsrConfigFiles,
 } from '../../src/models/glm-asr/config';
 import { Tokenizer, TokenizerConfigError } from '../../src/tokenizer';
+import { Checkpoint, FileMapProvider } from '../../src/weights/checkpoint';
 import { MemorySource } from '../../src/weights/sources';
 import { SafetensorsError, SafetensorsFile } from '../../src/weights/safetensors';
 import { writeSafetensors } from '../../src/weights/safetensors-writer';
@@ -183,6 +184,41 @@ describe('fuzz: safetensors headers', () => {
     expect(report.crashes).toEqual([]);
     // Valid files, only large: a 200,001-dimension shape, a 1 MB tensor name, 50,000 one-byte tensors.
     expect(report.acceptedCases).toEqual([6, 8, 9]);
+  });
+});
+
+describe('fuzz: sharded checkpoint index', () => {
+  const shard = (names: string[]) =>
+    writeSafetensors(names.map((name) => ({ name, dtype: 'F32' as const, shape: [2], data: new Uint8Array(8) })));
+  const shards = { 'model-1.safetensors': shard(['a', 'b']), 'model-2.safetensors': shard(['c']) };
+  const index = {
+    metadata: { total_size: 24 },
+    weight_map: { a: 'model-1.safetensors', b: 'model-1.safetensors', c: 'model-2.safetensors' },
+  };
+  const open = async (indexText: string) => {
+    const files = new Map<string, Blob>(Object.entries(shards).map(([k, v]) => [k, new Blob([v])]));
+    files.set('model.safetensors.index.json', new Blob([indexText]));
+    const ckpt = await Checkpoint.open(new FileMapProvider(files, 'fuzz'));
+    for (const name of ckpt.tensors.keys()) await ckpt.read(name);
+  };
+  const isCheckpointError = (e: unknown) => e instanceof SafetensorsError;
+
+  it('500 mutated index files, and deep or odd weight_map values: only SafetensorsError', async () => {
+    const report = await fuzz('index', 500, isCheckpointError, async (r) => {
+      await open(r.chance(0.8) ? JSON.stringify(mutateJson(r, index)) : mutateText(r, JSON.stringify(index)));
+    });
+    expectClean(report);
+    const deep = '['.repeat(100_000) + '"x"' + ']'.repeat(100_000);
+    const odd = [
+      `{"weight_map":{"a":${deep}}}`,
+      '{"weight_map":{"a":"../model-1.safetensors"}}',
+      '{"weight_map":{"a":"/etc/passwd"}}',
+      '{"weight_map":{"a":"model-1.safetensors\\u0000"}}',
+      `{"weight_map":${deep}}`,
+    ];
+    const pathological = await fuzz('index-pathological', odd.length, isCheckpointError, async (_r, i) => open(odd[i]));
+    expect(pathological.crashes).toEqual([]);
+    expect(pathological.acceptedCases).toEqual([]);
   });
 });
 
