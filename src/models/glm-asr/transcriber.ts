@@ -121,7 +121,8 @@ export class GlmAsr {
     checkLoadOptions(source, options);
     const { provider, notice } = typeof source === 'string' ? await nodeFolder(source) : { provider: source, notice: undefined };
     const config = await loadGlmAsrConfig(provider);
-    const tokenizer = Tokenizer.fromJSON(await provider.readText('tokenizer.json'), { file: `${provider.name}/tokenizer.json` });
+    const tokenizerFile = `${provider.name}/tokenizer.json`;
+    const tokenizer = Tokenizer.fromJSON(await provider.readText('tokenizer.json'), { file: tokenizerFile });
     const ckpt = await Checkpoint.open(provider);
     try {
       validateAgainstTensors(config, ckpt.tensors, { source: provider.name, scheme: checkpointScheme(ckpt) });
