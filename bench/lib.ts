@@ -74,8 +74,8 @@ export function adapterName(gpu: Gpu): string {
 
 export function featureList(gpu: Gpu): string[] {
   const c = gpu.caps;
-  return [c.f16 && 'f16', c.subgroups && `subgroups(${c.subgroupMinSize}..${c.subgroupMaxSize})`, c.timestampQuery && 'timestamps']
-    .filter((f): f is string => !!f);
+  const subgroups = c.subgroups && `subgroups(${c.subgroupMinSize}..${c.subgroupMaxSize})`;
+  return [c.f16 && 'f16', subgroups, c.timestampQuery && 'timestamps'].filter((f): f is string => !!f);
 }
 
 const median = (xs: number[]) => {
@@ -166,7 +166,8 @@ export function formatTable(records: BenchRecord[]): string {
     r.gbps !== undefined ? r.gbps.toFixed(2) : '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 5 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i >= 5 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+    .join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
