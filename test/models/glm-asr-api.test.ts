@@ -191,3 +191,23 @@ describe('activations larger than one storage binding', () => {
     }
   });
 });
+
+describe('a generation that reaches the end of the decoder positions', () => {
+  it('stops there with the tokens so far, rather than overflowing the KV cache', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'glm-asr-pos-'));
+    try {
+      for (const f of readdirSync(TINY)) copyFileSync(join(TINY, f), join(dir, f));
+      const config = JSON.parse(readFileSync(join(TINY, 'config.json'), 'utf8')) as { text_config: Record<string, unknown> };
+      config.text_config.max_position_embeddings = 64;
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+      const asr = await GlmAsr.load(dir, { gpu: await testGpu(), precision: 'f32' });
+      const prompt = buildTranscriptionPrompt(asr.tokenizer, asr.audioTokens(16000)).ids.length;
+      const t = await asr.transcribe({ samples: randomF32(16000, 11, 0.1), sampleRate: 16000 }, { maxNewTokens: 64 });
+      // This random model never says eos here: it generates until the last position (prompt + n - 1 = 64).
+      expect(t.tokens).toHaveLength(64 - prompt + 1);
+      asr.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -193,11 +193,16 @@ export class GlmAsr {
     t = performance.now();
     const model = new GpuSearchModel(this.gpu, decoder, this.config.decoder.vocab, beams);
     const eosTokenIds = this.config.ids.eosTokenIds;
-    const onToken = (i: number) => options.onProgress?.({ stage: 'generate', done: i + 1, total: maxNewTokens });
+    // n tokens take n - 1 steps: generation stops at the last decoder position (a 'length' finish) when the prompt
+    // leaves fewer than maxNewTokens - 1 free.
+    const budget = Math.min(maxNewTokens, decoder.maxSeq - decoder.length + 1);
+    const onToken = (i: number) => options.onProgress?.({ stage: 'generate', done: i + 1, total: budget });
     try {
       const result = beams === 1
-        ? await greedy(model, { maxNewTokens, eosTokenIds, signal: options.signal, onToken: (_tok, i) => onToken(i) })
-        : await beamSearch(model, { beams, maxNewTokens, eosTokenIds, lengthPenalty: options.lengthPenalty, earlyStopping: options.earlyStopping, signal: options.signal, onStep: (s) => onToken(s.step - 1) });
+        ? await greedy(model, { maxNewTokens: budget, eosTokenIds, signal, onToken: (_t, i) => onToken(i) })
+        : await beamSearch(model, {
+          beams, maxNewTokens: budget, eosTokenIds, lengthPenalty, earlyStopping, signal, onStep: (s) => onToken(s.step - 1),
+        });
       if (result.finishReason === 'aborted') options.signal?.throwIfAborted();
       return result.tokens;
     } finally {
@@ -210,6 +215,7 @@ export class GlmAsr {
   /**
    * Encodes up to maxWindows windows and runs the prompt through the decoder: log-mel (CPU) → encoder and
    * projector for all windows in one batch → each window's first N_i projector rows copied over the prompt's
+      const { signal, lengthPenalty, earlyStopping } = options;
    * `<|pad|>` run → prefill. Returns the decoder holding the prompt's KV cache and last logits (row 0).
    * Exposed for the stage-by-stage golden tests (`taps`); `transcribe` is the everyday entry point.
    */
