@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resample } from '../../src/audio';
+import { buildTranscriptionPrompt } from '../../src/tokenizer';
 import { GlmAsr } from '../../src/models/glm-asr/transcriber';
 import type { FileProvider } from '../../src/weights/checkpoint';
 import { randomF32, testGpu } from '../helpers/gpu';
