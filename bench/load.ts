@@ -12,7 +12,7 @@
  * RSS − GPU buffer bytes, which is what the loader itself holds.
  */
 import { parseArgs } from 'node:util';
-import { GlmAsr } from '../src/models/glm-asr/transcriber';
+import { GlmAsr } from '../src/models/glm-asr/node';
 import { Gpu } from '../src/gpu';
 import { openCheckpointFolder } from '../src/weights/node-file-source';
 

@@ -2,11 +2,10 @@
 //   src/web/index.ts → dist/web/glm-asr.browser.js (+ .map), one ES module, shaders included.
 // Run by `npm run build` (after tsup, whose `clean` empties dist/) and by the web e2e tests.
 //
-// The library's Node-only code is reached only through dynamic imports on Node paths
-// (`GlmAsr.load('<folder>')`, the audio-decode fallback, Dawn). esbuild would inline the relative ones
-// and hoist their `node:*` imports to the top of a single-file bundle, which breaks in browsers, so
-// those two modules are replaced by stubs that explain themselves, and the bare packages stay
-// external dynamic imports that a browser never executes. Any other `node:` import fails the build.
+// The engine takes FileProviders; folder paths and repo ids are resolved by the Node entry only
+// (src/models/glm-asr/node.ts), which this bundle does not import. The bare packages reached through
+// dynamic imports on Node paths (the audio-decode fallback, Dawn) stay external; a browser never
+// executes them. Any `node:` import in the bundle's graph fails the build.
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,24 +14,6 @@ import { bundleShaders } from './bundle-shaders.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const WEB_BUNDLE = join(root, 'dist', 'web', 'glm-asr.browser.js');
-
-const NODE_ONLY = /(^|\/)(hub\/resolve|weights\/node-file-source)(\.ts)?$/;
-
-/** @type {import('esbuild').Plugin} */
-const browserStubs = {
-  name: 'glm-asr-browser-stubs',
-  setup(b) {
-    b.onResolve({ filter: NODE_ONLY }, (args) => ({ path: args.path, namespace: 'node-only' }));
-    b.onLoad({ filter: /.*/, namespace: 'node-only' }, (args) => ({
-      loader: 'js',
-      contents: `const fail = () => { throw new Error(${JSON.stringify(
-        `${args.path} is Node-only: in a browser, load the model from a FileProvider (FileMapProvider, UrlFolderProvider)`,
-      )}); };
-export const resolveModelSource = fail;
-export class NodeFolderProvider { constructor() { fail(); } }`,
-    }));
-  },
-};
 
 /**
  * Builds the bundle; resolves to its path. `outDir` defaults to dist/web (tests build into a temporary
@@ -53,7 +34,6 @@ export async function buildWeb({ minify = true, quiet = false, outDir = dirname(
     minify,
     legalComments: 'none',
     external: ['webgpu', 'audio-decode'],
-    plugins: [browserStubs],
     logLevel: quiet ? 'silent' : 'warning',
     metafile: true,
   });

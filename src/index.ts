@@ -1,5 +1,6 @@
 /**
- * glm-asr-webgpu — GLM-ASR-Nano speech recognition on WebGPU, in Node (Dawn) and browsers.
+ * glm-asr-webgpu — GLM-ASR-Nano speech recognition on WebGPU, in Node (Dawn) and browsers. This is the Node
+ * entry: its `GlmAsr.load` also takes folder paths, repo ids and 'demo' (browsers: src/web/index.ts).
  *
  * @example
  * import { GlmAsr } from 'glm-asr-webgpu';
@@ -8,7 +9,7 @@
  *
  * The kernel library is also available on its own as `glm-asr-webgpu/ops`.
  */
-export { GlmAsr } from './models/glm-asr/transcriber';
+export { GlmAsr } from './models/glm-asr/node';
 export type {
   LoadOptions,
   TranscribeOptions,

@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GlmAsr, type Transcription } from '../../src/models/glm-asr/transcriber';
+import { GlmAsr } from '../../src/models/glm-asr/node';
+import { type Transcription } from '../../src/models/glm-asr/transcriber';
 import { testGpu } from '../helpers/gpu';
 
 const REPO = join(__dirname, '..', '..');

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GlmAsr } from '../../src/models/glm-asr/transcriber';
+import { GlmAsr } from '../../src/models/glm-asr/node';
 import { CORPUS, HAS_CORPUS, loadManifest } from '../audio/helpers';
 import { skipWhen } from '../helpers/skip';
 

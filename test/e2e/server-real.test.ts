@@ -7,7 +7,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GlmAsr } from '../../src/models/glm-asr/transcriber';
+import { GlmAsr } from '../../src/models/glm-asr/node';
 import { buildServer, type AsrServer } from '../../src/server/app';
 import { CORPUS } from '../audio/helpers';
 import { testGpu } from '../helpers/gpu';

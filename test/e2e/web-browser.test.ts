@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GlmAsr } from '../../src/models/glm-asr/transcriber';
+import { GlmAsr } from '../../src/models/glm-asr/node';
 import { buildServer, type AsrServer } from '../../src/server/app';
 import { openSafetensorsFile } from '../../src/weights/node-file-source';
 // @ts-expect-error plain .mjs build script without types

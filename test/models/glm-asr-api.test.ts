@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resample } from '../../src/audio';
 import { buildTranscriptionPrompt } from '../../src/tokenizer';
-import { GlmAsr } from '../../src/models/glm-asr/transcriber';
+import { GlmAsr } from '../../src/models/glm-asr/node';
 import type { FileProvider } from '../../src/weights/checkpoint';
 import { randomF32, testGpu } from '../helpers/gpu';
 import { makeWav } from '../server/helpers';

@@ -2,7 +2,7 @@
  * Audio → text with GLM-ASR: the public entry point of the library.
  *
  * @example
- * const asr = await GlmAsr.load('/models/GLM-ASR-Nano-2512');           // a folder (Node) or a FileProvider
+ * const asr = await GlmAsr.load(new UrlFolderProvider(baseUrl));  // a FileProvider (Node: also a folder, ./node.ts)
  * const { text, tokens, segments } = await asr.transcribe(await readFile('clip.wav'), { beams: 1 });
  * asr.dispose();
  *
@@ -22,7 +22,7 @@ import { Checkpoint, type FileProvider } from '../../weights/checkpoint';
 import { checkpointScheme } from '../../weights/quant';
 import { loadGlmAsrConfig, validateAgainstTensors, type GlmAsrConfig } from './config';
 import { Decoder } from './decoder';
-import { audioArgument, checkLoadOptions, checkTranscribeOptions, type AudioInput } from './options';
+import { audioArgument, checkLoadOptions, checkTranscribeOptions, OptionError, type AudioInput } from './options';
 import { encodeAudio, encoderFrames, encoderWindowBatch, type EncoderTaps } from './encoder';
 import { loadWeights, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
 
@@ -95,7 +95,7 @@ export interface PrefillTaps extends EncoderTaps {
 export class GlmAsr {
   private readonly mel: LogMelSpectrogram;
 
-  private constructor(
+  protected constructor(
     /** Where the model came from (folder or repo id), for logs and the server's model list. */
     readonly modelId: string,
     readonly gpu: Gpu,
@@ -113,24 +113,39 @@ export class GlmAsr {
 
   /**
    * Loads a checkpoint in the official Hugging Face layout (config.json, processor config, tokenizer.json,
-   * model.safetensors or sharded with an index). `source` is, in Node, a folder path, a Hugging Face repo id
-   * (`zai-org/GLM-ASR-Nano-2512`, downloaded into the standard hub cache) or `'demo'` (the small model shipped
-   * in the package); anywhere, a FileProvider (browser: files picked from a folder, or a base URL).
+   * model.safetensors or sharded with an index) from a FileProvider: files picked from a folder or a base URL
+   * (browser), or a folder (Node). Node's entry (`glm-asr-webgpu`, ./node.ts) also takes a folder path, a repo
+   * id or 'demo'. The checkpoint is checked against the config before a device is created; when loading fails
+   * later, everything allocated is released (the weights, and the device when this call created it).
    */
-  static async load(source: string | FileProvider, options: LoadOptions = {}): Promise<GlmAsr> {
+  static async load(source: FileProvider, options: LoadOptions = {}): Promise<GlmAsr> {
     checkLoadOptions(source, options);
-    const { provider, notice } = typeof source === 'string' ? await nodeFolder(source) : { provider: source, notice: undefined };
+    if (typeof source === 'string') {
+      throw new OptionError('source', `the path or repo id ${JSON.stringify(source)} needs Node's entry point ` +
+        "(import { GlmAsr } from 'glm-asr-webgpu'); here, pass a FileProvider (FileMapProvider, UrlFolderProvider)");
+    }
+    return GlmAsr.open(source, options);
+  }
+
+  /** `load` once the source is a provider; `notice`: see the field. */
+  protected static async open(provider: FileProvider, options: LoadOptions, notice?: string): Promise<GlmAsr> {
     const config = await loadGlmAsrConfig(provider);
     const tokenizerFile = `${provider.name}/tokenizer.json`;
     const tokenizer = Tokenizer.fromJSON(await provider.readText('tokenizer.json'), { file: tokenizerFile });
     const ckpt = await Checkpoint.open(provider);
     try {
-      validateAgainstTensors(config, ckpt.tensors, { source: provider.name, scheme: checkpointScheme(ckpt) });
+      const scheme = checkpointScheme(ckpt);
+      validateAgainstTensors(config, ckpt.tensors, { source: provider.name, scheme });
       const gpu = options.gpu ?? (await Gpu.create(options.gpuOptions));
-      const precision = options.precision && options.precision !== 'auto' ? options.precision
-        : checkpointScheme(ckpt) ? 'int8' : gpu.caps.cpuAdapter ? 'f32' : 'f16';
-      const weights = await loadWeights(gpu, ckpt, config, { precision, onProgress: options.onProgress });
-      return new GlmAsr(provider.name, gpu, config, tokenizer, weights, options.maxBeams ?? 4, !options.gpu, notice);
+      try {
+        const precision = options.precision && options.precision !== 'auto' ? options.precision
+          : scheme ? 'int8' : gpu.caps.cpuAdapter ? 'f32' : 'f16';
+        const weights = await loadWeights(gpu, ckpt, config, { precision, onProgress: options.onProgress });
+        return new GlmAsr(provider.name, gpu, config, tokenizer, weights, options.maxBeams ?? 4, !options.gpu, notice);
+      } catch (e) {
+        if (!options.gpu) gpu.destroy(); // loadWeights has freed its buffers already
+        throw e;
+      }
     } finally {
       await ckpt.close();
     }
@@ -198,6 +213,7 @@ export class GlmAsr {
     const budget = Math.min(maxNewTokens, decoder.maxSeq - decoder.length + 1);
     const onToken = (i: number) => options.onProgress?.({ stage: 'generate', done: i + 1, total: budget });
     try {
+      const { signal, lengthPenalty, earlyStopping } = options;
       const result = beams === 1
         ? await greedy(model, { maxNewTokens: budget, eosTokenIds, signal, onToken: (_t, i) => onToken(i) })
         : await beamSearch(model, {
@@ -215,7 +231,6 @@ export class GlmAsr {
   /**
    * Encodes up to maxWindows windows and runs the prompt through the decoder: log-mel (CPU) → encoder and
    * projector for all windows in one batch → each window's first N_i projector rows copied over the prompt's
-      const { signal, lengthPenalty, earlyStopping } = options;
    * `<|pad|>` run → prefill. Returns the decoder holding the prompt's KV cache and last logits (row 0).
    * Exposed for the stage-by-stage golden tests (`taps`); `transcribe` is the everyday entry point.
    */
@@ -270,8 +285,10 @@ export class GlmAsr {
     return decoder;
   }
 
+  /** Frees the device when load created it, else the weights (the device's owner keeps it). */
   dispose(): void {
     if (this.ownsGpu) this.gpu.destroy();
+    else this.weights.destroy();
   }
 }
 
@@ -318,12 +335,4 @@ export class GpuSearchModel implements SearchModel {
   dispose(): void {
     this.gpu.release(this.ids, this.src, this.best);
   }
-}
-
-/** Node: a folder, a Hugging Face repo id (downloaded into the hub cache) or `demo` (src/hub/resolve.ts). */
-async function nodeFolder(spec: string): Promise<{ provider: FileProvider; notice?: string }> {
-  const { resolveModelSource, isDemoModelFolder, DEMO_NOTICE } = await import('../../hub/resolve');
-  const { NodeFolderProvider } = await import('../../weights/node-file-source');
-  const dir = await resolveModelSource(spec);
-  return { provider: new NodeFolderProvider(dir), notice: isDemoModelFolder(dir) ? DEMO_NOTICE : undefined };
 }
