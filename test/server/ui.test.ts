@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain .mjs build script without types
 import { buildWeb } from '../../scripts/build-web.mjs';
 import { REPO } from '../audio/helpers';
+import { skipWhen } from '../helpers/skip';
 import { fakeText } from './fake-transcriber';
 import { makeWav, postAudio, startTestServer, type TestServer } from './helpers';
 
@@ -20,6 +21,7 @@ const ARGS = [
   '--no-first-run', '--disable-quic', '--enable-unsafe-webgpu',
 ];
 const KEY = 'sk-ui-test-key';
+const NO_CHROMIUM = existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (bash scripts/setup.sh installs chromium)`;
 
 // The page takes the library's code (output formats, resampler, WAV encoder) from the browser bundle only
 // (web/library.js, docs/web.md); a function of the same name written again in web/ would be a second copy.
@@ -41,7 +43,7 @@ describe('the page keeps no copy of the library', () => {
   });
 });
 
-describe.skipIf(!existsSync(CHROMIUM))('web page (headless Chromium)', () => {
+describe('web page (headless Chromium)', skipWhen(NO_CHROMIUM), () => {
   let srv: TestServer;
   let browser: Browser;
   const bundleDir = mkdtempSync(join(tmpdir(), 'glm-asr-ui-'));
