@@ -14,7 +14,8 @@ import { REPO } from '../audio/helpers';
 import { skipWhen } from '../helpers/skip';
 
 const CLIP = join(REPO, 'models/demo/samples/digits-oh.wav');
-const expected: Record<string, string> = JSON.parse(readFileSync(join(REPO, 'models/demo/samples/expected.json'), 'utf8'));
+const expected: Record<string, string> =
+  JSON.parse(readFileSync(join(REPO, 'models/demo/samples/expected.json'), 'utf8'));
 const ICD = process.env.VK_ICD_FILENAMES;
 const NO_ICD = ICD ? null : 'the tests run on the system Vulkan drivers (no VK_ICD_FILENAMES): no lavapipe to package';
 
@@ -47,13 +48,13 @@ describe('glm-asr doctor and setup', () => {
     expect(t.code).toBe(3);
   });
 
-  it('setup --deb installs and records lavapipe; later runs use it with no environment variable', skipWhen(NO_ICD), () => {
+  it('setup --deb installs and records lavapipe; later runs need no environment variable', skipWhen(NO_ICD), () => {
     const so = (JSON.parse(readFileSync(ICD!, 'utf8')) as { ICD: { library_path: string } }).ICD.library_path;
     const pkg = join(tmp, 'pkg');
     mkdirSync(join(pkg, 'DEBIAN'), { recursive: true });
     mkdirSync(join(pkg, 'usr/lib/x86_64-linux-gnu'), { recursive: true });
-    writeFileSync(join(pkg, 'DEBIAN/control'), 'Package: mesa-vulkan-drivers\nVersion: 99.0-test\nArchitecture: amd64\n' +
-      'Maintainer: test <test@example.org>\nDescription: lavapipe for the glm-asr setup test\n');
+    writeFileSync(join(pkg, 'DEBIAN/control'), 'Package: mesa-vulkan-drivers\nVersion: 99.0-test\n' +
+      'Architecture: amd64\nMaintainer: test <test@example.org>\nDescription: lavapipe for the glm-asr setup test\n');
     copyFileSync(so, join(pkg, 'usr/lib/x86_64-linux-gnu/libvulkan_lvp.so'));
     const deb = join(tmp, 'mesa-vulkan-drivers_99.0-test_amd64.deb');
     const built = spawnSync('dpkg-deb', ['-Znone', '--root-owner-group', '-b', pkg, deb], { encoding: 'utf8' });
@@ -64,7 +65,9 @@ describe('glm-asr doctor and setup', () => {
     expect(setup.stdout).toContain(`installed mesa-vulkan-drivers 99.0-test into ${cache}/glm-asr`);
     expect(setup.code, setup.stdout + setup.stderr).toBe(0);
     const record = JSON.parse(readFileSync(join(cache, 'glm-asr/driver.json'), 'utf8'));
-    expect(record).toEqual({ icd: join(cache, 'glm-asr/lavapipe/99.0-test/lvp_icd.json'), source: 'mesa-vulkan-drivers 99.0-test' });
+    expect(record).toEqual({
+      icd: join(cache, 'glm-asr/lavapipe/99.0-test/lvp_icd.json'), source: 'mesa-vulkan-drivers 99.0-test',
+    });
 
     const doctor = cli(['doctor'], cache);
     expect(doctor.stdout).toMatch(/^driver +recorded by glm-asr setup in .*: mesa-vulkan-drivers 99\.0-test$/m);
@@ -81,7 +84,8 @@ describe('glm-asr doctor and setup', () => {
 
   it('setup refuses to run when the Vulkan driver is chosen in the environment', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'setup'], {
-      cwd: REPO, encoding: 'utf8', timeout: 60_000, env: { ...process.env, VK_ICD_FILENAMES: '/x.json', XDG_CACHE_HOME: tmp },
+      cwd: REPO, encoding: 'utf8', timeout: 60_000,
+      env: { ...process.env, VK_ICD_FILENAMES: '/x.json', XDG_CACHE_HOME: tmp },
     });
     expect(r.stdout).toMatch(/VK_ICD_FILENAMES or VK_DRIVER_FILES is set/);
     expect(r.status).toBe(1);

@@ -13,7 +13,8 @@ import { REPO } from '../audio/helpers';
 
 const NO_MODEL = '/nonexistent/glm-asr-model';
 const CLIP = join(REPO, 'models/demo/samples/command-hum.wav');
-const expected: Record<string, string> = JSON.parse(readFileSync(join(REPO, 'models/demo/samples/expected.json'), 'utf8'));
+const expected: Record<string, string> =
+  JSON.parse(readFileSync(join(REPO, 'models/demo/samples/expected.json'), 'utf8'));
 
 function cli(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], {
@@ -26,15 +27,16 @@ function cli(args: string[], env: Record<string, string> = {}) {
 const ownLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('glm-asr:'));
 
 describe('glm-asr usage errors: exit 2, one line, before loading', () => {
+  const t = (...args: string[]) => ['transcribe', CLIP, '--model', NO_MODEL, ...args];
   const cases: [string[], RegExp, Record<string, string>?][] = [
-    [['transcribe', CLIP, '--model', NO_MODEL, '--beams', '-1'], /--beams must be an integer from 1 to 64, got "-1"/],
-    [['transcribe', CLIP, '--model', NO_MODEL, '--beams', '1000'], /--beams must be an integer from 1 to 64, got "1000"/],
-    [['transcribe', CLIP, '--model', NO_MODEL, '--max-new-tokens', '0'], /--max-new-tokens must be a positive integer/],
-    [['transcribe', CLIP, '--model', NO_MODEL, '--max-new-tokens', '-1'], /--max-new-tokens must be a positive integer/],
-    [['transcribe', CLIP, '--model', NO_MODEL, '--max-new-tokens', '1.5'], /--max-new-tokens must be a positive integer/],
-    [['transcribe', CLIP, '--model', NO_MODEL, '--max-input-mb', '0'], /--max-input-mb must be an integer from 1/],
-    [['transcribe', CLIP, '--model', NO_MODEL, '--precision', 'bogus'], /--precision must be one of auto, f32, f16, int8/],
-    [['transcribe', CLIP, '--model', NO_MODEL, '--frobnicate'], /unknown option --frobnicate/],
+    [t('--beams', '-1'), /--beams must be an integer from 1 to 64, got "-1"/],
+    [t('--beams', '1000'), /--beams must be an integer from 1 to 64, got "1000"/],
+    [t('--max-new-tokens', '0'), /--max-new-tokens must be a positive integer/],
+    [t('--max-new-tokens', '-1'), /--max-new-tokens must be a positive integer/],
+    [t('--max-new-tokens', '1.5'), /--max-new-tokens must be a positive integer/],
+    [t('--max-input-mb', '0'), /--max-input-mb must be an integer from 1/],
+    [t('--precision', 'bogus'), /--precision must be one of auto, f32, f16, int8/],
+    [t('--frobnicate'), /unknown option --frobnicate/],
     [['transcribe', CLIP, '--model'], /--model/],
     [['serve', '--model', NO_MODEL, '--port', '99999'], /--port must be an integer from 0 to 65535, got "99999"/],
     [['serve', '--model', NO_MODEL, '--port', '80.5'], /--port must be an integer/],
