@@ -4,7 +4,7 @@
  * is allowed — not later inside a kernel or a cache.
  */
 import { AudioDecodeError, getResampler, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, TARGET_SAMPLE_RATE } from '../../audio';
-import { Gpu } from '../../gpu';
+import type { Gpu } from '../../gpu';
 import type { FileProvider } from '../../weights/checkpoint';
 
 /** A beam search keeps all beams' candidates in one flattened top-k, which holds at most 64 rows (ops/sample.ts). */
@@ -60,7 +60,10 @@ export function checkLoadOptions(source: unknown, options: unknown): void {
     throw new OptionError('precision', `must be one of ${PRECISIONS.join(', ')}, got ${show(o.precision)}`);
   }
   if (o.maxBeams !== undefined) integerIn('maxBeams', o.maxBeams, 1, MAX_BEAMS);
-  if (o.gpu !== undefined && !(o.gpu instanceof Gpu)) {
+  // Checked by shape, not instanceof: the ESM and CJS builds (or two copies of the package) have distinct classes.
+  const isGpu = (g: unknown) => typeof g === 'object' && g !== null && typeof (g as Gpu).tensor === 'function' &&
+    typeof (g as Gpu).caps === 'object';
+  if (o.gpu !== undefined && !isGpu(o.gpu)) {
     throw new OptionError('gpu', `must be a Gpu (Gpu.create()), got ${show(o.gpu)}`);
   }
   optional('gpuOptions', o.gpuOptions, 'object');
