@@ -38,7 +38,7 @@ export class OrtVad {
     const context = chunk / 8;
     const n = Math.ceil(x.length / chunk);
     const out = new Float32Array(n);
-    let state = new ort.Tensor('float32', new Float32Array(2 * 128), [2, 1, 128]);
+    let state: ort.Tensor = new ort.Tensor('float32', new Float32Array(2 * 128), [2, 1, 128]);
     const sr = new ort.Tensor('int64', BigInt64Array.of(BigInt(sampleRate)), []);
     let ctx = new Float32Array(context);
     for (let i = 0; i < n; i++) {
