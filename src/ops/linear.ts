@@ -27,9 +27,12 @@ export type LinearOptions = MatmulOptions;
  * @example
  * linear(rec, h, l.fc1.w, l.fc1.b, act, { label: 'enc.l0.fc1', epilogue: { activation: 'gelu' } }); // fused bias+GELU
  */
-export function linear(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined, y: Tensor, o: LinearOptions = {}): void {
+export function linear(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined, y: Tensor,
+  o: LinearOptions = {}): void {
   if (w instanceof Int8Matrix) {
-    if (o.alpha !== undefined && o.alpha !== 1) throw new RangeError(`${o.label ?? 'linear'}: alpha is not supported with INT8 weights`);
+    if (o.alpha !== undefined && o.alpha !== 1) {
+      throw new RangeError(`${o.label ?? 'linear'}: alpha is not supported with INT8 weights`);
+    }
     matmulInt8(rec, x, w, bias, y, { label: o.label, yCol: o.yCol, yRowStride: o.yRowStride, epilogue: o.epilogue });
   } else {
     matmul(rec, x, w, bias, y, o);
@@ -43,11 +46,13 @@ export function linear(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor |
  * const [q, k, v] = splitViews(gpu, 'dec.qkv', rows, [qDim, kvDim, kvDim]);
  * linearSplit(rec, h, l.qkv.w, undefined, [q, k, v], { label: 'dec.l0.qkv' });
  */
-export function linearSplit(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined, outs: readonly Tensor[],
-  opts: LabelOptions = {}): void {
+export function linearSplit(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined,
+  outs: readonly Tensor[], opts: LabelOptions = {}): void {
   const label = opts.label ?? 'linear_split';
   const widths = outs.map((t) => t.shape[t.shape.length - 1]);
-  if (widths.reduce((a, b) => a + b, 0) !== w.rows) throw new RangeError(`${label}: outputs of widths ${widths.join('+')} do not cover the ${w.rows} weight rows`);
+  if (widths.reduce((a, b) => a + b, 0) !== w.rows) {
+    throw new RangeError(`${label}: outputs of widths ${widths.join('+')} do not cover the ${w.rows} weight rows`);
+  }
   const segments = outs.slice(1).map((y, i) => ({ col: widths.slice(0, i + 1).reduce((a, b) => a + b, 0), y }));
   linear(rec, x, w, bias, outs[0], { label, epilogue: { segments } });
 }
@@ -83,7 +88,9 @@ export function linearGlu(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tenso
   opts: LabelOptions = {}): void {
   const label = opts.label ?? 'linear_glu';
   const F = w.rows / 2;
-  if (!Number.isInteger(F)) throw new RangeError(`${label}: [gate; up] "${w.blocks[0].tensor.label}" has an odd number of rows (${w.rows})`);
+  if (!Number.isInteger(F)) {
+    throw new RangeError(`${label}: [gate; up] "${w.blocks[0].tensor.label}" has an odd number of rows (${w.rows})`);
+  }
   const M = x.numel / w.cols;
   if (gluFused(rec.gpu, w, M)) {
     linear(rec, x, w, bias, out, { label, epilogue: { gluRows: F } });

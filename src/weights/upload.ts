@@ -71,12 +71,16 @@ export class CheckpointUploader {
     const m = typeof storage === 'string'
       ? this.gpu.matrix(label, rows, cols, storage)
       : Int8Matrix.create(this.gpu, label, rows, cols, storage.groupSize);
-    for (const b of m instanceof Int8Matrix ? m.qblocks.flatMap((q) => [q.q, q.s]) : m.blocks.map((x) => x.tensor)) this.own(b.buffer);
+    const tensors = m instanceof Int8Matrix ? m.qblocks.flatMap((b) => [b.q, b.s]) : m.blocks.map((b) => b.tensor);
+    for (const t of tensors) this.own(t.buffer);
     let at = 0;
     for (const [i, name] of parts.entries()) {
       const base = at;
       if (m instanceof Int8Matrix) await this.int8Into(m, name, base);
-      else await this.stream(name, cols, (rec, staging, row0, n, from) => convertToMatrix(rec, staging, m, { row0: base + row0, rows: n, from }));
+      else {
+        await this.stream(name, cols, (rec, staging, row0, n, from) =>
+          convertToMatrix(rec, staging, m, { row0: base + row0, rows: n, from }));
+      }
       at += shapes[i][0];
     }
     return m;
@@ -116,7 +120,9 @@ export class CheckpointUploader {
 
   private info(name: string): CheckpointTensorInfo {
     const t = this.ckpt.get(name);
-    if (!(t.dtype in SOURCE)) throw new Error(`${t.file}: tensor "${name}" has dtype ${t.dtype}; only BF16, F16 and F32 weights are supported`);
+    if (!(t.dtype in SOURCE)) {
+      throw new Error(`${t.file}: tensor "${name}" has dtype ${t.dtype}; only BF16, F16 and F32 weights are supported`);
+    }
     return t;
   }
 
@@ -134,7 +140,8 @@ export class CheckpointUploader {
     const elemBytes = from === 'f32' ? 4 : 2;
     // Even row counts keep every chunk a whole number of 4-byte words for 2-byte sources.
     const rowMultiple = elemBytes === 2 && rowElems % 2 ? 2 : 1;
-    for await (const chunk of this.ckpt.readChunks(name, Math.max(this.chunkBytes, rowElems * elemBytes * 2), { rowMultiple })) {
+    const maxBytes = Math.max(this.chunkBytes, rowElems * elemBytes * 2);
+    for await (const chunk of this.ckpt.readChunks(name, maxBytes, { rowMultiple })) {
       const staging = this.gpu.tensor(`staging:${name}`, [Math.ceil(chunk.data.byteLength / 4)], 'u32');
       this.gpu.write(staging, chunk.data);
       const rec = new Recorder(this.gpu, `load ${name}`);
@@ -146,7 +153,7 @@ export class CheckpointUploader {
     this.done(name, 1);
   }
 
-  /** Rows [row0, row0 + rows of `name`) of an INT8 matrix: its I8 rows and F16 scales, as the checkpoint stores them. */
+  /** Rows [row0, row0 + rows of `name`) of an INT8 matrix: its I8 rows and F16 scales, as stored. */
   private async int8Into(m: Int8Matrix, name: string, row0: number): Promise<void> {
     const cols = this.ckpt.get(name).shape[1];
     const scales = name + SCALE_SUFFIX;
@@ -155,7 +162,8 @@ export class CheckpointUploader {
       m.writeQ(this.gpu, row0 + c.rowStart, c.data);
       await this.uploaded(c.data.byteLength);
     }
-    for await (const c of this.ckpt.readChunks(scales, Math.max(this.chunkBytes, groups * 4), { rowMultiple: groups % 2 ? 2 : 1 })) {
+    const rowMultiple = groups % 2 ? 2 : 1; // whole 4-byte words of f16 scales
+    for await (const c of this.ckpt.readChunks(scales, Math.max(this.chunkBytes, groups * 4), { rowMultiple })) {
       m.writeScales(this.gpu, row0 + c.rowStart, asU16(c.data));
       await this.uploaded(c.data.byteLength);
     }
@@ -174,7 +182,8 @@ export class CheckpointUploader {
   private done(name: string, tensors: number): void {
     this.tensorsDone += tensors;
     this.opts.onProgress?.({
-      tensor: name, tensorsDone: this.tensorsDone, tensorsTotal: this.opts.names.length, bytesDone: this.bytesDone, bytesTotal: this.bytesTotal,
+      tensor: name, tensorsDone: this.tensorsDone, tensorsTotal: this.opts.names.length,
+      bytesDone: this.bytesDone, bytesTotal: this.bytesTotal,
     });
   }
 }

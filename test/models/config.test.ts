@@ -302,7 +302,8 @@ describe('glmAsrTensors / validateAgainstTensors', () => {
     expect(table.all.length).toBe(744);
     expect(table.lmHead).toBeUndefined(); // tied: the stored copy is skipped
     expect(table.skipped.get('language_model.lm_head.weight')).toEqual([59264, 2048]);
-    expect(byName.get('audio_tower.conv1.weight')).toEqual({ name: 'audio_tower.conv1.weight', shape: [1280, 128, 3], kind: 'conv' });
+    expect(byName.get('audio_tower.conv1.weight')).toEqual(
+      { name: 'audio_tower.conv1.weight', shape: [1280, 128, 3], kind: 'conv' });
     expect(byName.get('audio_tower.layers.31.self_attn.k_proj.weight')!.shape).toEqual([1280, 1280]);
     expect(byName.has('audio_tower.layers.0.self_attn.k_proj.bias')).toBe(false);
     expect(byName.get('audio_tower.layers.0.input_layernorm.bias')!.kind).toBe('vector');
@@ -336,14 +337,15 @@ describe('glmAsrTensors / validateAgainstTensors', () => {
   });
 
   it('rejects a config with one decoder layer fewer than the checkpoint, naming the extra layer', () => {
-    const fewer = parse({ config: { ...officialConfig(), text_config: { ...officialConfig().text_config, num_hidden_layers: 27 } } });
+    const official = officialConfig();
+    const fewer = parse({ config: { ...official, text_config: { ...official.text_config, num_hidden_layers: 27 } } });
     expect(fewer.decoder.layers).toBe(27);
     const e = configError(() => validateAgainstTensors(fewer, fullMap()));
     expect(e.field).toBe('language_model.model.layers.27.input_layernorm.weight');
     expect(e.message).toMatch(/9 tensor\(s\) the configuration does not use \(language_model\.model\.layers\.27\./);
   });
 
-  it('checks dtypes where the map has them: float weights, or I8 matrices with F16 scales in an INT8 checkpoint', () => {
+  it('checks dtypes where the map has them: float weights, or I8 matrices with F16 scales (INT8)', () => {
     const m = fullMap(config, 'BF16');
     m.set('audio_tower.layers.0.mlp.fc1.bias', { shape: [5120], dtype: 'I16' });
     expect(configError(() => validateAgainstTensors(config, m)).issues).toEqual([
@@ -354,13 +356,15 @@ describe('glmAsrTensors / validateAgainstTensors', () => {
     const table = glmAsrTensors(config);
     for (const t of table.all) {
       q.set(t.name, { shape: t.shape, dtype: t.kind === 'matrix' ? 'I8' : 'F32' });
-      if (t.kind === 'matrix') q.set(`${t.name}.scale`, { shape: [t.shape[0], Math.ceil(t.shape[1] / 64)], dtype: 'F16' });
+      const scale = { shape: [t.shape[0], Math.ceil(t.shape[1] / 64)], dtype: 'F16' };
+      if (t.kind === 'matrix') q.set(`${t.name}.scale`, scale);
     }
     expect(validateAgainstTensors(config, q, { scheme }).hasLmHead).toBe(false);
     q.set('language_model.model.norm.weight', { shape: [2048], dtype: 'I8' });
     q.delete('multi_modal_projector.linear_2.weight.scale');
     expect(configError(() => validateAgainstTensors(config, q, { scheme })).issues).toEqual([
-      'multi_modal_projector.linear_2.weight: "multi_modal_projector.linear_2.weight.scale" must be F16 [2048,64] for int8-sym-g64, found nothing',
+      'multi_modal_projector.linear_2.weight: "multi_modal_projector.linear_2.weight.scale" must be F16 [2048,64] ' +
+        'for int8-sym-g64, found nothing',
       'language_model.model.norm.weight: dtype I8; only BF16, F16 and F32 non-matrix weights are supported',
     ]);
   });

@@ -856,13 +856,16 @@ export function validateAgainstTensors(
     firstField ??= name;
     issues.push(`${name}: ${msg}`);
   };
-  const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const sameShape = (a: readonly number[], b: readonly number[]) =>
+    a.length === b.length && a.every((x, i) => x === b[i]);
+  const badShape = (name: string, got: readonly number[], want: readonly number[]) =>
+    note(name, `shape [${got.join(', ')}], expected [${want.join(', ')}]`);
   const used = new Set<string>();
   const check = (exp: TensorSpec | { name: string; shape: readonly number[]; kind: TensorKind }) => {
     const t = tensors.get(exp.name);
     if (!t) return note(exp.name, `missing (expected shape [${exp.shape.join(', ')}])`);
     used.add(exp.name);
-    if (!sameShape(t.shape, exp.shape)) note(exp.name, `shape [${t.shape.join(', ')}], expected [${exp.shape.join(', ')}]`);
+    if (!sameShape(t.shape, exp.shape)) badShape(exp.name, t.shape, exp.shape);
     if (t.dtype === undefined) return;
     if (scheme && exp.kind === 'matrix') {
       used.add(exp.name + SCALE_SUFFIX);
@@ -880,12 +883,13 @@ export function validateAgainstTensors(
     used.add(name);
     if (scheme && tensors.has(name + SCALE_SUFFIX)) used.add(name + SCALE_SUFFIX);
     const t = tensors.get(name)!;
-    if (shape && !sameShape(t.shape, shape)) note(name, `shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    if (shape && !sameShape(t.shape, shape)) badShape(name, t.shape, shape);
   }
   const unused = [...tensors.keys()].filter((n) => !used.has(n));
   if (unused.length > 0) {
-    const shown = unused.length > 10 ? `${unused.slice(0, 10).join(', ')} and ${unused.length - 10} more` : unused.join(', ');
-    note(unused[0], `${unused.length} tensor(s) the configuration does not use (${shown}); does config.json match this checkpoint?`);
+    const listed = unused.slice(0, 10).join(', ') + (unused.length > 10 ? ` and ${unused.length - 10} more` : '');
+    note(unused[0], `${unused.length} tensor(s) the configuration does not use (${listed}); ` +
+      'does config.json match this checkpoint?');
   }
   if (issues.length > 0) {
     const shown = issues.length > 40 ? [...issues.slice(0, 40), `... and ${issues.length - 40} more`] : issues;

@@ -83,14 +83,17 @@ export interface LoadWeightsOptions {
  * Streams every tensor of the table to the GPU. The checkpoint was validated against the config already
  * (`validateAgainstTensors`). When a read or an upload fails, every buffer created so far is destroyed.
  */
-export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig, opts: LoadWeightsOptions): Promise<GlmAsrWeights> {
+export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
+  opts: LoadWeightsOptions): Promise<GlmAsrWeights> {
   const { precision } = opts;
   const scheme = checkpointScheme(ckpt);
   if (precision === 'int8' && !scheme) {
-    throw new Error(`${ckpt.provider.name}: precision 'int8' needs an INT8 checkpoint (make one with \`npm run quantize -- IN OUT\`); this one holds float weights`);
+    throw new Error(`${ckpt.provider.name}: precision 'int8' needs an INT8 checkpoint ` +
+      '(make one with `npm run quantize -- IN OUT`); this one holds float weights');
   }
   if (scheme && precision !== 'int8') {
-    throw new Error(`${ckpt.provider.name} is an INT8 checkpoint (${scheme.name}); load it with precision 'int8' (or 'auto'), not '${precision}'`);
+    throw new Error(`${ckpt.provider.name} is an INT8 checkpoint (${scheme.name}); ` +
+      `load it with precision 'int8' (or 'auto'), not '${precision}'`);
   }
   const table = glmAsrTensors(cfg);
   // Conv weights (and everything else that stays float) of an INT8 checkpoint are stored as f32.
@@ -110,7 +113,8 @@ export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
       const parts = [q, k, v].map((l, i, all) => ({ l, at: all.slice(0, i).reduce((n, x) => n + x.w.shape[0], 0) }));
       const biased = parts.filter((p) => p.l.b);
       if (!biased.length) return { w };
-      return { w, b: await up.vector(`${q.w.name}+qkv_bias`, w.rows, biased.map((p) => ({ name: p.l.b!.name, at: p.at }))) };
+      const b = await up.vector(`${q.w.name}+qkv_bias`, w.rows, biased.map((p) => ({ name: p.l.b!.name, at: p.at })));
+      return { w, b };
     };
 
     const conv1 = await conv(table.conv1);
@@ -138,8 +142,8 @@ export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
     const lmHead = table.lmHead ? await matrix(table.lmHead) : embed;
     await gpu.sync();
     return {
-      precision, conv1, conv2, encoderLayers, encoderNorm, projector1, projector2, embed, decoderLayers, decoderNorm, lmHead,
-      bytes: up.bytes, destroy: () => up.destroy(),
+      precision, conv1, conv2, encoderLayers, encoderNorm, projector1, projector2, embed, decoderLayers, decoderNorm,
+      lmHead, bytes: up.bytes, destroy: () => up.destroy(),
     };
   } catch (e) {
     up.destroy();
