@@ -105,6 +105,7 @@ describe('decodeAudio: limits before and while decoding', () => {
     }, 1);
     try {
       const d = await decodeAudio(wav, 'long.wav');
+      maxGap = Math.max(maxGap, performance.now() - last); // a decode that never yielded is one gap
       expect(d.samples.length).toBe(16000 * 90);
     } finally {
       clearInterval(timer);
