@@ -1,10 +1,10 @@
 /**
  * The CPU forward's pieces against direct textbook versions, with random weights and inputs: the blocked
- * mat-vec, the batched kernel-3 convs, and a whole branch (STFT by FFT, encoder, LSTM, decoder) against a
+ * mat-vec and mat-mul, the batched kernel-3 convs, and a whole branch (STFT by FFT, encoder, LSTM, decoder) against a
  * step-by-step reference that uses the STFT basis as a plain conv, with small odd sizes, several blocks and pushes.
  */
 import { describe, expect, it } from 'vitest';
-import { conv3Relu, matVec, tapsMajor, VadBranch } from '../../src/vad/forward';
+import { conv3Relu, matMul, matVec, tapsMajor, VadBranch } from '../../src/vad/forward';
 import type { VadBranchWeights } from '../../src/vad/model';
 import { VadStream } from '../../src/vad/silero';
 
@@ -54,6 +54,33 @@ describe('matVec', () => {
         for (let j = 0; j < len; j++) a += w[5 + o * stride + j] * x[2 + j];
         expect(out[1 + o]).toBeCloseTo(relu ? Math.max(0, a) : a, 5);
       }
+    }
+  });
+});
+
+describe('matMul', () => {
+  it.each([
+    [1, 5],
+    [2, 4],
+    [5, 7],
+    [6, 8],
+  ])('equals the direct product for %i columns of %i rows (pairs and a lone column, row tails)', (cols, rows) => {
+    const r = rng(100 * cols + rows);
+    const len = 9;
+    const xStep = 12;
+    const outStep = rows + 3;
+    const w = rand(rows * len, r);
+    const x = rand(1 + cols * xStep, r);
+    const bias = rand(rows, r);
+    const out = new Float32Array(2 + cols * outStep);
+    matMul(w, 0, len, x, 1, xStep, len, bias, rows, out, 2, outStep, cols, true);
+    for (let c = 0; c < cols; c++) {
+      for (let o = 0; o < rows; o++) {
+        let a = bias[o];
+        for (let j = 0; j < len; j++) a += w[o * len + j] * x[1 + c * xStep + j];
+        expect(out[2 + c * outStep + o]).toBeCloseTo(Math.max(0, a), 5);
+      }
+      for (let o = rows; o < outStep && c < cols - 1; o++) expect(out[2 + c * outStep + o]).toBe(0);
     }
   });
 });
