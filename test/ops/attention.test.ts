@@ -12,6 +12,11 @@ import { randomF32, relL2, testGpu } from '../helpers/gpu';
 // uses f64 and a two-pass softmax. Observed errors are ~1e-7; 1e-5 leaves two orders of margin and still
 // catches any masking/indexing slip (those give errors ≥ 1e-2).
 const TOL = 1e-5;
+/**
+ * The 'gpu' variant unrolls its loops over the head size; lavapipe needs about 1 min (D64) and 4 min (D128) of
+ * wall time to compile one such pipeline on 2 busy cores, once: Mesa's shader cache makes later runs instant.
+ */
+const STAGED_COMPILE_MS = 600_000;
 
 async function runWindow(gpu: Gpu, o: WindowAttentionOptions, seed: number, inputs?: Float32Array<ArrayBuffer>[]) {
   const n = o.windows * o.windowLen * o.heads * o.headDim;
@@ -56,10 +61,17 @@ describe('windowAttention', () => {
       expect(relL2(got, ref.windowAttention(q, k, v, o))).toBeLessThan(TOL);
     });
   }
-  // The workgroup-memory ('gpu') variant unrolls its loops, which lavapipe compiles slowly for large heads:
-  // exercise it at small head sizes (the indexing does not depend on headDim beyond D4).
-  for (const { seed, ...o } of cases.filter((c) => c.headDim <= 20)) {
-    it(`${name(o)} matches the f64 reference (gpu variant)`, async () => {
+  // The workgroup-memory ('gpu') variant, forced: the small cases (blocks of 64 keys), then the real head sizes
+  // 64 and 128 (blocks of 32 and 16 keys), with lengths that leave a partial last key and query block.
+  const gpuCases: (WindowAttentionOptions & { seed: number })[] = [
+    ...cases.filter((c) => c.headDim <= 20),
+    { windows: 2, windowLen: 67, heads: 3, headDim: 64, scale: 0.125, seed: 21 },
+    { windows: 1, windowLen: 150, heads: 4, kvHeads: 2, headDim: 64, scale: 0.125, causal: true, seed: 22 },
+    { windows: 1, windowLen: 131, heads: 2, headDim: 128, scale: 128 ** -0.5, seed: 23 },
+    { windows: 2, windowLen: 37, heads: 2, kvHeads: 1, headDim: 128, scale: 0.1, slidingWindow: 9, seed: 24 },
+  ];
+  for (const { seed, ...o } of gpuCases) {
+    it(`${name(o)} matches the f64 reference (gpu variant)`, { timeout: STAGED_COMPILE_MS }, async () => {
       const gpu = await testGpu();
       const { got, q, k, v } = await runWindow(gpu, { ...o, variant: 'gpu' }, seed * 100 + 7);
       expect(relL2(got, ref.windowAttention(q, k, v, o))).toBeLessThan(TOL);
@@ -182,12 +194,14 @@ describe('decodeAttention (split-K over the KV cache)', () => {
     { beams: 2, pos: 300, qHeads: 16, kvHeads: 4, headDim: 128, chunk: 256 },
     { beams: 1, pos: 513, qHeads: 32, kvHeads: 4, headDim: 64 },
   ];
-  for (const dtype of ['f32', 'f16'] as KvDType[]) {
+  // Both variants forced (they differ in invocations per split workgroup: 8 walk several positions each, 64 one).
+  for (const [dtype, variant] of [['f32', 'cpu'], ['f16', 'cpu'], ['f32', 'gpu'], ['f16', 'gpu']] as [KvDType, FlashVariant][]) {
     for (const c of cases) {
       const nChunks = Math.ceil(c.pos / (c.chunk ?? decodeChunk(c.pos)));
-      it(`${dtype} beams ${c.beams} pos ${c.pos} ${c.qHeads}q/${c.kvHeads}kv D${c.headDim} (${nChunks} chunks)`, async () => {
+      const name = `${dtype} beams ${c.beams} pos ${c.pos} ${c.qHeads}q/${c.kvHeads}kv D${c.headDim} (${nChunks} chunks)`;
+      it(`${name} (${variant} variant)`, async (ctx) => {
         const gpu = await testGpu();
-        if (dtype === 'f16' && !gpu.caps.f16) return; // no shader-f16: the f32 cases cover the kernels
+        if (dtype === 'f16' && !gpu.caps.f16) ctx.skip('no shader-f16 on this adapter');
         const maxSeq = c.pos + 5;
         const { cache, hk, hv } = await filledCache(gpu, { ...c, maxSeq, dtype }, c.pos * 10 + c.beams);
         const nq = c.beams * c.qHeads * c.headDim;
@@ -196,7 +210,7 @@ describe('decodeAttention (split-K over the KV cache)', () => {
         const out = gpu.tensor('out', [c.beams, c.qHeads, c.headDim], 'f32');
         const scale = 1 / Math.sqrt(c.headDim);
         const rec = new Recorder(gpu, 'decode');
-        decodeAttention(rec, tq, cache, out, { ...c, scale });
+        decodeAttention(rec, tq, cache, out, { ...c, scale, variant });
         rec.submit();
         const got = await gpu.readF32(out);
         const want = ref.cachedAttention(q, hk, hv, { ...c, maxSeq, tokens: 1, pos0: c.pos - 1, scale });
@@ -239,12 +253,19 @@ describe('prefillAttention (causal, queries against the KV cache)', () => {
     { beams: 3, pos0: 10, tokens: 1, qHeads: 4, kvHeads: 2, headDim: 64, variant: 'cpu' },
     { beams: 1, pos0: 0, tokens: 65, qHeads: 4, kvHeads: 1, headDim: 16, variant: 'gpu' },
     { beams: 2, pos0: 70, tokens: 7, qHeads: 4, kvHeads: 2, headDim: 16, variant: 'gpu' },
+    // The real head sizes: staged blocks of 32 (D64) and 16 (D128) keys, the last one partial.
+    { beams: 2, pos0: 37, tokens: 45, qHeads: 4, kvHeads: 1, headDim: 64, variant: 'gpu' },
+    { beams: 1, pos0: 0, tokens: 71, qHeads: 4, kvHeads: 2, headDim: 128, variant: 'gpu' },
+    { beams: 3, pos0: 19, tokens: 5, qHeads: 2, kvHeads: 2, headDim: 128, variant: 'gpu' },
   ];
   for (const dtype of ['f32', 'f16'] as KvDType[]) {
-    for (const c of cases) {
-      it(`${dtype} beams ${c.beams} pos0 ${c.pos0} tokens ${c.tokens} ${c.qHeads}q/${c.kvHeads}kv D${c.headDim} (${c.variant} variant)`, async () => {
+    // An f16 cache changes only how the staged keys are loaded; the block arithmetic is the f32 cases'. Each
+    // staged head size above 20 costs lavapipe minutes to compile, so f16 stays at D16 for the 'gpu' variant.
+    for (const c of cases.filter((x) => dtype === 'f32' || x.variant === 'cpu' || x.headDim <= 20)) {
+      const name = `${dtype} beams ${c.beams} pos0 ${c.pos0} tokens ${c.tokens} ${c.qHeads}q/${c.kvHeads}kv D${c.headDim}`;
+      it(`${name} (${c.variant} variant)`, { timeout: STAGED_COMPILE_MS }, async (ctx) => {
         const gpu = await testGpu();
-        if (dtype === 'f16' && !gpu.caps.f16) return;
+        if (dtype === 'f16' && !gpu.caps.f16) ctx.skip('no shader-f16 on this adapter');
         const maxSeq = c.pos0 + c.tokens + 3;
         const { cache, hk, hv } = await filledCache(gpu, { ...c, maxSeq, dtype }, c.pos0 + c.tokens);
         const nq = c.beams * c.tokens * c.qHeads * c.headDim;

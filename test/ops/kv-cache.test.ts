@@ -38,9 +38,9 @@ async function readCache(gpu: Gpu, cache: KvCache) {
 describe('KV cache', () => {
   const dtypes: KvDType[] = ['f32', 'f16'];
   for (const dtype of dtypes) {
-    it(`${dtype}: prefill rows then decode rows land at their positions (beams 1 and 3), bit-exact`, async () => {
+    it(`${dtype}: prefill rows then decode rows land at their positions (beams 1 and 3), bit-exact`, async (ctx) => {
       const gpu = await testGpu();
-      if (dtype === 'f16' && !gpu.caps.f16) return; // covered by the f32 case on adapters without shader-f16
+      if (dtype === 'f16' && !gpu.caps.f16) ctx.skip('no shader-f16 on this adapter');
       for (const beams of [1, 3]) {
         const shape = { beams, maxSeq: 20, kvHeads: 2, headDim: 12, dtype };
         const { cache, host } = await filledCache(gpu, `kv.${dtype}.b${beams}`, shape, 10 + beams);
@@ -71,9 +71,9 @@ describe('KV cache', () => {
       }
     });
 
-    it(`${dtype}: reorderKv gathers beams [2, 0, 0] over [from, pos) and leaves the rest alone`, async () => {
+    it(`${dtype}: reorderKv gathers beams [2, 0, 0] over [from, pos) and leaves the rest alone`, async (ctx) => {
       const gpu = await testGpu();
-      if (dtype === 'f16' && !gpu.caps.f16) return;
+      if (dtype === 'f16' && !gpu.caps.f16) ctx.skip('no shader-f16 on this adapter');
       const shape = { beams: 3, maxSeq: 33, kvHeads: 2, headDim: 8, dtype };
       const { cache, host } = await filledCache(gpu, `reorder.${dtype}`, shape, 7);
       const scratch = KvCache.like(gpu, `reorder.${dtype}.scratch`, cache);
