@@ -24,6 +24,7 @@ export { parseGlmAsrConfig, ConfigError, type GlmAsrConfig } from './models/glm-
 export type { WeightPrecision, LoadProgress } from './models/glm-asr/weights';
 export { Tokenizer, TokenizerConfigError, buildTranscriptionPrompt } from './tokenizer';
 export { decodeAudio, AudioDecodeError, LogMelSpectrogram, resample } from './audio';
+export { SileroVad, VadStream, VadModelError, VadInputError, type VadConfig, type VadSource } from './vad';
 export { greedy, beamSearch, type SearchModel } from './generate';
 export { Checkpoint, FileMapProvider, UrlFolderProvider, type FileProvider } from './weights/checkpoint';
 export { SafetensorsFile, SafetensorsError } from './weights/safetensors';

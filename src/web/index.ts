@@ -8,6 +8,7 @@ export { GlmAsr } from '../models/glm-asr/transcriber';
 export type { LoadOptions, TranscribeOptions, TranscribeProgress, Transcription, Segment, AudioInput } from '../models/glm-asr/transcriber';
 export { Checkpoint, FileMapProvider, UrlFolderProvider, type FileProvider } from '../weights/checkpoint';
 export { decodeAudio, AudioDecodeError, resample } from '../audio';
+export { SileroVad, VadStream, VadModelError, VadInputError, type VadConfig, type VadSource } from '../vad';
 export { encodeWav } from '../audio/wav-encode';
 export { Gpu } from '../gpu';
 export { toVerboseJson, toSrt, toVtt } from '../formats';
