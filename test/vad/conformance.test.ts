@@ -10,7 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeAudio } from '../../src/audio/decode';
 import { resample } from '../../src/audio/resample';
 import type { SileroVad } from '../../src/vad';
-import { CORPUS, loadShippedVad, maxAbsDiff, OrtVad } from './helpers';
+import { SafetensorsFile } from '../../src/weights/safetensors';
+import { MemorySource } from '../../src/weights/sources';
+import { EXPECTED, GOLDEN_DUMP } from './golden-dump-expected';
+import { CORPUS, loadShippedVad, maxAbsDiff, OrtVad, REPO } from './helpers';
 
 const TOLERANCE = 1e-4;
 const manifest = join(CORPUS, 'manifest.json');
@@ -79,5 +82,13 @@ describe('Silero VAD v5 vs onnxruntime-node on the corpus', () => {
     parts.push(...s.flush());
     expect(maxAbsDiff(Float32Array.from(parts), want)).toBeLessThanOrEqual(TOLERANCE);
     expect(s.chunks).toBe(want.length);
+  });
+
+  it.each([16000, 8000] as const)('the browser test\'s expected values are onnxruntime-node\'s (%i Hz)', async (rate) => {
+    const st = await SafetensorsFile.open(new MemorySource(new Uint8Array(readFileSync(join(REPO, GOLDEN_DUMP))), GOLDEN_DUMP));
+    const b = await st.read('input_samples');
+    const x16 = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+    const want = await ref.probabilities(rate === 16000 ? x16 : resample(x16, 16000, rate), rate);
+    expect(maxAbsDiff(Float32Array.from(EXPECTED[rate]), want)).toBeLessThanOrEqual(1e-6);
   });
 });
