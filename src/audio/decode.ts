@@ -72,7 +72,8 @@ function sliceFrames(rate: number, channels: number): number {
   return Math.max(1, Math.floor(SLICE_SAMPLES / Math.max(1, channels) / Math.max(1, TARGET_SAMPLE_RATE / rate)));
 }
 
-const nextTurn = (): Promise<void> =>
+/** Gives the event loop a turn (timers, I/O, other requests) between bounded steps of CPU work. */
+export const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
 /** Yields to the event loop once SLICE_MS of work has piled up since the last turn. */
@@ -80,7 +81,7 @@ class Slicer {
   private last = performance.now();
   async tick(): Promise<void> {
     if (performance.now() - this.last < SLICE_MS) return;
-    await nextTurn();
+    await yieldToEventLoop();
     this.last = performance.now();
   }
 }

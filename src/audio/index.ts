@@ -8,6 +8,7 @@ export {
   decodeWithAudioDecode,
   decodeWithWebAudio,
   downmixToMono,
+  yieldToEventLoop,
   TARGET_SAMPLE_RATE,
   type DecodeBackend,
   type DecodeOptions,

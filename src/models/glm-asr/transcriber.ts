@@ -13,7 +13,7 @@
  * windows, each transcribed with its own prompt; their texts are joined with a space.
  */
 import { Gpu, type GpuOptions, Recorder, type Tensor } from '../../gpu';
-import { audioTokenCount, decodeAudio, LogMelSpectrogram, splitWindows } from '../../audio';
+import { audioTokenCount, decodeAudio, LogMelSpectrogram, splitWindows, yieldToEventLoop } from '../../audio';
 import { beamSearch, greedy, type SearchModel, type Candidate } from '../../generate';
 import { embedRows } from '../../ops/linear';
 import { argmax, topKLogSoftmax } from '../../ops/sample';
@@ -245,7 +245,10 @@ export class GlmAsr {
     const t = performance.now();
     const melHost = new Float32Array(W * fe.melBins * fe.nFrames);
     const melSize = fe.melBins * fe.nFrames;
-    windows.forEach((w, i) => this.mel.compute(w.samples, melHost.subarray(i * melSize, (i + 1) * melSize)));
+    for (let i = 0; i < W; i++) {
+      if (i > 0) await yieldToEventLoop(); // a window per turn: a server stays responsive during a long file
+      this.mel.compute(windows[i].samples, melHost.subarray(i * melSize, (i + 1) * melSize));
+    }
     const melGpu = gpu.upload('mel', melHost, [W, fe.melBins, fe.nFrames], 'f32');
     if (o.timings) o.timings.mel += performance.now() - t;
 
