@@ -227,6 +227,13 @@ describe('the committed goldens are what make_goldens.py writes', skipWhen(NO_RE
         }
       }
       await Promise.all([got.close(), want.close()]);
+
+      // The manifest's entries for them, margins aside.
+      type Loose = { checkpoints: Record<string, unknown>; dumps: { file: string; metadata: Record<string, string> }[] };
+      const [mg, mw] = [join(out, 'manifest.json'), join(GOLDENS, 'manifest.json')].map((f) => JSON.parse(readFileSync(f, 'utf8')) as Loose);
+      expect(mg.checkpoints).toEqual({ [entry.model]: mw.checkpoints[entry.model] });
+      const noMargins = (d: Loose['dumps'][number]) => ({ ...d, metadata: meta(d.metadata) });
+      expect(mg.dumps.map(noMargins)).toEqual(mw.dumps.filter((d) => d.file === entry.file).map(noMargins));
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
