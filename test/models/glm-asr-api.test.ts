@@ -186,7 +186,8 @@ describe('activations larger than one storage binding', () => {
     gpu.caps.maxStorageBindingBytes = 2 << 20; // one tiny encoder window (1.5 MiB of MLP activation) per batch
     try {
       const split = await logitsOf(37); // the 2-window prompt (over 400 positions) in chunks of 37
-      expect(relL2(split, whole)).toBeLessThan(1e-5);
+      // Bit-identical on lavapipe (rel-L2 0); a GPU may pick kernels that sum in another order for other sizes.
+      expect(relL2(split, whole)).toBeLessThan(1e-6);
     } finally {
       gpu.caps.maxStorageBindingBytes = saved;
     }
