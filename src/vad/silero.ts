@@ -21,6 +21,20 @@ export class VadInputError extends Error {
   }
 }
 
+/**
+ * Samples must be a Float32Array of finite values: one NaN or infinity would make every later probability NaN
+ * (it enters the LSTM state). `offset` is the stream position of samples[0], for the message.
+ */
+function checkSamples(samples: Float32Array, offset: number): void {
+  if (!(samples instanceof Float32Array)) {
+    throw new VadInputError(`VAD input must be a Float32Array of samples, got ${Object.prototype.toString.call(samples)}`);
+  }
+  for (let i = 0; i < samples.length; i++) {
+    // x − x is 0 for finite x and NaN for NaN and ±Infinity.
+    if (samples[i] - samples[i] !== 0) throw new VadInputError(`VAD input sample ${offset + i} is ${samples[i]}: samples must be finite`);
+  }
+}
+
 export class SileroVad {
   readonly config: VadConfig;
   private readonly branches: Map<number, VadBranch>;
@@ -82,6 +96,7 @@ export class VadStream {
   /** Samples of the chunk not complete yet. */
   private readonly partial: Float32Array;
   private partialLength = 0;
+  private done = 0;
 
   constructor(branch: VadBranch) {
     this.branch = branch;
@@ -93,9 +108,13 @@ export class VadStream {
   }
 
   /** Chunks completed so far (the number of probabilities returned). */
-  chunks = 0;
+  get chunks(): number {
+    return this.done;
+  }
 
+  /** Refused input (see checkSamples) leaves the stream as it was. */
   push(samples: Float32Array): Float32Array {
+    checkSamples(samples, this.done * this.branch.chunk + this.partialLength);
     const { chunk } = this.branch;
     let pos = 0;
     const completes = Math.floor((this.partialLength + samples.length) / chunk);
@@ -138,6 +157,6 @@ export class VadStream {
     this.branch.decode(steps, this.h, this.c, out, outOff);
     const end = off + steps * chunk;
     this.ctx.set(src.subarray(end - context, end));
-    this.chunks += steps;
+    this.done += steps;
   }
 }
