@@ -97,7 +97,9 @@ async function transcribeCommand(args: string[]): Promise<number> {
 
   let asr: GlmAsr;
   try {
-    const dir = await resolveModelSource(values.model, { onProgress: (p) => progress.bar(`download ${p.file}`, p.bytes, p.totalBytes, 'bytes') });
+    const dir = await resolveModelSource(values.model, {
+      onProgress: (p) => progress.bar(`download ${p.file}`, p.bytes, p.totalBytes, 'bytes'),
+    });
     asr = await GlmAsr.load(dir, {
       precision,
       maxBeams: Math.max(beams, 1),
@@ -120,7 +122,10 @@ async function transcribeCommand(args: string[]): Promise<number> {
           name: file,
           beams,
           maxNewTokens,
-          onProgress: (p) => progress.bar(`${basename(file)} ${p.stage}`, p.done, p.total, p.stage === 'generate' ? 'tokens' : 'windows'),
+          onProgress: (p) => {
+            const unit = p.stage === 'generate' ? 'tokens' : 'windows';
+            progress.bar(`${basename(file)} ${p.stage}`, p.done, p.total, unit);
+          },
         });
         progress.done();
         process.stdout.write(render(file, t, format, files.length > 1));
@@ -139,7 +144,9 @@ async function transcribeCommand(args: string[]): Promise<number> {
 function render(file: string, t: Transcription, format: 'txt' | 'json' | 'srt' | 'vtt', many: boolean): string {
   switch (format) {
     case 'json':
-      return JSON.stringify({ file, text: t.text, tokens: t.tokens, segments: t.segments, durationSec: t.durationSec, timings: t.timings }) + '\n';
+      return JSON.stringify({
+        file, text: t.text, tokens: t.tokens, segments: t.segments, durationSec: t.durationSec, timings: t.timings,
+      }) + '\n';
     case 'srt':
       return (many ? `# ${file}\n` : '') + toSrt(t.segments) + '\n';
     case 'vtt':
@@ -151,11 +158,15 @@ function render(file: string, t: Transcription, format: 'txt' | 'json' | 'srt' |
 
 async function downloadCommand(args: string[]): Promise<number> {
   const { positionals } = parse({ args, allowPositionals: true, options: {} });
-  if (positionals.length !== 1) throw new UsageError('download takes one repository id, e.g. zai-org/GLM-ASR-Nano-2512');
+  if (positionals.length !== 1) {
+    throw new UsageError('download takes one repository id, e.g. zai-org/GLM-ASR-Nano-2512');
+  }
   const [repo, revision] = positionals[0].split('@');
   const progress = new Progress(process.stderr.isTTY === true);
   try {
-    const dir = await downloadModel(repo, { revision, onProgress: (p) => progress.bar(p.file, p.bytes, p.totalBytes, 'bytes') });
+    const dir = await downloadModel(repo, {
+      revision, onProgress: (p) => progress.bar(p.file, p.bytes, p.totalBytes, 'bytes'),
+    });
     progress.done();
     console.log(dir);
     return EXIT.ok;
@@ -300,7 +311,8 @@ async function glob(pattern: string): Promise<string[]> {
   const parts = abs.split('/').filter(Boolean);
   const firstMagic = parts.findIndex((s) => /[*?[]/.test(s));
   const root = '/' + parts.slice(0, firstMagic).join('/');
-  const rx = new RegExp('^' + parts.slice(firstMagic).map((seg) => seg === '**' ? '(?:.*/)?' : segmentRegex(seg) + '/').join('').replace(/\/$/, '') + '$');
+  const body = parts.slice(firstMagic).map((seg) => (seg === '**' ? '(?:.*/)?' : segmentRegex(seg) + '/')).join('');
+  const rx = new RegExp('^' + body.replace(/\/$/, '') + '$');
   const found: string[] = [];
   const walk = async (dir: string, rel: string): Promise<void> => {
     for (const ent of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
@@ -327,7 +339,9 @@ class Progress {
     const frac = total > 0 ? Math.min(1, done / total) : 0;
     const width = 24;
     const filled = Math.round(frac * width);
-    const amount = unit === 'bytes' ? `${(done / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MiB` : `${done}/${total} ${unit}`;
+    const amount = unit === 'bytes'
+      ? `${(done / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MiB`
+      : `${done}/${total} ${unit}`;
     process.stderr.write(`\r\x1b[2K${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${amount}`);
     this.shown = true;
   }
