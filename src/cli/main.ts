@@ -15,7 +15,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { MAX_BEAMS, PRECISIONS } from '../models/glm-asr/options';
+import { MAX_BEAMS, OptionError, PRECISIONS } from '../models/glm-asr/options';
 import { GlmAsr } from '../models/glm-asr/node';
 import { type Transcription } from '../models/glm-asr/transcriber';
 import { downloadModel, resolveModelSource } from '../hub';
@@ -131,6 +131,13 @@ async function transcribeCommand(args: string[]): Promise<number> {
         process.stdout.write(render(file, t, format, files.length > 1));
       } catch (e) {
         progress.done();
+        // An option the loaded model cannot take (e.g. --max-new-tokens beyond its decoder) is bad usage, the same
+        // for every file.
+        if (e instanceof OptionError) {
+          const flag = e.option === 'maxNewTokens' ? '--max-new-tokens' : e.option === 'beams' ? '--beams' : e.option;
+          console.error(`glm-asr: ${flag}: ${e.message}`);
+          return EXIT.usage;
+        }
         failed++;
         console.error(`glm-asr: ${file}: ${(e as Error).message}`);
       }

@@ -59,6 +59,18 @@ describe('glm-asr usage errors: exit 2, one line, before loading', () => {
   }
 });
 
+describe('glm-asr usage errors the loaded model decides', () => {
+  it('--max-new-tokens beyond the decoder: exit 2 with one line, no file is transcribed', () => {
+    const r = cli(['transcribe', CLIP, CLIP, '--model', 'demo', '--max-new-tokens', '100000', '--quiet']);
+    expect(ownLines(r.stderr)).toEqual([
+      `glm-asr: --max-new-tokens: maxNewTokens must be an integer in [1, 8192] (the decoder's positions), got 100000`,
+    ]);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.stdout).toBe('');
+    expect(r.code).toBe(2);
+  });
+});
+
 describe('glm-asr inputs are read with a bound', () => {
   const dir = mkdtempSync(join(tmpdir(), 'glm-asr-input-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
