@@ -22,7 +22,9 @@ function option(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(name);
   if (i < 0) return fallback;
   const v = Number(args[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} needs a positive number, got ${JSON.stringify(args[i + 1])}`);
+  if (!Number.isFinite(v) || v <= 0) {
+    throw new Error(`${name} needs a positive number, got ${JSON.stringify(args[i + 1])}`);
+  }
   return v;
 }
 
@@ -41,7 +43,9 @@ async function main(args: string[]): Promise<void> {
   for (const rate of [16000, 8000]) {
     const one = rate === 16000 ? clip : resample(clip, 16000, rate);
     const audio = new Float32Array(Math.round(seconds * rate));
-    for (let i = 0; i < audio.length; i += one.length) audio.set(one.subarray(0, Math.min(one.length, audio.length - i)), i);
+    for (let i = 0; i < audio.length; i += one.length) {
+      audio.set(one.subarray(0, Math.min(one.length, audio.length - i)), i);
+    }
     for (let i = 0; i < warmup; i++) vad.probabilities(audio, rate);
     const wall: number[] = [];
     const cpu: number[] = [];
@@ -72,13 +76,17 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   console.log(`CPU: ${cpus()[0]?.model ?? 'unknown'} (one thread), Node ${process.version}`);
-  console.log('| rate | audio | warm-up | runs | median wall | × real time (wall) | median CPU | × real time (CPU) | CPU µs per chunk |');
+  console.log(
+    '| rate | audio | warm-up | runs | median wall | × real time (wall) | median CPU | × real time (CPU) | ' +
+      'CPU µs per chunk |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of records) {
     const perChunk = (r.medianCpuSeconds / r.chunks) * 1e6;
     console.log(
-      `| ${r.rate / 1000} kHz | ${r.audioSeconds} s | ${r.warmup} | ${r.runs} | ${(r.medianSeconds * 1000).toFixed(0)} ms | ` +
-        `${r.realTimeFactor.toFixed(0)}× | ${(r.medianCpuSeconds * 1000).toFixed(0)} ms | ${r.realTimeFactorCpu.toFixed(0)}× | ${perChunk.toFixed(0)} |`,
+      `| ${r.rate / 1000} kHz | ${r.audioSeconds} s | ${r.warmup} | ${r.runs} | ` +
+        `${(r.medianSeconds * 1000).toFixed(0)} ms | ${r.realTimeFactor.toFixed(0)}× | ` +
+        `${(r.medianCpuSeconds * 1000).toFixed(0)} ms | ${r.realTimeFactorCpu.toFixed(0)}× | ${perChunk.toFixed(0)} |`,
     );
   }
 }

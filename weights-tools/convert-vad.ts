@@ -50,7 +50,8 @@ export function extractVadTensors(onnx: Uint8Array, file: string): Map<string, O
     for (const [short, shape] of vadTensorShapes(SILERO_V5_CONFIG, rate)) {
       const matches = found.filter((t) => t.name.endsWith(`__${short}`));
       if (matches.length !== 1) {
-        throw new OnnxFormatError(file, `${rate} Hz branch: ${matches.length} tensors named *__${short}, expected one`, 0);
+        const why = `${rate} Hz branch: ${matches.length} tensors named *__${short}, expected one`;
+        throw new OnnxFormatError(file, why, 0);
       }
       const t = matches[0];
       if (t.dims.join() !== shape.join()) {

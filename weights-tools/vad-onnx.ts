@@ -91,7 +91,9 @@ class Reader {
         out.push({ no, wire, value: this.varint(pos, end), start: fieldStart, end: pos.at });
       } else if (wire === 2) {
         const len = this.varint(pos, end);
-        if (pos.at + len > end) throw new OnnxFormatError(this.file, `field ${no} of ${len} bytes runs past its message`, pos.at);
+        if (pos.at + len > end) {
+          throw new OnnxFormatError(this.file, `field ${no} of ${len} bytes runs past its message`, pos.at);
+        }
         out.push({ no, wire, value: len, start: pos.at, end: pos.at + len });
         pos.at += len;
       } else if (wire === 5 || wire === 1) {
@@ -138,19 +140,23 @@ class Reader {
         if (f.wire === 5) floatData.push(this.float32(f.start));
         else for (let p = f.start; p < f.end; p += 4) floatData.push(this.float32(p));
       } else if (f.no === 5 || f.no === 7) this.pushVarints(f, intData);
-      else if (f.no === 14 && f.value === 1) throw new OnnxFormatError(this.file, `tensor ${t.name} is stored externally`, f.start);
+      else if (f.no === 14 && f.value === 1) {
+        throw new OnnxFormatError(this.file, `tensor ${t.name} is stored externally`, f.start);
+      }
     }
     const count = t.dims.reduce((a, b) => a * b, 1);
     if (t.dataType === FLOAT) {
       if (raw) {
         if (raw.end - raw.start !== count * 4) {
-          throw new OnnxFormatError(this.file, `tensor ${t.name}: ${raw.end - raw.start} raw bytes for ${count} floats`, raw.start);
+          const why = `tensor ${t.name}: ${raw.end - raw.start} raw bytes for ${count} floats`;
+          throw new OnnxFormatError(this.file, why, raw.start);
         }
         t.floats = new Float32Array(count);
         for (let i = 0; i < count; i++) t.floats[i] = this.float32(raw.start + 4 * i);
       } else {
         if (floatData.length !== count) {
-          throw new OnnxFormatError(this.file, `tensor ${t.name}: ${floatData.length} floats for shape [${t.dims}]`, start);
+          const why = `tensor ${t.name}: ${floatData.length} floats for shape [${t.dims}]`;
+          throw new OnnxFormatError(this.file, why, start);
         }
         t.floats = Float32Array.from(floatData);
       }
@@ -223,7 +229,9 @@ export function collectFloatTensors(g: OnnxGraph, into = new Map<string, OnnxTen
   for (const t of g.initializers) if (t.floats) into.set(t.name, t);
   for (const n of g.nodes) {
     for (const a of n.attributes) {
-      if (n.opType === 'Constant' && a.name === 'value' && a.t?.floats) into.set(n.outputs[0], { ...a.t, name: n.outputs[0] });
+      if (n.opType === 'Constant' && a.name === 'value' && a.t?.floats) {
+        into.set(n.outputs[0], { ...a.t, name: n.outputs[0] });
+      }
       if (a.g) collectFloatTensors(a.g, into);
     }
   }

@@ -170,7 +170,11 @@ export function matMul(
 /** PyTorch's conv weight [out][in][k] as [out][k][in], so that k taps over time-major rows are one contiguous dot. */
 export function tapsMajor(weight: Float32Array, cout: number, cin: number, k: number): Float32Array {
   const out = new Float32Array(weight.length);
-  for (let o = 0; o < cout; o++) for (let i = 0; i < cin; i++) for (let t = 0; t < k; t++) out[(o * k + t) * cin + i] = weight[(o * cin + i) * k + t];
+  for (let o = 0; o < cout; o++) {
+    for (let i = 0; i < cin; i++) {
+      for (let t = 0; t < k; t++) out[(o * k + t) * cin + i] = weight[(o * cin + i) * k + t];
+    }
+  }
   return out;
 }
 
@@ -196,7 +200,8 @@ export function conv3Relu(
     const kLo = first < 0 ? -first : 0;
     const kHi = Math.min(2, tIn - 1 - first);
     const len = (kHi - kLo + 1) * cin;
-    matMul(w, kLo * cin, 3 * cin, x, (first + kLo) * cin, tIn * cin, len, bias, cout, out, t * cout, tOut * cout, steps, true);
+    const xOff = (first + kLo) * cin;
+    matMul(w, kLo * cin, 3 * cin, x, xOff, tIn * cin, len, bias, cout, out, t * cout, tOut * cout, steps, true);
   }
   return tOut;
 }
@@ -292,7 +297,7 @@ export class VadBranch {
     matMul(weights.weightIh, 0, cin, feats, 0, cin, cin, this.biasSum, g4, this.gatesX, 0, g4, steps, false);
   }
 
-  /** The LSTM cell and decoder for the `steps` steps of the last `encode`, carrying `h` and `c`; probabilities in `out`. */
+  /** LSTM cell and decoder for the `steps` steps of the last `encode`, carrying `h` and `c`; probabilities to `out`. */
   decode(steps: number, h: Float32Array, c: Float32Array, out: Float32Array, outOff: number): void {
     const H = this.hidden;
     const { weights, gates } = this;

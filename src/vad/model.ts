@@ -65,7 +65,10 @@ const ENCODER = [
 const KERNEL = 3;
 
 /** Every tensor of one branch with its shape (PyTorch names, without the `sr<rate>.` prefix). */
-export function vadTensorShapes(config: Pick<VadConfig, 'hidden_size' | 'sample_rates'>, rate: string): [string, number[]][] {
+export function vadTensorShapes(
+  config: Pick<VadConfig, 'hidden_size' | 'sample_rates'>,
+  rate: string,
+): [string, number[]][] {
   const g = config.sample_rates[rate];
   const h = config.hidden_size;
   const bins = g.n_fft / 2 + 1;
@@ -99,9 +102,13 @@ export function parseVadConfig(text: string, file: string): VadConfig {
     throw new VadModelError(file, `not valid JSON: ${(e as Error).message}`, { cause: e });
   }
   const c = json as Partial<VadConfig> | null;
-  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new VadModelError(file, 'config is not a JSON object');
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) {
+    throw new VadModelError(file, 'config is not a JSON object');
+  }
   if (c.format !== 'silero-vad-v5') throw new VadModelError(file, `format ${preview(c.format)} is not "silero-vad-v5"`);
-  if (!isInt(c.hidden_size, 1)) throw new VadModelError(file, `hidden_size ${preview(c.hidden_size)} is not a positive integer`);
+  if (!isInt(c.hidden_size, 1)) {
+    throw new VadModelError(file, `hidden_size ${preview(c.hidden_size)} is not a positive integer`);
+  }
   const rates = c.sample_rates;
   if (typeof rates !== 'object' || rates === null || Object.keys(rates).length === 0) {
     throw new VadModelError(file, 'sample_rates must map rates to {chunk, context, n_fft, hop}');
@@ -117,13 +124,14 @@ export function parseVadConfig(text: string, file: string): VadConfig {
       g.hop === g.n_fft / 2 &&
       g.context === g.n_fft / 4;
     if (!ok) {
-      throw new VadModelError(file, `sample_rates[${preview(rate)}] = ${preview(g)}: need n_fft = 4k, chunk = 2·n_fft, hop = n_fft/2, context = n_fft/4`);
+      const need = 'need n_fft = 4k, chunk = 2·n_fft, hop = n_fft/2, context = n_fft/4';
+      throw new VadModelError(file, `sample_rates[${preview(rate)}] = ${preview(g)}: ${need}`);
     }
   }
   return c as VadConfig;
 }
 
-/** The basis rows are w[n]·cos(2πkn/N) then −w[n]·sin(2πkn/N); return w (the k = 0 row) after checking all rows. */
+/** Basis rows are w[n]·cos(2πkn/N) then −w[n]·sin(2πkn/N): return w (the k = 0 row) after checking every row. */
 function windowOfBasis(basis: Float32Array, nFft: number, file: string, tensor: string): Float32Array {
   const bins = nFft / 2 + 1;
   const w = basis.slice(0, nFft);
@@ -137,7 +145,8 @@ function windowOfBasis(basis: Float32Array, nFft: number, file: string, tensor: 
   }
   // f32 rounding of the basis is ~6e-8; anything larger is a different transform.
   if (!(worst <= 1e-6)) {
-    throw new VadModelError(file, `not a windowed DFT basis (deviation ${worst.toExponential(2)}); the forward computes it by FFT`, { tensor });
+    const why = `not a windowed DFT basis (deviation ${worst.toExponential(2)}); the forward computes it by FFT`;
+    throw new VadModelError(file, why, { tensor });
   }
   return w;
 }
@@ -163,7 +172,9 @@ export async function loadVadWeights(source: VadSource): Promise<{ config: VadCo
   }
   const config = parseVadConfig(configText, configFile);
   try {
-    const bytesSource = isProvider(source) ? await source.open(VAD_WEIGHTS_FILE) : new MemorySource(source.weights, weightsFile);
+    const bytesSource = isProvider(source)
+      ? await source.open(VAD_WEIGHTS_FILE)
+      : new MemorySource(source.weights, weightsFile);
     st = await SafetensorsFile.open(bytesSource);
   } catch (e) {
     throw new VadModelError(weightsFile, `cannot open the VAD weights: ${(e as Error).message}`, { cause: e });
@@ -177,22 +188,25 @@ export async function loadVadWeights(source: VadSource): Promise<{ config: VadCo
         const info = st.tensors.get(name);
         if (!info) throw new VadModelError(weightsFile, 'missing', { tensor: name });
         if (info.dtype !== 'F32' || info.shape.join() !== shape.join()) {
-          throw new VadModelError(weightsFile, `is ${info.dtype} [${info.shape}], expected F32 [${shape}]`, { tensor: name });
+          const why = `is ${info.dtype} [${info.shape}], expected F32 [${shape}]`;
+          throw new VadModelError(weightsFile, why, { tensor: name });
         }
         const bytes = await st.read(name);
         t.set(short, new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
       }
       const get = (short: string): Float32Array => t.get(short) as Float32Array;
+      const basis = get('stft.forward_basis_buffer');
       let cin = geometry.n_fft / 2 + 1;
       const encoder = ENCODER.map((e, i) => {
-        const layer = { weight: get(`encoder.${i}.reparam_conv.weight`), bias: get(`encoder.${i}.reparam_conv.bias`), cin, ...e };
+        const prefix = `encoder.${i}.reparam_conv`;
+        const layer = { weight: get(`${prefix}.weight`), bias: get(`${prefix}.bias`), cin, ...e };
         cin = e.cout;
         return layer;
       });
       branches.push({
         rate: Number(rate),
         geometry,
-        window: windowOfBasis(get('stft.forward_basis_buffer'), geometry.n_fft, weightsFile, `sr${rate}.stft.forward_basis_buffer`),
+        window: windowOfBasis(basis, geometry.n_fft, weightsFile, `sr${rate}.stft.forward_basis_buffer`),
         encoder,
         weightIh: get('decoder.rnn.weight_ih'),
         weightHh: get('decoder.rnn.weight_hh'),

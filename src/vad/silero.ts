@@ -27,11 +27,14 @@ export class VadInputError extends Error {
  */
 function checkSamples(samples: Float32Array, offset: number): void {
   if (!(samples instanceof Float32Array)) {
-    throw new VadInputError(`VAD input must be a Float32Array of samples, got ${Object.prototype.toString.call(samples)}`);
+    const kind = Object.prototype.toString.call(samples);
+    throw new VadInputError(`VAD input must be a Float32Array of samples, got ${kind}`);
   }
   for (let i = 0; i < samples.length; i++) {
     // x − x is 0 for finite x and NaN for NaN and ±Infinity.
-    if (samples[i] - samples[i] !== 0) throw new VadInputError(`VAD input sample ${offset + i} is ${samples[i]}: samples must be finite`);
+    if (samples[i] - samples[i] !== 0) {
+      throw new VadInputError(`VAD input sample ${offset + i} is ${samples[i]}: samples must be finite`);
+    }
   }
 }
 
@@ -62,7 +65,10 @@ export class SileroVad {
 
   private branch(sampleRate: number): VadBranch {
     const b = this.branches.get(sampleRate);
-    if (!b) throw new VadInputError(`VAD sample rate ${sampleRate} Hz is not supported: resample to ${this.sampleRates.join(' or ')} Hz`);
+    if (!b) {
+      const rates = this.sampleRates.join(' or ');
+      throw new VadInputError(`VAD sample rate ${sampleRate} Hz is not supported: resample to ${rates} Hz`);
+    }
     return b;
   }
 

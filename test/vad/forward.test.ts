@@ -15,7 +15,8 @@ function rng(seed: number): () => number {
     return s / 2 ** 32 - 0.5;
   };
 }
-const rand = (n: number, r: () => number, scale = 1): Float32Array => Float32Array.from({ length: n }, () => r() * scale);
+const rand = (n: number, r: () => number, scale = 1): Float32Array =>
+  Float32Array.from({ length: n }, () => r() * scale);
 const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
 
 /** PyTorch Conv1d(kernel 3, padding 1, stride) + ReLU on [cin][t] → [cout][tOut]. */
@@ -107,7 +108,9 @@ describe('conv3Relu', () => {
     expect(conv3Relu(x, steps, tIn, cin, tapsMajor(w, cout, cin, 3), b, cout, stride, out)).toBe(tOut);
     seqs.forEach((seq, s) => {
       const want = refConv(seq, w, b, cout, stride);
-      for (let o = 0; o < cout; o++) for (let t = 0; t < tOut; t++) expect(out[(s * tOut + t) * cout + o]).toBeCloseTo(want[o][t], 5);
+      for (let o = 0; o < cout; o++) {
+        for (let t = 0; t < tOut; t++) expect(out[(s * tOut + t) * cout + o]).toBeCloseTo(want[o][t], 5);
+      }
     });
   });
 });
@@ -144,8 +147,8 @@ describe('a whole branch', () => {
   };
   // The ONNX model's STFT: a conv with rows w·cos then −w·sin.
   const basis = (k: number, n: number): number => {
-    const ph = (2 * Math.PI * k * n) / nFft;
-    return k < bins ? weights.window[n] * Math.cos(ph) : -weights.window[n] * Math.sin(((2 * Math.PI * (k - bins) * n) / nFft));
+    const ph = (2 * Math.PI * (k % bins) * n) / nFft;
+    return k < bins ? weights.window[n] * Math.cos(ph) : -weights.window[n] * Math.sin(ph);
   };
 
   function refStep(input: number[], h: number[], c: number[]): number {
@@ -193,7 +196,8 @@ describe('a whole branch', () => {
     }
     // maxSteps 3: pushes of 5 chunks run as blocks of 3 + 2.
     const stream = new VadStream(new VadBranch(weights, 3));
-    const got = [...stream.push(audio.subarray(0, 5 * 32 + 3)), ...stream.push(audio.subarray(5 * 32 + 3)), ...stream.flush()];
+    const cut = 5 * 32 + 3;
+    const got = [...stream.push(audio.subarray(0, cut)), ...stream.push(audio.subarray(cut)), ...stream.flush()];
     expect(got.length).toBe(12);
     for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i], 5);
     // The values vary (a net stuck at one value would make this test weak).

@@ -29,7 +29,8 @@ export class OrtVad {
   private constructor(private readonly session: ort.InferenceSession) {}
 
   static async create(): Promise<OrtVad> {
-    const session = await ort.InferenceSession.create(ONNX_FILE, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 });
+    const options = { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 };
+    const session = await ort.InferenceSession.create(ONNX_FILE, options);
     return new OrtVad(session);
   }
 

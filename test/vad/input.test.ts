@@ -16,7 +16,8 @@ describe('VAD input checks', () => {
   it.each([NaN, Infinity, -Infinity])('a non-finite sample (%s) is named by its position in the stream', (bad) => {
     const x = tone(2000);
     x[1500] = bad;
-    expect(() => vad.probabilities(x, 16000)).toThrow(new VadInputError(`VAD input sample 1500 is ${bad}: samples must be finite`));
+    const message = `VAD input sample 1500 is ${bad}: samples must be finite`;
+    expect(() => vad.probabilities(x, 16000)).toThrow(new VadInputError(message));
     const s = vad.stream(8000);
     s.push(tone(700));
     const y = tone(100);
@@ -38,7 +39,9 @@ describe('VAD input checks', () => {
   });
 
   it('only a Float32Array is taken', () => {
-    expect(() => vad.probabilities([0.1, 0.2] as unknown as Float32Array, 16000)).toThrow(/must be a Float32Array of samples, got \[object Array\]/);
-    expect(() => vad.probabilities(new Float64Array(600) as unknown as Float32Array, 16000)).toThrow(/got \[object Float64Array\]/);
+    const array = [0.1, 0.2] as unknown as Float32Array;
+    expect(() => vad.probabilities(array, 16000)).toThrow(/must be a Float32Array of samples, got \[object Array\]/);
+    const f64 = new Float64Array(600) as unknown as Float32Array;
+    expect(() => vad.probabilities(f64, 16000)).toThrow(/got \[object Float64Array\]/);
   });
 });

@@ -23,10 +23,15 @@ let tensors: TensorToWrite[];
 
 beforeAll(async () => {
   onnx = onnxBytes();
-  shipped = { config: readFileSync(join(VAD_DIR, 'config.json'), 'utf8'), weights: new Uint8Array(readFileSync(join(VAD_DIR, 'model.safetensors'))) };
+  shipped = {
+    config: readFileSync(join(VAD_DIR, 'config.json'), 'utf8'),
+    weights: new Uint8Array(readFileSync(join(VAD_DIR, 'model.safetensors'))),
+  };
   const st = await SafetensorsFile.open(new MemorySource(shipped.weights, 'shipped'));
   tensors = [];
-  for (const t of st.tensors.values()) tensors.push({ name: t.name, dtype: t.dtype, shape: t.shape, data: await st.read(t.name) });
+  for (const t of st.tensors.values()) {
+    tensors.push({ name: t.name, dtype: t.dtype, shape: t.shape, data: await st.read(t.name) });
+  }
 });
 
 describe('convert-vad', () => {
@@ -37,7 +42,9 @@ describe('convert-vad', () => {
   });
 
   it('copies every tensor of both branches bit for bit: its bytes occur verbatim in the ONNX file', () => {
-    const names = ['16000', '8000'].flatMap((rate) => vadTensorShapes(SILERO_V5_CONFIG, rate).map(([n]) => `sr${rate}.${n}`));
+    const names = ['16000', '8000'].flatMap((rate) =>
+      vadTensorShapes(SILERO_V5_CONFIG, rate).map(([n]) => `sr${rate}.${n}`),
+    );
     expect(tensors.map((t) => t.name).sort()).toEqual(names.sort());
     const file = Buffer.from(onnx);
     for (const t of tensors) {
@@ -62,7 +69,8 @@ describe('convert-vad', () => {
 });
 
 describe('SileroVad.load', () => {
-  const load = (weights: Uint8Array, config = shipped.config): Promise<SileroVad> => SileroVad.load({ config, weights, name: 'vad' });
+  const load = (weights: Uint8Array, config = shipped.config): Promise<SileroVad> =>
+    SileroVad.load({ config, weights, name: 'vad' });
   const without = (name: string): Uint8Array => writeSafetensors(tensors.filter((t) => t.name !== name));
   const replaced = (name: string, t: Partial<TensorToWrite>): Uint8Array =>
     writeSafetensors(tensors.map((x) => (x.name === name ? { ...x, ...t } : x)));
@@ -85,9 +93,13 @@ describe('SileroVad.load', () => {
   });
 
   it('names a missing tensor, a wrong shape or dtype, and a basis that is not a windowed DFT', async () => {
-    await expect(load(without('sr8000.decoder.rnn.weight_hh'))).rejects.toThrow(/vad\/model\.safetensors: tensor "sr8000\.decoder\.rnn\.weight_hh": missing/);
+    await expect(load(without('sr8000.decoder.rnn.weight_hh'))).rejects.toThrow(
+      /vad\/model\.safetensors: tensor "sr8000\.decoder\.rnn\.weight_hh": missing/,
+    );
     const enc = tensors.find((t) => t.name === 'sr16000.encoder.1.reparam_conv.weight')!;
-    await expect(load(replaced(enc.name, { shape: [64, 3, 128] }))).rejects.toThrow(/"sr16000\.encoder\.1\.reparam_conv\.weight": is F32 \[64,3,128\], expected F32 \[64,128,3\]/);
+    await expect(load(replaced(enc.name, { shape: [64, 3, 128] }))).rejects.toThrow(
+      /"sr16000\.encoder\.1\.reparam_conv\.weight": is F32 \[64,3,128\], expected F32 \[64,128,3\]/,
+    );
     const half = new Uint8Array(enc.data.byteLength / 2);
     await expect(load(replaced(enc.name, { dtype: 'F16', data: half }))).rejects.toThrow(/is F16 .* expected F32/);
     const basis = tensors.find((t) => t.name === 'sr16000.stft.forward_basis_buffer')!;
