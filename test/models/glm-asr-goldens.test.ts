@@ -73,7 +73,9 @@ afterAll(() => { if (measured.length) console.log(`golden stage errors (rel-L2):
  * Runs the prefill of `samples` with every tap the dump can be compared against and asserts each stage's rel-L2
  * against `tol`, and the first generated token. The dump must hold the mel (every dump made from audio does).
  */
-async function checkStages(asr: GlmAsr, dump: SafetensorsFile, samples: Float32Array, tol: Record<Stage, number>, tag: string): Promise<void> {
+async function checkStages(
+  asr: GlmAsr, dump: SafetensorsFile, samples: Float32Array, tol: Record<Stage, number>, tag: string,
+): Promise<void> {
   const gpu = asr.gpu;
   const cfg = asr.config;
   const fe = cfg.frontEnd;
@@ -88,7 +90,8 @@ async function checkStages(asr: GlmAsr, dump: SafetensorsFile, samples: Float32A
   const taps: PrefillTaps = {
     mel: tap('tap.mel', [W, fe.melBins, fe.nFrames]),
     conv: tap('tap.conv', [W * frames, d]),
-    layers: Array.from({ length: cfg.encoder.layers }, (_, i) => (dump.has(`encoder_layer_${i}`) ? tap(`tap.l${i}`, [W * frames, d]) : undefined)),
+    layers: Array.from({ length: cfg.encoder.layers }, (_, i) =>
+      (dump.has(`encoder_layer_${i}`) ? tap(`tap.l${i}`, [W * frames, d]) : undefined)),
     final: tap('tap.final', [W * frames, d]),
     projector: tap('tap.projector', [(W * frames) / 4, cfg.decoder.hidden]),
   };
@@ -102,14 +105,17 @@ async function checkStages(asr: GlmAsr, dump: SafetensorsFile, samples: Float32A
   expect(dump.has('mel'), 'every dump made from audio holds its log-mel').toBe(true);
   compare(await gpu.readF32(taps.mel!), await f32(dump, 'mel'), 'mel', tol.mel);
   if (dump.has('conv_out')) compare(await gpu.readF32(taps.conv!), await f32(dump, 'conv_out'), 'conv_out', tol.conv);
-  for (const [i, t] of taps.layers!.entries()) if (t) compare(await gpu.readF32(t), await f32(dump, `encoder_layer_${i}`), `encoder_layer_${i}`, tol.layer);
+  for (const [i, t] of taps.layers!.entries()) {
+    if (t) compare(await gpu.readF32(t), await f32(dump, `encoder_layer_${i}`), `encoder_layer_${i}`, tol.layer);
+  }
   compare(await gpu.readF32(taps.final!), await f32(dump, 'encoder_out'), 'encoder_out', tol.encoder);
 
   // The reference dumps only each window's valid projector rows, concatenated.
   const proj = await gpu.readF32(taps.projector!);
   const perWindow = frames / 4;
   const h = cfg.decoder.hidden;
-  const valid = (await i32(dump, 'window_audio_tokens')).flatMap((n, w) => Array.from(proj.subarray(w * perWindow * h, (w * perWindow + n) * h)));
+  const valid = (await i32(dump, 'window_audio_tokens'))
+    .flatMap((n, w) => Array.from(proj.subarray(w * perWindow * h, (w * perWindow + n) * h)));
   compare(valid, await f32(dump, 'projector_out'), 'projector_out', tol.projector);
 
   const logits = await gpu.readF32(decoder.logits, cfg.decoder.vocab);
@@ -124,7 +130,8 @@ async function checkStages(asr: GlmAsr, dump: SafetensorsFile, samples: Float32A
 describe('golden dumps', () => {
   it('the dumps folder holds exactly the dumps the manifest lists', () => {
     expect(DUMPS.length).toBeGreaterThan(0);
-    const onDisk = readdirSync(join(GOLDENS, 'dumps')).filter((f) => f.endsWith('.safetensors')).map((f) => `dumps/${f}`);
+    const onDisk = readdirSync(join(GOLDENS, 'dumps')).filter((f) => f.endsWith('.safetensors'))
+      .map((f) => `dumps/${f}`);
     expect(onDisk.sort()).toEqual([...DUMPS].sort());
   });
 });
@@ -174,7 +181,8 @@ describe('precision', () => {
     expect(asr.weights.precision).toBe('f16');
     const samples = await f32(dump, 'input_samples');
     await checkStages(asr, dump, samples, TOL, 'tiny-zh-funasr-sample f16');
-    const t = await asr.transcribe({ samples, sampleRate: 16000 }, { maxNewTokens: Number(dump.metadata!.max_new_tokens) });
+    const maxNewTokens = Number(dump.metadata!.max_new_tokens);
+    const t = await asr.transcribe({ samples, sampleRate: 16000 }, { maxNewTokens });
     const golden = await i32(dump, 'greedy_ids');
     expect(t.tokens).toEqual(golden.slice(0, t.tokens.length));
     expect(t.tokens.length).toBeGreaterThanOrEqual(golden.length - 1);
@@ -202,25 +210,35 @@ describe('the committed goldens are what make_goldens.py writes', skipWhen(NO_RE
       const entry = MANIFEST.dumps.find((d) => d.file === `dumps/${REGEN}.safetensors`)!;
       const ckpt = readdirSync(join(out, entry.model)).sort();
       expect(ckpt).toEqual(readdirSync(join(GOLDENS, entry.model)).sort());
-      for (const f of ckpt) expect(readFileSync(join(out, entry.model, f)).equals(readFileSync(join(GOLDENS, entry.model, f))), f).toBe(true);
+      for (const f of ckpt) {
+        const same = readFileSync(join(out, entry.model, f)).equals(readFileSync(join(GOLDENS, entry.model, f)));
+        expect(same, f).toBe(true);
+      }
 
-      const [got, want] = [await openSafetensorsFile(join(out, entry.file)), await openSafetensorsFile(join(GOLDENS, entry.file))];
+      const got = await openSafetensorsFile(join(out, entry.file));
+      const want = await openSafetensorsFile(join(GOLDENS, entry.file));
       const margins = ['greedy_min_margin', 'beam_min_step_margin'];
-      const meta = (m: Record<string, string>) => Object.fromEntries(Object.entries(m).filter(([k]) => !margins.includes(k)));
+      const meta = (m: Readonly<Record<string, string>>) =>
+        Object.fromEntries(Object.entries(m).filter(([k]) => !margins.includes(k)));
       expect(meta(got.metadata!)).toEqual(meta(want.metadata!));
-      for (const k of margins) expect(Math.abs(Number(got.metadata![k]) - Number(want.metadata![k])), k).toBeLessThan(2e-3);
+      for (const k of margins) {
+        expect(Math.abs(Number(got.metadata![k]) - Number(want.metadata![k])), k).toBeLessThan(2e-3);
+      }
       expect([...got.tensors.keys()].sort()).toEqual([...want.tensors.keys()].sort());
       for (const [name, t] of want.tensors) {
-        expect({ dtype: got.tensors.get(name)!.dtype, shape: got.tensors.get(name)!.shape }, name).toEqual({ dtype: t.dtype, shape: t.shape });
+        const g = got.tensors.get(name)!;
+        expect({ dtype: g.dtype, shape: g.shape }, name).toEqual({ dtype: t.dtype, shape: t.shape });
         const [a, b] = [await got.read(name), await want.read(name)];
         if (t.dtype !== 'F32' || name === 'input_samples') {
           expect(Buffer.from(a).equals(Buffer.from(b)), name).toBe(true);
           continue;
         }
-        const [x, y] = [new Float32Array(a.buffer, a.byteOffset, a.length / 4), new Float32Array(b.buffer, b.byteOffset, b.length / 4)];
+        const x = new Float32Array(a.buffer, a.byteOffset, a.length / 4);
+        const y = new Float32Array(b.buffer, b.byteOffset, b.length / 4);
         if (/logits|margin|score/.test(name)) {
           let err = 0;
-          for (let i = 0; i < y.length; i++) err = Math.max(err, y[i] === x[i] ? 0 : Math.abs(x[i] - y[i])); // +inf margins
+          // y[i] === x[i] first: equal +inf margins give 0, not NaN.
+          for (let i = 0; i < y.length; i++) err = Math.max(err, y[i] === x[i] ? 0 : Math.abs(x[i] - y[i]));
           expect(err, `${name}: max |diff| ${err.toExponential(2)}`).toBeLessThan(2e-3);
         } else {
           expect(relL2(x, y), name).toBeLessThan(1e-5);
@@ -229,8 +247,11 @@ describe('the committed goldens are what make_goldens.py writes', skipWhen(NO_RE
       await Promise.all([got.close(), want.close()]);
 
       // The manifest's entries for them, margins aside.
-      type Loose = { checkpoints: Record<string, unknown>; dumps: { file: string; metadata: Record<string, string> }[] };
-      const [mg, mw] = [join(out, 'manifest.json'), join(GOLDENS, 'manifest.json')].map((f) => JSON.parse(readFileSync(f, 'utf8')) as Loose);
+      interface Loose {
+        checkpoints: Record<string, unknown>;
+        dumps: { file: string; metadata: Record<string, string> }[];
+      }
+      const [mg, mw] = [out, GOLDENS].map((d) => JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as Loose);
       expect(mg.checkpoints).toEqual({ [entry.model]: mw.checkpoints[entry.model] });
       const noMargins = (d: Loose['dumps'][number]) => ({ ...d, metadata: meta(d.metadata) });
       expect(mg.dumps.map(noMargins)).toEqual(mw.dumps.filter((d) => d.file === entry.file).map(noMargins));

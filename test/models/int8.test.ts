@@ -41,7 +41,10 @@ const BUDGET = { encoder: 1.5e-2, projector: 2.5e-2, logits: 0.3 };
 /** rel-L2 of the INT8 path's logits vs the f32 engine on the dequantised weights, at every greedy step. */
 const DEQ_LOGITS = 2.5e-5; // measured ≤ 2.5e-6 (tiny-en), 7e-7 to 1.3e-6 on the others
 
-const f32 = async (d: SafetensorsFile, n: string) => { const b = await d.read(n); return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4); };
+const f32 = async (d: SafetensorsFile, n: string) => {
+  const b = await d.read(n);
+  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+};
 
 let tmp: string;
 const folders = new Map<string, string>();
@@ -64,9 +67,11 @@ async function writeDequantized(src: string, dst: string): Promise<void> {
   for (const [name, t] of ck.tensors) {
     if (name.endsWith(SCALE_SUFFIX)) continue;
     const f = t.dtype === 'I8'
-      ? dequantizeRows(new Int8Array((await ck.read(name)).buffer), new Uint16Array((await ck.read(name + SCALE_SUFFIX)).buffer), t.shape[0], t.shape[1], G)
+      ? dequantizeRows(new Int8Array((await ck.read(name)).buffer),
+        new Uint16Array((await ck.read(name + SCALE_SUFFIX)).buffer), t.shape[0], t.shape[1], G)
       : toFloat32(await ck.read(name), t.dtype);
-    out.push({ name, dtype: 'F32' as const, shape: t.shape, data: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) });
+    const data = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+    out.push({ name, dtype: 'F32' as const, shape: t.shape, data });
   }
   await ck.close();
   await writeSafetensorsFile(join(dst, 'model.safetensors'), out, { format: 'pt' });
@@ -84,7 +89,9 @@ beforeAll(async () => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Greedy decoding that also returns each step's logits (for margins and per-step error). */
-async function greedyLogits(asr: GlmAsr, samples: Float32Array, maxNewTokens: number): Promise<{ ids: number[]; logits: Float32Array[] }> {
+async function greedyLogits(
+  asr: GlmAsr, samples: Float32Array, maxNewTokens: number,
+): Promise<{ ids: number[]; logits: Float32Array[] }> {
   const gpu = asr.gpu;
   const vocab = asr.config.decoder.vocab;
   const eos = new Set(asr.config.ids.eosTokenIds);
@@ -118,12 +125,15 @@ describe('INT8 checkpoints of the tiny goldens', () => {
     const r = await inspectPath(folders.get('tiny-b')!);
     expect(r.scheme).toBe('int8-sym-g64');
     expect(r.files).toHaveLength(1);
-    expect(r.files[0].metadata).toMatchObject({ quantization: 'int8-sym-g64', group_size: '64', scale_dtype: 'F16', quantized_from: 'BF16' });
+    expect(r.files[0].metadata).toMatchObject({
+      quantization: 'int8-sym-g64', group_size: '64', scale_dtype: 'F16', quantized_from: 'BF16',
+    });
     const byName = new Map(r.tensors.map((t) => [t.name, t]));
     // tiny-b: projector linear_1 is [80, 384]... K = 96·4 = 384; decoder down_proj K = 224 (not a multiple of 64).
     const down = byName.get('language_model.model.layers.0.mlp.down_proj.weight')!;
     expect(down.dtype).toBe('I8');
-    expect(byName.get('language_model.model.layers.0.mlp.down_proj.weight.scale')).toMatchObject({ dtype: 'F16', shape: [down.shape[0], Math.ceil(down.shape[1] / 64)] });
+    expect(byName.get('language_model.model.layers.0.mlp.down_proj.weight.scale'))
+      .toMatchObject({ dtype: 'F16', shape: [down.shape[0], Math.ceil(down.shape[1] / 64)] });
     expect(byName.get('language_model.lm_head.weight')!.dtype).toBe('I8'); // tiny-b has an untied lm_head
     expect(byName.get('audio_tower.conv1.weight')!.dtype).toBe('BF16');
     expect(byName.get('audio_tower.layers.0.self_attn.q_proj.bias')!.dtype).toBe('BF16');
@@ -133,8 +143,10 @@ describe('INT8 checkpoints of the tiny goldens', () => {
 
   it('precision rules: int8 needs an INT8 checkpoint, which loads only as int8 (auto picks it)', async () => {
     const gpu = await testGpu();
-    await expect(GlmAsr.load(join(GOLDENS, 'tiny'), { gpu, precision: 'int8' })).rejects.toThrow(/needs an INT8 checkpoint/);
-    await expect(GlmAsr.load(folders.get('tiny')!, { gpu, precision: 'f32' })).rejects.toThrow(/is an INT8 checkpoint \(int8-sym-g64\).*precision 'int8'/);
+    await expect(GlmAsr.load(join(GOLDENS, 'tiny'), { gpu, precision: 'int8' }))
+      .rejects.toThrow(/needs an INT8 checkpoint/);
+    await expect(GlmAsr.load(folders.get('tiny')!, { gpu, precision: 'f32' }))
+      .rejects.toThrow(/is an INT8 checkpoint \(int8-sym-g64\).*precision 'int8'/);
     const auto = await GlmAsr.load(folders.get('tiny')!, { gpu });
     expect(auto.weights.precision).toBe('int8');
     expect(auto.weights.encoderLayers[0].fc1.w).toBeInstanceOf(Int8Matrix);
@@ -156,7 +168,8 @@ describe('INT8 checkpoints of the tiny goldens', () => {
       // Same ids, so every step saw the same inputs: its logits must agree too.
       const errs = a.logits.map((l, i) => relL2(b.logits[i], l));
       const worst = Math.max(...errs);
-      report.push(`${file}: INT8 vs f32 on the dequantised weights: ${a.ids.length} ids equal, logits rel-L2 ≤ ${worst.toExponential(1)}`);
+      report.push(`${file}: INT8 vs f32 on the dequantised weights: ${a.ids.length} ids equal, ` +
+        `logits rel-L2 ≤ ${worst.toExponential(1)}`);
       expect(worst, `logits rel-L2 ${worst.toExponential(2)} at step ${errs.indexOf(worst)}`).toBeLessThan(DEQ_LOGITS);
       await dump.close();
     });
@@ -177,7 +190,11 @@ describe('INT8 checkpoints of the tiny goldens', () => {
           projector: gpu.tensor('tap.projector', [(W * frames) / 4, cfg.decoder.hidden], 'f32'),
         };
         const dec = await asr.prefill(windows, { beams: 1, maxNewTokens: 4, taps });
-        const out = { enc: await gpu.readF32(taps.final!), proj: await gpu.readF32(taps.projector!), logits: await gpu.readF32(dec.logits, cfg.decoder.vocab) };
+        const out = {
+          enc: await gpu.readF32(taps.final!),
+          proj: await gpu.readF32(taps.projector!),
+          logits: await gpu.readF32(dec.logits, cfg.decoder.vocab),
+        };
         dec.dispose();
         gpu.release(taps.final!, taps.projector!);
         return out;
@@ -185,7 +202,9 @@ describe('INT8 checkpoints of the tiny goldens', () => {
       const a = await run(ref);
       const b = await run(q8);
       const err = { encoder: relL2(b.enc, a.enc), projector: relL2(b.proj, a.proj), logits: relL2(b.logits, a.logits) };
-      report.push(`${file}: INT8 vs f32: encoder ${err.encoder.toExponential(2)}, projector ${err.projector.toExponential(2)}, prefill logits ${err.logits.toExponential(2)}`);
+      const e = (x: number) => x.toExponential(2);
+      report.push(`${file}: INT8 vs f32: encoder ${e(err.encoder)}, projector ${e(err.projector)}, ` +
+        `prefill logits ${e(err.logits)}`);
       expect(err.encoder).toBeLessThan(BUDGET.encoder);
       expect(err.projector).toBeLessThan(BUDGET.projector);
       expect(err.logits).toBeLessThan(BUDGET.logits);
@@ -194,7 +213,8 @@ describe('INT8 checkpoints of the tiny goldens', () => {
   }
 
   // The trained demo model (models/demo, when present): INT8 greedy ids identical to f32 on every sample clip.
-  const noDemo = existsSync(join(DEMO, 'model.safetensors')) ? null : `${DEMO}/model.safetensors is missing: demo INT8 ids not checked`;
+  const noDemo = existsSync(join(DEMO, 'model.safetensors'))
+    ? null : `${DEMO}/model.safetensors is missing: demo INT8 ids not checked`;
   it('demo model: INT8 greedy ids identical to f32 on every sample', skipWhen(noDemo), async () => {
     const gpu = await testGpu();
     const out = join(tmp, 'demo');
