@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO } from '../audio/helpers';
@@ -21,7 +21,12 @@ const NO_ICD = ICD ? null : 'the tests run on the system Vulkan drivers (no VK_I
 
 /** The CLI with the Vulkan variables removed and its own cache folder. */
 function cli(args: string[], cache: string) {
-  const env: Record<string, string | undefined> = { ...process.env, XDG_CACHE_HOME: cache, NO_COLOR: '1' };
+  // Mesa keeps its compiled shaders under XDG_CACHE_HOME too: point it at the usual folder, or every run here
+  // would compile the engine's shaders from scratch (about a minute on lavapipe).
+  const mesaCache = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mesa_shader_cache');
+  const env: Record<string, string | undefined> = {
+    ...process.env, XDG_CACHE_HOME: cache, MESA_SHADER_CACHE_DIR: mesaCache, NO_COLOR: '1',
+  };
   delete env.VK_ICD_FILENAMES;
   delete env.VK_DRIVER_FILES;
   delete env.XDG_RUNTIME_DIR;
