@@ -86,7 +86,7 @@ class Slicer {
   }
 }
 
-/** Average the channels into one (the mono rule; see the module comment). A single channel is returned as is, not copied. */
+/** Average the channels into one (the mono rule; see the module comment). One channel is returned as is, not copied. */
 export function downmixToMono(channels: readonly Float32Array[]): Float32Array {
   if (channels.length === 0) return new Float32Array(0);
   if (channels.length === 1) return channels[0];
@@ -125,7 +125,9 @@ const AUDIO_DECODE_FORMATS: Partial<Record<AudioContainer, string>> = {
   wavpack: 'wv',
 };
 
-type StreamDecoder = ((chunk?: Uint8Array) => Promise<{ channelData: Float32Array[]; sampleRate: number }>) & { free(): void };
+type StreamDecoder = ((chunk?: Uint8Array) => Promise<{ channelData: Float32Array[]; sampleRate: number }>) & {
+  free(): void;
+};
 
 /**
  * Decodes a non-WAV file with the `audio-decode` package's streaming decoder (Node; also works in
@@ -141,10 +143,13 @@ export async function* decodeChunksWithAudioDecode(bytes: Uint8Array, name: stri
     const mod = await import('audio-decode');
     dec = await (mod.default as unknown as Record<string, () => Promise<StreamDecoder>>)[format]();
   } catch (e) {
-    throw new AudioDecodeError(name, `cannot load the 'audio-decode' package to decode ${container}: ${(e as Error).message}`, undefined, { cause: e });
+    const problem = `cannot load the 'audio-decode' package to decode ${container}: ${(e as Error).message}`;
+    throw new AudioDecodeError(name, problem, undefined, { cause: e });
   }
   let feed = FEED_BYTES;
-  if (container === 'flac') feed = Math.max(FEED_BYTES, 2 * (probeAudio(bytes, name).maxFrameBytes || FLAC_UNKNOWN_FRAME_BYTES));
+  if (container === 'flac') {
+    feed = Math.max(FEED_BYTES, 2 * (probeAudio(bytes, name).maxFrameBytes || FLAC_UNKNOWN_FRAME_BYTES));
+  }
   let finished = false;
   const step = async (chunk: Uint8Array | undefined): Promise<PcmAudio | null> => {
     let res: { channelData: Float32Array[]; sampleRate: number };
@@ -152,9 +157,11 @@ export async function* decodeChunksWithAudioDecode(bytes: Uint8Array, name: stri
       res = chunk ? await dec(chunk) : await dec();
     } catch (e) {
       finished = true; // the decoder frees itself when it throws
-      throw new AudioDecodeError(name, `${container} decoding failed: ${(e as Error).message}`, undefined, { cause: e });
+      const problem = `${container} decoding failed: ${(e as Error).message}`;
+      throw new AudioDecodeError(name, problem, undefined, { cause: e });
     }
-    return res.channelData.length > 0 && res.channelData[0].length > 0 ? { sampleRate: res.sampleRate, channels: res.channelData } : null;
+    const empty = res.channelData.length === 0 || res.channelData[0].length === 0;
+    return empty ? null : { sampleRate: res.sampleRate, channels: res.channelData };
   };
   try {
     for (let off = 0; off < bytes.length; off += feed) {
@@ -198,7 +205,11 @@ export interface WebAudioDecodeOptions {
  * rate when the header reveals it (decodeAudioData resamples to the context rate, and we want our
  * resampler, not the browser's); otherwise at 48 kHz.
  */
-export async function decodeWithWebAudio(bytes: Uint8Array, name: string, opts: WebAudioDecodeOptions = {}): Promise<PcmAudio> {
+export async function decodeWithWebAudio(
+  bytes: Uint8Array,
+  name: string,
+  opts: WebAudioDecodeOptions = {},
+): Promise<PcmAudio> {
   const container = sniffContainer(bytes) ?? 'unknown format';
   const declared = opts.sampleRate ?? sniffSampleRate(bytes) ?? 48000;
   const rate = Math.min(MAX_SAMPLE_RATE, Math.max(3000, declared));
@@ -250,17 +261,23 @@ class MonoSink {
     if (!this.stream) {
       const rate = Math.round(pcm.sampleRate);
       if (!(rate >= MIN_SAMPLE_RATE && rate <= MAX_SAMPLE_RATE)) {
-        throw new AudioDecodeError(name, `${container} decoder reported sample rate ${pcm.sampleRate} Hz; supported: ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`);
+        const supported = `supported: ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`;
+        const problem = `${container} decoder reported sample rate ${pcm.sampleRate} Hz; ${supported}`;
+        throw new AudioDecodeError(name, problem);
       }
       this.rate = rate;
       this.channels = pcm.channels.length;
       this.stream = getResampler(rate, TARGET_SAMPLE_RATE, this.resampleOpts).stream();
     } else if (Math.round(pcm.sampleRate) !== this.rate) {
-      throw new AudioDecodeError(name, `${container} sample rate changes from ${this.rate} to ${pcm.sampleRate} Hz mid-stream`);
+      const problem = `${container} sample rate changes from ${this.rate} to ${pcm.sampleRate} Hz mid-stream`;
+      throw new AudioDecodeError(name, problem);
     }
     const mono = downmixToMono(pcm.channels);
     for (let i = 0; i < n; i++) {
-      if (!Number.isFinite(mono[i])) throw new AudioDecodeError(name, `${container} decoder produced a non-finite sample at frame ${this.frames + i}`);
+      if (!Number.isFinite(mono[i])) {
+        const problem = `${container} decoder produced a non-finite sample at frame ${this.frames + i}`;
+        throw new AudioDecodeError(name, problem);
+      }
     }
     this.frames += n;
     if (this.maxSeconds !== undefined && this.frames / this.rate > this.maxSeconds) {
@@ -279,7 +296,8 @@ class MonoSink {
       at += p.length;
     }
     const durationSec = this.frames / this.rate;
-    return { samples, sampleRate: TARGET_SAMPLE_RATE, sourceRate: this.rate, sourceChannels: this.channels, durationSec, container: this.container };
+    const { rate: sourceRate, channels: sourceChannels, container } = this;
+    return { samples, sampleRate: TARGET_SAMPLE_RATE, sourceRate, sourceChannels, durationSec, container };
   }
 }
 
@@ -323,7 +341,8 @@ export async function decodeAudio(bytes: Uint8Array, name: string, opts: DecodeO
       await slicer.tick();
     }
   } else {
-    const backend = opts.backend && opts.backend !== 'auto' ? opts.backend : hasWebAudio() ? 'webaudio' : 'audio-decode';
+    const auto = hasWebAudio() ? 'webaudio' : 'audio-decode';
+    const backend = opts.backend && opts.backend !== 'auto' ? opts.backend : auto;
     if (backend === 'webaudio') await pushSliced(sink, await decodeWithWebAudio(bytes, name), slicer);
     else {
       for await (const pcm of decodeChunksWithAudioDecode(bytes, name)) await pushSliced(sink, pcm, slicer);

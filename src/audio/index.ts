@@ -1,7 +1,23 @@
 /** Audio front end: bytes → 16 kHz mono → 30 s windows → Whisper log-mel. See docs/audio.md. */
 export { AudioDecodeError } from './errors';
-export { parseWav, isWav, readWavHeader, readWavFrames, type PcmAudio, type WavAudio, type WavEncoding, type WavHeader } from './wav';
-export { probeAudio, sniffContainer, sniffSampleRate, SUPPORTED_FORMATS, type AudioContainer, type AudioProbe } from './probe';
+export {
+  parseWav,
+  isWav,
+  readWavHeader,
+  readWavFrames,
+  type PcmAudio,
+  type WavAudio,
+  type WavEncoding,
+  type WavHeader,
+} from './wav';
+export {
+  probeAudio,
+  sniffContainer,
+  sniffSampleRate,
+  SUPPORTED_FORMATS,
+  type AudioContainer,
+  type AudioProbe,
+} from './probe';
 export {
   decodeAudio,
   decodeChunksWithAudioDecode,

@@ -41,7 +41,7 @@ export interface AudioProbe {
   channels?: number;
   /** Seconds of audio the header (or the frame headers) account for; undefined when they do not say. */
   durationSec?: number;
-  /** FLAC: the largest frame in bytes (STREAMINFO; 0 = unknown). audio-decode's FLAC decoder drops audio when fed less. */
+  /** FLAC: the largest frame in bytes (STREAMINFO; 0 = unknown); the FLAC decoder drops audio when fed less. */
   maxFrameBytes?: number;
 }
 
@@ -55,7 +55,8 @@ function ascii(b: Uint8Array, off: number, n: number): string {
 /** Size of a leading ID3v2 tag (0 when there is none). */
 function id3Size(b: Uint8Array, off = 0): number {
   if (ascii(b, off, 3) !== 'ID3' || b.length < off + 10) return 0;
-  const size = ((b[off + 6] & 0x7f) << 21) | ((b[off + 7] & 0x7f) << 14) | ((b[off + 8] & 0x7f) << 7) | (b[off + 9] & 0x7f);
+  const size =
+    ((b[off + 6] & 0x7f) << 21) | ((b[off + 7] & 0x7f) << 14) | ((b[off + 8] & 0x7f) << 7) | (b[off + 9] & 0x7f);
   const footer = (b[off + 5] & 0x10) !== 0 ? 10 : 0;
   return 10 + size + footer;
 }
@@ -99,7 +100,9 @@ function mpegFrame(b: Uint8Array, off: number): MpegFrame | null {
   const samples = layer === 1 ? 384 : layer === 3 && !mpeg1 ? 576 : 1152;
   let length = 0;
   if (kbps > 0) {
-    length = layer === 1 ? (Math.floor((12 * kbps) / rate) + padding) * 4 : Math.floor(((samples / 8) * kbps) / rate) + padding;
+    length = layer === 1
+      ? (Math.floor((12 * kbps) / rate) + padding) * 4
+      : Math.floor(((samples / 8) * kbps) / rate) + padding;
   }
   return { rate, channels, length, samples };
 }
@@ -142,7 +145,8 @@ export function sniffContainer(bytes: Uint8Array): AudioContainer | null {
 
 function checkRate(rate: number, name: string, where: string, offset: number): number {
   if (rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE) {
-    throw new AudioDecodeError(name, `${where} says sample rate ${rate} Hz; supported: ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`, offset);
+    const problem = `${where} says sample rate ${rate} Hz; supported: ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`;
+    throw new AudioDecodeError(name, problem, offset);
   }
   return rate;
 }
@@ -162,7 +166,8 @@ function probeMp3(b: Uint8Array): AudioProbe {
     samples += f.samples;
     off += f.length;
   }
-  return { container: 'mp3', sampleRate: first.rate, channels: first.channels, durationSec: first.length > 0 ? samples / first.rate : undefined };
+  const durationSec = first.length > 0 ? samples / first.rate : undefined;
+  return { container: 'mp3', sampleRate: first.rate, channels: first.channels, durationSec };
 }
 
 function probeAdts(b: Uint8Array): AudioProbe {
@@ -218,7 +223,8 @@ export function probeAudio(bytes: Uint8Array, name: string): AudioProbe {
   const container = sniffContainer(b);
   if (!container) {
     const head = Array.from(b.subarray(0, 8), (x) => x.toString(16).padStart(2, '0')).join(' ');
-    throw new AudioDecodeError(name, `unrecognised audio format (first bytes: ${head}); supported: ${SUPPORTED_FORMATS}`, 0);
+    const problem = `unrecognised audio format (first bytes: ${head}); supported: ${SUPPORTED_FORMATS}`;
+    throw new AudioDecodeError(name, problem, 0);
   }
   switch (container) {
     case 'wav': {
@@ -231,10 +237,12 @@ export function probeAudio(bytes: Uint8Array, name: string): AudioProbe {
       const p = id3Size(b) + 8;
       if (b.length < p + 18) return { container };
       const rate = checkRate((b[p + 10] << 12) | (b[p + 11] << 4) | (b[p + 12] >> 4), name, 'FLAC STREAMINFO', p + 10);
-      const total = (b[p + 13] & 0x0f) * 2 ** 32 + ((b[p + 14] << 24) >>> 0) + (b[p + 15] << 16) + (b[p + 16] << 8) + b[p + 17];
+      const total =
+        (b[p + 13] & 0x0f) * 2 ** 32 + ((b[p + 14] << 24) >>> 0) + (b[p + 15] << 16) + (b[p + 16] << 8) + b[p + 17];
       const maxFrameBytes = (b[p + 7] << 16) | (b[p + 8] << 8) | b[p + 9];
       const channels = ((b[p + 12] >> 1) & 7) + 1;
-      return { container, sampleRate: rate, channels, durationSec: total > 0 ? total / rate : undefined, maxFrameBytes };
+      const durationSec = total > 0 ? total / rate : undefined;
+      return { container, sampleRate: rate, channels, durationSec, maxFrameBytes };
     }
     case 'mp3':
       return probeMp3(b);

@@ -94,7 +94,9 @@ interface Kernel {
   halfWidth: number;
 }
 
-function kernel(src: number, dst: number, rolloff: number, beta: number): Kernel & { fc: number; fN: number; atten: number } {
+type KernelDesign = Kernel & { fc: number; fN: number; atten: number };
+
+function kernel(src: number, dst: number, rolloff: number, beta: number): KernelDesign {
   const fN = Math.min(src, dst) / 2;
   const fc = rolloff * fN;
   const df = 2 * (1 - rolloff) * fN;

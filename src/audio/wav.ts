@@ -121,7 +121,8 @@ function parseFmt(b: Uint8Array, dv: DataView, off: number, size: number, name: 
   const body = off + 8;
   if (size < 16) throw new AudioDecodeError(name, `fmt chunk at byte ${off} is ${size} bytes, need 16`, off);
   if (body + 16 > b.length) {
-    throw new AudioDecodeError(name, `fmt chunk at byte ${off} is cut off: the file ends at byte ${b.length}, need ${body + 16}`, off);
+    const problem = `fmt chunk at byte ${off} is cut off: the file ends at byte ${b.length}, need ${body + 16}`;
+    throw new AudioDecodeError(name, problem, off);
   }
   let tag = dv.getUint16(body, true);
   const channels = dv.getUint16(body + 2, true);
@@ -134,14 +135,17 @@ function parseFmt(b: Uint8Array, dv: DataView, off: number, size: number, name: 
   if (tag === TAG_EXTENSIBLE) {
     extensible = true;
     if (size < 40) {
-      throw new AudioDecodeError(name, `fmt chunk at byte ${off} is ${size} bytes, WAVE_FORMAT_EXTENSIBLE needs 40`, off);
+      const problem = `fmt chunk at byte ${off} is ${size} bytes, WAVE_FORMAT_EXTENSIBLE needs 40`;
+      throw new AudioDecodeError(name, problem, off);
     }
     if (body + 40 > b.length) {
-      throw new AudioDecodeError(name, `fmt chunk at byte ${off} is cut off: the file ends at byte ${b.length}, need ${body + 40}`, off);
+      const problem = `fmt chunk at byte ${off} is cut off: the file ends at byte ${b.length}, need ${body + 40}`;
+      throw new AudioDecodeError(name, problem, off);
     }
     const cbSize = dv.getUint16(body + 16, true);
     if (cbSize < 22) {
-      throw new AudioDecodeError(name, `fmt chunk at byte ${off}: WAVE_FORMAT_EXTENSIBLE extension size is ${cbSize}, need 22`, body + 16);
+      const problem = `fmt chunk at byte ${off}: WAVE_FORMAT_EXTENSIBLE extension size is ${cbSize}, need 22`;
+      throw new AudioDecodeError(name, problem, body + 16);
     }
     validBits = dv.getUint16(body + 18, true) || bits; // 0 means "all bits valid"
     channelMask = dv.getUint32(body + 20, true);
@@ -149,7 +153,9 @@ function parseFmt(b: Uint8Array, dv: DataView, off: number, size: number, name: 
     for (let i = 0; i < 14; i++) {
       if (b[guid + 2 + i] !== GUID_TAIL[i]) {
         const g = Array.from(b.subarray(guid, guid + 16), (x) => x.toString(16).padStart(2, '0')).join('');
-        throw new AudioDecodeError(name, `unsupported WAVE_FORMAT_EXTENSIBLE sub-format GUID ${g} at byte ${guid}; supported: ${SUPPORTED}`, guid);
+        const problem = `unsupported WAVE_FORMAT_EXTENSIBLE sub-format GUID ${g} at byte ${guid}; ` +
+          `supported: ${SUPPORTED}`;
+        throw new AudioDecodeError(name, problem, guid);
       }
     }
     tag = dv.getUint16(guid, true);
@@ -163,7 +169,8 @@ function parseFmt(b: Uint8Array, dv: DataView, off: number, size: number, name: 
   if (sampleRate < MIN_SAMPLE_RATE || sampleRate > MAX_SAMPLE_RATE) {
     throw new AudioDecodeError(
       name,
-      `fmt chunk at byte ${off} says sample rate ${sampleRate} Hz; supported: ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`,
+      `fmt chunk at byte ${off} says sample rate ${sampleRate} Hz; ` +
+        `supported: ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`,
       body + 4,
     );
   }
@@ -173,12 +180,15 @@ function parseFmt(b: Uint8Array, dv: DataView, off: number, size: number, name: 
   else if (tag === TAG_FLOAT) okBits = bits === 32 || bits === 64;
   else okBits = bits === 8;
   if (!okBits || validBits > bits) {
-    throw new AudioDecodeError(name, `fmt chunk at byte ${off}: ${bits} bits per sample (${validBits} valid) is not valid for codec ${hex4(tag)}`, body + 14);
+    const problem =
+      `fmt chunk at byte ${off}: ${bits} bits per sample (${validBits} valid) is not valid for codec ${hex4(tag)}`;
+    throw new AudioDecodeError(name, problem, body + 14);
   }
   if (blockAlign !== channels * container) {
     throw new AudioDecodeError(
       name,
-      `fmt chunk at byte ${off}: block align ${blockAlign} does not match ${channels} channel(s) × ${container} byte(s)`,
+      `fmt chunk at byte ${off}: block align ${blockAlign} does not match ` +
+        `${channels} channel(s) × ${container} byte(s)`,
       body + 12,
     );
   }
@@ -308,16 +318,22 @@ export function readWavHeader(bytes: Uint8Array, name: string): WavHeader {
   }
 
   if (!fmt) {
-    throw new AudioDecodeError(name, `no 'fmt ' chunk found (scanned up to byte ${Math.min(off, len)} of ${len})`, Math.min(off, len));
+    const problem = `no 'fmt ' chunk found (scanned up to byte ${Math.min(off, len)} of ${len})`;
+    throw new AudioDecodeError(name, problem, Math.min(off, len));
   }
   if (dataHeader < 0) {
-    throw new AudioDecodeError(name, `no 'data' chunk found (scanned up to byte ${Math.min(off, len)} of ${len})`, Math.min(off, len));
+    const problem = `no 'data' chunk found (scanned up to byte ${Math.min(off, len)} of ${len})`;
+    throw new AudioDecodeError(name, problem, Math.min(off, len));
   }
 
   const frames = Math.floor(dataAvail / fmt.blockAlign);
   const bps = fmt.blockAlign / fmt.channels;
   const encoding: WavEncoding =
-    fmt.tag === TAG_FLOAT ? 'float' : fmt.tag === TAG_ALAW ? 'alaw' : fmt.tag === TAG_MULAW ? 'mulaw' : bps === 1 ? 'pcm-uint8' : 'pcm-int';
+    fmt.tag === TAG_FLOAT ? 'float'
+    : fmt.tag === TAG_ALAW ? 'alaw'
+    : fmt.tag === TAG_MULAW ? 'mulaw'
+    : bps === 1 ? 'pcm-uint8'
+    : 'pcm-int';
   return {
     sampleRate: fmt.sampleRate,
     channelCount: fmt.channels,

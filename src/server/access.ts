@@ -41,7 +41,14 @@ export const accessPlugin = unscoped(async (app, { ctx }: { ctx: ServerContext }
   const ipSalt = randomBytes(16);
 
   app.addHook('onRequest', async (request, reply) => {
-    const info: RequestInfo = { start: performance.now(), ip: request.ip ?? '', auth: 'none', keyId: null, bytesIn: null, audioSec: null };
+    const info: RequestInfo = {
+      start: performance.now(),
+      ip: request.ip ?? '',
+      auth: 'none',
+      keyId: null,
+      bytesIn: null,
+      audioSec: null,
+    };
     ctx.infos.set(request, info);
     const len = Number(request.headers['content-length']);
     if (Number.isFinite(len) && len >= 0) info.bytesIn = len;
@@ -69,6 +76,9 @@ export const accessPlugin = unscoped(async (app, { ctx }: { ctx: ServerContext }
     if (!ctx.logSink || !info) return;
     const finished = reply.raw.writableFinished;
     const ipMode = ctx.logClientIp;
+    const ip = ipMode === 'off' ? null
+      : ipMode === 'hash' ? createHmac('sha256', ipSalt).update(info.ip).digest('hex').slice(0, 12)
+      : info.ip || null;
     const line: RequestLogLine = {
       time: new Date().toISOString(),
       id: String(request.id),
@@ -78,7 +88,7 @@ export const accessPlugin = unscoped(async (app, { ctx }: { ctx: ServerContext }
       ms: Math.round((performance.now() - info.start) * 10) / 10,
       bytesIn: info.bytesIn,
       audioSec: info.audioSec === null ? null : Math.round(info.audioSec * 1000) / 1000,
-      ip: ipMode === 'off' ? null : ipMode === 'hash' ? createHmac('sha256', ipSalt).update(info.ip).digest('hex').slice(0, 12) : info.ip || null,
+      ip,
       keyId: info.keyId,
       auth: info.auth,
     };
@@ -107,7 +117,8 @@ export const accessPlugin = unscoped(async (app, { ctx }: { ctx: ServerContext }
       errorResponseBuilder: (_request, rl) =>
         new ApiError(
           rl.statusCode,
-          `Rate limit reached: at most ${rl.max} requests per ${Math.round(limit.timeWindowMs / 1000)} s. Retry in ${rl.after}.`,
+          `Rate limit reached: at most ${rl.max} requests per ${Math.round(limit.timeWindowMs / 1000)} s. ` +
+            `Retry in ${rl.after}.`,
           'rate_limit_error',
           'rate_limit_exceeded',
         ),

@@ -143,7 +143,9 @@ export function createContext(options: ServerOptions): ServerContext {
   const capacity = transcriber.maxBeams;
   const maxBeams = options.maxBeams ?? capacity;
   if (!Number.isInteger(maxBeams) || maxBeams < 1 || maxBeams > capacity) {
-    throw new RangeError(`maxBeams must be an integer from 1 to ${capacity} (the transcriber's maxBeams), got ${maxBeams}`);
+    throw new RangeError(
+      `maxBeams must be an integer from 1 to ${capacity} (the transcriber's maxBeams), got ${maxBeams}`,
+    );
   }
   const modelDir = modelFolderOf(options.modelDir, transcriber.modelId);
   return {
@@ -183,7 +185,8 @@ export function createContext(options: ServerOptions): ServerContext {
 export function publicModelId(modelId: string): string {
   const hub = /(?:^|[/\\])models--([^/\\]+?)--([^/\\]+)[/\\]snapshots[/\\]/.exec(modelId);
   if (hub) return `${hub[1]}/${hub[2]}`;
-  const pathLike = /^(?:[/\\~.]|[A-Za-z]:[/\\])/.test(modelId) || modelId.includes('\\') || modelId.split('/').length > 2;
+  const pathLike =
+    /^(?:[/\\~.]|[A-Za-z]:[/\\])/.test(modelId) || modelId.includes('\\') || modelId.split('/').length > 2;
   if (!pathLike && !isFolder(modelId)) return modelId;
   return modelId.split(/[/\\]+/).filter(Boolean).pop() ?? 'model';
 }
@@ -242,7 +245,7 @@ function defaultBrowserBundleDir(): string | null {
   return candidates.find((dir) => existsSync(join(dir, BROWSER_BUNDLE))) ?? null;
 }
 
-/** The model folder to offer at /models/<id>/: explicit, or the transcriber's modelId when it is a checkpoint folder. */
+/** The model folder offered at /models/<id>/: explicit, or the transcriber's modelId when it is a checkpoint folder. */
 function modelFolderOf(option: string | false | undefined, modelId: string): string | null {
   if (option === false) return null;
   const dir = option ?? modelId;
@@ -251,7 +254,9 @@ function modelFolderOf(option: string | false | undefined, modelId: string): str
   } catch {
     // not a folder (a fake transcriber, a repo id)
   }
-  if (option !== undefined) throw new RangeError(`modelDir ${JSON.stringify(option)} is not a checkpoint folder (no config.json)`);
+  if (option !== undefined) {
+    throw new RangeError(`modelDir ${JSON.stringify(option)} is not a checkpoint folder (no config.json)`);
+  }
   return null;
 }
 

@@ -69,17 +69,18 @@ export function fileTooLargeError(maxUploadBytes: number): ApiError {
 }
 
 export function notMultipartError(): ApiError {
-  return new ApiError(415, "The request must be multipart/form-data with the audio in a 'file' field.", 'invalid_request_error', 'unsupported_media_type');
+  const message = "The request must be multipart/form-data with the audio in a 'file' field.";
+  return new ApiError(415, message, 'invalid_request_error', 'unsupported_media_type');
 }
 
 export function queueFullError(retryAfterSec: number): ApiError {
-  return new ApiError(503, 'The server is busy: the transcription queue is full. Please retry later.', 'server_error', 'queue_full', null, {
-    'retry-after': String(retryAfterSec),
-  });
+  const message = 'The server is busy: the transcription queue is full. Please retry later.';
+  return new ApiError(503, message, 'server_error', 'queue_full', null, { 'retry-after': String(retryAfterSec) });
 }
 
 export function shuttingDownError(): ApiError {
-  return new ApiError(503, 'The server is shutting down.', 'server_error', 'shutting_down', null, { 'retry-after': '30' });
+  const headers = { 'retry-after': '30' };
+  return new ApiError(503, 'The server is shutting down.', 'server_error', 'shutting_down', null, headers);
 }
 
 export function notFound(name: string): ApiError {
@@ -122,7 +123,8 @@ export function toApiError(err: unknown, ctx: ServerContext): ApiError {
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
     const message = typeof e.message === 'string' && e.message ? clip(e.message, 300) : 'Bad request.';
-    return new ApiError(status, message, status === 401 ? 'authentication_error' : 'invalid_request_error', typeof e.code === 'string' ? e.code.toLowerCase() : null);
+    const type = status === 401 ? 'authentication_error' : 'invalid_request_error';
+    return new ApiError(status, message, type, typeof e.code === 'string' ? e.code.toLowerCase() : null);
   }
   // No details (let alone stacks) for the client; the log line carries the error.
   return new ApiError(500, 'The server had an error while processing your request.', 'server_error', 'internal_error');
@@ -145,9 +147,10 @@ export const errorsPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = unscoped
     return sendError(reply, apiErr);
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new ApiError(404, `Unknown request URL: ${request.method} ${clip(pathOf(request.url), 200)}.`, 'invalid_request_error', 'unknown_url')),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const message = `Unknown request URL: ${request.method} ${clip(pathOf(request.url), 200)}.`;
+    return sendError(reply, new ApiError(404, message, 'invalid_request_error', 'unknown_url'));
+  });
 });
 
 /**

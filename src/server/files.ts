@@ -34,8 +34,11 @@ export const WEB_CSP = [
  * The files of a checkpoint folder the model route serves (and nothing else): configs, tokenizer,
  * chat template, the single safetensors file or the index and its numbered shards.
  */
-export const MODEL_FILE_NAME =
-  /^(?:config\.json|generation_config\.json|preprocessor_config\.json|processor_config\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|chat_template\.jinja|chat_template\.json|model\.safetensors|model\.safetensors\.index\.json|model-\d{5}-of-\d{5}\.safetensors)$/;
+export const MODEL_FILE_NAME = new RegExp(
+  '^(?:config\\.json|generation_config\\.json|preprocessor_config\\.json|processor_config\\.json' +
+    '|tokenizer\\.json|tokenizer_config\\.json|special_tokens_map\\.json|chat_template\\.jinja|chat_template\\.json' +
+    '|model\\.safetensors|model\\.safetensors\\.index\\.json|model-\\d{5}-of-\\d{5}\\.safetensors)$',
+);
 
 const MODEL_FILE_TYPES: Record<string, string> = {
   json: 'application/json; charset=utf-8',
@@ -58,7 +61,7 @@ const STATIC_TYPES: Record<string, string> = {
 /** Plain file names only: no folders, no dot files, so no path can leave the web root. */
 const STATIC_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.([A-Za-z0-9]+)$/;
 
-/** `Range: bytes=a-b` / `bytes=a-` / `bytes=-n` → inclusive [start, end]; null = serve the whole file; 'bad' = 416. */
+/** `Range: bytes=a-b` / `bytes=a-` / `bytes=-n` → inclusive [start, end]; null = the whole file; 'bad' = 416. */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'bad' {
   if (!header) return null;
   const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
@@ -92,12 +95,20 @@ async function sendStatic(reply: FastifyReply, name: string, root: string | null
     return sendError(reply, notFound(name));
   }
   reply.header('cache-control', 'no-cache').header('x-content-type-options', 'nosniff');
-  if (type.startsWith('text/html')) reply.header('content-security-policy', WEB_CSP).header('referrer-policy', 'no-referrer');
+  if (type.startsWith('text/html')) {
+    reply.header('content-security-policy', WEB_CSP).header('referrer-policy', 'no-referrer');
+  }
   return reply.type(type).send(body);
 }
 
 /** One file of the served checkpoint folder, whole or one byte range; HEAD sends the headers only. */
-async function sendModelFile(modelDir: string, request: FastifyRequest, reply: FastifyReply, id: string, file: string | null): Promise<FastifyReply> {
+async function sendModelFile(
+  modelDir: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  id: string,
+  file: string | null,
+): Promise<FastifyReply> {
   const label = `models/${clip(id, 60)}/${clip(file ?? '', 100)}`;
   if (!file || !MODEL_FILE_NAME.test(file)) return sendError(reply, notFound(label));
   const path = join(modelDir, file);
@@ -125,7 +136,8 @@ async function sendModelFile(modelDir: string, request: FastifyRequest, reply: F
   const range = ifRange !== undefined && ifRange !== etag ? null : parseRange(request.headers.range, size);
   if (range === 'bad') {
     reply.header('content-range', `bytes */${size}`);
-    return sendError(reply, new ApiError(416, `Range not satisfiable: ${file} has ${size} bytes.`, 'invalid_request_error', 'range_not_satisfiable'));
+    const message = `Range not satisfiable: ${file} has ${size} bytes.`;
+    return sendError(reply, new ApiError(416, message, 'invalid_request_error', 'range_not_satisfiable'));
   }
   const start = range ? range.start : 0;
   const end = range ? range.end : size - 1;
@@ -147,8 +159,10 @@ export const modelFilesPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = asyn
       url: '/models/:id/:file',
       exposeHeadRoute: false,
       preParsing: requireKey(ctx),
-      handler: (request, reply) =>
-        sendModelFile(modelDir, request, reply, request.params.id, request.params.id === modelSlug ? request.params.file : null),
+      handler: (request, reply) => {
+        const { id, file } = request.params;
+        return sendModelFile(modelDir, request, reply, id, id === modelSlug ? file : null);
+      },
     });
   }
 };
@@ -163,7 +177,8 @@ export const webPagePlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (
   }
   if (webRoot) {
     app.get('/', (_request, reply) => sendStatic(reply, 'index.html', webRoot));
-    app.get<{ Params: { name: string } }>('/:name', (request, reply) => sendStatic(reply, request.params.name, webRoot));
+    app.get<{ Params: { name: string } }>('/:name', (request, reply) =>
+      sendStatic(reply, request.params.name, webRoot));
   }
 };
 

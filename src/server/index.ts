@@ -1,7 +1,14 @@
 /** The HTTP service (`glm-asr serve`) and the output formats shared with the CLI. */
 export * from './transcriber';
 export * from '../formats';
-export { JobQueue, QueueFullError, QueueClosedError, type QueueStats, type JobQueueOptions, type PushOptions } from './queue';
+export {
+  JobQueue,
+  QueueFullError,
+  QueueClosedError,
+  type QueueStats,
+  type JobQueueOptions,
+  type PushOptions,
+} from './queue';
 export { ApiError, type ApiErrorBody, type ApiErrorType } from './errors';
 export {
   buildServer,

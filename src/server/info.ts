@@ -8,6 +8,7 @@ import type { QueueStats } from './queue';
 
 export const infoPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   const modelObject = () => ({ id: ctx.modelId, object: 'model', created: ctx.startedAt, owned_by: 'glm-asr-webgpu' });
+  const v1 = { config: rateLimited(ctx), preParsing: requireKey(ctx) };
 
   app.get('/health', async () => ({
     status: 'ok',
@@ -26,16 +27,17 @@ export const infoPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app
     },
   }));
 
-  app.get('/v1/models', { config: rateLimited(ctx), preParsing: requireKey(ctx) }, async () => ({
+  app.get('/v1/models', v1, async () => ({
     object: 'list',
     data: [modelObject()],
   }));
 
   // A wildcard: a repo id ('owner/name') has a slash in it.
-  app.get<{ Params: { '*': string } }>('/v1/models/*', { config: rateLimited(ctx), preParsing: requireKey(ctx) }, async (request) => {
+  app.get<{ Params: { '*': string } }>('/v1/models/*', v1, async (request) => {
     const model = request.params['*'];
     if (model !== ctx.modelId) {
-      throw new ApiError(404, `The model '${clip(model, 100)}' does not exist.`, 'invalid_request_error', 'model_not_found', 'model');
+      const message = `The model '${clip(model, 100)}' does not exist.`;
+      throw new ApiError(404, message, 'invalid_request_error', 'model_not_found', 'model');
     }
     return modelObject();
   });

@@ -14,7 +14,13 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { decodeAudio, probeAudio, TARGET_SAMPLE_RATE } from '../audio';
-import { formatTranscription, isResponseFormat, RESPONSE_CONTENT_TYPES, RESPONSE_FORMATS, type ResponseFormat } from '../formats';
+import {
+  formatTranscription,
+  isResponseFormat,
+  RESPONSE_CONTENT_TYPES,
+  RESPONSE_FORMATS,
+  type ResponseFormat,
+} from '../formats';
 import { rateLimited, requireKey } from './access';
 import { clip, type ServerContext } from './context';
 import {
@@ -60,7 +66,8 @@ async function readForm(request: FastifyRequest): Promise<UploadedForm> {
       if (part.type === 'file') {
         if (part.fieldname !== 'file') {
           await part.toBuffer(); // drain it (still bounded by the size limit)
-          deferred ??= badRequest(`Unexpected file field '${clip(part.fieldname, 40)}': the audio goes in 'file'.`, part.fieldname, 'unexpected_file');
+          const message = `Unexpected file field '${clip(part.fieldname, 40)}': the audio goes in 'file'.`;
+          deferred ??= badRequest(message, part.fieldname, 'unexpected_file');
           continue;
         }
         const buf = await part.toBuffer();
@@ -79,7 +86,8 @@ async function readForm(request: FastifyRequest): Promise<UploadedForm> {
   } catch (err) {
     if (!isParserError(err)) throw err;
     // no boundary, a boundary the body does not use, a body cut short
-    throw badRequest(`The multipart/form-data body could not be read: ${clip((err as Error).message, 200)}.`, null, 'invalid_multipart');
+    const message = `The multipart/form-data body could not be read: ${clip((err as Error).message, 200)}.`;
+    throw badRequest(message, null, 'invalid_multipart');
   }
   if (deferred) throw deferred;
   return form;
@@ -91,7 +99,8 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
   const tooShort = (name: string, seconds: number) =>
     new ApiError(
       400,
-      `${name}: the audio is ${(seconds * 1000).toFixed(1)} ms long; the shortest the model takes is ${(transcriber.minAudioSeconds * 1000).toFixed(1)} ms.`,
+      `${name}: the audio is ${(seconds * 1000).toFixed(1)} ms long; ` +
+        `the shortest the model takes is ${(transcriber.minAudioSeconds * 1000).toFixed(1)} ms.`,
       'invalid_request_error',
       'audio_too_short',
       'file',
@@ -101,13 +110,16 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
     limits: { fileSize: maxUploadBytes, files: 1, fields: 32, fieldSize: 64 * 1024, parts: 48, headerPairs: 200 },
   });
 
-  app.post('/v1/audio/transcriptions', { config: rateLimited(ctx), preParsing: requireKey(ctx) }, async (request, reply): Promise<FastifyReply> => {
+  const routeOptions = { config: rateLimited(ctx), preParsing: requireKey(ctx) };
+  app.post('/v1/audio/transcriptions', routeOptions, async (request, reply): Promise<FastifyReply> => {
     const info = ctx.infos.get(request)!;
     if (ctx.shuttingDown || queue.isClosed) throw shuttingDownError();
     // Refuse before reading a possibly large upload; the queue checks again when the job is pushed.
     if (queue.isFull) throw queueFullError(queue.retryAfterSeconds());
     if (!request.isMultipart()) throw notMultipartError();
-    if (info.bytesIn !== null && info.bytesIn > maxUploadBytes + FORM_OVERHEAD_BYTES) throw fileTooLargeError(maxUploadBytes);
+    if (info.bytesIn !== null && info.bytesIn > maxUploadBytes + FORM_OVERHEAD_BYTES) {
+      throw fileTooLargeError(maxUploadBytes);
+    }
 
     // Aborted when the client goes away before we answer: skips the job if it still waits.
     const gone = new AbortController();
@@ -120,11 +132,14 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
 
     const formatField = one('response_format')?.trim() || 'json';
     if (!isResponseFormat(formatField)) {
-      throw badRequest(`'response_format' must be one of ${RESPONSE_FORMATS.join(', ')}; got '${clip(formatField, 40)}'.`, 'response_format');
+      const message =
+        `'response_format' must be one of ${RESPONSE_FORMATS.join(', ')}; got '${clip(formatField, 40)}'.`;
+      throw badRequest(message, 'response_format');
     }
     const format: ResponseFormat = formatField;
     if (/^(true|1)$/i.test(one('stream')?.trim() ?? '')) {
-      throw badRequest("'stream' is not supported by this server; omit it or send false.", 'stream', 'unsupported_value');
+      const message = "'stream' is not supported by this server; omit it or send false.";
+      throw badRequest(message, 'stream', 'unsupported_value');
     }
     const temperature = one('temperature');
     if (temperature !== undefined && temperature.trim() !== '' && !Number.isFinite(Number(temperature))) {
@@ -170,7 +185,8 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
           signal.throwIfAborted();
           info.audioSec = audio.durationSec;
           if (audio.samples.length < minSamples) throw tooShort(name, audio.samples.length / TARGET_SAMPLE_RATE);
-          return transcriber.transcribe({ samples: audio.samples, sampleRate: TARGET_SAMPLE_RATE }, { name, signal, beams, maxNewTokens });
+          const samples = { samples: audio.samples, sampleRate: TARGET_SAMPLE_RATE } as const;
+          return transcriber.transcribe(samples, { name, signal, beams, maxNewTokens });
         },
         { signal: gone.signal },
       )
