@@ -260,6 +260,10 @@ export class VadBranch {
    * gatesX.
    */
   encode(src: Float32Array, off: number, steps: number, ctx: Float32Array): void {
+    // Typed arrays drop writes past their end silently: a larger block would give wrong values, not an error.
+    if (steps > this.maxSteps) {
+      throw new RangeError(`VAD encode of ${steps} steps exceeds its ${this.maxSteps}-step buffers`);
+    }
     const { chunk, context, weights } = this;
     const nFft = weights.geometry.n_fft;
     const hop = weights.geometry.hop;
