@@ -12,13 +12,13 @@
  * Exit codes: 0 success; 1 a file failed to transcribe (the others are still done); 2 bad usage;
  * 3 the model could not be loaded or downloaded.
  */
-import { open, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { MAX_BEAMS, OptionError, PRECISIONS } from '../models/glm-asr/options';
+import { MAX_BEAMS, PRECISIONS } from '../models/glm-asr/options';
 import { GlmAsr } from '../models/glm-asr/node';
 import { type Transcription } from '../models/glm-asr/transcriber';
-import { downloadModel, resolveModelSource } from '../hub';
+import { downloadModel } from '../hub';
+import { EXIT, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, UsageError } from './common';
 import { doctorCommand, setupCommand } from './doctor';
 import { toSrt, toVtt } from '../formats';
 
@@ -40,10 +40,6 @@ const USAGE = `Usage:
   glm-asr setup [--deb FILE]               Linux without a GPU driver: install a CPU driver (Mesa lavapipe) into
                                            the user cache folder (--deb: from this mesa-vulkan-drivers package)
 FILE may be a glob ("clips/*.wav"). Models are a local folder, a Hugging Face repo id or "demo".`;
-
-class UsageError extends Error {}
-
-const EXIT = { ok: 0, fileFailed: 1, usage: 2, model: 3 } as const;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -95,23 +91,8 @@ async function transcribeCommand(args: string[]): Promise<number> {
   const files = await expandInputs(positionals);
   const progress = new Progress(!values.quiet && process.stderr.isTTY === true);
 
-  let asr: GlmAsr;
-  try {
-    const dir = await resolveModelSource(values.model, {
-      onProgress: (p) => progress.bar(`download ${p.file}`, p.bytes, p.totalBytes, 'bytes'),
-    });
-    asr = await GlmAsr.load(dir, {
-      precision,
-      maxBeams: Math.max(beams, 1),
-      onProgress: (p) => progress.bar('load', p.bytesDone, p.bytesTotal, 'bytes'),
-    });
-  } catch (e) {
-    progress.done();
-    console.error(`glm-asr: cannot load model "${values.model}": ${(e as Error).message}`);
-    return EXIT.model;
-  }
-  progress.done();
-  if (asr.notice && !values.quiet) console.error(`glm-asr: ${asr.notice}`);
+  const asr = await loadModel(values.model, precision, beams, progress, values.quiet!);
+  if (!asr) return EXIT.model;
 
   let failed = 0;
   try {
@@ -133,9 +114,9 @@ async function transcribeCommand(args: string[]): Promise<number> {
         progress.done();
         // An option the loaded model cannot take (e.g. --max-new-tokens beyond its decoder) is bad usage, the same
         // for every file.
-        if (e instanceof OptionError) {
-          const flag = e.option === 'maxNewTokens' ? '--max-new-tokens' : e.option === 'beams' ? '--beams' : e.option;
-          console.error(`glm-asr: ${flag}: ${e.message}`);
+        const usage = optionFlag(e);
+        if (usage) {
+          console.error(`glm-asr: ${usage}`);
           return EXIT.usage;
         }
         failed++;
@@ -222,82 +203,6 @@ async function serveCommand(args: string[]): Promise<number> {
   return new Promise<number>(() => {}); // runs until a signal closes it (startServer exits the process)
 }
 
-/**
- * parseArgs with its errors as usage errors. A negative number after an option is taken as the option's value,
- * so that `--beams -1` is answered with what is wrong with -1 rather than parseArgs's "ambiguous" error.
- */
-function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
-  const args = [...(config.args ?? [])];
-  for (let i = 0; i + 1 < args.length; i++) {
-    const name = /^--([^=]+)$/.exec(args[i])?.[1];
-    if (name && config.options?.[name]?.type === 'string' && /^-\.?\d/.test(args[i + 1])) {
-      args.splice(i, 2, `${args[i]}=${args[i + 1]}`);
-    }
-  }
-  try {
-    return parseArgs({ ...config, args }) as ReturnType<typeof parseArgs<T>>;
-  } catch (e) {
-    const code = String((e as { code?: unknown }).code);
-    if (!code.startsWith('ERR_PARSE_ARGS')) throw e;
-    // Node's message goes on to explain `--` for positionals starting with '-', which is not what went wrong here.
-    const unknown = /^Unknown option '([^']+)'/.exec((e as Error).message);
-    throw new UsageError(unknown ? `unknown option ${unknown[1]}` : (e as Error).message.replace(/\s*\n\s*/g, ' '));
-  }
-}
-
-function integer(flag: string, value: string, min: number, max: number): number {
-  const n = value.trim() === '' ? NaN : Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `a positive integer` : `an integer from ${min} to ${max}`;
-    throw new UsageError(`${flag} must be ${range}, got "${value}"`);
-  }
-  return n;
-}
-
-function oneOf<const T extends readonly string[]>(flag: string, value: string, allowed: T): T[number] {
-  if (!allowed.includes(value)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
-  return value;
-}
-
-/**
- * An input file's bytes, read with a bound: a regular file up to `maxBytes` (its size is checked before reading),
- * a pipe or FIFO (e.g. bash's `<(...)`) until its end or `maxBytes`. Directories and devices are refused, so
- * that `/dev/zero` or `/dev/stdin` on a terminal is an error, not an endless read.
- */
-async function readInput(file: string, maxBytes: number): Promise<Uint8Array> {
-  const st = await stat(file);
-  const limit = `the ${maxBytes / 2 ** 20} MiB limit (--max-input-mb)`;
-  if (st.isFile() && st.size > maxBytes) throw new Error(`is ${(st.size / 2 ** 20).toFixed(1)} MiB, over ${limit}`);
-  if (!st.isFile() && !st.isFIFO() && !st.isSocket()) {
-    const kind = st.isDirectory() ? 'a directory'
-      : st.isCharacterDevice() ? 'a character device'
-        : st.isBlockDevice() ? 'a block device' : 'not a file';
-    throw new Error(`is ${kind}, not an audio file (a regular file or a pipe)`);
-  }
-  const fh = await open(file, 'r');
-  try {
-    const buf = new Uint8Array(2 ** 20);
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, maxBytes + 1 - total), null);
-      if (bytesRead === 0) break;
-      chunks.push(buf.slice(0, bytesRead));
-      total += bytesRead;
-      if (total > maxBytes) throw new Error(`holds more than ${limit}`);
-    }
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Files as given, with globs (*, ?, [..], **) expanded here so quoted patterns work on every shell. */
 async function expandInputs(patterns: string[]): Promise<string[]> {
   const out: string[] = [];
@@ -335,27 +240,6 @@ async function glob(pattern: string): Promise<string[]> {
 
 function segmentRegex(seg: string): string {
   return seg.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
-}
-
-/** One progress line on stderr when it is a TTY; nothing otherwise. */
-class Progress {
-  private shown = false;
-  constructor(private readonly enabled: boolean) {}
-  bar(label: string, done: number, total: number, unit: 'bytes' | 'windows' | 'tokens'): void {
-    if (!this.enabled) return;
-    const frac = total > 0 ? Math.min(1, done / total) : 0;
-    const width = 24;
-    const filled = Math.round(frac * width);
-    const amount = unit === 'bytes'
-      ? `${(done / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MiB`
-      : `${done}/${total} ${unit}`;
-    process.stderr.write(`\r\x1b[2K${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${amount}`);
-    this.shown = true;
-  }
-  done(): void {
-    if (this.shown) process.stderr.write('\r\x1b[2K');
-    this.shown = false;
-  }
 }
 
 main(process.argv.slice(2)).then(

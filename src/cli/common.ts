@@ -1,0 +1,148 @@
+/**
+ * What the CLI's commands share (src/cli/main.ts, src/cli/eval.ts): exit codes, argument parsing and checks that
+ * turn mistakes into usage errors, bounded input reads, the progress line, and loading a model.
+ */
+import { open, stat } from 'node:fs/promises';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { OptionError, type PRECISIONS } from '../models/glm-asr/options';
+import { GlmAsr } from '../models/glm-asr/node';
+import { resolveModelSource } from '../hub';
+
+/** Bad usage: exit 2 with one line on stderr. */
+export class UsageError extends Error {}
+
+export const EXIT = { ok: 0, fileFailed: 1, usage: 2, model: 3 } as const;
+
+/**
+ * parseArgs with its errors as usage errors. A negative number after an option is taken as the option's value,
+ * so that `--beams -1` is answered with what is wrong with -1 rather than parseArgs's "ambiguous" error.
+ */
+export function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  const args = [...(config.args ?? [])];
+  for (let i = 0; i + 1 < args.length; i++) {
+    const name = /^--([^=]+)$/.exec(args[i])?.[1];
+    if (name && config.options?.[name]?.type === 'string' && /^-\.?\d/.test(args[i + 1])) {
+      args.splice(i, 2, `${args[i]}=${args[i + 1]}`);
+    }
+  }
+  try {
+    return parseArgs({ ...config, args }) as ReturnType<typeof parseArgs<T>>;
+  } catch (e) {
+    const code = String((e as { code?: unknown }).code);
+    if (!code.startsWith('ERR_PARSE_ARGS')) throw e;
+    // Node's message goes on to explain `--` for positionals starting with '-', which is not what went wrong here.
+    const unknown = /^Unknown option '([^']+)'/.exec((e as Error).message);
+    throw new UsageError(unknown ? `unknown option ${unknown[1]}` : (e as Error).message.replace(/\s*\n\s*/g, ' '));
+  }
+}
+
+export function integer(flag: string, value: string, min: number, max: number): number {
+  const n = value.trim() === '' ? NaN : Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `a positive integer` : `an integer from ${min} to ${max}`;
+    throw new UsageError(`${flag} must be ${range}, got "${value}"`);
+  }
+  return n;
+}
+
+export function oneOf<const T extends readonly string[]>(flag: string, value: string, allowed: T): T[number] {
+  if (!allowed.includes(value)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
+  return value;
+}
+
+/**
+ * An input file's bytes, read with a bound: a regular file up to `maxBytes` (its size is checked before reading),
+ * a pipe or FIFO (e.g. bash's `<(...)`) until its end or `maxBytes`. Directories and devices are refused, so
+ * that `/dev/zero` or `/dev/stdin` on a terminal is an error, not an endless read.
+ */
+export async function readInput(file: string, maxBytes: number): Promise<Uint8Array> {
+  const st = await stat(file);
+  const limit = `the ${maxBytes / 2 ** 20} MiB limit (--max-input-mb)`;
+  if (st.isFile() && st.size > maxBytes) throw new Error(`is ${(st.size / 2 ** 20).toFixed(1)} MiB, over ${limit}`);
+  if (!st.isFile() && !st.isFIFO() && !st.isSocket()) {
+    const kind = st.isDirectory() ? 'a directory'
+      : st.isCharacterDevice() ? 'a character device'
+        : st.isBlockDevice() ? 'a block device' : 'not a file';
+    throw new Error(`is ${kind}, not an audio file (a regular file or a pipe)`);
+  }
+  const fh = await open(file, 'r');
+  try {
+    const buf = new Uint8Array(2 ** 20);
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, maxBytes + 1 - total), null);
+      if (bytesRead === 0) break;
+      chunks.push(buf.slice(0, bytesRead));
+      total += bytesRead;
+      if (total > maxBytes) throw new Error(`holds more than ${limit}`);
+    }
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** One progress line on stderr when it is a TTY; nothing otherwise. */
+export class Progress {
+  private shown = false;
+  constructor(private readonly enabled: boolean) {}
+  bar(label: string, done: number, total: number, unit: 'bytes' | 'windows' | 'tokens' | 'files'): void {
+    if (!this.enabled) return;
+    const frac = total > 0 ? Math.min(1, done / total) : 0;
+    const width = 24;
+    const filled = Math.round(frac * width);
+    const amount = unit === 'bytes'
+      ? `${(done / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MiB`
+      : `${done}/${total} ${unit}`;
+    process.stderr.write(`\r\x1b[2K${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${amount}`);
+    this.shown = true;
+  }
+  done(): void {
+    if (this.shown) process.stderr.write('\r\x1b[2K');
+    this.shown = false;
+  }
+}
+
+/**
+ * The model named by `--model` (a folder, a repo id, which is downloaded, or "demo"), with progress; null when it
+ * cannot be loaded, after one line on stderr (the caller exits with EXIT.model).
+ */
+export async function loadModel(
+  model: string, precision: (typeof PRECISIONS)[number], maxBeams: number, progress: Progress, quiet: boolean,
+): Promise<GlmAsr | null> {
+  let asr: GlmAsr;
+  try {
+    const dir = await resolveModelSource(model, {
+      onProgress: (p) => progress.bar(`download ${p.file}`, p.bytes, p.totalBytes, 'bytes'),
+    });
+    asr = await GlmAsr.load(dir, {
+      precision,
+      maxBeams,
+      onProgress: (p) => progress.bar('load', p.bytesDone, p.bytesTotal, 'bytes'),
+    });
+  } catch (e) {
+    progress.done();
+    console.error(`glm-asr: cannot load model "${model}": ${(e as Error).message}`);
+    return null;
+  }
+  progress.done();
+  if (asr.notice && !quiet) console.error(`glm-asr: ${asr.notice}`);
+  return asr;
+}
+
+/**
+ * An option the loaded model cannot take (e.g. --max-new-tokens beyond its decoder) as its command-line flag, for
+ * one usage line; null for any other error.
+ */
+export function optionFlag(e: unknown): string | null {
+  if (!(e instanceof OptionError)) return null;
+  const flag = e.option === 'maxNewTokens' ? '--max-new-tokens' : e.option === 'beams' ? '--beams' : e.option;
+  return `${flag}: ${e.message}`;
+}
