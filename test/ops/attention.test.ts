@@ -195,10 +195,12 @@ describe('decodeAttention (split-K over the KV cache)', () => {
     { beams: 1, pos: 513, qHeads: 32, kvHeads: 4, headDim: 64 },
   ];
   // Both variants forced (they differ in invocations per split workgroup: 8 walk several positions each, 64 one).
-  for (const [dtype, variant] of [['f32', 'cpu'], ['f16', 'cpu'], ['f32', 'gpu'], ['f16', 'gpu']] as [KvDType, FlashVariant][]) {
+  const runs: [KvDType, FlashVariant][] = [['f32', 'cpu'], ['f16', 'cpu'], ['f32', 'gpu'], ['f16', 'gpu']];
+  for (const [dtype, variant] of runs) {
     for (const c of cases) {
       const nChunks = Math.ceil(c.pos / (c.chunk ?? decodeChunk(c.pos)));
-      const name = `${dtype} beams ${c.beams} pos ${c.pos} ${c.qHeads}q/${c.kvHeads}kv D${c.headDim} (${nChunks} chunks)`;
+      const heads = `${c.qHeads}q/${c.kvHeads}kv D${c.headDim}`;
+      const name = `${dtype} beams ${c.beams} pos ${c.pos} ${heads} (${nChunks} chunks)`;
       it(`${name} (${variant} variant)`, async (ctx) => {
         const gpu = await testGpu();
         if (dtype === 'f16' && !gpu.caps.f16) ctx.skip('no shader-f16 on this adapter');
@@ -262,7 +264,8 @@ describe('prefillAttention (causal, queries against the KV cache)', () => {
     // An f16 cache changes only how the staged keys are loaded; the block arithmetic is the f32 cases'. Each
     // staged head size above 20 costs lavapipe minutes to compile, so f16 stays at D16 for the 'gpu' variant.
     for (const c of cases.filter((x) => dtype === 'f32' || x.variant === 'cpu' || x.headDim <= 20)) {
-      const name = `${dtype} beams ${c.beams} pos0 ${c.pos0} tokens ${c.tokens} ${c.qHeads}q/${c.kvHeads}kv D${c.headDim}`;
+      const heads = `${c.qHeads}q/${c.kvHeads}kv D${c.headDim}`;
+      const name = `${dtype} beams ${c.beams} pos0 ${c.pos0} tokens ${c.tokens} ${heads}`;
       it(`${name} (${c.variant} variant)`, { timeout: STAGED_COMPILE_MS }, async (ctx) => {
         const gpu = await testGpu();
         if (dtype === 'f16' && !gpu.caps.f16) ctx.skip('no shader-f16 on this adapter');

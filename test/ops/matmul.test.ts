@@ -59,7 +59,7 @@ describe('matmul y = x·Wᵀ + b', () => {
     }
   }
 
-  it('chooses gemv / gemm on a CPU adapter and split-K / tiled on a GPU (M ≤ 8 / above), whatever runs the test', async () => {
+  it('chooses gemv / gemm on a CPU adapter, split-K / tiled on a GPU (M ≤ 8 / above), on any adapter', async () => {
     const gpu = await testGpu();
     const caps = gpu.caps as { cpuAdapter: boolean };
     const saved = caps.cpuAdapter;
