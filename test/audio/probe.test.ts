@@ -16,7 +16,8 @@ async function decodeError(p: Promise<unknown>): Promise<AudioDecodeError> {
 
 describe('probeAudio: the header alone', () => {
   it('WAV: exact duration, rate and channels', () => {
-    expect(probeAudio(pcmWav(22050, 22050 * 3), 'a.wav')).toEqual({ container: 'wav', sampleRate: 22050, channels: 1, durationSec: 3 });
+    const probe = probeAudio(pcmWav(22050, 22050 * 3), 'a.wav');
+    expect(probe).toEqual({ container: 'wav', sampleRate: 22050, channels: 1, durationSec: 3 });
   });
 
   it('FLAC (STREAMINFO) and MP3 (frame headers) durations match the corpus', (ctx) => {
@@ -50,7 +51,8 @@ describe('probeAudio: the header alone', () => {
       }
       expect(performance.now() - t0).toBeLessThan(50);
       expect(err).toBeInstanceOf(AudioDecodeError);
-      expect((err as AudioDecodeError).message).toBe(`x.wav: fmt chunk at byte 12 says sample rate ${rate} Hz; supported: 1000 to 768000 Hz`);
+      const expected = `x.wav: fmt chunk at byte 12 says sample rate ${rate} Hz; supported: 1000 to 768000 Hz`;
+      expect((err as AudioDecodeError).message).toBe(expected);
       expect((err as AudioDecodeError).byteOffset).toBe(24);
     }
     expect(probeAudio(pcmWav(1000, 10), 'lo.wav').sampleRate).toBe(1000);
@@ -64,7 +66,9 @@ describe('probeAudio: the header alone', () => {
     flac[18] = 0;
     flac[19] = 0;
     flac[20] = (flac[20] & 0x0f) | 0x10;
-    expect(() => probeAudio(flac, 'slow.flac')).toThrow(/slow.flac: FLAC STREAMINFO says sample rate 1 Hz; supported: 1000 to 768000 Hz/);
+    expect(() => probeAudio(flac, 'slow.flac')).toThrow(
+      /slow.flac: FLAC STREAMINFO says sample rate 1 Hz; supported: 1000 to 768000 Hz/,
+    );
   });
 });
 

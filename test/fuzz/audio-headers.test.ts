@@ -26,7 +26,9 @@ async function runCase(bytes: Uint8Array, name: string): Promise<Outcome> {
   try {
     const d = await Promise.race([decodeAudio(bytes, name, { maxSeconds: MAX_SECONDS }), hang]);
     if (d.sampleRate !== 16000) throw new Error(`sample rate ${d.sampleRate}`);
-    if (d.samples.length > (MAX_SECONDS + 1) * 16000) throw new Error(`${d.samples.length} samples over the ${MAX_SECONDS} s limit`);
+    if (d.samples.length > (MAX_SECONDS + 1) * 16000) {
+      throw new Error(`${d.samples.length} samples over the ${MAX_SECONDS} s limit`);
+    }
     for (let i = 0; i < d.samples.length; i++) {
       if (!Number.isFinite(d.samples[i])) throw new Error(`non-finite sample at ${i}`);
     }
@@ -64,7 +66,8 @@ describe(`audio decode fuzz (${CASES} seeded cases, seed ${SEED.toString(16)})`,
         failures.push(`${name}: ${(e as Error).name}: ${(e as Error).message}`);
       }
     }
-    console.log(`audio fuzz: ${CASES} cases, ${counts.ok} decoded, ${counts.rejected} rejected, ${failures.length} failures`);
+    const { ok, rejected } = counts;
+    console.log(`audio fuzz: ${CASES} cases, ${ok} decoded, ${rejected} rejected, ${failures.length} failures`);
     expect(failures.slice(0, 10)).toEqual([]);
     // the mutations must reach both outcomes, or the fuzz is not exercising the decoders
     expect(counts.ok).toBeGreaterThan(CASES / 10);

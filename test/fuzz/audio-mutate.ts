@@ -6,7 +6,13 @@ import { readFileSync } from 'node:fs';
 import type { Rng } from './mutate';
 
 /** A small WAV: `bits` 8/16/24 PCM, 32 float, or 8-bit A-law; optional EXTENSIBLE header. */
-function wav(rate: number, channels: number, bits: number, frames: number, opts: { float?: boolean; alaw?: boolean; extensible?: boolean } = {}): Uint8Array {
+interface WavKind {
+  float?: boolean;
+  alaw?: boolean;
+  extensible?: boolean;
+}
+
+function wav(rate: number, channels: number, bits: number, frames: number, opts: WavKind = {}): Uint8Array {
   const bps = bits / 8;
   const fmtSize = opts.extensible ? 40 : 16;
   const data = frames * channels * bps;
@@ -62,7 +68,10 @@ export const AUDIO_SEEDS: [string, Uint8Array][] = [
   ['speech.mp3', seedFile('speech.mp3')],
 ];
 
-const INTERESTING_32 = [0, 1, 2, 999, 1000, 7999, 16000, 44100, 768_000, 768_001, 20_000_003, 0x7fff_0000, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff];
+const INTERESTING_32 = [
+  0, 1, 2, 999, 1000, 7999, 16000, 44100, 768_000, 768_001, 20_000_003,
+  0x7fff_0000, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff,
+];
 const INTERESTING_16 = [0, 1, 2, 3, 6, 7, 8, 12, 16, 24, 32, 64, 255, 0x7fff, 0xfffe, 0xffff];
 
 /** One to four mutations, most of them in the first 64 bytes, where the headers are. */

@@ -17,7 +17,10 @@ const CONCURRENCY = 4;
 const KEY = 'sk-fuzz-0b3c';
 const REQUEST_TIMEOUT_MS = 10_000;
 
-const FIELD_NAMES = ['model', 'response_format', 'beams', 'max_new_tokens', 'temperature', 'language', 'stream', 'prompt', 'timestamp_granularities[]', 'file', '', 'x"y', 'ä', 'a'.repeat(300)];
+const FIELD_NAMES = [
+  'model', 'response_format', 'beams', 'max_new_tokens', 'temperature', 'language', 'stream', 'prompt',
+  'timestamp_granularities[]', 'file', '', 'x"y', 'ä', 'a'.repeat(300),
+];
 const FIELD_VALUES: Record<string, readonly string[]> = {
   model: ['whisper-1', 'glm-asr-nano-2512', ''],
   response_format: ['json', 'text', 'srt', 'vtt', 'verbose_json', 'JSON', 'xml', ''],
@@ -61,13 +64,20 @@ function concat(parts: Uint8Array[]): Uint8Array {
 function makeRequest(r: Rng, i: number): FuzzRequest {
   // a third of the requests are well formed (only the audio may be mutated): the decode path's share
   const clean = r.chance(1 / 3);
-  const boundary = clean || r.chance(0.9) ? `fz${i}${'x'.repeat(r.int(20))}` : r.pick(['', '"quoted"', 'a b', '-'.repeat(71), 'é']);
+  const oddBoundaries = ['', '"quoted"', 'a b', '-'.repeat(71), 'é'];
+  const boundary = clean || r.chance(0.9) ? `fz${i}${'x'.repeat(r.int(20))}` : r.pick(oddBoundaries);
   const parts: Uint8Array[] = [];
   const addPart = (name: string, value: Uint8Array, filename?: string) => {
     const disposition = clean || r.chance(0.97)
       ? `Content-Disposition: form-data; name="${name}"${filename !== undefined ? `; filename="${filename}"` : ''}`
-      : r.pick(['Content-Disposition: attachment', 'Content-Disposition: form-data', 'X-Nothing: 1', `Content-Disposition: form-data; name=${name}`]);
-    const type = filename !== undefined ? `\r\nContent-Type: ${r.pick(['audio/wav', 'application/octet-stream', 'text/plain', ''])}` : '';
+      : r.pick([
+          'Content-Disposition: attachment',
+          'Content-Disposition: form-data',
+          'X-Nothing: 1',
+          `Content-Disposition: form-data; name=${name}`,
+        ]);
+    const fileTypes = ['audio/wav', 'application/octet-stream', 'text/plain', ''];
+    const type = filename !== undefined ? `\r\nContent-Type: ${r.pick(fileTypes)}` : '';
     parts.push(enc(`--${boundary}\r\n${disposition}${type}\r\n\r\n`), value, enc('\r\n'));
   };
 
@@ -89,9 +99,11 @@ function makeRequest(r: Rng, i: number): FuzzRequest {
   const audio = r.chance(0.5) ? seed : mutateAudio(r, seed);
   const fileCount = clean || r.chance(0.9) ? 1 : r.pick([0, 2]);
   for (let f = 0; f < fileCount; f++) {
-    addPart(clean || r.chance(0.95) ? 'file' : r.pick(['audio', 'File', '']), audio, r.pick([seedName, '', '../../etc/passwd', 'ü.wav', 'a"b.wav']));
+    const field = clean || r.chance(0.95) ? 'file' : r.pick(['audio', 'File', '']);
+    addPart(field, audio, r.pick([seedName, '', '../../etc/passwd', 'ü.wav', 'a"b.wav']));
   }
-  parts.push(enc(clean || r.chance(0.95) ? `--${boundary}--\r\n` : r.pick(['', `--${boundary}`, '--\r\n', `--${boundary}--`])));
+  const oddEnds = ['', `--${boundary}`, '--\r\n', `--${boundary}--`];
+  parts.push(enc(clean || r.chance(0.95) ? `--${boundary}--\r\n` : r.pick(oddEnds)));
   let body = concat(parts);
 
   // framing damage: cut short, stray bytes, a flipped byte in the multipart text
@@ -99,7 +111,8 @@ function makeRequest(r: Rng, i: number): FuzzRequest {
   if (damage === 0) body = body.slice(0, r.int(body.length + 1));
   else if (damage === 1) {
     const p = r.int(body.length);
-    body = concat([body.subarray(0, p), Uint8Array.from({ length: 1 + r.int(40) }, () => r.int(256)), body.subarray(p)]);
+    const stray = Uint8Array.from({ length: 1 + r.int(40) }, () => r.int(256));
+    body = concat([body.subarray(0, p), stray, body.subarray(p)]);
   } else if (damage === 2 && body.length > 0) {
     body[r.int(Math.min(body.length, 120))] ^= 1 << r.int(8);
   }
@@ -109,14 +122,21 @@ function makeRequest(r: Rng, i: number): FuzzRequest {
   if (ct < 16) headers['content-type'] = `multipart/form-data; boundary=${boundary}`;
   else if (ct === 16) headers['content-type'] = 'multipart/form-data';
   else if (ct === 17) headers['content-type'] = `multipart/form-data; boundary=${boundary}x`;
-  else if (ct === 18) headers['content-type'] = r.pick(['text/plain', 'application/json', 'multipart/mixed; boundary=a', 'application/x-www-form-urlencoded']);
+  else if (ct === 18) {
+    const types = ['text/plain', 'application/json', 'multipart/mixed; boundary=a'];
+    headers['content-type'] = r.pick([...types, 'application/x-www-form-urlencoded']);
+  }
   // ct === 19: no content type at all
   const auth = clean ? 0 : r.int(10);
   if (auth < 8) headers.authorization = `Bearer ${KEY}`;
-  else if (auth === 8) headers.authorization = r.pick(['Bearer', 'Bearer wrong', 'Basic dXNlcjpwYXNz', `bearer ${KEY}`, `Bearer ${KEY} extra`]);
+  else if (auth === 8) {
+    const wrongKeys = ['Bearer', 'Bearer wrong', 'Basic dXNlcjpwYXNz', `bearer ${KEY}`, `Bearer ${KEY} extra`];
+    headers.authorization = r.pick(wrongKeys);
+  }
 
   const method = clean || r.chance(0.97) ? 'POST' : r.pick(['GET', 'PUT', 'DELETE']);
-  const path = clean || r.chance(0.97) ? '/v1/audio/transcriptions' : r.pick(['/v1/audio/transcriptions/', '/v1/audio/transcriptions?x=1', '/v1/audio/translations']);
+  const oddPaths = ['/v1/audio/transcriptions/', '/v1/audio/transcriptions?x=1', '/v1/audio/translations'];
+  const path = clean || r.chance(0.97) ? '/v1/audio/transcriptions' : r.pick(oddPaths);
   return { headers, body, method, path };
 }
 
@@ -146,7 +166,8 @@ function judge(a: Answer): string | null {
     return `status ${a.status} without a JSON body: ${a.text.slice(0, 100)}`;
   }
   const err = (body as { error?: Record<string, unknown> }).error;
-  if (!err || typeof err.message !== 'string' || !err.message || typeof err.type !== 'string' || !('code' in err) || !('param' in err)) {
+  const shaped = err && typeof err.message === 'string' && err.message && typeof err.type === 'string' && 'code' in err;
+  if (!shaped || !('param' in err)) {
     return `status ${a.status} without an OpenAI error body: ${a.text.slice(0, 200)}`;
   }
   return null;
@@ -159,7 +180,14 @@ describe(`HTTP transcription fuzz (${CASES} seeded requests, seed ${SEED.toStrin
   beforeAll(async () => {
     vi.spyOn(console, 'error').mockImplementation(() => undefined); // the WASM decoders log what they reject
     vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-    app = buildServer({ transcriber: new FakeTranscriber({ maxBeams: 4 }), apiKey: KEY, rateLimit: false, logger: false, maxAudioSeconds: 20, maxUploadBytes: 1 << 20 });
+    app = buildServer({
+      transcriber: new FakeTranscriber({ maxBeams: 4 }),
+      apiKey: KEY,
+      rateLimit: false,
+      logger: false,
+      maxAudioSeconds: 20,
+      maxUploadBytes: 1 << 20,
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const addr = app.server.address();
     if (!addr || typeof addr !== 'object') throw new Error('no address');

@@ -32,7 +32,7 @@ export interface FakeCall {
   outcome: 'running' | 'done' | 'aborted' | 'failed';
 }
 
-/** sha256 of the samples' bytes, 1 MiB per event-loop turn (the server must stay responsive, and so must its fake model). */
+/** sha256 of the samples' bytes, 1 MiB per event-loop turn: a fake model must not block the server either. */
 async function samplesId(samples: Float32Array): Promise<string> {
   const bytes = new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength);
   const hash = createHash('sha256');
@@ -44,7 +44,8 @@ async function samplesId(samples: Float32Array): Promise<string> {
 }
 
 function samplesIdSync(samples: Float32Array): string {
-  return createHash('sha256').update(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength)).digest('hex').slice(0, 12);
+  const bytes = new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength);
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 12);
 }
 
 const textOf = (id: string) => `Hello from the fake engine. Audio ${id}.`;
@@ -78,7 +79,8 @@ export class FakeTranscriber implements Transcriber {
     const t0 = performance.now();
     const durationSec = audio.samples.length / audio.sampleRate;
     const id = await samplesId(audio.samples);
-    const call: FakeCall = { name: options.name, id, beams: options.beams, maxNewTokens: options.maxNewTokens, outcome: 'running' };
+    const { name, beams, maxNewTokens } = options;
+    const call: FakeCall = { name, id, beams, maxNewTokens, outcome: 'running' };
     this.calls.push(call);
     try {
       options.onProgress?.({ stage: 'generate', done: 0, total: 1 });
@@ -99,7 +101,8 @@ export class FakeTranscriber implements Transcriber {
     ];
     const tokens = Array.from(audio.samples.subarray(0, 8), (v, i) => 1000 + Math.round(v * 100) + i);
     const total = performance.now() - t0;
-    return { text, tokens, segments, durationSec, timings: { decodeAudio: 0, mel: 0, encode: 0, generate: total, total } };
+    const timings = { decodeAudio: 0, mel: 0, encode: 0, generate: total, total };
+    return { text, tokens, segments, durationSec, timings };
   }
 }
 

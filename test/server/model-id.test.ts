@@ -23,7 +23,8 @@ describe('publicModelId', () => {
     expect(publicModelId('./models/demo')).toBe('demo');
     expect(publicModelId('~/models/tiny')).toBe('tiny');
     expect(publicModelId('C:\\Users\\me\\models\\tiny')).toBe('tiny');
-    expect(publicModelId('/home/me/.cache/huggingface/hub/models--zai-org--GLM-ASR-Nano-2512/snapshots/0123abcd')).toBe('zai-org/GLM-ASR-Nano-2512');
+    const snapshot = '/home/me/.cache/huggingface/hub/models--zai-org--GLM-ASR-Nano-2512/snapshots/0123abcd';
+    expect(publicModelId(snapshot)).toBe('zai-org/GLM-ASR-Nano-2512');
     // a relative folder that exists (the tests run in the repository) is a path, not a repo id
     expect(publicModelId('models/demo')).toBe('demo');
     expect(publicModelId('no-such-owner/no-such-model')).toBe('no-such-owner/no-such-model');
@@ -45,7 +46,8 @@ describe('answers never show the model folder path', () => {
       expect(health.browser.modelUrl).toBe('models/GLM-ASR-Nano-2512/');
       const modelsText = await (await fetch(`${srv.base}/v1/models`)).text();
       expect(modelsText).not.toContain(tmp);
-      expect((JSON.parse(modelsText) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual(['GLM-ASR-Nano-2512']);
+      const models = JSON.parse(modelsText) as { data: { id: string }[] };
+      expect(models.data.map((m) => m.id)).toEqual(['GLM-ASR-Nano-2512']);
       expect((await fetch(`${srv.base}/v1/models/GLM-ASR-Nano-2512`)).status).toBe(200);
       expect((await fetch(`${srv.base}/v1/models/${encodeURIComponent(dir)}`)).status).toBe(404);
     } finally {
@@ -55,10 +57,13 @@ describe('answers never show the model folder path', () => {
 
   it('a hub snapshot is named by its repo id, which /v1/models/<owner>/<name> finds', async () => {
     const srv = await startTestServer({
-      transcriber: new FakeTranscriber({ modelId: join(tmp, 'hub', 'models--zai-org--GLM-ASR-Nano-2512', 'snapshots', 'f00d') }),
+      transcriber: new FakeTranscriber({
+        modelId: join(tmp, 'hub', 'models--zai-org--GLM-ASR-Nano-2512', 'snapshots', 'f00d'),
+      }),
     });
     try {
-      expect(((await (await fetch(`${srv.base}/health`)).json()) as { model: string }).model).toBe('zai-org/GLM-ASR-Nano-2512');
+      const health = (await (await fetch(`${srv.base}/health`)).json()) as { model: string };
+      expect(health.model).toBe('zai-org/GLM-ASR-Nano-2512');
       const m = (await (await fetch(`${srv.base}/v1/models/zai-org/GLM-ASR-Nano-2512`)).json()) as { id: string };
       expect(m.id).toBe('zai-org/GLM-ASR-Nano-2512');
     } finally {
