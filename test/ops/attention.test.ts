@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { f16BitsToF32, f32ToF16Bits, Gpu, Recorder } from '../../src/gpu';
 import {
-  decodeAttention, decodeChunk, decodeScratchElems, prefillAttention, windowAttention,
+  decodeAttention, decodeChunk, decodeScratchElems, flashBlockKeys, prefillAttention, windowAttention,
   type FlashVariant, type WindowAttentionOptions,
 } from '../../src/ops/attention';
 import { KvCache, writeKv, type KvDType } from '../../src/ops/kv-cache';
@@ -35,6 +35,20 @@ async function runWindow(gpu: Gpu, o: WindowAttentionOptions, seed: number, inpu
   gpu.release(tq, tk, tv, out);
   return { got, q, k, v };
 }
+
+describe("the 'gpu' variant's block of keys", () => {
+  it('fills its 8 KiB tile: a multiple of 4, at most 64, and as large as fits, for every head size', () => {
+    for (let d = 4; d <= 128; d += 4) {
+      const bk = flashBlockKeys(d);
+      expect(bk % 4, `D${d}`).toBe(0);
+      expect(bk, `D${d}`).toBeLessThanOrEqual(64);
+      expect(bk * (d / 4), `D${d}`).toBeLessThanOrEqual(512);
+      if (bk < 64) expect((bk + 4) * (d / 4), `D${d}`).toBeGreaterThan(512);
+    }
+    // The head sizes the tests run the variant at (16/20, 64, 128) give every count the supported models use.
+    expect([16, 20, 24, 64, 128].map(flashBlockKeys)).toEqual([64, 64, 64, 32, 16]);
+  });
+});
 
 describe('windowAttention', () => {
   const cases: (WindowAttentionOptions & { seed: number })[] = [
