@@ -58,7 +58,9 @@ function checkHeadDim(op: string, headDim: number): void {
 
 function checkTensor(op: string, t: Tensor, numel: number, what: string, dtype = 'f32'): void {
   if (t.dtype !== dtype) throw new TypeError(`${op}: "${t.label}" is ${t.dtype}, expected ${dtype}`);
-  if (t.numel !== numel) throw new RangeError(`${op}: "${t.label}" has ${t.numel} elements, expected ${what} = ${numel}`);
+  if (t.numel !== numel) {
+    throw new RangeError(`${op}: "${t.label}" has ${t.numel} elements, expected ${what} = ${numel}`);
+  }
 }
 
 interface FlashLaunch {
@@ -87,7 +89,9 @@ function flash(rec: Recorder, label: string, q: Tensor, k: Tensor, v: Tensor, ou
   const flags = (f.causal ? FLAG_CAUSAL : 0) | (f.slidingWindow !== undefined ? FLAG_SLIDING : 0);
   const x = qBlocks * f.groups;
   const max = rec.gpu.caps.maxWorkgroupsPerDimension;
-  if (x > max || f.heads > max) throw new RangeError(`${label}: ${x} × ${f.heads} workgroups exceed ${max} per dimension; split the call`);
+  if (x > max || f.heads > max) {
+    throw new RangeError(`${label}: ${x} × ${f.heads} workgroups exceed ${max} per dimension; split the call`);
+  }
   // The 'cpu' variant reads headDim at run time (one pipeline for every head size); 'gpu' unrolls over it.
   const constants: Record<string, number> = staged ? { BQ: FLASH_WG.gpu, D4, BK: flashBlockKeys(f.headDim) } : { BQ: FLASH_WG.cpu };
   rec.dispatch(
@@ -140,20 +144,26 @@ export function windowAttention(rec: Recorder, q: Tensor, k: Tensor, v: Tensor, 
   const what = (heads: number) => `windows ${windows} × windowLen ${L} × heads ${heads} × headDim ${D}`;
   for (const t of [q, out]) checkTensor(label, t, windows * L * H * D, what(H));
   for (const t of [k, v]) checkTensor(label, t, windows * L * KV * D, what(KV));
-  if (new Set([q.buffer, k.buffer, v.buffer]).has(out.buffer)) throw new RangeError(`${label}: out must not share a buffer with q, k or v`);
+  if (new Set([q.buffer, k.buffer, v.buffer]).has(out.buffer)) {
+    throw new RangeError(`${label}: out must not share a buffer with q, k or v`);
+  }
 
   const variant = o.variant ?? defaultFlashVariant(rec.gpu);
   const windowBytes = L * H * D * 4; // of q and out (k and v: ≤ this)
   const maxBinding = rec.gpu.caps.maxStorageBindingBytes;
   const perDispatch = Math.min(windows, Math.floor(maxBinding / windowBytes), Math.floor(rec.gpu.caps.maxWorkgroupsPerDimension / Math.ceil(L / flashQueriesPerWorkgroup(variant))));
-  if (perDispatch < 1) throw new RangeError(`${label}: one window (${windowBytes} bytes) exceeds the storage binding limit ${maxBinding}`);
+  if (perDispatch < 1) {
+    throw new RangeError(`${label}: one window (${windowBytes} bytes) exceeds the storage binding limit ${maxBinding}`);
+  }
   const D4 = D / 4;
   for (let w0 = 0; w0 < windows; w0 += perDispatch) {
     const n = Math.min(perDispatch, windows - w0);
     const part = (t: Tensor, heads: number) => {
       if (n === windows) return t;
       const off = t.byteOffset + w0 * L * heads * D * 4;
-      if (off % 256) throw new RangeError(`${label}: a split at window ${w0} lands at byte ${off} of "${t.label}", not 256-aligned`);
+      if (off % 256) {
+        throw new RangeError(`${label}: a split at window ${w0} lands at byte ${off} of "${t.label}", not 256-aligned`);
+      }
       return t.view([windows * L, heads * D]).rows(w0 * L, n * L);
     };
     flash(rec, n === windows ? label : `${label}[w${w0}:${w0 + n}]`, part(q, H), part(k, KV), part(v, KV), part(out, H), {
@@ -184,7 +194,9 @@ function checkCached(label: string, cache: KvCache, o: CachedAttentionOptions): 
   if (o.kvHeads !== cache.kvHeads || o.headDim !== cache.headDim) {
     throw new RangeError(`${label}: kvHeads ${o.kvHeads} × headDim ${o.headDim} do not match cache "${cache.label}" (${cache.kvHeads} × ${cache.headDim})`);
   }
-  if (!Number.isInteger(o.qHeads) || o.qHeads < 1 || o.qHeads % o.kvHeads) throw new RangeError(`${label}: qHeads ${o.qHeads} must be a multiple of kvHeads ${o.kvHeads}`);
+  if (!Number.isInteger(o.qHeads) || o.qHeads < 1 || o.qHeads % o.kvHeads) {
+    throw new RangeError(`${label}: qHeads ${o.qHeads} must be a multiple of kvHeads ${o.kvHeads}`);
+  }
   const beams = o.beams ?? cache.beams;
   if (beams > cache.beams) throw new RangeError(`${label}: ${beams} beams, cache "${cache.label}" has ${cache.beams}`);
   return beams;
@@ -259,13 +271,19 @@ export function decodeAttention(rec: Recorder, q: Tensor, cache: KvCache, out: T
   const scratch = o.scratch;
   const beams = checkCached(label, cache, o);
   const { qHeads, kvHeads, headDim, pos } = o;
-  if (!Number.isInteger(pos) || pos < 1 || pos > cache.maxSeq) throw new RangeError(`${label}: pos ${pos} outside [1, ${cache.maxSeq}]`);
+  if (!Number.isInteger(pos) || pos < 1 || pos > cache.maxSeq) {
+    throw new RangeError(`${label}: pos ${pos} outside [1, ${cache.maxSeq}]`);
+  }
   const chunk = o.chunk ?? decodeChunk(pos);
-  if (!Number.isInteger(chunk) || chunk < 1 || chunk > DECODE_MAX_CHUNK) throw new RangeError(`${label}: chunk ${chunk} outside [1, ${DECODE_MAX_CHUNK}]`);
+  if (!Number.isInteger(chunk) || chunk < 1 || chunk > DECODE_MAX_CHUNK) {
+    throw new RangeError(`${label}: chunk ${chunk} outside [1, ${DECODE_MAX_CHUNK}]`);
+  }
   const numel = beams * qHeads * headDim;
   for (const t of [q, out]) checkTensor(label, t, numel, `beams ${beams} × qHeads ${qHeads} × headDim ${headDim}`);
   const group = qHeads / kvHeads;
-  if (group > DECODE_MAX_GROUP) throw new RangeError(`${label}: ${group} query heads per kv head; at most ${DECODE_MAX_GROUP} are supported`);
+  if (group > DECODE_MAX_GROUP) {
+    throw new RangeError(`${label}: ${group} query heads per kv head; at most ${DECODE_MAX_GROUP} are supported`);
+  }
   const variant = o.variant ?? defaultFlashVariant(rec.gpu);
   const nChunks = Math.ceil(pos / chunk);
   const accElems = beams * qHeads * nChunks * headDim;
@@ -273,7 +291,9 @@ export function decodeAttention(rec: Recorder, q: Tensor, cache: KvCache, out: T
   const own = scratch === undefined;
   const need = decodeScratchElems(beams, qHeads, headDim, pos, chunk);
   const s = scratch ?? rec.gpu.tensor(`${label}.partials`, [need], 'f32');
-  if (s.dtype !== 'f32' || s.numel < need) throw new RangeError(`${label}: scratch "${s.label}" needs ≥ ${need} f32 elements`);
+  if (s.dtype !== 'f32' || s.numel < need) {
+    throw new RangeError(`${label}: scratch "${s.label}" needs ≥ ${need} f32 elements`);
+  }
   const flat = s.view([s.numel]);
   const partAcc = flat.rows(0, accElems);
   const mlOffset = Math.ceil((accElems * 4) / 256) * 256; // the (max, sum) binding must start 256-byte aligned

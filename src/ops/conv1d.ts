@@ -36,7 +36,9 @@ const BM = 128, BN = 64; // output tile per workgroup; must match conv1d.wgsl
 /** The kernel variant: chosen here and only here. */
 export function conv1dKernel(rec: Recorder, channelMajor: boolean, weight: 'f32' | 'f16', f16Weights?: 'native' | 'packed'): KernelSpec {
   const mode = weight === 'f32' ? 'f32' : (f16Weights ?? (rec.gpu.caps.f16 ? 'native' : 'packed'));
-  if (mode === 'native' && !rec.gpu.caps.f16) throw new Error('conv1d: native f16 weights need shader-f16; use f16Weights: "packed"');
+  if (mode === 'native' && !rec.gpu.caps.f16) {
+    throw new Error('conv1d: native f16 weights need shader-f16; use f16Weights: "packed"');
+  }
   return {
     shader: 'conv1d.wgsl',
     defines: { CHANNEL_MAJOR: channelMajor, W_F16: mode === 'native', W_PACKED: mode === 'packed' },
@@ -47,18 +49,28 @@ export function conv1d(rec: Recorder, x: Tensor, weight: Tensor, bias: Tensor, y
   const stride = o.stride ?? 1;
   const windows = o.windows ?? 1;
   if (stride !== 1 && stride !== 2) throw new RangeError(`conv1d: stride ${stride} (only 1 or 2)`);
-  if (x.dtype !== 'f32' || bias.dtype !== 'f32' || y.dtype !== 'f32') throw new TypeError('conv1d: x, bias and y must be f32');
-  if (weight.dtype !== 'f32' && weight.dtype !== 'f16') throw new TypeError(`conv1d: weight "${weight.label}" is ${weight.dtype}; expected f32 or f16`);
+  if (x.dtype !== 'f32' || bias.dtype !== 'f32' || y.dtype !== 'f32') {
+    throw new TypeError('conv1d: x, bias and y must be f32');
+  }
+  if (weight.dtype !== 'f32' && weight.dtype !== 'f16') {
+    throw new TypeError(`conv1d: weight "${weight.label}" is ${weight.dtype}; expected f32 or f16`);
+  }
   const cout = bias.numel;
-  if (weight.numel % (3 * cout)) throw new RangeError(`conv1d: weight "${weight.label}" (${weight.numel} elements) is not [Cout=${cout}, Cin, 3]`);
+  if (weight.numel % (3 * cout)) {
+    throw new RangeError(`conv1d: weight "${weight.label}" (${weight.numel} elements) is not [Cout=${cout}, Cin, 3]`);
+  }
   const cin = weight.numel / (3 * cout);
   if (weight.shape.length === 3 && (weight.shape[0] !== cout || weight.shape[2] !== 3)) {
     throw new RangeError(`conv1d: weight "${weight.label}" has shape [${weight.shape}], expected [${cout}, Cin, 3]`);
   }
-  if (x.numel % (windows * cin)) throw new RangeError(`conv1d: input "${x.label}" (${x.numel} elements) is not ${windows} windows × ${cin} channels`);
+  if (x.numel % (windows * cin)) {
+    throw new RangeError(`conv1d: input "${x.label}" (${x.numel} elements) is not ${windows} windows × ${cin} channels`);
+  }
   const tin = x.numel / (windows * cin);
   const tout = conv1dOutputLength(tin, stride);
-  if (y.numel !== windows * tout * cout) throw new RangeError(`conv1d: output "${y.label}" has ${y.numel} elements, expected ${windows}×${tout}×${cout}`);
+  if (y.numel !== windows * tout * cout) {
+    throw new RangeError(`conv1d: output "${y.label}" has ${y.numel} elements, expected ${windows}×${tout}×${cout}`);
+  }
   if (tin < 1) return;
 
   const kernel = conv1dKernel(rec, o.input === 'channel-major', weight.dtype, o.f16Weights);

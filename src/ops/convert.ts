@@ -69,18 +69,26 @@ export function convertKernel(from: SourceFormat, to: 'f32' | 'f16', packed: boo
 export function convert(rec: Recorder, src: Tensor, dst: Tensor, opts: ConvertOptions): void {
   const { from } = opts;
   const to = dst.dtype;
-  if (to !== 'f32' && to !== 'f16') throw new TypeError(`convert: destination "${dst.label}" is ${to}; expected f32 or f16`);
+  if (to !== 'f32' && to !== 'f16') {
+    throw new TypeError(`convert: destination "${dst.label}" is ${to}; expected f32 or f16`);
+  }
   const srcOffset = opts.srcOffset ?? 0;
   const dstOffset = opts.dstOffset ?? 0;
   const count = opts.count ?? dst.numel - dstOffset;
   const srcBytes = SRC_BYTES[from];
   const srcElems = Math.floor(src.byteLength / srcBytes);
   if (!Number.isInteger(count) || count < 0) throw new RangeError(`convert: bad count ${count}`);
-  if (srcOffset + count > srcElems) throw new RangeError(`convert: source "${src.label}" has ${srcElems} ${from} elements; [${srcOffset}, ${srcOffset + count}) requested`);
-  if (dstOffset + count > dst.numel) throw new RangeError(`convert: destination "${dst.label}" has ${dst.numel} elements; [${dstOffset}, ${dstOffset + count}) requested`);
+  if (srcOffset + count > srcElems) {
+    throw new RangeError(`convert: source "${src.label}" has ${srcElems} ${from} elements; [${srcOffset}, ${srcOffset + count}) requested`);
+  }
+  if (dstOffset + count > dst.numel) {
+    throw new RangeError(`convert: destination "${dst.label}" has ${dst.numel} elements; [${dstOffset}, ${dstOffset + count}) requested`);
+  }
   if (count === 0) return;
   const packed = to === 'f16' && (opts.packed ?? !rec.gpu.caps.f16);
-  if (to === 'f16' && !packed && !rec.gpu.caps.f16) throw new Error('convert: native f16 output needs shader-f16; use packed: true');
+  if (to === 'f16' && !packed && !rec.gpu.caps.f16) {
+    throw new Error('convert: native f16 output needs shader-f16; use packed: true');
+  }
   const dstBytes = DTYPE_BYTES[to];
   const maxBytes = maxBinding(rec, opts.maxBindingBytes);
   const label = opts.label ?? `convert ${from}→${to}${packed ? ' (packed)' : ''}`;
@@ -138,7 +146,9 @@ export interface ConvertToMatrixOptions extends Omit<ConvertOptions, 'count' | '
 
 export function convertToMatrix(rec: Recorder, src: Tensor, m: RowBlockedMatrix, o: ConvertToMatrixOptions): void {
   const { row0, rows, ...opts } = o;
-  if (row0 < 0 || row0 + rows > m.rows) throw new RangeError(`convertToMatrix: rows [${row0}, ${row0 + rows}) exceed ${m.rows}`);
+  if (row0 < 0 || row0 + rows > m.rows) {
+    throw new RangeError(`convertToMatrix: rows [${row0}, ${row0 + rows}) exceed ${m.rows}`);
+  }
   const srcOffset = opts.srcOffset ?? 0;
   for (const b of m.blocks) {
     const lo = Math.max(row0, b.row0);

@@ -29,7 +29,9 @@ const PER = 4; // must match embedding.wgsl
 /** The kernel variant: chosen here and only here. */
 export function embedKernel(rec: Recorder, dtype: 'f32' | 'f16', dstRows: boolean, f16Table?: 'native' | 'packed'): KernelSpec {
   const mode = dtype === 'f32' ? 'f32' : (f16Table ?? (rec.gpu.caps.f16 ? 'native' : 'packed'));
-  if (mode === 'native' && !rec.gpu.caps.f16) throw new Error('embed: native f16 tables need shader-f16; use f16Table: "packed"');
+  if (mode === 'native' && !rec.gpu.caps.f16) {
+    throw new Error('embed: native f16 tables need shader-f16; use f16Table: "packed"');
+  }
   return { shader: 'embedding.wgsl', defines: { T_F16: mode === 'native', T_PACKED: mode === 'packed', DST_ROWS: dstRows }, constants: { WG } };
 }
 
@@ -41,7 +43,9 @@ export function embed(rec: Recorder, table: Tensor | RowBlockedMatrix, ids: Tens
     ({ rows: vocab, cols: d, dtype } = table);
     blocks = [...table.blocks];
   } else {
-    if (table.shape.length !== 2) throw new RangeError(`embed: table "${table.label}" has shape [${table.shape}]; expected [vocab, d]`);
+    if (table.shape.length !== 2) {
+      throw new RangeError(`embed: table "${table.label}" has shape [${table.shape}]; expected [vocab, d]`);
+    }
     [vocab, d] = table.shape;
     dtype = table.dtype;
     // A single tensor larger than one binding is gathered in row ranges that each fit.
@@ -57,8 +61,12 @@ export function embed(rec: Recorder, table: Tensor | RowBlockedMatrix, ids: Tens
   if (out.numel % d) throw new RangeError(`embed: output "${out.label}" (${out.numel} elements) is not rows of d=${d}`);
   const outRows = out.numel / d;
   const dstRow0 = o.dstRow0 ?? 0;
-  if (!o.dstRows && dstRow0 + n > outRows) throw new RangeError(`embed: rows [${dstRow0}, ${dstRow0 + n}) exceed output "${out.label}" (${outRows} rows)`);
-  if (o.dstRows && (o.dstRows.dtype !== 'u32' || o.dstRows.numel < n)) throw new RangeError(`embed: dstRows "${o.dstRows.label}" must be u32 with ≥ ${n} entries`);
+  if (!o.dstRows && dstRow0 + n > outRows) {
+    throw new RangeError(`embed: rows [${dstRow0}, ${dstRow0 + n}) exceed output "${out.label}" (${outRows} rows)`);
+  }
+  if (o.dstRows && (o.dstRows.dtype !== 'u32' || o.dstRows.numel < n)) {
+    throw new RangeError(`embed: dstRows "${o.dstRows.label}" must be u32 with ≥ ${n} entries`);
+  }
   if (n === 0) return;
 
   const kernel = embedKernel(rec, dtype, !!o.dstRows, o.f16Table);

@@ -48,10 +48,16 @@ export class KvCache {
     const { beams, maxSeq, kvHeads, headDim } = shape;
     const dtype = shape.dtype ?? 'f32';
     for (const [name, n] of Object.entries({ beams, maxSeq, kvHeads, headDim })) {
-      if (!Number.isInteger(n) || n < 1) throw new RangeError(`KvCache "${label}": ${name} = ${n} must be a positive integer`);
+      if (!Number.isInteger(n) || n < 1) {
+        throw new RangeError(`KvCache "${label}": ${name} = ${n} must be a positive integer`);
+      }
     }
-    if (headDim % 4 || headDim > 128) throw new RangeError(`KvCache "${label}": headDim ${headDim} must be a multiple of 4 and ≤ 128`);
-    if (dtype === 'f16' && !gpu.caps.f16) throw new Error(`KvCache "${label}": f16 storage needs the shader-f16 feature, which this device lacks`);
+    if (headDim % 4 || headDim > 128) {
+      throw new RangeError(`KvCache "${label}": headDim ${headDim} must be a multiple of 4 and ≤ 128`);
+    }
+    if (dtype === 'f16' && !gpu.caps.f16) {
+      throw new Error(`KvCache "${label}": f16 storage needs the shader-f16 feature, which this device lacks`);
+    }
     const shp = [beams, kvHeads, maxSeq, headDim];
     const bytes = beams * kvHeads * maxSeq * headDim * (dtype === 'f16' ? 2 : 4);
     if (bytes > gpu.caps.maxStorageBindingBytes) {
@@ -106,9 +112,13 @@ export function writeKv(rec: Recorder, k: Tensor, v: Tensor, cache: KvCache, opt
   const n = beams * tokens * kvHeads * headDim;
   for (const t of [k, v]) {
     if (t.dtype !== 'f32') throw new TypeError(`${label}: "${t.label}" is ${t.dtype}, expected f32`);
-    if (t.numel !== n) throw new RangeError(`${label}: "${t.label}" has ${t.numel} elements, expected beams ${beams} × tokens ${tokens} × kvHeads ${kvHeads} × headDim ${headDim} = ${n}`);
+    if (t.numel !== n) {
+      throw new RangeError(`${label}: "${t.label}" has ${t.numel} elements, expected beams ${beams} × tokens ${tokens} × kvHeads ${kvHeads} × headDim ${headDim} = ${n}`);
+    }
   }
-  if (!Number.isInteger(pos) || pos < 0 || pos + tokens > maxSeq) throw new RangeError(`${label}: positions ${pos}..${pos + tokens} exceed cache "${cache.label}" maxSeq ${maxSeq}`);
+  if (!Number.isInteger(pos) || pos < 0 || pos + tokens > maxSeq) {
+    throw new RangeError(`${label}: positions ${pos}..${pos + tokens} exceed cache "${cache.label}" maxSeq ${maxSeq}`);
+  }
   if (beams > cache.beams) throw new RangeError(`${label}: ${beams} beams, cache "${cache.label}" has ${cache.beams}`);
   const n4 = n / 4;
   rec.dispatch({ shader: 'kv-cache.wgsl', entryPoint: 'write_kv', defines: { KV_F16: cache.dtype === 'f16' }, constants: { WG } },
@@ -147,7 +157,9 @@ export function reorderKv(rec: Recorder, cache: KvCache, beamIndices: Tensor, sc
   if (beamIndices.dtype !== 'u32' || beamIndices.numel !== beams) {
     throw new TypeError(`${label}: beam indices "${beamIndices.label}" must be u32 [${beams}], got ${beamIndices.dtype} [${beamIndices.shape}]`);
   }
-  if (!(0 <= from && from <= pos && pos <= maxSeq)) throw new RangeError(`${label}: positions [${from}, ${pos}) outside [0, ${maxSeq}]`);
+  if (!(0 <= from && from <= pos && pos <= maxSeq)) {
+    throw new RangeError(`${label}: positions [${from}, ${pos}) outside [0, ${maxSeq}]`);
+  }
   const span = pos - from;
   if (span === 0) return;
   const rowWords = dtype === 'f16' ? headDim / 2 : headDim;

@@ -78,8 +78,12 @@ export class Int8Matrix extends RowBlockedMatrix {
   writeQ(gpu: Gpu, row0: number, q: Uint8Array | Int8Array): void {
     const rb = this.rowBytes;
     const n = q.byteLength / this.cols;
-    if (!Number.isInteger(n)) throw new RangeError(`Int8Matrix.writeQ: ${q.byteLength} bytes are not whole rows of ${this.cols} bytes`);
-    if (row0 < 0 || row0 + n > this.rows) throw new RangeError(`Int8Matrix.writeQ: rows ${row0}..${row0 + n} exceed ${this.rows}`);
+    if (!Number.isInteger(n)) {
+      throw new RangeError(`Int8Matrix.writeQ: ${q.byteLength} bytes are not whole rows of ${this.cols} bytes`);
+    }
+    if (row0 < 0 || row0 + n > this.rows) {
+      throw new RangeError(`Int8Matrix.writeQ: rows ${row0}..${row0 + n} exceed ${this.rows}`);
+    }
     const bytes = padRows(q, n, this.cols, this.groupSize);
     for (const b of this.qblocks) {
       const lo = Math.max(row0, b.row0);
@@ -93,8 +97,12 @@ export class Int8Matrix extends RowBlockedMatrix {
     const scales = stored instanceof Uint16Array ? f16BitsToF32(stored) : stored;
     const g = this.groups;
     const n = scales.length / g;
-    if (!Number.isInteger(n)) throw new RangeError(`Int8Matrix.writeScales: ${scales.length} scales are not whole rows of ${g}`);
-    if (row0 < 0 || row0 + n > this.rows) throw new RangeError(`Int8Matrix.writeScales: rows ${row0}..${row0 + n} exceed ${this.rows}`);
+    if (!Number.isInteger(n)) {
+      throw new RangeError(`Int8Matrix.writeScales: ${scales.length} scales are not whole rows of ${g}`);
+    }
+    if (row0 < 0 || row0 + n > this.rows) {
+      throw new RangeError(`Int8Matrix.writeScales: rows ${row0}..${row0 + n} exceed ${this.rows}`);
+    }
     for (const b of this.qblocks) {
       const lo = Math.max(row0, b.row0);
       const hi = Math.min(row0 + n, b.row0 + b.rows);
@@ -201,12 +209,18 @@ export function quantizeActivations(rec: Recorder, x: Tensor, out: Tensor, opts:
   if (x.dtype !== 'f32') throw new TypeError(`${label}: x "${x.label}" is ${x.dtype}, expected f32`);
   if (out.dtype !== 'u32') throw new TypeError(`${label}: output "${out.label}" is ${out.dtype}, expected u32`);
   if (!(GROUP_SIZES as readonly number[]).includes(G)) throw new RangeError(`${label}: group size ${G}`);
-  if (M > 0 && (M - 1) * ldx + K > x.numel) throw new RangeError(`${label}: x "${x.label}" has ${x.numel} elements, ${M} rows of ${K} (stride ${ldx}) need more`);
-  if (out.numel < sOff + M * groups) throw new RangeError(`${label}: output "${out.label}" has ${out.numel} words, needs ${sOff + M * groups}`);
+  if (M > 0 && (M - 1) * ldx + K > x.numel) {
+    throw new RangeError(`${label}: x "${x.label}" has ${x.numel} elements, ${M} rows of ${K} (stride ${ldx}) need more`);
+  }
+  if (out.numel < sOff + M * groups) {
+    throw new RangeError(`${label}: output "${out.label}" has ${out.numel} words, needs ${sOff + M * groups}`);
+  }
   const q = { buf: out, M, K, groupSize: G, ldq, sOff };
   if (M === 0) return q;
   const dot4 = opts.dot4 ?? rec.gpu.caps.packedDot4;
-  if (dot4 && !rec.gpu.caps.packedDot4) throw new Error(`${label}: dot4 needs the WGSL language feature packed_4x8_integer_dot_product`);
+  if (dot4 && !rec.gpu.caps.packedDot4) {
+    throw new Error(`${label}: dot4 needs the WGSL language feature packed_4x8_integer_dot_product`);
+  }
   const xs = bindSpan(rec, x, 0, x.numel);
   const os = bindSpan(rec, out, 0, sOff + M * groups);
   rec.dispatch({ shader: 'quantize-act.wgsl', defines: { DOT4: dot4 }, constants: { WG: QWG } }, label, [xs.binding, os.binding],
@@ -340,10 +354,14 @@ export function embedInt8(rec: Recorder, table: Int8Matrix, ids: Tensor, out: Te
   if (out.dtype !== 'f32') throw new TypeError(`${label}: output "${out.label}" is ${out.dtype}, expected f32`);
   const n = o.count ?? ids.numel;
   if (n > ids.numel) throw new RangeError(`${label}: ${n} ids requested, "${ids.label}" has ${ids.numel}`);
-  if (out.numel % d) throw new RangeError(`${label}: output "${out.label}" (${out.numel} elements) is not rows of d=${d}`);
+  if (out.numel % d) {
+    throw new RangeError(`${label}: output "${out.label}" (${out.numel} elements) is not rows of d=${d}`);
+  }
   const outRows = out.numel / d;
   const dstRow0 = o.dstRow0 ?? 0;
-  if (dstRow0 + n > outRows) throw new RangeError(`${label}: rows [${dstRow0}, ${dstRow0 + n}) exceed output "${out.label}" (${outRows} rows)`);
+  if (dstRow0 + n > outRows) {
+    throw new RangeError(`${label}: rows [${dstRow0}, ${dstRow0 + n}) exceed output "${out.label}" (${outRows} rows)`);
+  }
   if (n === 0) return;
   const maxBytes = maxBinding(rec, o.maxBindingBytes);
   const si = bindSpan(rec, ids, 0, n, 4, maxBytes);

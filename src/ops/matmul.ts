@@ -134,13 +134,17 @@ function plan(gpu: Gpu, variant: MatmulVariant, p: FullProblem, vec: boolean, xv
   if (native && !gpu.caps.f16) throw new Error('matmul: f16Read "native" needs the shader-f16 feature');
   const io = { W_F16: wf16, W_F16_NATIVE: native && vec };
   const cdiv = (a: number, b: number) => Math.ceil(a / b);
-  if (gluRows !== undefined && !GLU_VARIANTS.includes(variant)) throw new Error(`matmul: variant "${variant}" cannot fuse a GLU`);
+  if (gluRows !== undefined && !GLU_VARIANTS.includes(variant)) {
+    throw new Error(`matmul: variant "${variant}" cannot fuse a GLU`);
+  }
   switch (variant) {
     case 'gemm':
     case 'gemv': {
       const { WG, subgroups } = columnLaneConfig(gpu);
       const TM = rows ?? rowsPerWorkgroup(variant, p.M, subgroups);
-      if (!Number.isInteger(TM) || TM < 1 || TM > 16) throw new RangeError(`matmul: rowsPerWorkgroup ${TM} is not in 1..16`);
+      if (!Number.isInteger(TM) || TM < 1 || TM > 16) {
+        throw new RangeError(`matmul: rowsPerWorkgroup ${TM} is not in 1..16`);
+      }
       return {
         kernel: {
           shader: 'matmul.wgsl',
@@ -284,14 +288,20 @@ export function matmul(rec: Recorder, x: Tensor, w: Tensor | RowBlockedMatrix, b
   opts: MatmulOptions = {}): void {
   const label = opts.label ?? 'matmul';
   const [N, K] = w instanceof RowBlockedMatrix ? [w.rows, w.cols] : weightShape(label, w);
-  if (x.numel % K !== 0) throw new RangeError(`${label}: x "${x.label}" [${x.shape}] is not a whole number of rows of K=${K}`);
+  if (x.numel % K !== 0) {
+    throw new RangeError(`${label}: x "${x.label}" [${x.shape}] is not a whole number of rows of K=${K}`);
+  }
   const M = x.numel / K;
   const yCol = opts.yCol ?? 0;
   const ldy = opts.yRowStride ?? mainOutputColumns(N, opts.epilogue);
   checkEpilogue(label, y, M, N, opts.epilogue);
   const yCols = mainOutputColumns(N, opts.epilogue);
-  if (yCol + yCols > ldy) throw new RangeError(`${label}: columns ${yCol}..${yCol + yCols} exceed the y row stride ${ldy}`);
-  if (bias && bias.numel < N) throw new RangeError(`${label}: bias "${bias.label}" has ${bias.numel} elements, N = ${N}`);
+  if (yCol + yCols > ldy) {
+    throw new RangeError(`${label}: columns ${yCol}..${yCol + yCols} exceed the y row stride ${ldy}`);
+  }
+  if (bias && bias.numel < N) {
+    throw new RangeError(`${label}: bias "${bias.label}" has ${bias.numel} elements, N = ${N}`);
+  }
   if (opts.epilogue?.gluRows !== undefined && w instanceof RowBlockedMatrix && w.blocks.length > 1) {
     throw new RangeError(`${label}: a fused GLU needs [gate; up] in one binding; "${w.blocks[0].tensor.label}" is split into ${w.blocks.length} blocks`);
   }
@@ -328,7 +338,9 @@ export function batchedMatmul(rec: Recorder, a: Tensor, b: Tensor, c: Tensor, op
   const [batch, M, K] = a.shape;
   const [batchB, N, Kb] = b.shape;
   if (Kb !== K) throw new RangeError(`${label}: K mismatch: A has ${K}, B has ${Kb}`);
-  if (batchB < 1 || batch % batchB !== 0) throw new RangeError(`${label}: B's batch ${batchB} does not divide A's batch ${batch}`);
+  if (batchB < 1 || batch % batchB !== 0) {
+    throw new RangeError(`${label}: B's batch ${batchB} does not divide A's batch ${batch}`);
+  }
   if (c.shape[0] !== batch || c.shape[1] !== M || c.shape[2] !== N) {
     throw new RangeError(`${label}: C is [${c.shape}], expected [${batch},${M},${N}]`);
   }

@@ -64,8 +64,12 @@ interface NormArgs {
 
 function norm(rec: Recorder, op: string, a: NormArgs): void {
   const d = a.w.numel;
-  if (a.b && a.b.numel !== d) throw new RangeError(`${op}: bias "${a.b.label}" has ${a.b.numel} elements, weight has ${d}`);
-  if (a.x.numel % d) throw new RangeError(`${op}: "${a.x.label}" (${a.x.numel} elements) is not a whole number of rows of ${d}`);
+  if (a.b && a.b.numel !== d) {
+    throw new RangeError(`${op}: bias "${a.b.label}" has ${a.b.numel} elements, weight has ${d}`);
+  }
+  if (a.x.numel % d) {
+    throw new RangeError(`${op}: "${a.x.label}" (${a.x.numel} elements) is not a whole number of rows of ${d}`);
+  }
   const rows = a.x.numel / d;
   const rowTensors = [a.x, a.r, a.y, a.res].filter((t): t is Tensor => !!t);
   for (const t of [...rowTensors, a.w, a.b]) if (t && t.dtype !== 'f32') throw new TypeError(`${op}: "${t.label}" is ${t.dtype}, expected f32`);
@@ -78,7 +82,9 @@ function norm(rec: Recorder, op: string, a: NormArgs): void {
   const same = (p?: Tensor, q?: Tensor) => !!p && !!q && p.buffer === q.buffer && p.byteOffset === q.byteOffset;
   const inplace = residual ? same(res, x) : same(a.y, x);
   if (residual && !res) throw new Error(`${op}: the residual output is required`);
-  if (residual && (same(a.y, x) || same(a.y, r) || same(a.y, res))) throw new Error(`${op}: the normalised output "${a.y.label}" must not alias the inputs or the residual output`);
+  if (residual && (same(a.y, x) || same(a.y, r) || same(a.y, res))) {
+    throw new Error(`${op}: the normalised output "${a.y.label}" must not alias the inputs or the residual output`);
+  }
 
   const maxBytes = maxBinding(rec, a.opts.maxBindingBytes);
   const per = unitsPerBinding(rec, d * 4, maxBytes);

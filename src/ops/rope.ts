@@ -75,16 +75,24 @@ export function rope(rec: Recorder, x: Tensor, o: RopeOptions): void {
   const stride = o.tokenStride ?? heads * headDim;
   const offset = o.offset ?? 0;
   if (x.dtype !== 'f32') throw new TypeError(`rope: "${x.label}" is ${x.dtype}, expected f32`);
-  if (rotaryDim % 2 || rotaryDim < 2 || rotaryDim > headDim) throw new RangeError(`rope: rotaryDim ${rotaryDim} must be even and in [2, headDim=${headDim}]`);
-  if (stride < heads * headDim) throw new RangeError(`rope: tokenStride ${stride} < heads·headDim = ${heads * headDim}`);
+  if (rotaryDim % 2 || rotaryDim < 2 || rotaryDim > headDim) {
+    throw new RangeError(`rope: rotaryDim ${rotaryDim} must be even and in [2, headDim=${headDim}]`);
+  }
+  if (stride < heads * headDim) {
+    throw new RangeError(`rope: tokenStride ${stride} < heads·headDim = ${heads * headDim}`);
+  }
   const width = heads * headDim; // elements touched per token, from its first head
   const tokens = o.tokens ?? Math.max(0, Math.floor((x.numel - offset - width) / stride) + 1);
   if (tokens > 0 && offset + (tokens - 1) * stride + width > x.numel) {
     throw new RangeError(`rope: ${tokens} tokens of stride ${stride} from element ${offset} exceed "${x.label}" (${x.numel} elements)`);
   }
   if (o.positions) {
-    if (o.positions.dtype !== 'u32') throw new TypeError(`rope: positions "${o.positions.label}" is ${o.positions.dtype}, expected u32`);
-    if (o.positions.numel < tokens) throw new RangeError(`rope: positions "${o.positions.label}" has ${o.positions.numel} entries for ${tokens} tokens`);
+    if (o.positions.dtype !== 'u32') {
+      throw new TypeError(`rope: positions "${o.positions.label}" is ${o.positions.dtype}, expected u32`);
+    }
+    if (o.positions.numel < tokens) {
+      throw new RangeError(`rope: positions "${o.positions.label}" has ${o.positions.numel} entries for ${tokens} tokens`);
+    }
   }
   if (tokens === 0) return;
   const mod = o.positionModulo ?? 0;

@@ -79,17 +79,31 @@ export function topK(rec: Recorder, logits: Tensor, outIdx: Tensor, outVal: Tens
   const k = o.k;
   const vocab = o.vocab ?? logits.shape[logits.shape.length - 1];
   if (logits.dtype !== 'f32') throw new TypeError(`topK: logits "${logits.label}" is ${logits.dtype}, expected f32`);
-  if (!(vocab >= 1) || logits.numel % vocab) throw new RangeError(`topK: "${logits.label}" (${logits.numel} elements) is not rows of ${vocab}`);
+  if (!(vocab >= 1) || logits.numel % vocab) {
+    throw new RangeError(`topK: "${logits.label}" (${logits.numel} elements) is not rows of ${vocab}`);
+  }
   const rows = logits.numel / vocab;
   const flat = !!o.flatten && rows > 1;
   const groups = flat ? 1 : rows;
-  if (!Number.isInteger(k) || k < 1 || k > (flat ? rows * vocab : vocab)) throw new RangeError(`topK: k = ${k} must be in [1, ${flat ? rows * vocab : vocab}]`);
-  if (flat && rows > MAX_FLAT_ROWS) throw new RangeError(`topK: flattened top-k supports at most ${MAX_FLAT_ROWS} rows, got ${rows}`);
+  if (!Number.isInteger(k) || k < 1 || k > (flat ? rows * vocab : vocab)) {
+    throw new RangeError(`topK: k = ${k} must be in [1, ${flat ? rows * vocab : vocab}]`);
+  }
+  if (flat && rows > MAX_FLAT_ROWS) {
+    throw new RangeError(`topK: flattened top-k supports at most ${MAX_FLAT_ROWS} rows, got ${rows}`);
+  }
   if (rows * vocab >= 2 ** 32 - 1) throw new RangeError('topK: rows × vocab must fit u32 indices');
-  if (outIdx.dtype !== 'u32' || outIdx.numel < groups * k) throw new RangeError(`topK: outIdx "${outIdx.label}" must be u32 with ≥ ${groups * k} elements`);
-  if (outVal.dtype !== 'f32' || outVal.numel < groups * k) throw new RangeError(`topK: outVal "${outVal.label}" must be f32 with ≥ ${groups * k} elements`);
-  if (o.rowBias && (o.rowBias.dtype !== 'f32' || o.rowBias.numel < rows)) throw new RangeError(`topK: rowBias "${o.rowBias.label}" must be f32 with ≥ ${rows} elements`);
-  if (rows > rec.gpu.caps.maxWorkgroupsPerDimension) throw new RangeError(`topK: ${rows} rows exceed one dispatch dimension`);
+  if (outIdx.dtype !== 'u32' || outIdx.numel < groups * k) {
+    throw new RangeError(`topK: outIdx "${outIdx.label}" must be u32 with ≥ ${groups * k} elements`);
+  }
+  if (outVal.dtype !== 'f32' || outVal.numel < groups * k) {
+    throw new RangeError(`topK: outVal "${outVal.label}" must be f32 with ≥ ${groups * k} elements`);
+  }
+  if (o.rowBias && (o.rowBias.dtype !== 'f32' || o.rowBias.numel < rows)) {
+    throw new RangeError(`topK: rowBias "${o.rowBias.label}" must be f32 with ≥ ${rows} elements`);
+  }
+  if (rows > rec.gpu.caps.maxWorkgroupsPerDimension) {
+    throw new RangeError(`topK: ${rows} rows exceed one dispatch dimension`);
+  }
 
   const chunk = sampleChunk(vocab);
   const chunks = Math.ceil(vocab / chunk);
@@ -163,7 +177,9 @@ export async function topKLogSoftmax(gpu: Gpu, logits: Tensor, rowScores: Float3
   o: Omit<BeamCandidatesOptions, 'label'>): Promise<BeamCandidate[]> {
   const { k, vocab = logits.shape[logits.shape.length - 1] } = o;
   const rows = rowScores.length;
-  if (logits.numel < rows * vocab) throw new RangeError(`topKLogSoftmax: "${logits.label}" has fewer than ${rows} rows of ${vocab}`);
+  if (logits.numel < rows * vocab) {
+    throw new RangeError(`topKLogSoftmax: "${logits.label}" has fewer than ${rows} rows of ${vocab}`);
+  }
   const scores = scratchTensor(gpu, 'beam.scores', rows, 'f32');
   const idx = scratchTensor(gpu, 'beam.idx', k, 'u32');
   const val = scratchTensor(gpu, 'beam.val', k, 'f32');

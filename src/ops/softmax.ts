@@ -42,7 +42,9 @@ function run(rec: Recorder, op: string, log: boolean, x: Tensor, y: Tensor, opts
     if (t.dtype !== 'f32') throw new TypeError(`${op}: "${t.label}" is ${t.dtype}, expected f32`);
     if (t.numel !== x.numel) throw new RangeError(`${op}: "${t.label}" has ${t.numel} elements, expected ${x.numel}`);
   }
-  if (n < 1 || x.numel % n) throw new RangeError(`${op}: "${x.label}" (${x.numel} elements) is not a whole number of rows of ${n}`);
+  if (n < 1 || x.numel % n) {
+    throw new RangeError(`${op}: "${x.label}" (${x.numel} elements) is not a whole number of rows of ${n}`);
+  }
   const rows = x.numel / n;
   const inplace = x.buffer === y.buffer && x.byteOffset === y.byteOffset;
   const kernel = softmaxKernel(rec, n, log, inplace, opts.subgroups, opts.workgroupSize);

@@ -50,7 +50,9 @@ export function parseScheme(metadata: Readonly<Record<string, string>> | null | 
   if (metadata?.group_size !== undefined && Number(metadata.group_size) !== groupSize) {
     throw new Error(`${where}: quantization "${q}" disagrees with group_size "${metadata.group_size}"`);
   }
-  if (!(GROUP_SIZES as readonly number[]).includes(groupSize)) throw new Error(`${where}: group size ${groupSize} is not one of ${GROUP_SIZES.join(', ')}`);
+  if (!(GROUP_SIZES as readonly number[]).includes(groupSize)) {
+    throw new Error(`${where}: group size ${groupSize} is not one of ${GROUP_SIZES.join(', ')}`);
+  }
   const sd = metadata?.scale_dtype ?? 'F16';
   if (sd !== 'F16') throw new Error(`${where}: scale dtype ${sd} is not supported (F16)`);
   return { name: q, groupSize, scaleDtype: 'F16' };
@@ -102,7 +104,9 @@ export function quantizeRows(w: Float32Array, rows: number, K: number, G: number
         const a = Math.abs(w[i]);
         if (a > amax) amax = a;
         else if (!(a < Infinity)) amax = NaN; // NaN compares false both ways
-        if (Number.isNaN(amax) || amax === Infinity) throw new RangeError(`quantizeRows: row ${r} group ${g} has a non-finite weight`);
+        if (Number.isNaN(amax) || amax === Infinity) {
+          throw new RangeError(`quantizeRows: row ${r} group ${g} has a non-finite weight`);
+        }
       }
       const bits = f32ToF16Bit(amax / 127);
       scales[r * groups + g] = bits;
@@ -203,10 +207,14 @@ export interface QuantizeSummary {
  */
 export async function quantizeCheckpoint(ckpt: Checkpoint, sink: ByteSink, opts: QuantizeCheckpointOptions = {}): Promise<QuantizeSummary> {
   const G = opts.groupSize ?? DEFAULT_GROUP_SIZE;
-  if (!(GROUP_SIZES as readonly number[]).includes(G)) throw new RangeError(`group size ${G} is not one of ${GROUP_SIZES.join(', ')}`);
+  if (!(GROUP_SIZES as readonly number[]).includes(G)) {
+    throw new RangeError(`group size ${G} is not one of ${GROUP_SIZES.join(', ')}`);
+  }
   const chunkBytes = opts.chunkBytes ?? 32 << 20;
   for (const f of ckpt.files.values()) {
-    if (parseScheme(f.metadata, f.name)) throw new Error(`${f.name} is already quantised (${f.metadata!.quantization})`);
+    if (parseScheme(f.metadata, f.name)) {
+      throw new Error(`${f.name} is already quantised (${f.metadata!.quantization})`);
+    }
   }
   const names = [...ckpt.tensors.keys()];
   const specs: TensorSpec[] = [];
@@ -214,7 +222,9 @@ export async function quantizeCheckpoint(ckpt: Checkpoint, sink: ByteSink, opts:
   for (const name of names) {
     const t = ckpt.get(name);
     if (isQuantizable(name, t.shape)) {
-      if (!FLOAT_SOURCES.includes(t.dtype)) throw new Error(`${name}: dtype ${t.dtype} cannot be quantised (BF16, F16 or F32 only)`);
+      if (!FLOAT_SOURCES.includes(t.dtype)) {
+        throw new Error(`${name}: dtype ${t.dtype} cannot be quantised (BF16, F16 or F32 only)`);
+      }
       if (ckpt.has(name + SCALE_SUFFIX)) throw new Error(`${name}${SCALE_SUFFIX} already exists in the source`);
       sourceDtypes.add(t.dtype);
       specs.push({ name, dtype: 'I8', shape: t.shape }, { name: name + SCALE_SUFFIX, dtype: 'F16', shape: [t.shape[0], groupsOf(t.shape[1], G)] });
@@ -282,12 +292,16 @@ export function checkpointScheme(ckpt: Checkpoint): Int8Scheme | null {
   let found: Int8Scheme | null = null;
   for (const f of ckpt.files.values()) {
     const s = parseScheme(f.metadata, f.name);
-    if (s && found && s.name !== found.name) throw new Error(`${ckpt.provider.name}: shards use different quantization schemes (${found.name}, ${s.name})`);
+    if (s && found && s.name !== found.name) {
+      throw new Error(`${ckpt.provider.name}: shards use different quantization schemes (${found.name}, ${s.name})`);
+    }
     found ??= s;
   }
   if (!found) {
     const i8 = [...ckpt.tensors.values()].find((t) => t.dtype === 'I8');
-    if (i8) throw new Error(`${ckpt.provider.name}: tensor "${i8.name}" is I8 but no file declares a quantization scheme in __metadata__`);
+    if (i8) {
+      throw new Error(`${ckpt.provider.name}: tensor "${i8.name}" is I8 but no file declares a quantization scheme in __metadata__`);
+    }
   }
   return found;
 }
