@@ -29,7 +29,8 @@ describe('formats', () => {
       { start: 1.3, end: 1.4, text: '   ' },
       { start: 2, end: 1, text: 'line one\n\nline two' },
     ]);
-    expect(srt).toBe('1\n00:00:00,000 --> 00:00:01,250\nHello world.\n\n2\n00:00:02,000 --> 00:00:02,000\nline one\nline two\n\n');
+    const cue2 = '2\n00:00:02,000 --> 00:00:02,000\nline one\nline two\n\n';
+    expect(srt).toBe(`1\n00:00:00,000 --> 00:00:01,250\nHello world.\n\n${cue2}`);
     expect(toSrt([])).toBe('');
   });
 
@@ -48,13 +49,16 @@ describe('formats', () => {
 
   it('toVerboseJson follows the OpenAI shape', () => {
     const v = toVerboseJson(t, { language: 'en', segmentStats: [{ avg_logprob: -0.2 }] });
-    expect(v).toMatchObject({ task: 'transcribe', language: 'en', duration: 3723.5, text: t.text, usage: { type: 'duration', seconds: 3724 } });
-    expect(v.segments[0]).toEqual({ id: 0, seek: 0, start: 0, end: 1.25, text: ' Hello world.', tokens: [], temperature: 0, avg_logprob: -0.2 });
+    const usage = { type: 'duration', seconds: 3724 };
+    expect(v).toMatchObject({ task: 'transcribe', language: 'en', duration: 3723.5, text: t.text, usage });
+    const first = { id: 0, seek: 0, start: 0, end: 1.25, text: ' Hello world.', tokens: [], temperature: 0 };
+    expect(v.segments[0]).toEqual({ ...first, avg_logprob: -0.2 });
     expect(v.segments[1]).toMatchObject({ id: 1, seek: 125, end: 3723.457 });
     expect(v.segments[1]).not.toHaveProperty('avg_logprob');
     const single = toVerboseJson({ ...t, segments: [] });
     expect(single.language).toBe('unknown');
-    expect(single.segments).toEqual([{ id: 0, seek: 0, start: 0, end: 3723.5, text: t.text, tokens: [1, 2, 3], temperature: 0 }]);
+    const whole = { id: 0, seek: 0, start: 0, end: 3723.5, text: t.text, tokens: [1, 2, 3], temperature: 0 };
+    expect(single.segments).toEqual([whole]);
   });
 
   it('formatTranscription serialises each format', () => {

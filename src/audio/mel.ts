@@ -30,7 +30,12 @@ export interface MelConfig {
 }
 
 /** GLM-ASR-Nano-2512 front end: WhisperFeatureExtractor(feature_size=128) defaults. */
-export const GLM_ASR_MEL: Readonly<MelConfig> = Object.freeze({ sampleRate: 16000, nFft: 400, hopLength: 160, nMels: 128 });
+export const GLM_ASR_MEL: Readonly<MelConfig> = Object.freeze({
+  sampleRate: 16000,
+  nFft: 400,
+  hopLength: 160,
+  nMels: 128,
+});
 
 /** Slaney mel scale (librosa `htk=False`): linear below 1 kHz, logarithmic above. */
 export function hzToMelSlaney(hz: number): number {
@@ -49,9 +54,16 @@ export function melToHzSlaney(mel: number): number {
  * Returns Float64Array [nMels × (nFft/2+1)] row-major (openai `mel_filters.npz` orientation;
  * HF stores the transpose).
  */
-export function melFilterBank(nMels: number, nFft: number, sampleRate: number, fMin = 0, fMax = sampleRate / 2): Float64Array {
+export function melFilterBank(
+  nMels: number,
+  nFft: number,
+  sampleRate: number,
+  fMin = 0,
+  fMax = sampleRate / 2,
+): Float64Array {
   if (!(nMels >= 1 && nFft >= 2 && sampleRate > 0 && fMax > fMin && fMin >= 0)) {
-    throw new RangeError(`bad mel filterbank parameters: nMels=${nMels} nFft=${nFft} sr=${sampleRate} f=[${fMin}, ${fMax}]`);
+    const params = `nMels=${nMels} nFft=${nFft} sr=${sampleRate} f=[${fMin}, ${fMax}]`;
+    throw new RangeError(`bad mel filterbank parameters: ${params}`);
   }
   const bins = Math.floor(nFft / 2) + 1;
   const mMin = hzToMelSlaney(fMin);

@@ -35,7 +35,9 @@ export interface SplitOptions {
  * the last one zero-padded. An empty input still gives one (all-padding) window, as in HF.
  */
 export function splitWindows(samples: Float32Array, nSamples = WINDOW_SAMPLES, opts: SplitOptions = {}): AudioWindow[] {
-  if (!(Number.isInteger(nSamples) && nSamples > 0)) throw new RangeError(`nSamples must be a positive integer, got ${nSamples}`);
+  if (!(Number.isInteger(nSamples) && nSamples > 0)) {
+    throw new RangeError(`nSamples must be a positive integer, got ${nSamples}`);
+  }
   let count = Math.max(1, Math.ceil(samples.length / nSamples));
   if (opts.maxWindows !== undefined) {
     if (!(Number.isInteger(opts.maxWindows) && opts.maxWindows >= 1)) {

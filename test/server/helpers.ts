@@ -23,7 +23,8 @@ export function makeWav(seconds: number, seed = 0, sampleRate = 16000): Uint8Arr
   v.setUint32(40, frames * 2, true);
   const freq = 220 + 7 * seed;
   for (let i = 0; i < frames; i++) {
-    v.setInt16(44 + 2 * i, Math.round(8000 * Math.sin((2 * Math.PI * freq * i) / sampleRate)) + (i === 0 ? seed : 0), true);
+    const tone = Math.round(8000 * Math.sin((2 * Math.PI * freq * i) / sampleRate));
+    v.setInt16(44 + 2 * i, tone + (i === 0 ? seed : 0), true);
   }
   return out;
 }
@@ -47,7 +48,8 @@ export async function startTestServer(
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   if (!addr || typeof addr !== 'object') throw new Error('no address');
-  return { app, fake, base: `http://127.0.0.1:${addr.port}`, logs, close: () => app.closeGracefully({ timeoutMs: 2000 }) };
+  const close = () => app.closeGracefully({ timeoutMs: 2000 });
+  return { app, fake, base: `http://127.0.0.1:${addr.port}`, logs, close };
 }
 
 /** POST a form to /v1/audio/transcriptions with fetch. */
@@ -58,7 +60,9 @@ export async function postAudio(
   init: { key?: string; signal?: AbortSignal; filename?: string } = {},
 ): Promise<Response> {
   const form = new FormData();
-  if (bytes) form.append('file', new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'audio/wav' }), init.filename ?? 'a.wav');
+  if (bytes) {
+    form.append('file', new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'audio/wav' }), init.filename ?? 'a.wav');
+  }
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
   const headers: Record<string, string> = {};
   if (init.key) headers.authorization = `Bearer ${init.key}`;

@@ -20,7 +20,8 @@ describe('request log', () => {
       const lines = srv.logs.map((l) => JSON.parse(l) as RequestLogLine);
       const [ok, bad, corrupt, health] = lines;
       const keyId = createHash('sha256').update(KEY).digest('hex').slice(0, 4);
-      expect(ok).toMatchObject({ method: 'POST', path: '/v1/audio/transcriptions', status: 200, auth: 'ok', keyId, ip: '127.0.0.1', audioSec: 0.75 });
+      expect(ok).toMatchObject({ method: 'POST', path: '/v1/audio/transcriptions', status: 200, auth: 'ok', keyId });
+      expect(ok).toMatchObject({ ip: '127.0.0.1', audioSec: 0.75 });
       expect(ok.bytesIn).toBeGreaterThan(wav.length);
       expect(ok.ms).toBeGreaterThanOrEqual(0);
       expect(ok.queueMs).toBeGreaterThanOrEqual(0);
@@ -32,7 +33,9 @@ describe('request log', () => {
       expect(health).toMatchObject({ method: 'GET', path: '/health', status: 200, auth: 'missing', keyId: null });
 
       const all = srv.logs.join('\n');
-      for (const secret of [KEY, KEY.slice(3, 15), 'sk-wrong-key-value', 'wrong-key']) expect(all).not.toContain(secret);
+      for (const secret of [KEY, KEY.slice(3, 15), 'sk-wrong-key-value', 'wrong-key']) {
+        expect(all).not.toContain(secret);
+      }
       const data = Buffer.from(wav.subarray(44, 44 + 24));
       for (const form of [data.toString('hex'), data.toString('base64').slice(0, 16), data.toString('latin1')]) {
         expect(all).not.toContain(form);

@@ -7,7 +7,8 @@ import { makeWav, postAudio, startTestServer, waitFor } from './helpers';
 const MODEL = 'glm-asr-nano-2512';
 
 async function health(base: string) {
-  return (await (await fetch(`${base}/health`)).json()) as { queue: { running: number; waiting: number; capacity: number } };
+  const res = await fetch(`${base}/health`);
+  return (await res.json()) as { queue: { running: number; waiting: number; capacity: number } };
 }
 
 describe('queue over HTTP', () => {
@@ -40,7 +41,10 @@ describe('queue over HTTP', () => {
       const wavs = Array.from({ length: 50 }, (_, i) => makeWav(0.25, 1000 + i));
       expect(new Set(wavs.map(audioId)).size).toBe(50);
       const texts = await Promise.all(
-        wavs.map(async (w, i) => (await client.audio.transcriptions.create({ file: await toFile(w, `clip-${i}.wav`), model: MODEL })).text),
+        wavs.map(async (w, i) => {
+          const file = await toFile(w, `clip-${i}.wav`);
+          return (await client.audio.transcriptions.create({ file, model: MODEL })).text;
+        }),
       );
       texts.forEach((t, i) => expect(t, `request ${i}`).toBe(fakeText(wavs[i])));
       expect(srv.fake.calls).toHaveLength(50);
