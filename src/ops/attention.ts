@@ -214,7 +214,8 @@ export interface PrefillAttentionOptions extends CachedAttentionOptions, Prefill
  * query t (absolute position pos0 + t) sees positions ≤ pos0 + t. q, out are f32 `[beams * tokens, qHeads, headDim]`.
  * Write the new K/V with writeKv first. Same fused kernel as windowAttention, reading keys from the cache.
  */
-export function prefillAttention(rec: Recorder, q: Tensor, cache: KvCache, out: Tensor, o: PrefillAttentionOptions): void {
+export function prefillAttention(rec: Recorder, q: Tensor, cache: KvCache, out: Tensor,
+  o: PrefillAttentionOptions): void {
   const label = o.label ?? 'prefill_attention';
   const beams = checkCached(label, cache, o);
   const { qHeads, kvHeads, headDim, pos0, tokens } = o;
@@ -238,7 +239,9 @@ export interface DecodeAttentionOptions extends CachedAttentionOptions {
   chunk?: number;
   /** Kernel variant; default from the adapter (see FlashVariant). */
   variant?: FlashVariant;
-  /** f32, ≥ decodeScratchElems(…) elements, for the split-K partials; default a pooled tensor released after recording. */
+  /**
+   * f32, ≥ decodeScratchElems(…) elements, for the split-K partials; default a pooled tensor released after recording.
+   */
   scratch?: Tensor;
 }
 
@@ -266,7 +269,8 @@ export function decodeChunk(pos: number): number {
  * all the q-heads of a kv head and write partial (max, sum, acc); a combine kernel merges them. The partials go
  * to `o.scratch` or to a pooled tensor released right after recording.
  */
-export function decodeAttention(rec: Recorder, q: Tensor, cache: KvCache, out: Tensor, o: DecodeAttentionOptions): void {
+export function decodeAttention(rec: Recorder, q: Tensor, cache: KvCache, out: Tensor,
+  o: DecodeAttentionOptions): void {
   const label = o.label ?? 'decode_attention';
   const scratch = o.scratch;
   const beams = checkCached(label, cache, o);
@@ -313,7 +317,8 @@ export function decodeAttention(rec: Recorder, q: Tensor, cache: KvCache, out: T
 }
 
 /** Scratch elements (f32) decodeAttention needs, including the alignment gap. */
-export function decodeScratchElems(beams: number, qHeads: number, headDim: number, pos: number, chunk = decodeChunk(pos)): number {
+export function decodeScratchElems(beams: number, qHeads: number, headDim: number, pos: number,
+  chunk = decodeChunk(pos)): number {
   const n = beams * qHeads * Math.ceil(pos / chunk);
   return Math.ceil((n * headDim * 4) / 256) * 64 + n * 2;
 }

@@ -34,7 +34,8 @@ export function conv1dOutputLength(t: number, stride: number): number {
 const BM = 128, BN = 64; // output tile per workgroup; must match conv1d.wgsl
 
 /** The kernel variant: chosen here and only here. */
-export function conv1dKernel(rec: Recorder, channelMajor: boolean, weight: 'f32' | 'f16', f16Weights?: 'native' | 'packed'): KernelSpec {
+export function conv1dKernel(rec: Recorder, channelMajor: boolean, weight: 'f32' | 'f16',
+  f16Weights?: 'native' | 'packed'): KernelSpec {
   const mode = weight === 'f32' ? 'f32' : (f16Weights ?? (rec.gpu.caps.f16 ? 'native' : 'packed'));
   if (mode === 'native' && !rec.gpu.caps.f16) {
     throw new Error('conv1d: native f16 weights need shader-f16; use f16Weights: "packed"');

@@ -27,7 +27,8 @@ const WG = 256;
 const PER = 4; // must match embedding.wgsl
 
 /** The kernel variant: chosen here and only here. */
-export function embedKernel(rec: Recorder, dtype: 'f32' | 'f16', dstRows: boolean, f16Table?: 'native' | 'packed'): KernelSpec {
+export function embedKernel(rec: Recorder, dtype: 'f32' | 'f16', dstRows: boolean,
+  f16Table?: 'native' | 'packed'): KernelSpec {
   const mode = dtype === 'f32' ? 'f32' : (f16Table ?? (rec.gpu.caps.f16 ? 'native' : 'packed'));
   if (mode === 'native' && !rec.gpu.caps.f16) {
     throw new Error('embed: native f16 tables need shader-f16; use f16Table: "packed"');
@@ -35,7 +36,8 @@ export function embedKernel(rec: Recorder, dtype: 'f32' | 'f16', dstRows: boolea
   return { shader: 'embedding.wgsl', defines: { T_F16: mode === 'native', T_PACKED: mode === 'packed', DST_ROWS: dstRows }, constants: { WG } };
 }
 
-export function embed(rec: Recorder, table: Tensor | RowBlockedMatrix, ids: Tensor, out: Tensor, o: EmbedOptions = {}): void {
+export function embed(rec: Recorder, table: Tensor | RowBlockedMatrix, ids: Tensor, out: Tensor,
+  o: EmbedOptions = {}): void {
   const maxBytes = maxBinding(rec, o.maxBindingBytes);
   let vocab: number, d: number, dtype: string;
   let blocks: { tensor: Tensor; row0: number; rows: number }[];

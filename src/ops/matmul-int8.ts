@@ -199,7 +199,8 @@ export interface QuantizeActivationsOptions {
  * Quantises x [M, K] (f32, rows ldx apart) per row and group of G into `out` (u32, at least
  * quantizedActivationWords(M, K, G) words).
  */
-export function quantizeActivations(rec: Recorder, x: Tensor, out: Tensor, opts: QuantizeActivationsOptions): QuantizedActivations {
+export function quantizeActivations(rec: Recorder, x: Tensor, out: Tensor,
+  opts: QuantizeActivationsOptions): QuantizedActivations {
   const { M, K, groupSize: G } = opts;
   const label = opts.label ?? 'quantize_act';
   const ldx = opts.ldx ?? K;

@@ -128,7 +128,8 @@ function rowsPerWorkgroup(variant: MatmulVariant, M: number, subgroups: boolean)
 /** Variants whose lanes own column pairs and so can fuse a GLU (see supportsGlu in matmul-int8.ts). */
 export const GLU_VARIANTS: readonly MatmulVariant[] = ['gemm', 'gemv'];
 
-function plan(gpu: Gpu, variant: MatmulVariant, p: FullProblem, vec: boolean, xvec: boolean, f16Read: F16Read, rows: number | undefined, gluRows: number | undefined): Launch {
+function plan(gpu: Gpu, variant: MatmulVariant, p: FullProblem, vec: boolean, xvec: boolean, f16Read: F16Read,
+  rows: number | undefined, gluRows: number | undefined): Launch {
   const wf16 = p.w.dtype === 'f16';
   const native = wf16 && f16Read === 'native';
   if (native && !gpu.caps.f16) throw new Error('matmul: f16Read "native" needs the shader-f16 feature');

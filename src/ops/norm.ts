@@ -42,7 +42,8 @@ function vec4Ok(d: number, bases: number[]): boolean {
 }
 
 /** The kernel variant: chosen here and only here. */
-export function normKernel(rec: Recorder, d: number, rms: boolean, residual: boolean, inplace: boolean, vec4: boolean, subgroups?: boolean, workgroupSize?: number): KernelSpec {
+export function normKernel(rec: Recorder, d: number, rms: boolean, residual: boolean, inplace: boolean,
+  vec4: boolean, subgroups?: boolean, workgroupSize?: number): KernelSpec {
   const vectors = vec4 ? d / 4 : d;
   return {
     shader: 'norm.wgsl',
@@ -120,11 +121,13 @@ export function rmsNorm(rec: Recorder, x: Tensor, w: Tensor, y: Tensor, opts: No
 }
 
 /** res = x + r; y = LayerNorm(res). `res` may be `x` or `r` (in place); `y` must be distinct. */
-export function addLayerNorm(rec: Recorder, x: Tensor, r: Tensor, w: Tensor, b: Tensor, res: Tensor, y: Tensor, opts: NormOptions = {}): void {
+export function addLayerNorm(rec: Recorder, x: Tensor, r: Tensor, w: Tensor, b: Tensor, res: Tensor, y: Tensor,
+  opts: NormOptions = {}): void {
   norm(rec, 'addLayerNorm', { x, r, w, b, y, res, rms: false, opts });
 }
 
 /** res = x + r; y = RMSNorm(res). `res` may be `x` or `r` (in place); `y` must be distinct. */
-export function addRmsNorm(rec: Recorder, x: Tensor, r: Tensor, w: Tensor, res: Tensor, y: Tensor, opts: NormOptions = {}): void {
+export function addRmsNorm(rec: Recorder, x: Tensor, r: Tensor, w: Tensor, res: Tensor, y: Tensor,
+  opts: NormOptions = {}): void {
   norm(rec, 'addRmsNorm', { x, r, w, y, res, rms: true, opts });
 }

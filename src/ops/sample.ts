@@ -47,7 +47,8 @@ export function sampleWorkgroupSize(cpuAdapter: boolean): number {
 }
 
 /** The kernel variants: chosen here and only here. */
-export function sampleKernels(rec: Recorder, lse: boolean, bias: boolean, subgroups?: boolean, workgroupSize?: number): { partial: KernelSpec; final: KernelSpec } {
+export function sampleKernels(rec: Recorder, lse: boolean, bias: boolean, subgroups?: boolean,
+  workgroupSize?: number): { partial: KernelSpec; final: KernelSpec } {
   const sg = subgroups ?? rec.gpu.caps.subgroups;
   const WG = workgroupSize ?? sampleWorkgroupSize(rec.gpu.caps.cpuAdapter);
   return {

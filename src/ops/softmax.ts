@@ -19,7 +19,10 @@ export interface SoftmaxOptions {
   workgroupSize?: number;
 }
 
-/** Invocations per row: 32 on CPU adapters (barriers cost a fiber switch per invocation); else ~8 elements each in [32, 256]. */
+/**
+ * Invocations per row: 32 on CPU adapters (barriers cost a fiber switch per invocation); else ~8 elements each,
+ * in [32, 256].
+ */
 export function softmaxWorkgroupSize(n: number, cpuAdapter: boolean): number {
   if (cpuAdapter) return 32;
   let wg = 32;
@@ -28,7 +31,8 @@ export function softmaxWorkgroupSize(n: number, cpuAdapter: boolean): number {
 }
 
 /** The kernel variant: chosen here and only here. */
-export function softmaxKernel(rec: Recorder, n: number, log: boolean, inplace: boolean, subgroups?: boolean, workgroupSize?: number): KernelSpec {
+export function softmaxKernel(rec: Recorder, n: number, log: boolean, inplace: boolean, subgroups?: boolean,
+  workgroupSize?: number): KernelSpec {
   return {
     shader: 'softmax.wgsl',
     defines: { LOG: log, INPLACE: inplace, SUBGROUPS: subgroups ?? rec.gpu.caps.subgroups },
