@@ -6,7 +6,19 @@ import { SUPPORTED_FORMATS, sniffContainer, sniffSampleRate } from '../../src/au
 import { AudioDecodeError } from '../../src/audio/errors';
 import { resample } from '../../src/audio/resample';
 import { parseWav } from '../../src/audio/wav';
-import { HAS_CORPUS, NO_CORPUS, corpusBytes, hasCommand, loadManifest, makeWav, readF32, rms, run, tempDir, removeTempDirs } from './helpers';
+import {
+  HAS_CORPUS,
+  NO_CORPUS,
+  corpusBytes,
+  hasCommand,
+  loadManifest,
+  makeWav,
+  readF32,
+  rms,
+  run,
+  tempDir,
+  removeTempDirs,
+} from './helpers';
 
 afterAll(removeTempDirs);
 
@@ -79,7 +91,9 @@ describe('container sniffing', () => {
 
 describe('decodeAudio', () => {
   it('unknown format: clear error listing the supported formats', async () => {
-    const e = await expectDecodeError(decodeAudio(bytesOf('hello world, not audio'), 'notes.txt'), 'notes.txt', /unrecognised audio format \(first bytes: 68 65 6c 6c 6f 20 77 6f\)/);
+    const notAudio = decodeAudio(bytesOf('hello world, not audio'), 'notes.txt');
+    const unknown = /unrecognised audio format \(first bytes: 68 65 6c 6c 6f 20 77 6f\)/;
+    const e = await expectDecodeError(notAudio, 'notes.txt', unknown);
     expect(e.message).toContain(`supported: ${SUPPORTED_FORMATS}`);
     expect(e.byteOffset).toBe(0);
     await expectDecodeError(decodeAudio(new Uint8Array(0), 'empty.wav'), 'empty.wav', /file is empty/);
@@ -87,7 +101,8 @@ describe('decodeAudio', () => {
 
   it('WAV errors surface unchanged; an empty WAV is an error', async () => {
     const cut = makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples: [1, 2, 3, 4] }).subarray(0, 46);
-    await expectDecodeError(decodeAudio(cut, 'cut.wav'), 'cut.wav', /data chunk at byte 36 declares 8 bytes but only 2 remain/);
+    const truncated = /data chunk at byte 36 declares 8 bytes but only 2 remain/;
+    await expectDecodeError(decodeAudio(cut, 'cut.wav'), 'cut.wav', truncated);
     const empty = makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples: [] });
     await expectDecodeError(decodeAudio(empty, 'e.wav'), 'e.wav', /wav file contains no audio samples/);
   });
@@ -120,9 +135,11 @@ describe('decodeAudio', () => {
     const samples = Array.from({ length: 1600 }, (_, i) => Math.round(10000 * Math.sin(i / 7)));
     const w16 = makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples });
     const d16 = await decodeAudio(w16, 'a.wav');
-    expect(d16).toMatchObject({ sampleRate: 16000, sourceRate: 16000, sourceChannels: 1, durationSec: 0.1, container: 'wav' });
+    expect(d16).toMatchObject({ sampleRate: 16000, sourceRate: 16000, sourceChannels: 1, durationSec: 0.1 });
+    expect(d16.container).toBe('wav');
     expect(d16.samples).toEqual(parseWav(w16, 'a.wav').channels[0]);
-    const w441 = makeWav({ format: 1, bits: 16, rate: 44100, channels: 2, samples: Array.from({ length: 8820 }, (_, i) => (i % 2 ? 100 : -100)) });
+    const lr = Array.from({ length: 8820 }, (_, i) => (i % 2 ? 100 : -100));
+    const w441 = makeWav({ format: 1, bits: 16, rate: 44100, channels: 2, samples: lr });
     const d441 = await decodeAudio(w441, 'b.wav');
     expect(d441).toMatchObject({ sourceRate: 44100, sourceChannels: 2, durationSec: 0.1 });
     expect(d441.samples.length).toBe(Math.ceil((4410 * 160) / 441));
@@ -142,7 +159,9 @@ describe('whole corpus decodes', () => {
         const d = await decodeAudio(corpusBytes(clip.file), clip.file);
         expect(d.sampleRate).toBe(16000);
         expect(d.samples.length).toBe(Math.ceil((d.durationSec * d.sourceRate * 16000) / d.sourceRate - 1e-9));
-        for (let i = 0; i < d.samples.length; i++) if (!Number.isFinite(d.samples[i])) throw new Error(`${clip.file}: sample ${i} not finite`);
+        for (let i = 0; i < d.samples.length; i++) {
+          if (!Number.isFinite(d.samples[i])) throw new Error(`${clip.file}: sample ${i} not finite`);
+        }
         const level = rms(d.samples);
         expect(level, `${clip.file} RMS`).toBeGreaterThan(1e-4); // −80 dBFS; the quiet clip is ≈ −55
         const rate = /(\d+) Hz/.exec(clip.format);
@@ -158,10 +177,13 @@ describe('whole corpus decodes', () => {
             expect(d.durationSec, clip.file).toBeLessThanOrEqual(want * 1.01);
             expect(d.durationSec, clip.file).toBeGreaterThanOrEqual(want - 0.15);
           } else {
-            expect(Math.abs(d.durationSec - want) / want, `${clip.file}: ${d.durationSec} s vs ${want} s`).toBeLessThan(0.01);
+            const what = `${clip.file}: ${d.durationSec} s vs ${want} s`;
+            expect(Math.abs(d.durationSec - want) / want, what).toBeLessThan(0.01);
           }
         }
-        rows.push(`${clip.file}: ${d.container} ${d.sourceRate} Hz × ${d.sourceChannels} → ${d.samples.length} samples, ${d.durationSec.toFixed(3)} s, RMS ${(20 * Math.log10(level)).toFixed(1)} dBFS`);
+        const source = `${d.container} ${d.sourceRate} Hz × ${d.sourceChannels}`;
+        const out = `${d.samples.length} samples, ${d.durationSec.toFixed(3)} s`;
+        rows.push(`${clip.file}: ${source} → ${out}, RMS ${(20 * Math.log10(level)).toFixed(1)} dBFS`);
       }
     } finally {
       spy.mockRestore();
@@ -217,7 +239,9 @@ describe('formats made by sox go through audio-decode', () => {
       expect(d).toMatchObject({ sourceRate: rate, sourceChannels: channels });
       // reference: sox's own decode, mixed and resampled by us
       const inter = readF32(raw);
-      const chans = Array.from({ length: channels }, (_, c) => Float32Array.from({ length: inter.length / channels }, (_, i) => inter[i * channels + c]));
+      const frames = inter.length / channels;
+      const channel = (c: number) => Float32Array.from({ length: frames }, (_, i) => inter[i * channels + c]);
+      const chans = Array.from({ length: channels }, (_, c) => channel(c));
       const ref = resample(downmixToMono(chans), rate, 16000);
       expect(d.samples.length).toBe(ref.length);
       let num = 0;
@@ -244,8 +268,10 @@ describe('browser path (WebAudio decodeAudioData), with a stand-in context', () 
       const copy = structuredClone(buf, { transfer: [buf] }); // detach, like the real thing
       if (FakeOfflineAudioContext.fail) throw new Error(FakeOfflineAudioContext.fail);
       const pcm = await decodeWithAudioDecode(new Uint8Array(copy), 'fake');
-      const data = pcm.channels.map((c) => (pcm.sampleRate === this.sampleRate ? c : resample(c, pcm.sampleRate, this.sampleRate)));
-      return { numberOfChannels: data.length, sampleRate: this.sampleRate, length: data[0].length, getChannelData: (c: number) => data[c] };
+      const rate = this.sampleRate;
+      const data = pcm.channels.map((c) => (pcm.sampleRate === rate ? c : resample(c, pcm.sampleRate, rate)));
+      const getChannelData = (c: number) => data[c];
+      return { numberOfChannels: data.length, sampleRate: rate, length: data[0].length, getChannelData };
     }
     async close() {
       FakeOfflineAudioContext.closed++;
@@ -283,7 +309,8 @@ describe('browser path (WebAudio decodeAudioData), with a stand-in context', () 
       return {
         decodeAudioData: async () => {
           const w = parseWav(wav, 'inner');
-          return { numberOfChannels: 1, sampleRate: rate, length: 3, getChannelData: () => w.channels[0] } as unknown as AudioBuffer;
+          const buffer = { numberOfChannels: 1, sampleRate: rate, length: 3, getChannelData: () => w.channels[0] };
+          return buffer as unknown as AudioBuffer;
         },
       };
     };
@@ -298,7 +325,8 @@ describe('browser path (WebAudio decodeAudioData), with a stand-in context', () 
     if (!HAS_CORPUS) ctx.skip(NO_CORPUS);
     vi.stubGlobal('OfflineAudioContext', FakeOfflineAudioContext);
     FakeOfflineAudioContext.fail = 'EncodingError: Unable to decode audio data';
-    await expectDecodeError(decodeAudio(corpusBytes('audio/en-jfk.mp3'), 'jfk.mp3'), 'jfk.mp3', /mp3 decoding failed in WebAudio: EncodingError/);
+    const failing = decodeAudio(corpusBytes('audio/en-jfk.mp3'), 'jfk.mp3');
+    await expectDecodeError(failing, 'jfk.mp3', /mp3 decoding failed in WebAudio: EncodingError/);
     expect(FakeOfflineAudioContext.closed).toBe(1);
   });
 

@@ -3,7 +3,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { downmixToMono } from '../../src/audio/decode';
 import { MAX_TABLE_COEFFS, Resampler, getResampler, resample } from '../../src/audio/resample';
 import { parseWav } from '../../src/audio/wav';
-import { HAS_CORPUS, NO_CORPUS, corpusBytes, pythonMissing, rms, runPython, sine, tempDir, writeF32, removeTempDirs } from './helpers';
+import {
+  HAS_CORPUS,
+  NO_CORPUS,
+  corpusBytes,
+  pythonMissing,
+  rms,
+  runPython,
+  sine,
+  tempDir,
+  writeF32,
+  removeTempDirs,
+} from './helpers';
 
 afterAll(removeTempDirs);
 
@@ -19,7 +30,8 @@ function tone(freq: number, src: number, dst: number, seconds = 0.5): [Float32Ar
 
 describe('resampler design', () => {
   it('reduces the ratio and picks the polyphase layout', () => {
-    expect(new Resampler(44100, 16000).design).toMatchObject({ up: 160, down: 441, phases: 160, exact: true, cutoffHz: 7600, stopbandHz: 8000 });
+    const d44 = new Resampler(44100, 16000).design;
+    expect(d44).toMatchObject({ up: 160, down: 441, phases: 160, exact: true, cutoffHz: 7600, stopbandHz: 8000 });
     expect(new Resampler(48000, 16000).design).toMatchObject({ up: 1, down: 3, exact: true });
     expect(new Resampler(8000, 16000).design).toMatchObject({ up: 2, down: 1, cutoffHz: 3800, stopbandHz: 4000 });
     const odd = new Resampler(44101, 16000).design;
@@ -30,7 +42,9 @@ describe('resampler design', () => {
 
   it('output length is ceil(n·up/down); empty in, empty out; equal rates copy', () => {
     const r = new Resampler(44100, 16000);
-    for (const n of [0, 1, 2, 440, 441, 442, 44100, 12345]) expect(r.process(new Float32Array(n)).length).toBe(Math.ceil((n * 160) / 441));
+    for (const n of [0, 1, 2, 440, 441, 442, 44100, 12345]) {
+      expect(r.process(new Float32Array(n)).length).toBe(Math.ceil((n * 160) / 441));
+    }
     expect(resample(new Float32Array(5), 8000, 16000).length).toBe(10);
     const x = Float32Array.of(1, 2, 3);
     const y = resample(x, 16000, 16000);
@@ -126,7 +140,10 @@ describe('resampler quality', () => {
     });
   }
 
-  for (const [src, f] of [[44100, 10000], [44100, 8500], [48000, 9000], [48000, 20000], [22050, 10000], [44101, 10000]] as const) {
+  const stopbandTones = [
+    [44100, 10000], [44100, 8500], [48000, 9000], [48000, 20000], [22050, 10000], [44101, 10000],
+  ] as const;
+  for (const [src, f] of stopbandTones) {
     it(`${f} Hz at ${src} (above the new Nyquist) is attenuated ≥ 80 dB (required: 60)`, () => {
       const x = sine(src, f, src, 0.5);
       const y = resample(x, src, 16000);
@@ -205,7 +222,8 @@ describe('resampler vs scipy.signal.resample_poly on speech', () => {
       specs.push(`${base},${r.design.up},${r.design.down}`);
       lens.set(base, y.length);
     }
-    const res = JSON.parse(runPython(SCIPY, specs)) as Record<string, { n: number; same: number; default: number; default_passband: number }>;
+    type Result = { n: number; same: number; default: number; default_passband: number };
+    const res = JSON.parse(runPython(SCIPY, specs)) as Record<string, Result>;
     console.log('resampler vs scipy:', JSON.stringify(res, null, 1));
     for (const [path, r] of Object.entries(res)) {
       expect(r.n, path).toBe(lens.get(path));

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_WINDOWS, WINDOW_SAMPLES, audioTokenCount, splitWindows, totalAudioTokens, validFrameCount } from '../../src/audio/windows';
+import {
+  MAX_WINDOWS,
+  WINDOW_SAMPLES,
+  audioTokenCount,
+  splitWindows,
+  totalAudioTokens,
+  validFrameCount,
+} from '../../src/audio/windows';
 
 /** The spec's closed form: floor(ceil(L/2)/4) with L = ceil(n/160). */
 const closedForm = (n: number) => Math.floor(Math.ceil(Math.ceil(n / 160) / 2) / 4);
