@@ -11,7 +11,9 @@ const HAS_SOX = hasCommand('sox');
 
 function expectClose(got: Float32Array, want: number[], tol = 0): void {
   expect(got.length).toBe(want.length);
-  for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `sample ${i}: ${got[i]} vs ${want[i]}`).toBeLessThanOrEqual(tol);
+  for (let i = 0; i < want.length; i++) {
+    expect(Math.abs(got[i] - want[i]), `sample ${i}: ${got[i]} vs ${want[i]}`).toBeLessThanOrEqual(tol);
+  }
 }
 
 /** Run fn, expect an AudioDecodeError naming the file; return it. */
@@ -32,59 +34,89 @@ const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
 describe('parseWav: sample formats', () => {
   it('8-bit unsigned PCM', () => {
-    const w = parseWav(makeWav({ format: 1, bits: 8, rate: 8000, channels: 1, samples: [0, 64, 128, 192, 255] }), 'u8.wav');
+    const w = parseWav(
+      makeWav({ format: 1, bits: 8, rate: 8000, channels: 1, samples: [0, 64, 128, 192, 255] }),
+      'u8.wav',
+    );
     expect(w.encoding).toBe('pcm-uint8');
     expect(w.sampleRate).toBe(8000);
     expectClose(w.channels[0], [-1, -0.5, 0, 0.5, 127 / 128]);
   });
 
   it('16-bit signed PCM', () => {
-    const w = parseWav(makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples: [-32768, -16384, 0, 1, 32767] }), 's16.wav');
+    const w = parseWav(
+      makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples: [-32768, -16384, 0, 1, 32767] }),
+      's16.wav',
+    );
     expect(w.encoding).toBe('pcm-int');
     expect(w.bitsPerSample).toBe(16);
     expectClose(w.channels[0], [-1, -0.5, 0, 1 / 32768, 32767 / 32768]);
   });
 
   it('24-bit signed PCM (sign extension)', () => {
-    const w = parseWav(makeWav({ format: 1, bits: 24, rate: 44100, channels: 1, samples: [-8388608, -4194304, -1, 0, 1, 8388607] }), 's24.wav');
+    const w = parseWav(
+      makeWav({ format: 1, bits: 24, rate: 44100, channels: 1, samples: [-8388608, -4194304, -1, 0, 1, 8388607] }),
+      's24.wav',
+    );
     expectClose(w.channels[0], [-1, -0.5, -1 / 8388608, 0, 1 / 8388608, 8388607 / 8388608]);
   });
 
   it('32-bit signed PCM', () => {
-    const w = parseWav(makeWav({ format: 1, bits: 32, rate: 48000, channels: 1, samples: [-2147483648, 0, 1073741824, 2147483647] }), 's32.wav');
+    const w = parseWav(
+      makeWav({ format: 1, bits: 32, rate: 48000, channels: 1, samples: [-2147483648, 0, 1073741824, 2147483647] }),
+      's32.wav',
+    );
     expectClose(w.channels[0], [-1, 0, 0.5, 1], 1e-9);
   });
 
   it('12-bit PCM in a 16-bit container (left-justified)', () => {
-    const w = parseWav(makeWav({ format: 1, bits: 12, rate: 16000, channels: 1, samples: [-32768, 16, 0x7ff0] }), 's12.wav');
+    const w = parseWav(
+      makeWav({ format: 1, bits: 12, rate: 16000, channels: 1, samples: [-32768, 16, 0x7ff0] }),
+      's12.wav',
+    );
     expect(w.bitsPerSample).toBe(16);
     expect(w.validBitsPerSample).toBe(12);
     expectClose(w.channels[0], [-1, 16 / 32768, 0x7ff0 / 32768]);
   });
 
   it('32-bit float, values beyond ±1 kept', () => {
-    const w = parseWav(makeWav({ format: 3, bits: 32, rate: 16000, channels: 1, samples: [-1, 0.25, 0.5, 1.5, -2] }), 'f32.wav');
+    const w = parseWav(
+      makeWav({ format: 3, bits: 32, rate: 16000, channels: 1, samples: [-1, 0.25, 0.5, 1.5, -2] }),
+      'f32.wav',
+    );
     expect(w.encoding).toBe('float');
     expectClose(w.channels[0], [-1, 0.25, 0.5, 1.5, -2]);
   });
 
   it('64-bit float', () => {
-    const w = parseWav(makeWav({ format: 3, bits: 64, rate: 16000, channels: 1, samples: [0.1, -0.3, 1e-9] }), 'f64.wav');
+    const w = parseWav(
+      makeWav({ format: 3, bits: 64, rate: 16000, channels: 1, samples: [0.1, -0.3, 1e-9] }),
+      'f64.wav',
+    );
     expect(w.bitsPerSample).toBe(64);
     expectClose(w.channels[0], [Math.fround(0.1), Math.fround(-0.3), Math.fround(1e-9)]);
   });
 
   it('G.711 µ-law and A-law', () => {
-    const mu = parseWav(makeWav({ format: 7, bits: 8, rate: 8000, channels: 1, samples: [0xff, 0x7f, 0x00, 0x80, 0xfe] }), 'mu.wav');
+    const mu = parseWav(
+      makeWav({ format: 7, bits: 8, rate: 8000, channels: 1, samples: [0xff, 0x7f, 0x00, 0x80, 0xfe] }),
+      'mu.wav',
+    );
     expect(mu.encoding).toBe('mulaw');
     expectClose(mu.channels[0], [0, 0, -32124 / 32768, 32124 / 32768, 8 / 32768]);
-    const a = parseWav(makeWav({ format: 6, bits: 8, rate: 8000, channels: 1, samples: [0xd5, 0x55, 0xaa, 0x2a] }), 'a.wav');
+    const a = parseWav(
+      makeWav({ format: 6, bits: 8, rate: 8000, channels: 1, samples: [0xd5, 0x55, 0xaa, 0x2a] }),
+      'a.wav',
+    );
     expect(a.encoding).toBe('alaw');
     expectClose(a.channels[0], [8 / 32768, -8 / 32768, 32256 / 32768, -32256 / 32768]);
   });
 
   it('stereo interleaving, 16-bit', () => {
-    const w = parseWav(makeWav({ format: 1, bits: 16, rate: 16000, channels: 2, samples: [100, -100, 200, -200, 300, -300] }), 'st.wav');
+    const w = parseWav(
+      makeWav({ format: 1, bits: 16, rate: 16000, channels: 2, samples: [100, -100, 200, -200, 300, -300] }),
+      'st.wav',
+    );
     expect(w.channels.length).toBe(2);
     expectClose(w.channels[0], [100 / 32768, 200 / 32768, 300 / 32768]);
     expectClose(w.channels[1], [-100 / 32768, -200 / 32768, -300 / 32768]);
@@ -98,16 +130,25 @@ describe('parseWav: sample formats', () => {
   });
 
   it('WAVE_FORMAT_EXTENSIBLE: PCM 24-bit stereo, float 32-bit, 20 valid bits', () => {
-    const pcm = parseWav(makeWav({ format: 1, bits: 24, rate: 48000, channels: 2, extensible: true, samples: [4194304, -4194304] }), 'ext.wav');
+    const pcm = parseWav(
+      makeWav({ format: 1, bits: 24, rate: 48000, channels: 2, extensible: true, samples: [4194304, -4194304] }),
+      'ext.wav',
+    );
     expect(pcm.extensible).toBe(true);
     expect(pcm.formatTag).toBe(1);
     expect(pcm.channelMask).toBe(3);
     expectClose(pcm.channels[0], [0.5]);
     expectClose(pcm.channels[1], [-0.5]);
-    const fl = parseWav(makeWav({ format: 3, bits: 32, rate: 48000, channels: 1, extensible: true, samples: [0.75] }), 'extf.wav');
+    const fl = parseWav(
+      makeWav({ format: 3, bits: 32, rate: 48000, channels: 1, extensible: true, samples: [0.75] }),
+      'extf.wav',
+    );
     expect(fl.encoding).toBe('float');
     expectClose(fl.channels[0], [0.75]);
-    const v20 = parseWav(makeWav({ format: 1, bits: 20, rate: 48000, channels: 1, extensible: true, samples: [0x400000] }), 'ext20.wav');
+    const v20 = parseWav(
+      makeWav({ format: 1, bits: 20, rate: 48000, channels: 1, extensible: true, samples: [0x400000] }),
+      'ext20.wav',
+    );
     expect(v20.bitsPerSample).toBe(24);
     expect(v20.validBitsPerSample).toBe(20);
     expectClose(v20.channels[0], [0.5]);
@@ -134,12 +175,27 @@ describe('parseWav: chunk layout', () => {
   });
 
   it('tolerates a missing pad byte after an odd-sized chunk', () => {
-    const bytes = makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples, before: [{ id: 'odd ', body: ascii('abc') }], noPad: true });
+    const bytes = makeWav({
+      format: 1,
+      bits: 16,
+      rate: 16000,
+      channels: 1,
+      samples,
+      before: [{ id: 'odd ', body: ascii('abc') }],
+      noPad: true,
+    });
     expectClose(parseWav(bytes, 'nopad.wav').channels[0], want);
   });
 
   it('odd-sized data chunk (8-bit mono) followed by a padded chunk', () => {
-    const bytes = makeWav({ format: 1, bits: 8, rate: 8000, channels: 1, samples: [128, 255, 0], after: [{ id: 'LIST', body: ascii('INFO') }] });
+    const bytes = makeWav({
+      format: 1,
+      bits: 8,
+      rate: 8000,
+      channels: 1,
+      samples: [128, 255, 0],
+      after: [{ id: 'LIST', body: ascii('INFO') }],
+    });
     expectClose(parseWav(bytes, 'odd8.wav').channels[0], [0, 127 / 128, -1]);
   });
 
@@ -156,13 +212,23 @@ describe('parseWav: chunk layout', () => {
   });
 
   it('streamed WAV: data size 0xFFFFFFFF runs to the end of the file', () => {
-    const w = parseWav(makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples, dataSize: 0xffffffff, riffSize: 0xffffffff }), 'pipe.wav');
+    const w = parseWav(
+      makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples, dataSize: 0xffffffff, riffSize: 0xffffffff }),
+      'pipe.wav',
+    );
     expect(w.streamed).toBe(true);
     expectClose(w.channels[0], want);
   });
 
   it("streamed WAV: sox's 0x7FFFF000 placeholder, partial last frame dropped", () => {
-    const bytes = makeWav({ format: 1, bits: 16, rate: 16000, channels: 2, samples: [...samples, 7], dataSize: 0x7ffff000 });
+    const bytes = makeWav({
+      format: 1,
+      bits: 16,
+      rate: 16000,
+      channels: 2,
+      samples: [...samples, 7],
+      dataSize: 0x7ffff000,
+    });
     const w = parseWav(bytes, 'sox.wav');
     expect(w.streamed).toBe(true);
     expect(w.channels[0].length).toBe(2);
@@ -173,7 +239,17 @@ describe('parseWav: chunk layout', () => {
     const w = parseWav(makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples, dataSize: 0 }), 'zero.wav');
     expect(w.streamed).toBe(true);
     expectClose(w.channels[0], want);
-    const empty = parseWav(makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples: [], after: [{ id: 'LIST', body: ascii('INFO') }] }), 'empty.wav');
+    const empty = parseWav(
+      makeWav({
+        format: 1,
+        bits: 16,
+        rate: 16000,
+        channels: 1,
+        samples: [],
+        after: [{ id: 'LIST', body: ascii('INFO') }],
+      }),
+      'empty.wav',
+    );
     expect(empty.streamed).toBe(false);
     expect(empty.channels[0].length).toBe(0);
   });
@@ -186,7 +262,15 @@ describe('parseWav: chunk layout', () => {
   });
 
   it('RF64 with a ds64 chunk', () => {
-    const inner = makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples, dataSize: 0xffffffff, riffSize: 0xffffffff });
+    const inner = makeWav({
+      format: 1,
+      bits: 16,
+      rate: 16000,
+      channels: 1,
+      samples,
+      dataSize: 0xffffffff,
+      riffSize: 0xffffffff,
+    });
     const ds64 = new Uint8Array(8 + 28);
     ds64.set(ascii('ds64'), 0);
     const dv = new DataView(ds64.buffer);
@@ -210,7 +294,13 @@ describe('parseWav: chunk layout', () => {
 });
 
 describe('parseWav: errors name the file, the problem and the byte offset', () => {
-  const good = makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples: Array.from({ length: 100 }, (_, i) => i * 100) });
+  const good = makeWav({
+    format: 1,
+    bits: 16,
+    rate: 16000,
+    channels: 1,
+    samples: Array.from({ length: 100 }, (_, i) => i * 100),
+  });
 
   it('truncated RIFF header', () => {
     const e = decodeError(good.subarray(0, 8));
@@ -219,7 +309,8 @@ describe('parseWav: errors name the file, the problem and the byte offset', () =
   });
 
   it('not RIFF / not WAVE / RIFX', () => {
-    expect(decodeError(ascii('OggS\0\0\0\0\0\0\0\0\0\0\0\0')).message).toMatch(/not a RIFF file: starts with 'OggS' at byte 0/);
+    const ogg = ascii('OggS\0\0\0\0\0\0\0\0\0\0\0\0');
+    expect(decodeError(ogg).message).toMatch(/not a RIFF file: starts with 'OggS' at byte 0/);
     const notWave = good.slice();
     notWave.set(ascii('AVI '), 8);
     const e = decodeError(notWave);
@@ -263,7 +354,14 @@ describe('parseWav: errors name the file, the problem and the byte offset', () =
   });
 
   it('a chunk overrunning the file before the data', () => {
-    const bytes = makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples: [1, 2], before: [{ id: 'LIST', body: ascii('INFO') }] });
+    const bytes = makeWav({
+      format: 1,
+      bits: 16,
+      rate: 16000,
+      channels: 1,
+      samples: [1, 2],
+      before: [{ id: 'LIST', body: ascii('INFO') }],
+    });
     new DataView(bytes.buffer).setUint32(40, 1000, true);
     const e = decodeError(bytes);
     expect(e.message).toMatch(/chunk 'LIST' at byte 36 declares 1000 bytes but only \d+ remain/);
@@ -273,12 +371,25 @@ describe('parseWav: errors name the file, the problem and the byte offset', () =
   it('unsupported codecs', () => {
     const adpcm = makeWav({ format: 2, bits: 16, rate: 16000, channels: 1, samples: [0] });
     const e = decodeError(adpcm);
-    expect(e.message).toMatch(/^clip\.wav: unsupported WAV codec 0x0002 \(Microsoft ADPCM\) at byte 20; supported: PCM/);
+    expect(e.message).toMatch(
+      /^clip\.wav: unsupported WAV codec 0x0002 \(Microsoft ADPCM\) at byte 20; supported: PCM/,
+    );
     expect(e.byteOffset).toBe(20);
-    expect(decodeError(makeWav({ format: 0x1234, bits: 16, rate: 16000, channels: 1, samples: [0] })).message).toMatch(/codec 0x1234 at byte 20/);
-    const badGuid = makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples: [0], extensible: true, guid: new Uint8Array(16).fill(7) });
+    const unknownCodec = makeWav({ format: 0x1234, bits: 16, rate: 16000, channels: 1, samples: [0] });
+    expect(decodeError(unknownCodec).message).toMatch(/codec 0x1234 at byte 20/);
+    const badGuid = makeWav({
+      format: 1,
+      bits: 16,
+      rate: 16000,
+      channels: 1,
+      samples: [0],
+      extensible: true,
+      guid: new Uint8Array(16).fill(7),
+    });
     const g = decodeError(badGuid);
-    expect(g.message).toMatch(/unsupported WAVE_FORMAT_EXTENSIBLE sub-format GUID 07070707070707070707070707070707 at byte 44/);
+    expect(g.message).toMatch(
+      /unsupported WAVE_FORMAT_EXTENSIBLE sub-format GUID 07070707070707070707070707070707 at byte 44/,
+    );
     expect(g.byteOffset).toBe(44);
     const extAdpcm = makeWav({ format: 2, bits: 16, rate: 16000, channels: 1, samples: [0], extensible: true });
     expect(decodeError(extAdpcm).message).toMatch(/codec 0x0002 \(Microsoft ADPCM\) at byte 44/);
@@ -296,7 +407,8 @@ describe('parseWav: errors name the file, the problem and the byte offset', () =
     const e = decodeError(badAlign);
     expect(e.message).toMatch(/block align 3 does not match 1 channel\(s\) × 2 byte\(s\)/);
     expect(e.byteOffset).toBe(32);
-    expect(decodeError(makeWav({ format: 3, bits: 16, rate: 16000, channels: 1, samples: [0] })).message).toMatch(/16 bits per sample .* not valid for codec 0x0003/);
+    const float16 = makeWav({ format: 3, bits: 16, rate: 16000, channels: 1, samples: [0] });
+    expect(decodeError(float16).message).toMatch(/16 bits per sample .* not valid for codec 0x0003/);
     const shortExt = makeWav({ format: 1, bits: 16, rate: 16000, channels: 1, samples: [0] });
     new DataView(shortExt.buffer).setUint16(20, 0xfffe, true);
     expect(decodeError(shortExt).message).toMatch(/fmt chunk at byte 12 is 16 bytes, WAVE_FORMAT_EXTENSIBLE needs 40/);
@@ -358,7 +470,9 @@ describe('parseWav agrees with sox on real files', () => {
       const nch = w.channels.length;
       expect(w.channels[0].length * nch).toBe(ref.length);
       let maxErr = 0;
-      for (let i = 0; i < ref.length; i++) maxErr = Math.max(maxErr, Math.abs(w.channels[i % nch][Math.floor(i / nch)] - ref[i]));
+      for (let i = 0; i < ref.length; i++) {
+        maxErr = Math.max(maxErr, Math.abs(w.channels[i % nch][Math.floor(i / nch)] - ref[i]));
+      }
       // sox goes through its 32-bit integer sample type, so s32/f64 can differ from our direct
       // conversion by one f32 step near full scale; everything narrower must match bit for bit.
       expect(maxErr).toBeLessThanOrEqual(label === 's32' || label === 'f64' ? 2 ** -24 : 0);
@@ -369,7 +483,9 @@ describe('parseWav agrees with sox on real files', () => {
     if (!HAS_CORPUS) ctx.skip(NO_CORPUS);
     if (!HAS_SOX) ctx.skip('sox is not installed: sox cross-check skipped');
     const dir = tempDir();
-    for (const f of ['en-jfk.wav', 'en-glmasr-example-f32.wav', 'en-vosk-digits.wav', 'yue-wenetspeech-yue-48k-stereo.wav']) {
+    const files = ['en-jfk.wav', 'en-glmasr-example-f32.wav', 'en-vosk-digits.wav'];
+    files.push('yue-wenetspeech-yue-48k-stereo.wav');
+    for (const f of files) {
       const path = join(CORPUS, 'audio', f);
       const raw = join(dir, `${f}.f32`);
       run('sox', [path, '-t', 'f32', raw]);
