@@ -13,7 +13,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { accessPlugin } from './access';
-import { createContext, publicModelId, type ServerOptions } from './context';
+import { createContext, publicModelId, type ServerContext, type ServerOptions } from './context';
 import { errorsPlugin, ShutdownTimeoutError } from './errors';
 import { modelFilesPlugin, webPagePlugin } from './files';
 import { infoPlugin } from './info';
@@ -58,7 +58,6 @@ export type AsrServer = FastifyInstance & {
 
 export function buildServer(options: ServerOptions): AsrServer {
   const ctx = createContext(options);
-  const { queue } = ctx;
   const app = Fastify({
     logger: false,
     trustProxy: ctx.trustProxy,
@@ -74,8 +73,16 @@ export function buildServer(options: ServerOptions): AsrServer {
   app.register(transcriptionPlugin, { ctx });
   app.register(webPagePlugin, { ctx });
 
+  app.decorate('closeGracefully', gracefulClose(app, ctx));
+  app.decorate('jobQueue', { getter: () => ctx.queue });
+  return app as unknown as AsrServer;
+}
+
+/** `closeGracefully` (see `AsrServer`): drain the queue, answer, close; after the timeout abort what is left. */
+function gracefulClose(app: FastifyInstance, ctx: ServerContext): (options?: CloseOptions) => Promise<void> {
+  const { queue } = ctx;
   let closing: Promise<void> | null = null;
-  const closeGracefully = (closeOptions: CloseOptions = {}): Promise<void> => {
+  return (closeOptions: CloseOptions = {}): Promise<void> => {
     closing ??= (async () => {
       ctx.shuttingDown = true;
       queue.close();
@@ -108,10 +115,6 @@ export function buildServer(options: ServerOptions): AsrServer {
     })();
     return closing;
   };
-
-  app.decorate('closeGracefully', closeGracefully);
-  app.decorate('jobQueue', { getter: () => queue });
-  return app as unknown as AsrServer;
 }
 
 // -------------------------------------------------------------------- startServer
