@@ -52,6 +52,8 @@ export interface DecodeOptions {
    * with code 'audio_too_long'.
    */
   maxSeconds?: number;
+  /** Stops decoding (rejecting with the signal's reason) at the next step once aborted. */
+  signal?: AbortSignal;
 }
 
 /** Work done between two turns of the event loop. */
@@ -76,12 +78,14 @@ function sliceFrames(rate: number, channels: number): number {
 export const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
-/** Yields to the event loop once SLICE_MS of work has piled up since the last turn. */
+/** Yields to the event loop once SLICE_MS of work has piled up since the last turn; stops when aborted. */
 class Slicer {
   private last = performance.now();
+  constructor(private readonly signal: AbortSignal | undefined) {}
   async tick(): Promise<void> {
     if (performance.now() - this.last < SLICE_MS) return;
     await yieldToEventLoop();
+    this.signal?.throwIfAborted();
     this.last = performance.now();
   }
 }
@@ -329,7 +333,8 @@ export async function decodeAudio(bytes: Uint8Array, name: string, opts: DecodeO
     throw tooLong(name, `the header says ${probe.durationSec.toFixed(1)} s of audio`, limit);
   }
   const sink = new MonoSink(name, container, limit, opts.resample);
-  const slicer = new Slicer();
+  opts.signal?.throwIfAborted();
+  const slicer = new Slicer(opts.signal);
   if (container === 'wav') {
     const h = readWavHeader(bytes, name);
     const step = sliceFrames(h.sampleRate, h.channelCount);

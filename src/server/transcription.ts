@@ -181,8 +181,7 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
         async (signal) => {
           ranAt = performance.now();
           info.queueMs = ranAt - queuedAt;
-          const audio = await decodeAudio(bytes, name, { maxSeconds: maxAudioSeconds });
-          signal.throwIfAborted();
+          const audio = await decodeAudio(bytes, name, { maxSeconds: maxAudioSeconds, signal });
           info.audioSec = audio.durationSec;
           if (audio.samples.length < minSamples) throw tooShort(name, audio.samples.length / TARGET_SAMPLE_RATE);
           const samples = { samples: audio.samples, sampleRate: TARGET_SAMPLE_RATE } as const;

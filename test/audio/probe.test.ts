@@ -93,6 +93,17 @@ describe('decodeAudio: limits before and while decoding', () => {
     expect((await decodeAudio(flac, 'x.flac')).durationSec).toBe(11);
   });
 
+  it('an abort signal stops decoding at the next step', async () => {
+    const controller = new AbortController();
+    const reason = new Error('caller gave up');
+    setTimeout(() => controller.abort(reason), 20);
+    const t0 = performance.now();
+    const long = decodeAudio(pcmWav(44_100, 44_100 * 90), 'long.wav', { signal: controller.signal });
+    await expect(long).rejects.toBe(reason);
+    expect(performance.now() - t0).toBeLessThan(400); // the whole decode takes ~1 s
+    await expect(decodeAudio(pcmWav(16000, 100), 'x.wav', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+  });
+
   it('bad input is code invalid_audio', async () => {
     const e = await decodeError(decodeAudio(pcmWav(20_000_003, 100), 'x.wav'));
     expect(e.code).toBe('invalid_audio');
