@@ -153,6 +153,9 @@ export async function* decodeChunksWithAudioDecode(bytes: Uint8Array, name: stri
   let feed = FEED_BYTES;
   if (container === 'flac') {
     feed = Math.max(FEED_BYTES, 2 * (probeAudio(bytes, name).maxFrameBytes || FLAC_UNKNOWN_FRAME_BYTES));
+  } else if (container === 'mp4' && probeAudio(bytes, name).indexAtEnd) {
+    // The MP4 decoder re-joins everything it has been fed until it sees the index: pieces would cost n².
+    feed = bytes.length;
   }
   let finished = false;
   const step = async (chunk: Uint8Array | undefined): Promise<PcmAudio | null> => {

@@ -6,7 +6,8 @@
  *
  * Durations: WAV exact (data size / block align); FLAC from STREAMINFO's total samples (0 = unknown);
  * MP3 and ADTS AAC by walking the frame headers (a few bytes each, no decoding); Ogg from the last
- * page's granule position. Other containers: unknown here (the decoder's output is counted instead).
+ * page's granule position; AIFF from COMM; MP4 from the movie header (mvhd). Other containers:
+ * unknown here (the decoder's output is counted instead).
  */
 import { AudioDecodeError } from './errors';
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './resample';
@@ -43,6 +44,8 @@ export interface AudioProbe {
   durationSec?: number;
   /** FLAC: the largest frame in bytes (STREAMINFO; 0 = unknown); the FLAC decoder drops audio when fed less. */
   maxFrameBytes?: number;
+  /** MP4: the index (moov) comes after the audio (mdat), so a decoder can start only once it has the whole file. */
+  indexAtEnd?: boolean;
 }
 
 function ascii(b: Uint8Array, off: number, n: number): string {
@@ -144,7 +147,7 @@ export function sniffContainer(bytes: Uint8Array): AudioContainer | null {
 }
 
 function checkRate(rate: number, name: string, where: string, offset: number): number {
-  if (rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE) {
+  if (!(rate >= MIN_SAMPLE_RATE && rate <= MAX_SAMPLE_RATE)) {
     const problem = `${where} says sample rate ${rate} Hz; supported: ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`;
     throw new AudioDecodeError(name, problem, offset);
   }
@@ -212,6 +215,62 @@ function probeOgg(b: Uint8Array, container: AudioContainer, name: string): Audio
   return { container, sampleRate: rate, channels, durationSec };
 }
 
+/** AIFF/AIFC: channels, frames and the 80-bit extended sample rate from the COMM chunk. */
+function probeAiff(b: Uint8Array, name: string): AudioProbe {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let off = 12; off + 26 <= b.length; ) {
+    const size = dv.getUint32(off + 4);
+    if (ascii(b, off, 4) === 'COMM') {
+      const channels = dv.getUint16(off + 8);
+      const frames = dv.getUint32(off + 10);
+      const exponent = (dv.getUint16(off + 16) & 0x7fff) - 16383;
+      const mantissa = dv.getUint32(off + 18) * 2 ** 32 + dv.getUint32(off + 22);
+      const rate = Math.round(mantissa * 2 ** (exponent - 63));
+      checkRate(rate, name, `AIFF COMM chunk at byte ${off}`, off + 16);
+      return { container: 'aiff', sampleRate: rate, channels, durationSec: frames / rate };
+    }
+    off += 8 + size + (size & 1);
+  }
+  return { container: 'aiff' };
+}
+
+/** MP4: the top-level boxes, the movie header's duration, and whether the index comes after the data. */
+function probeMp4(b: Uint8Array): AudioProbe {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  /** [type, body start, end] of each box in [from, to). */
+  const boxes = (from: number, to: number): [string, number, number][] => {
+    const out: [string, number, number][] = [];
+    for (let off = from; off + 8 <= to; ) {
+      let size = dv.getUint32(off);
+      let body = off + 8;
+      if (size === 1 && off + 16 <= to) {
+        size = dv.getUint32(off + 8) * 2 ** 32 + dv.getUint32(off + 12);
+        body = off + 16;
+      } else if (size === 0) size = to - off;
+      if (size < body - off) break;
+      out.push([ascii(b, off + 4, 4), body, Math.min(off + size, to)]);
+      off += size;
+    }
+    return out;
+  };
+  const top = boxes(0, b.length);
+  const moov = top.findIndex(([type]) => type === 'moov');
+  const mdat = top.findIndex(([type]) => type === 'mdat');
+  if (moov < 0) return { container: 'mp4', indexAtEnd: true };
+  const indexAtEnd = mdat >= 0 && mdat < moov;
+  const mvhd = boxes(top[moov][1], top[moov][2]).find(([type]) => type === 'mvhd');
+  if (!mvhd) return { container: 'mp4', indexAtEnd };
+  const p = mvhd[1];
+  const v1 = b[p] === 1;
+  if (p + (v1 ? 32 : 20) > b.length) return { container: 'mp4', indexAtEnd };
+  const timescale = dv.getUint32(p + (v1 ? 20 : 12));
+  const [hi, lo] = v1 ? [dv.getUint32(p + 24), dv.getUint32(p + 28)] : [0, dv.getUint32(p + 16)];
+  const duration = hi * 2 ** 32 + lo;
+  const known = timescale > 0 && lo !== 0xffffffff; // all ones: "unknown"
+
+  return { container: 'mp4', durationSec: known ? duration / timescale : undefined, indexAtEnd };
+}
+
 /**
  * Reads the header: container, rate, channels and, where the header says, the duration.
  * @throws AudioDecodeError for an unknown format, a malformed WAV header, or a sample rate outside
@@ -251,6 +310,10 @@ export function probeAudio(bytes: Uint8Array, name: string): AudioProbe {
     case 'ogg-opus':
     case 'ogg-vorbis':
       return probeOgg(b, container, name);
+    case 'aiff':
+      return probeAiff(b, name);
+    case 'mp4':
+      return probeMp4(b);
     default:
       return { container };
   }

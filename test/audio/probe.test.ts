@@ -40,6 +40,43 @@ describe('probeAudio: the header alone', () => {
     expect(p.durationSec).toBeCloseTo(2.5, 2);
   });
 
+  it('AIFF: duration from COMM (80-bit rate)', (ctx) => {
+    if (!hasCommand('sox')) ctx.skip('sox is not installed: AIFF file not made');
+    const file = join(tempDir(), 't.aiff');
+    run('sox', ['-n', '-r', '22050', '-c', '2', '-b', '16', file, 'synth', '1.5', 'sine', '440']);
+    const p = probeAudio(new Uint8Array(readFileSync(file)), 't.aiff');
+    expect(p).toEqual({ container: 'aiff', sampleRate: 22050, channels: 2, durationSec: 1.5 });
+  });
+
+  it('MP4: duration from the movie header, and whether the index comes after the data', () => {
+    const box = (type: string, ...body: Uint8Array[]) => {
+      const size = 8 + body.reduce((n, x) => n + x.length, 0);
+      const out = new Uint8Array(size);
+      new DataView(out.buffer).setUint32(0, size);
+      out.set([...type].map((c) => c.charCodeAt(0)), 4);
+      let at = 8;
+      for (const x of body) {
+        out.set(x, at);
+        at += x.length;
+      }
+      return out;
+    };
+    const mvhd = (timescale: number, duration: number) => {
+      const body = new Uint8Array(100); // version 0: flags, created, modified, timescale, duration, …
+      new DataView(body.buffer).setUint32(12, timescale);
+      new DataView(body.buffer).setUint32(16, duration);
+      return box('mvhd', body);
+    };
+    const ftyp = box('ftyp', new TextEncoder().encode('M4A \0\0\0\0M4A isom'));
+    const moov = box('moov', mvhd(44100, 44100 * 700));
+    const mdat = box('mdat', new Uint8Array(64));
+    const cat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((x) => [...x]));
+    const faststart = { container: 'mp4', durationSec: 700, indexAtEnd: false };
+    expect(probeAudio(cat(ftyp, moov, mdat), 'a.m4a')).toEqual(faststart);
+    expect(probeAudio(cat(ftyp, mdat, moov), 'b.m4a')).toEqual({ ...faststart, indexAtEnd: true });
+    expect(probeAudio(cat(ftyp, mdat), 'c.m4a')).toEqual({ container: 'mp4', indexAtEnd: true });
+  });
+
   it('sample rates outside 1 kHz – 768 kHz are refused from the header, fast, naming the byte', () => {
     for (const rate of [1, 999, 768_001, 20_000_003, 48_000_001, 4_294_967_295]) {
       const t0 = performance.now();
