@@ -55,6 +55,24 @@ function wav(rate: number, channels: number, bits: number, frames: number, opts:
   return b;
 }
 
+/** An MP4 with a movie header (10 s) and an empty data box: enough for the header reader, no audio to decode. */
+function mp4Boxes(): Uint8Array {
+  const b = new Uint8Array(16 + 8 + 8 + 100 + 8 + 32);
+  const v = new DataView(b.buffer);
+  const ascii = (o: number, s: string) => [...s].forEach((c, i) => (b[o + i] = c.charCodeAt(0)));
+  v.setUint32(0, 16);
+  ascii(4, 'ftypM4A ');
+  v.setUint32(16, 8 + 108);
+  ascii(20, 'moov');
+  v.setUint32(24, 108);
+  ascii(28, 'mvhd');
+  v.setUint32(32 + 12, 1000);
+  v.setUint32(32 + 16, 10_000);
+  v.setUint32(132, 40);
+  ascii(136, 'mdat');
+  return b;
+}
+
 const seedFile = (name: string) => new Uint8Array(readFileSync(new URL(`./seeds/${name}`, import.meta.url)));
 
 export const AUDIO_SEEDS: [string, Uint8Array][] = [
@@ -66,6 +84,8 @@ export const AUDIO_SEEDS: [string, Uint8Array][] = [
   ['pcm8-11k-mono.wav', wav(11025, 1, 8, 1100)],
   ['tone.flac', seedFile('tone.flac')],
   ['speech.mp3', seedFile('speech.mp3')],
+  ['tone.aiff', seedFile('tone.aiff')],
+  ['index-only.m4a', mp4Boxes()],
 ];
 
 const INTERESTING_32 = [
