@@ -159,6 +159,9 @@ def conditions(rng, split):
 # rendering
 
 
+SPEECH_FLOOR = 1e-3    # amplitude (full scale 1) below which espeak's output is silence (-60 dBFS; speech peaks at -1)
+
+
 def read_wav_int16(path):
     with open(path, "rb") as f:
         data = f.read()
@@ -247,6 +250,23 @@ def noise(kind, n, rng):
     return x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
 
 
+def speak(text, c, tmp):
+    """One phrase spoken with conditions c (voice, speed, pitch, gap, tempo, band, accent): espeak-ng, then sox to
+    16 kHz mono 16-bit with the tempo and band effects and the peak at -1 dBFS; float64 samples with espeak's
+    leading / trailing silence trimmed to 10 ms before and 20 ms after the first / last sample over SPEECH_FLOOR."""
+    raw = os.path.join(tmp, "raw.wav")
+    out = os.path.join(tmp, "p.wav")
+    espeak(text, c, raw)
+    # -R: sox dithers the 16-bit output with a randomly seeded generator unless told to repeat itself
+    subprocess.run(["sox", "-R", raw, "-r", str(SR), "-c", "1", "-b", "16", out] + sox_effects(c) + ["gain", "-n", "-1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    x = read_wav_int16(out).astype(np.float64)
+    nz = np.nonzero(np.abs(x) > SPEECH_FLOOR)[0]
+    if len(nz):
+        x = x[max(0, nz[0] - 160): nz[-1] + 320]
+    return x
+
+
 def render(i, split, seed, tmp):
     rng = np.random.default_rng([seed, SPLIT_SALT[split], i])
     kind, groups = make_text(rng)
@@ -256,17 +276,7 @@ def render(i, split, seed, tmp):
         c["accent"] = draw_accent(arng) if arng.random() < ACCENT_FRACTION else {}
     parts = []
     for gi, g in enumerate(groups):
-        raw = os.path.join(tmp, "raw.wav")
-        out = os.path.join(tmp, "p.wav")
-        espeak(g, c, raw)
-        # -R: sox dithers the 16-bit output with a randomly seeded generator unless told to repeat itself
-        subprocess.run(["sox", "-R", raw, "-r", str(SR), "-c", "1", "-b", "16", out] + sox_effects(c) + ["gain", "-n", "-1"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        x = read_wav_int16(out).astype(np.float64)
-        # trim espeak's leading / trailing silence, keep a little
-        nz = np.nonzero(np.abs(x) > 1e-3)[0]
-        if len(nz):
-            x = x[max(0, nz[0] - 160): nz[-1] + 320]
+        x = speak(g, c, tmp)
         if gi:
             parts.append(np.zeros(int(rng.uniform(0.25, 1.0) * SR)))
         parts.append(x)
