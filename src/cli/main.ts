@@ -4,6 +4,7 @@
  *
  *   glm-asr transcribe FILE... --model DIR|ORG/NAME [--beams N] [--max-new-tokens N]
  *                     [--precision auto|f32|f16|int8] [--format txt|json|srt|vtt] [--quiet]
+ *   glm-asr eval MANIFEST --model DIR|ORG/NAME [transcribe's model options] [--format txt|json]
  *   glm-asr download ORG/NAME[@REVISION]
  *   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
  *   glm-asr doctor [--json]
@@ -20,6 +21,7 @@ import { type Transcription } from '../models/glm-asr/transcriber';
 import { downloadModel } from '../hub';
 import { EXIT, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, UsageError } from './common';
 import { doctorCommand, setupCommand } from './doctor';
+import { EVAL_USAGE, evalCommand } from './eval';
 import { toSrt, toVtt } from '../formats';
 
 const USAGE = `Usage:
@@ -31,6 +33,7 @@ const USAGE = `Usage:
                              made by "npm run quantize", which auto picks)
       --format F             txt | json | srt | vtt (default txt); json prints one object per file per line
       --quiet                no progress output
+${EVAL_USAGE}
   glm-asr download ORG/NAME[@REVISION]     fetch a model into the Hugging Face cache
   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
       serves POST /v1/audio/transcriptions (OpenAI-compatible), the web UI at /, and the model's files at
@@ -50,6 +53,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'transcribe':
       return transcribeCommand(rest);
+    case 'eval':
+      return evalCommand(rest);
     case 'download':
       return downloadCommand(rest);
     case 'serve':
