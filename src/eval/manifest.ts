@@ -201,6 +201,7 @@ function csvRows(text: string, file: string): string[][] {
   let field = '';
   let quoted = false;
   let line = 1;
+  let quoteLine = 0; // where the open quoted field began
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
     if (quoted) {
@@ -218,6 +219,7 @@ function csvRows(text: string, file: string): string[][] {
       }
     } else if (ch === '"' && field === '') {
       quoted = true;
+      quoteLine = line;
     } else if (ch === ',') {
       row.push(field);
       field = '';
@@ -231,7 +233,7 @@ function csvRows(text: string, file: string): string[][] {
       field += ch;
     }
   }
-  if (quoted) throw new ManifestError(file, `line ${line}: a quoted field is not closed`);
+  if (quoted) throw new ManifestError(file, `line ${quoteLine}: a quoted field is not closed`);
   if (field !== '' || row.length) rows.push([...row, field]);
   return rows;
 }
