@@ -188,9 +188,9 @@ export const HF_FRONTEND_DEFAULTS = Object.freeze({
 
 /** Frames merged per audio token; `GlmAsrModel.get_audio_features` hard-codes 4. */
 export const MERGE_FACTOR = 4;
-
 /** Most layers a config may declare: far above any released model, and it bounds the per-layer tensor tables. */
 export const MAX_LAYERS = 1024;
+
 /** HF LayerNorm eps for the encoder (`nn.LayerNorm` default; not read from the config). */
 export const ENCODER_LAYER_NORM_EPS = 1e-5;
 
@@ -238,8 +238,8 @@ class Fields {
     if (typeof v !== 'number' || !Number.isSafeInteger(v)) this.fail(key, `expected an integer, got ${preview(v)}`);
     const min = opts.min ?? 1;
     if (v < min) this.fail(key, `must be ≥ ${min}, got ${v}`);
-    return v;
     if (opts.max !== undefined && v > opts.max) this.fail(key, `must be ≤ ${opts.max}, got ${v}`);
+    return v;
   }
 
   num(key: string, def: number, opts: { positive?: boolean; nonNegative?: boolean } = {}): number {
