@@ -10,7 +10,7 @@ const t: Transcription = {
     { start: 1.25, end: 3723.4567, text: 'Second <b>line</b> & --> more' },
   ],
   durationSec: 3723.5,
-  timings: { decodeAudio: 0, mel: 0, encode: 0, generate: 0, total: 0 },
+  timings: { decodeAudio: 0, vad: 0, mel: 0, encode: 0, generate: 0, total: 0 },
 };
 
 describe('formats', () => {

@@ -20,7 +20,7 @@ export type ModelSource =
 
 export interface EngineProgress {
   /** download: model files into the cache; load: weights onto the GPU; then the transcription's stages. */
-  stage: 'download' | 'load' | 'decode-audio' | 'encode' | 'generate';
+  stage: 'download' | 'load' | 'decode-audio' | 'vad' | 'encode' | 'generate';
   done: number;
   total: number;
   /** The file being downloaded. */

@@ -25,13 +25,14 @@ describe('GlmAsr', () => {
     await expect(asr.transcribe({ samples, sampleRate: 16000 }, { signal: AbortSignal.abort(new Error('stop now')) })).rejects.toThrow('stop now');
     const ctl = new AbortController();
     const run = asr.transcribe({ samples, sampleRate: 16000 }, {
+      segmenter: 'fixed',
       signal: ctl.signal,
       maxNewTokens: 400,
       onProgress: (p) => { if (p.stage === 'generate' && p.done === 3) ctl.abort(new Error('enough')); },
     });
     await expect(run).rejects.toThrow('enough');
     // The engine is still usable afterwards.
-    const t = await asr.transcribe({ samples, sampleRate: 16000 }, { maxNewTokens: 3 });
+    const t = await asr.transcribe({ samples, sampleRate: 16000 }, { segmenter: 'fixed', maxNewTokens: 3 });
     expect(t.tokens.length).toBeGreaterThan(0);
   });
 
@@ -39,7 +40,7 @@ describe('GlmAsr', () => {
     const fe = asr.config.frontEnd;
     const seconds = fe.maxWindows * fe.chunkLength + 7; // 21 full windows (630 s) + 7 s
     const samples = randomF32(seconds * fe.sampleRate, 2, 0.05);
-    const t = await asr.transcribe({ samples, sampleRate: 16000 }, { maxNewTokens: 3 });
+    const t = await asr.transcribe({ samples, sampleRate: 16000 }, { segmenter: 'fixed', maxNewTokens: 3 });
     const cut = fe.maxWindows * fe.chunkLength;
     expect(t.segments.map((s) => [s.start, s.end])).toEqual([[0, cut], [cut, seconds]]);
     expect(t.durationSec).toBeCloseTo(seconds, 6);
@@ -47,7 +48,7 @@ describe('GlmAsr', () => {
     const alone = [];
     for (const [a, b] of [[0, cut], [cut, seconds]]) {
       const part = samples.subarray(a * fe.sampleRate, b * fe.sampleRate);
-      alone.push(await asr.transcribe({ samples: part, sampleRate: 16000 }, { maxNewTokens: 3 }));
+      alone.push(await asr.transcribe({ samples: part, sampleRate: 16000 }, { segmenter: 'fixed', maxNewTokens: 3 }));
     }
     expect(alone.every((x) => x.tokens.length > 0)).toBe(true);
     expect(t.tokens).toEqual(alone.flatMap((x) => x.tokens));
@@ -62,7 +63,7 @@ describe('GlmAsr', () => {
 
   it('refuses audio too short for one audio token, with the minimum in the message', async () => {
     await expect(asr.transcribe({ samples: randomF32(960, 4, 0.1), sampleRate: 16000 }, { name: 'blip.wav' })).rejects.toThrow(/blip\.wav: audio is too short \(60\.0 ms\); GLM-ASR needs at least 60\.1 ms/);
-    const t = await asr.transcribe({ samples: randomF32(961, 4, 0.1), sampleRate: 16000 }, { maxNewTokens: 2 });
+    const t = await asr.transcribe({ samples: randomF32(961, 4, 0.1), sampleRate: 16000 }, { segmenter: 'fixed', maxNewTokens: 2 });
     expect(t.tokens.length).toBeGreaterThan(0);
   });
 
@@ -73,7 +74,7 @@ describe('GlmAsr', () => {
   it('rejects bad transcribe options up front, naming the option, the value and the range', async () => {
     const audio = { samples: randomF32(16000, 3, 0.1), sampleRate: 16000 };
     for (const maxNewTokens of [0, -1, 1.5, NaN, 8193]) {
-      await expect(asr.transcribe(audio, { maxNewTokens })).rejects.toThrow(`maxNewTokens must be an integer in [1, 8192] (the decoder's positions), got ${maxNewTokens}`);
+      await expect(asr.transcribe(audio, { segmenter: 'fixed', maxNewTokens })).rejects.toThrow(`maxNewTokens must be an integer in [1, 8192] (the decoder's positions), got ${maxNewTokens}`);
     }
     await expect(asr.transcribe(audio, { beams: 0 })).rejects.toMatchObject({ name: 'OptionError', option: 'beams' });
     await expect(asr.transcribe(audio, { lengthPenalty: NaN })).rejects.toThrow('lengthPenalty must be a finite number, got NaN');
@@ -83,8 +84,8 @@ describe('GlmAsr', () => {
 
   it('takes file bytes as Uint8Array or ArrayBuffer; a path string or another type is refused with what to pass', async () => {
     const wav = makeWav(1, 5);
-    const fromBytes = await asr.transcribe(wav, { maxNewTokens: 2 });
-    const fromBuffer = await asr.transcribe(wav.slice().buffer, { maxNewTokens: 2 });
+    const fromBytes = await asr.transcribe(wav, { segmenter: 'fixed', maxNewTokens: 2 });
+    const fromBuffer = await asr.transcribe(wav.slice().buffer, { segmenter: 'fixed', maxNewTokens: 2 });
     expect(fromBuffer.tokens).toEqual(fromBytes.tokens);
     expect(fromBuffer.durationSec).toBe(1);
     await expect(asr.transcribe('clip.wav' as never)).rejects.toThrow('audio must be the file\'s bytes (e.g. await readFile(path)) or { samples, sampleRate }, got the string "clip.wav"');
@@ -108,9 +109,9 @@ describe('GlmAsr', () => {
   it('resamples raw samples at other rates to 16 kHz (as decoded files are); the rate is an integer in 1-768 kHz', async () => {
     for (const rate of [44100, 8000]) {
       const samples = randomF32(rate * 2, 7, 0.1);
-      const t = await asr.transcribe({ samples, sampleRate: rate }, { maxNewTokens: 3 });
+      const t = await asr.transcribe({ samples, sampleRate: rate }, { segmenter: 'fixed', maxNewTokens: 3 });
       expect(t.durationSec).toBe(2);
-      const at16k = await asr.transcribe({ samples: resample(samples, rate, 16000), sampleRate: 16000 }, { maxNewTokens: 3 });
+      const at16k = await asr.transcribe({ samples: resample(samples, rate, 16000), sampleRate: 16000 }, { segmenter: 'fixed', maxNewTokens: 3 });
       expect(t.tokens).toEqual(at16k.tokens);
     }
     for (const sampleRate of [0, -16000, 999, 768_001, 16000.5, NaN, '16000']) {
@@ -205,7 +206,7 @@ describe('a generation that reaches the end of the decoder positions', () => {
       writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
       const asr = await GlmAsr.load(dir, { gpu: await testGpu(), precision: 'f32' });
       const prompt = buildTranscriptionPrompt(asr.tokenizer, asr.audioTokens(16000)).ids.length;
-      const t = await asr.transcribe({ samples: randomF32(16000, 11, 0.1), sampleRate: 16000 }, { maxNewTokens: 64 });
+      const t = await asr.transcribe({ samples: randomF32(16000, 11, 0.1), sampleRate: 16000 }, { segmenter: 'fixed', maxNewTokens: 64 });
       // This random model never says eos here: it generates until the last position (prompt + n - 1 = 64).
       expect(t.tokens).toHaveLength(64 - prompt + 1);
       asr.dispose();

@@ -101,7 +101,7 @@ export class FakeTranscriber implements Transcriber {
     ];
     const tokens = Array.from(audio.samples.subarray(0, 8), (v, i) => 1000 + Math.round(v * 100) + i);
     const total = performance.now() - t0;
-    const timings = { decodeAudio: 0, mel: 0, encode: 0, generate: total, total };
+    const timings = { decodeAudio: 0, vad: 0, mel: 0, encode: 0, generate: total, total };
     return { text, tokens, segments, durationSec, timings };
   }
 }

@@ -10,6 +10,12 @@ import type { FileProvider } from '../../weights/checkpoint';
 /** A beam search keeps all beams' candidates in one flattened top-k, which holds at most 64 rows (ops/sample.ts). */
 export const MAX_BEAMS = 64;
 export const PRECISIONS = ['auto', 'f32', 'f16', 'int8'] as const;
+/** How audio is cut for transcription (TranscribeOptions.segmenter). */
+export const SEGMENTERS = ['vad', 'fixed'] as const;
+export type SegmenterKind = (typeof SEGMENTERS)[number];
+/** Audio blocks of a several-window prompt (TranscribeOptions.audioBlocks). */
+export const AUDIO_BLOCKS = ['single', 'per-window'] as const;
+export type AudioBlocks = (typeof AUDIO_BLOCKS)[number];
 
 /** A `load` or `transcribe` argument that is not acceptable; `option` names it (`maxNewTokens`, `audio.sampleRate`). */
 export class OptionError extends RangeError {
@@ -45,11 +51,13 @@ function optional(option: string, v: unknown, type: 'function' | 'object' | 'str
   if (v !== undefined && typeof v !== type) throw new OptionError(option, `must be a ${type}, got ${show(v)}`);
 }
 
+function isProvider(p: unknown): p is FileProvider {
+  return typeof p === 'object' && p !== null &&
+    ['exists', 'open', 'readText'].every((m) => typeof (p as Record<string, unknown>)[m] === 'function');
+}
+
 /** Validates `load`'s source and options (see LoadOptions); throws OptionError. */
 export function checkLoadOptions(source: unknown, options: unknown): void {
-  const isProvider = (p: unknown): p is FileProvider =>
-    typeof p === 'object' && p !== null &&
-    ['exists', 'open', 'readText'].every((m) => typeof (p as Record<string, unknown>)[m] === 'function');
   if (!(typeof source === 'string' && source.length > 0) && !isProvider(source)) {
     const what = "a folder path, a Hugging Face repo id, 'demo' or a FileProvider";
     throw new OptionError('source', `must be ${what}, got ${show(source)}`);
@@ -68,11 +76,24 @@ export function checkLoadOptions(source: unknown, options: unknown): void {
   }
   optional('gpuOptions', o.gpuOptions, 'object');
   optional('onProgress', o.onProgress, 'function');
+  const isVadFiles = (v: Record<string, unknown>) => typeof v.config === 'string' && v.weights instanceof Uint8Array;
+  if (o.vad !== undefined && !isProvider(o.vad) && !(typeof o.vad === 'object' && o.vad !== null &&
+    isVadFiles(o.vad as Record<string, unknown>))) {
+    throw new OptionError('vad', `must be a FileProvider or { config: string, weights: Uint8Array }, got ${show(o.vad)}`);
+  }
+}
+
+function oneOf<T extends string>(option: string, v: unknown, allowed: readonly T[]): void {
+  if (v !== undefined && !(allowed as readonly unknown[]).includes(v)) {
+    throw new OptionError(option, `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(v)}`);
+  }
 }
 
 /** Validates `transcribe`'s options against the loaded model's limits; throws OptionError. */
 export function checkTranscribeOptions(options: unknown, limits: { maxBeams: number; maxPositions: number }): void {
   const o = record(options);
+  oneOf('segmenter', o.segmenter, SEGMENTERS);
+  oneOf('audioBlocks', o.audioBlocks, AUDIO_BLOCKS);
   if (o.beams !== undefined) integerIn('beams', o.beams, 1, limits.maxBeams, ' (maxBeams at load)');
   if (o.maxNewTokens !== undefined) {
     integerIn('maxNewTokens', o.maxNewTokens, 1, limits.maxPositions, " (the decoder's positions)");

@@ -12,17 +12,22 @@
  * model's prompt span (max_audio_len: 21 windows = 630 s) is cut into consecutive segments of at most that many
  * windows, each transcribed with its own prompt; their texts are joined with a space.
  */
-import { Gpu, type GpuOptions, Recorder, type Tensor } from '../../gpu';
+import { Gpu, type GpuOptions, Recorder, Tensor } from '../../gpu';
 import { audioTokenCount, decodeAudio, LogMelSpectrogram, splitWindows, yieldToEventLoop } from '../../audio';
 import { beamSearch, greedy, type SearchModel, type Candidate } from '../../generate';
 import { embedRows } from '../../ops/linear';
-import { argmax, topKLogSoftmax } from '../../ops/sample';
+import { argmax, topK, topKLogSoftmax } from '../../ops/sample';
 import { buildTranscriptionPrompt, Tokenizer } from '../../tokenizer';
+import { BEGIN_OF_AUDIO_TOKEN, END_OF_AUDIO_TOKEN } from '../../tokenizer/chat-template';
+import { SileroVad, type VadSource } from '../../vad';
 import { Checkpoint, type FileProvider } from '../../weights/checkpoint';
 import { checkpointScheme } from '../../weights/quant';
 import { loadGlmAsrConfig, validateAgainstTensors, type GlmAsrConfig } from './config';
 import { Decoder } from './decoder';
-import { audioArgument, checkLoadOptions, checkTranscribeOptions, OptionError, type AudioInput } from './options';
+import {
+  audioArgument, checkLoadOptions, checkTranscribeOptions, OptionError, type AudioBlocks, type AudioInput, type SegmenterKind,
+} from './options';
+import { ChunkPlanner, type SpeechChunk } from './segments';
 import { encodeAudio, encoderFrames, encoderWindowBatch, type EncoderTaps } from './encoder';
 import { loadWeights, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
 
@@ -38,13 +43,30 @@ export interface LoadOptions {
   gpuOptions?: GpuOptions;
   /** Most beams any transcribe call may ask for (sizes the KV cache). Default 4. */
   maxBeams?: number;
+  /**
+   * Silero VAD v5 weights for `segmenter: 'vad'` (a FileProvider of a folder with config.json + model.safetensors,
+   * or both files' contents). Node's entry loads the package's models/silero-vad-v5 when this is absent.
+   */
+  vad?: VadSource;
   onProgress?: (p: LoadProgress) => void;
 }
 
 export interface TranscribeOptions {
+  /**
+   * 'vad' (default): speech chunks of at most 30 s found by the VAD, each transcribed on its own, one segment
+   * each; no speech gives no segment and runs no decoder. 'fixed': consecutive 30 s windows, up to 21 per prompt,
+   * one segment per prompt.
+   */
+  segmenter?: SegmenterKind;
+  /**
+   * `segmenter: 'fixed'` with several windows in one prompt: 'single' (default) wraps all windows' audio tokens in
+   * one `<|begin_of_audio|>…<|end_of_audio|>` block (transformers' processor); 'per-window' gives each window its
+   * own block (the model authors' inference script). A chunk of the 'vad' segmenter is one window either way.
+   */
+  audioBlocks?: AudioBlocks;
   /** 1 = greedy (default); > 1 = beam search. */
   beams?: number;
-  /** Default 500. */
+  /** Default 500 (per segment). */
   maxNewTokens?: number;
   lengthPenalty?: number;
   earlyStopping?: boolean | 'never';
@@ -55,7 +77,8 @@ export interface TranscribeOptions {
 }
 
 export interface TranscribeProgress {
-  stage: 'decode-audio' | 'encode' | 'generate';
+  /** 'vad': audio seconds through the VAD; 'encode': windows; 'generate': tokens of the current segment. */
+  stage: 'decode-audio' | 'vad' | 'encode' | 'generate';
   done: number;
   total: number;
 }
@@ -65,6 +88,15 @@ export interface Segment {
   start: number;
   end: number;
   text: string;
+  /** Generated ids of this segment (no prompt, no eos). */
+  tokens?: number[];
+  /**
+   * Mean log-probability (natural log) of the chosen tokens, the eos included when generation ended on one
+   * (Whisper's definition); with beam search, the best hypothesis' sum of log-probabilities over its length.
+   */
+  avgLogprob?: number;
+  /** 1 − the highest VAD speech probability in the segment ('vad' segmenter only). */
+  noSpeechProb?: number;
 }
 
 export interface Transcription {
@@ -74,8 +106,17 @@ export interface Transcription {
   segments: Segment[];
   durationSec: number;
   /** Milliseconds per stage; `encode` covers encoder, projector and prefill (one GPU submission). */
-  timings: Record<'decodeAudio' | 'mel' | 'encode' | 'generate' | 'total', number>;
+  timings: Record<'decodeAudio' | 'vad' | 'mel' | 'encode' | 'generate' | 'total', number>;
 }
+
+/** What `transcribeStream` yields, in order: per segment start, text deltas, end; then one `done`. */
+export type TranscribeEvent =
+  /** A segment's audio span is known and its decoding starts. */
+  | { type: 'segment-start'; index: number; start: number; end: number }
+  /** Text as tokens are decoded: never a partial UTF-8 character; the deltas of a segment join to its text. */
+  | { type: 'text'; index: number; delta: string }
+  | { type: 'segment-end'; index: number; segment: Segment }
+  | { type: 'done'; durationSec: number; timings: Transcription['timings'] };
 
 export type { AudioInput } from './options';
 
@@ -106,6 +147,8 @@ export class GlmAsr {
     private readonly ownsGpu: boolean,
     /** Set for models that must say what they are: the demo model's closed-vocabulary notice. */
     readonly notice?: string,
+    /** The VAD of `segmenter: 'vad'`, when its weights were given at load. */
+    readonly vad?: SileroVad,
   ) {
     const fe = config.frontEnd;
     this.mel = new LogMelSpectrogram({ sampleRate: fe.sampleRate, nFft: fe.nFft, hopLength: fe.hopLength, nMels: fe.melBins });
@@ -130,6 +173,12 @@ export class GlmAsr {
   /** `load` once the source is a provider; `notice`: see the field. */
   protected static async open(provider: FileProvider, options: LoadOptions, notice?: string): Promise<GlmAsr> {
     const config = await loadGlmAsrConfig(provider);
+    // Before the device and the weights: a bad VAD file fails fast, naming the file (VadModelError).
+    const vad = options.vad === undefined ? undefined : await SileroVad.load(options.vad);
+    if (vad && !vad.sampleRates.includes(config.frontEnd.sampleRate)) {
+      throw new OptionError('vad', `weights support ${vad.sampleRates.join(', ')} Hz, not the model's ` +
+        `${config.frontEnd.sampleRate} Hz`);
+    }
     const tokenizerFile = `${provider.name}/tokenizer.json`;
     const tokenizer = Tokenizer.fromJSON(await provider.readText('tokenizer.json'), { file: tokenizerFile });
     const ckpt = await Checkpoint.open(provider);
@@ -141,7 +190,8 @@ export class GlmAsr {
         const precision = options.precision && options.precision !== 'auto' ? options.precision
           : scheme ? 'int8' : gpu.caps.cpuAdapter ? 'f32' : 'f16';
         const weights = await loadWeights(gpu, ckpt, config, { precision, onProgress: options.onProgress });
-        return new GlmAsr(provider.name, gpu, config, tokenizer, weights, options.maxBeams ?? 4, !options.gpu, notice);
+        const maxBeams = options.maxBeams ?? 4;
+        return new GlmAsr(provider.name, gpu, config, tokenizer, weights, maxBeams, !options.gpu, notice, vad);
       } catch (e) {
         if (!options.gpu) gpu.destroy(); // loadWeights has freed its buffers already
         throw e;
@@ -151,39 +201,218 @@ export class GlmAsr {
     }
   }
 
+  /** The whole transcription at once: `transcribeStream`'s events gathered. */
   async transcribe(audio: AudioInput, options: TranscribeOptions = {}): Promise<Transcription> {
+    const segments: Segment[] = [];
+    for await (const e of this.transcribeStream(audio, options)) {
+      if (e.type === 'segment-end') segments.push(e.segment);
+      if (e.type === 'done') {
+        const text = segments.map((s) => s.text).filter(Boolean).join(' ');
+        const tokens = segments.flatMap((s) => s.tokens ?? []);
+        return { text, tokens, segments, durationSec: e.durationSec, timings: e.timings };
+      }
+    }
+    throw new Error('transcribeStream ended without its done event');
+  }
+
+  /**
+   * The transcription as events, as soon as each is known: a segment's start (its times), text deltas as tokens
+   * are decoded, its end (text, tokens, statistics); then `done`. Options are checked before anything runs;
+   * breaking out of the loop stops the work after the current decoder step.
+   */
+  async *transcribeStream(audio: AudioInput, options: TranscribeOptions = {}): AsyncGenerator<TranscribeEvent> {
     const t0 = performance.now();
-    const timings = { decodeAudio: 0, mel: 0, encode: 0, generate: 0, total: 0 };
+    const timings = { decodeAudio: 0, vad: 0, mel: 0, encode: 0, generate: 0, total: 0 };
     checkTranscribeOptions(options, { maxBeams: this.maxBeams, maxPositions: this.config.decoder.maxPositions });
     const name = options.name ?? 'audio';
     const input = audioArgument(audio, name);
-    const beams = options.beams ?? 1;
-    const maxNewTokens = options.maxNewTokens ?? 500;
+    const segmenter = options.segmenter ?? 'vad';
+    if (segmenter === 'vad' && !this.vad) {
+      throw new OptionError('segmenter', "'vad' needs the VAD weights: load the model with { vad } (a FileProvider " +
+        "of models/silero-vad-v5), or transcribe with segmenter: 'fixed'");
+    }
     const fe = this.config.frontEnd;
 
     options.onProgress?.({ stage: 'decode-audio', done: 0, total: 1 });
-    const samples = 'bytes' in input ? (await decodeAudio(input.bytes, name)).samples : input.samples;
+    const samples = 'bytes' in input ? (await decodeAudio(input.bytes, name, { signal: options.signal })).samples : input.samples;
     timings.decodeAudio = performance.now() - t0;
     const durationSec = samples.length / fe.sampleRate;
     if (this.audioTokens(samples.length) === 0) {
       // Below one audio token (6 hops + 1 sample: 961 at 16 kHz) the model sees no audio: refuse rather than invent text.
       const minMs = this.minAudioSeconds * 1000;
-      throw new RangeError(`${name}: audio is too short (${(durationSec * 1000).toFixed(1)} ms); GLM-ASR needs at least ${minMs.toFixed(1)} ms`);
+      throw new RangeError(`${name}: audio is too short (${(durationSec * 1000).toFixed(1)} ms); ` +
+        `GLM-ASR needs at least ${minMs.toFixed(1)} ms`);
     }
-    const windows = splitWindows(samples, fe.nSamples);
-    const segments: Segment[] = [];
-    const tokens: number[] = [];
-    for (let s0 = 0; s0 < windows.length; s0 += fe.maxWindows) {
-      options.signal?.throwIfAborted();
-      const group = windows.slice(s0, s0 + fe.maxWindows);
-      const ids = await this.transcribeWindows(group, beams, maxNewTokens, options, timings);
-      const start = group[0].startSample / fe.sampleRate;
-      const end = (group[group.length - 1].startSample + group[group.length - 1].validSamples) / fe.sampleRate;
-      segments.push({ start, end, text: this.tokenizer.decode(ids, { skipSpecialTokens: true }).trim() });
-      tokens.push(...ids);
-    }
+    const run = { options, timings, index: 0 };
+    if (segmenter === 'vad') yield* this.vadSegments(samples, run);
+    else yield* this.fixedSegments(samples, run);
     timings.total = performance.now() - t0;
-    return { text: segments.map((s) => s.text).filter(Boolean).join(' '), tokens, segments, durationSec, timings };
+    yield { type: 'done', durationSec, timings };
+  }
+
+  /** Consecutive 30 s windows, up to maxWindows per prompt (one segment each); windows are cut per prompt. */
+  private async *fixedSegments(samples: Float32Array, run: SegmentRun): AsyncGenerator<TranscribeEvent> {
+    const fe = this.config.frontEnd;
+    const span = fe.nSamples * fe.maxWindows;
+    for (let s0 = 0; s0 < Math.max(1, samples.length); s0 += span) {
+      run.options.signal?.throwIfAborted();
+      const group = splitWindows(samples.subarray(s0, s0 + span), fe.nSamples);
+      const start = s0 / fe.sampleRate;
+      const end = (s0 + group.reduce((n, w) => n + w.validSamples, 0)) / fe.sampleRate;
+      const blocks = run.options.audioBlocks === 'per-window' ? group.map((_, i) => [i]) : [group.map((_, i) => i)];
+      const encoded = await this.encodeBatch(group, run);
+      try {
+        yield* this.decodeSegment(encoded, blocks, { start, end }, run);
+      } finally {
+        this.gpu.release(encoded.audioEmb);
+      }
+    }
+  }
+
+  /**
+   * Speech chunks from the VAD, planned while the VAD runs over the audio (a piece at a time), so the first text
+   * comes after the first chunk, not after the whole file. Ready chunks are encoded together (one encoder batch:
+   * the GPU work they share), then each is prefilled and decoded on its own.
+   */
+  private async *vadSegments(samples: Float32Array, run: SegmentRun): AsyncGenerator<TranscribeEvent> {
+    const fe = this.config.frontEnd;
+    const vad = this.vad!;
+    const stream = vad.stream(fe.sampleRate);
+    const planner = new ChunkPlanner({ frameSamples: vad.chunkSamples(fe.sampleRate), sampleRate: fe.sampleRate },
+      { maxChunkSec: fe.nSamples / fe.sampleRate });
+    const piece = 10 * fe.sampleRate;
+    const batch = Math.min(fe.maxWindows, encoderWindowBatch(this.config, this.gpu.caps.maxStorageBindingBytes));
+    const ready: SpeechChunk[] = [];
+    let pos = 0;
+    for (;;) {
+      // The first batch is whatever the first chunk brings; later ones fill an encoder batch when the audio allows.
+      const want = run.index === 0 ? 1 : batch;
+      while (ready.length < want && pos < samples.length) {
+        run.options.signal?.throwIfAborted();
+        const t = performance.now();
+        const end = Math.min(pos + piece, samples.length);
+        ready.push(...planner.push(stream.push(samples.subarray(pos, end))));
+        if (end === samples.length) ready.push(...planner.push(stream.flush()), ...planner.finish(samples.length));
+        pos = end;
+        run.timings.vad += performance.now() - t;
+        run.options.onProgress?.({ stage: 'vad', done: pos / fe.sampleRate, total: samples.length / fe.sampleRate });
+        await yieldToEventLoop(); // a piece per turn: a server stays responsive
+      }
+      if (!ready.length) return;
+      const chunks = ready.splice(0, batch);
+      const windows = chunks.map((c) => splitWindows(samples.subarray(c.startSample, c.endSample), fe.nSamples)[0]);
+      const encoded = await this.encodeBatch(windows, run);
+      try {
+        for (let i = 0; i < chunks.length; i++) {
+          const c = chunks[i];
+          const span = { start: c.startSample / fe.sampleRate, end: c.endSample / fe.sampleRate };
+          yield* this.decodeSegment(encoded, [[i]], { ...span, noSpeechProb: 1 - c.maxProb }, run);
+        }
+      } finally {
+        this.gpu.release(encoded.audioEmb);
+      }
+    }
+  }
+
+  /** Log-mel (CPU) and encoder + projector for `windows` in one submission; the rows stay for their prompts. */
+  private async encodeBatch(windows: WindowSamples[], run: SegmentRun): Promise<EncodedWindows> {
+    const t = performance.now();
+    run.options.onProgress?.({ stage: 'encode', done: 0, total: windows.length });
+    const rec = new Recorder(this.gpu, 'encode');
+    const encoded = await this.encodeWindows(rec, windows, { timings: run.timings });
+    rec.submit();
+    this.gpu.release(encoded.mel);
+    await this.gpu.sync();
+    run.timings.encode += performance.now() - t;
+    run.options.onProgress?.({ stage: 'encode', done: windows.length, total: windows.length });
+    return encoded;
+  }
+
+  /**
+   * One segment: its prompt over `blocks` (lists of window indices in `encoded`, one audio block each), then
+   * greedy or beam search, with the events as tokens arrive.
+   */
+  private async *decodeSegment(encoded: EncodedWindows, blocks: number[][], span: SegmentSpan,
+    run: SegmentRun): AsyncGenerator<TranscribeEvent> {
+    const index = run.index++;
+    yield { type: 'segment-start', index, start: span.start, end: span.end };
+    const { options, timings } = run;
+    const beams = options.beams ?? 1;
+    const maxNewTokens = options.maxNewTokens ?? 500;
+    let t = performance.now();
+    const rec = new Recorder(this.gpu, 'prefill');
+    const { decoder, release } = this.prefillPrompt(rec, encoded, blocks, { beams, maxNewTokens });
+    rec.submit();
+    this.gpu.release(...release);
+    const model = new GpuSearchModel(this.gpu, decoder, this.config.decoder.vocab, beams, { logprobs: beams === 1 });
+    // A consumer that stops iterating stops the search too, before its model is freed.
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    let job: Promise<SearchOutcome> | undefined;
+    try {
+      await this.gpu.sync();
+      timings.encode += performance.now() - t;
+      t = performance.now();
+      const text = new TextDeltas(this.tokenizer);
+      const channel = new EventChannel<TranscribeEvent>();
+      let logprobSum = 0;
+      const onToken = (token: number, i: number, total: number) => {
+        if (beams === 1) logprobSum += model.lastLogprobs[0];
+        const delta = text.push(token);
+        if (delta) channel.push({ type: 'text', index, delta });
+        options.onProgress?.({ stage: 'generate', done: i + 1, total });
+      };
+      // The search runs while its events are handed out: a consumer sees each delta as its token is decoded.
+      job = channel.run(this.search(model, decoder, beams, maxNewTokens, { ...options, signal }, onToken));
+      for await (const e of channel) yield e;
+      const result = await job;
+      if (result.eosToken !== undefined && beams === 1) logprobSum += model.lastLogprobs[0];
+      const tokens = result.tokens;
+      const segment: Segment = {
+        start: span.start,
+        end: span.end,
+        text: this.tokenizer.decode(tokens, { skipSpecialTokens: true }).trim(),
+        tokens,
+        avgLogprob: beams === 1
+          ? logprobSum / Math.max(1, tokens.length + (result.eosToken !== undefined ? 1 : 0))
+          : result.sumLogprobs / Math.max(1, result.length),
+      };
+      if (span.noSpeechProb !== undefined) segment.noSpeechProb = span.noSpeechProb;
+      timings.generate += performance.now() - t;
+      yield { type: 'segment-end', index, segment };
+    } finally {
+      stop.abort();
+      await job?.catch(() => undefined);
+      model.dispose();
+      decoder.dispose();
+    }
+  }
+
+  /** Greedy or beam search on a prefilled decoder; `onToken` sees each chosen token of the best sequence. */
+  private async search(model: GpuSearchModel, decoder: Decoder, beams: number, maxNewTokens: number,
+    options: TranscribeOptions, onToken: (token: number, index: number, total: number) => void,
+  ): Promise<SearchOutcome> {
+    const eosTokenIds = this.config.ids.eosTokenIds;
+    // n tokens take n - 1 steps: generation stops at the last decoder position (a 'length' finish) when the prompt
+    // leaves fewer than maxNewTokens - 1 free.
+    const budget = Math.min(maxNewTokens, decoder.maxSeq - decoder.length + 1);
+    const { signal, lengthPenalty = 1, earlyStopping } = options;
+    if (beams === 1) {
+      const r = await greedy(model, { maxNewTokens: budget, eosTokenIds, signal, onToken: (tok, i) => onToken(tok, i, budget) });
+      if (r.finishReason === 'aborted') signal?.throwIfAborted();
+      return { tokens: r.tokens, eosToken: r.eosToken, sumLogprobs: NaN, length: 0 };
+    }
+    let shown = 0;
+    const r = await beamSearch(model, {
+      beams, maxNewTokens: budget, eosTokenIds, lengthPenalty, earlyStopping, signal,
+      // The best beam changes under our feet: only its settled prefix… is unknowable, so text comes at the end.
+      onStep: (s) => options.onProgress?.({ stage: 'generate', done: s.step, total: budget }),
+    });
+    if (r.finishReason === 'aborted') signal?.throwIfAborted();
+    for (; shown < r.tokens.length; shown++) onToken(r.tokens[shown], shown, budget);
+    // The score is sum / length ** lengthPenalty over the generated length, the eos included (docs/generation.md).
+    const length = r.tokens.length + (r.eosToken !== undefined ? 1 : 0);
+    return { tokens: r.tokens, eosToken: r.eosToken, sumLogprobs: r.score * length ** lengthPenalty, length };
   }
 
   /** Shortest audio, in seconds, that gives the model one audio token (6 hops + 1 sample: 60.1 ms at 16 kHz). */
@@ -197,51 +426,40 @@ export class GlmAsr {
     return audioTokenCount(validSamples, this.config.frontEnd.hopLength);
   }
 
-  private async transcribeWindows(windows: WindowSamples[], beams: number, maxNewTokens: number,
-    options: TranscribeOptions, timings: Transcription['timings']): Promise<number[]> {
-    let t = performance.now();
-    options.onProgress?.({ stage: 'encode', done: 0, total: windows.length });
-    const decoder = await this.prefill(windows, { beams, maxNewTokens, timings });
-    timings.encode += performance.now() - t; // encoder and prefill share one wait
-    options.onProgress?.({ stage: 'encode', done: windows.length, total: windows.length });
-
-    t = performance.now();
-    const model = new GpuSearchModel(this.gpu, decoder, this.config.decoder.vocab, beams);
-    const eosTokenIds = this.config.ids.eosTokenIds;
-    // n tokens take n - 1 steps: generation stops at the last decoder position (a 'length' finish) when the prompt
-    // leaves fewer than maxNewTokens - 1 free.
-    const budget = Math.min(maxNewTokens, decoder.maxSeq - decoder.length + 1);
-    const onToken = (i: number) => options.onProgress?.({ stage: 'generate', done: i + 1, total: budget });
-    try {
-      const { signal, lengthPenalty, earlyStopping } = options;
-      const result = beams === 1
-        ? await greedy(model, { maxNewTokens: budget, eosTokenIds, signal, onToken: (_t, i) => onToken(i) })
-        : await beamSearch(model, {
-          beams, maxNewTokens: budget, eosTokenIds, lengthPenalty, earlyStopping, signal, onStep: (s) => onToken(s.step - 1),
-        });
-      if (result.finishReason === 'aborted') options.signal?.throwIfAborted();
-      return result.tokens;
-    } finally {
-      timings.generate += performance.now() - t;
-      model.dispose();
-      decoder.dispose();
-    }
+  /**
+   * Encodes up to maxWindows windows and runs one prompt over all of them through the decoder: log-mel (CPU) →
+   * encoder and projector for all windows in one batch → each window's first N_i projector rows copied over the
+   * prompt's `<|pad|>` run → prefill. Returns the decoder holding the prompt's KV cache and last logits (row 0).
+   * Exposed for the stage-by-stage golden tests (`taps`); `transcribe` is the everyday entry point.
+   * `audioBlocks` as in TranscribeOptions.
+   */
+  async prefill(windows: WindowSamples[], o: {
+    beams: number; maxNewTokens: number; taps?: PrefillTaps; timings?: Transcription['timings'];
+    prefillChunk?: number; audioBlocks?: AudioBlocks;
+  }): Promise<Decoder> {
+    const fe = this.config.frontEnd;
+    const W = windows.length;
+    if (W < 1 || W > fe.maxWindows) throw new RangeError(`prefill takes 1..${fe.maxWindows} windows, got ${W}`);
+    const rec = new Recorder(this.gpu, 'encode+prefill');
+    const encoded = await this.encodeWindows(rec, windows, o);
+    const blocks = o.audioBlocks === 'per-window' ? windows.map((_, i) => [i]) : [windows.map((_, i) => i)];
+    const { decoder, release } = this.prefillPrompt(rec, encoded, blocks, o);
+    rec.submit();
+    this.gpu.release(encoded.mel, encoded.audioEmb, ...release);
+    await this.gpu.sync();
+    return decoder;
   }
 
   /**
-   * Encodes up to maxWindows windows and runs the prompt through the decoder: log-mel (CPU) → encoder and
-   * projector for all windows in one batch → each window's first N_i projector rows copied over the prompt's
-   * `<|pad|>` run → prefill. Returns the decoder holding the prompt's KV cache and last logits (row 0).
-   * Exposed for the stage-by-stage golden tests (`taps`); `transcribe` is the everyday entry point.
+   * Log-mel per window on the CPU (about 20 ms per window; docs/audio.md), then the encoder and projector for all
+   * windows recorded into `rec`, in batches whose activations fit one storage binding.
    */
-  async prefill(windows: WindowSamples[], o: { beams: number; maxNewTokens: number; taps?: PrefillTaps; timings?: Transcription['timings']; prefillChunk?: number }): Promise<Decoder> {
+  private async encodeWindows(rec: Recorder, windows: WindowSamples[],
+    o: { taps?: PrefillTaps; timings?: Transcription['timings'] }): Promise<EncodedWindows> {
     const gpu = this.gpu;
     const cfg = this.config;
     const fe = cfg.frontEnd;
     const W = windows.length;
-    if (W < 1 || W > fe.maxWindows) throw new RangeError(`prefill takes 1..${fe.maxWindows} windows, got ${W}`);
-
-    // Log-mel per window on the CPU (about 20 ms per window; docs/audio.md), uploaded once.
     const t = performance.now();
     const melHost = new Float32Array(W * fe.melBins * fe.nFrames);
     const melSize = fe.melBins * fe.nFrames;
@@ -253,11 +471,8 @@ export class GlmAsr {
     if (o.timings) o.timings.mel += performance.now() - t;
 
     const perWindow = encoderFrames(cfg) / cfg.projector.mergeFactor;
-    const rowBytes = cfg.decoder.hidden * 4;
     const audioEmb = gpu.tensor('audio.embeddings', [W * perWindow, cfg.decoder.hidden], 'f32');
-    const rec = new Recorder(gpu, 'encode+prefill');
     if (o.taps?.mel) rec.copy(melGpu, o.taps.mel);
-    // Windows go through the encoder in batches whose activations fit one storage binding.
     const batch = encoderWindowBatch(cfg, gpu.caps.maxStorageBindingBytes);
     if (o.taps && batch < W) throw new RangeError(`taps need all ${W} windows in one encoder batch (at most ${batch} fit)`);
     for (let w0 = 0; w0 < W; w0 += batch) {
@@ -266,26 +481,69 @@ export class GlmAsr {
       encodeAudio(rec, this.weights, cfg, mel, n, audioEmb.rows(w0 * perWindow, n * perWindow), o.taps);
     }
     if (o.taps?.projector) rec.copy(audioEmb, o.taps.projector);
+    return { audioEmb, mel: melGpu, perWindow, counts: windows.map((w) => this.audioTokens(w.validSamples)) };
+  }
 
-    const counts = windows.map((w) => this.audioTokens(w.validSamples));
-    const prompt = buildTranscriptionPrompt(this.tokenizer, counts.reduce((a, b) => a + b, 0), { audioTokenId: cfg.ids.audioTokenId });
-    const T = prompt.ids.length;
+  /**
+   * Records one prompt into `rec`: chat-template ids (one `<|begin_of_audio|>…<|end_of_audio|>` block per entry of
+   * `blocks`, each the listed windows' audio tokens in order), embeddings, the windows' projector rows copied over
+   * the `<|pad|>` runs, prefill. Returns the decoder and the tensors to release after the submit.
+   */
+  private prefillPrompt(rec: Recorder, encoded: EncodedWindows, blocks: number[][],
+    o: { beams: number; maxNewTokens: number; prefillChunk?: number }): { decoder: Decoder; release: Tensor[] } {
+    const gpu = this.gpu;
+    const cfg = this.config;
+    const { audioEmb, perWindow, counts } = encoded;
+    const rowBytes = cfg.decoder.hidden * 4;
+    const blockTokens = blocks.map((b) => b.reduce((n, w) => n + counts[w], 0));
+    const ids = this.promptIds(blockTokens);
+    const T = ids.ids.length;
     const maxSeq = Math.min(T + o.maxNewTokens, cfg.decoder.maxPositions);
-    if (T >= maxSeq) throw new RangeError(`the prompt (${T} tokens) leaves no room to generate within ${cfg.decoder.maxPositions} positions`);
-    const ids = gpu.upload('prompt.ids', Uint32Array.from(prompt.ids), [T], 'u32');
+    if (T >= maxSeq) {
+      throw new RangeError(`the prompt (${T} tokens) leaves no room to generate within ${cfg.decoder.maxPositions} positions`);
+    }
+    const idsGpu = gpu.upload('prompt.ids', Uint32Array.from(ids.ids), [T], 'u32');
     const promptEmb = gpu.tensor('prompt.embeddings', [T, cfg.decoder.hidden], 'f32');
-    embedRows(rec, this.weights.embed, ids, promptEmb, { label: 'prompt.embed' });
-    let row = prompt.audioStart;
-    counts.forEach((n, i) => {
-      if (n) rec.copy(audioEmb, promptEmb, n * rowBytes, i * perWindow * rowBytes, row * rowBytes);
-      row += n;
+    embedRows(rec, this.weights.embed, idsGpu, promptEmb, { label: 'prompt.embed' });
+    blocks.forEach((windows, b) => {
+      let row = ids.blockStarts[b];
+      for (const w of windows) {
+        if (counts[w]) rec.copy(audioEmb, promptEmb, counts[w] * rowBytes, w * perWindow * rowBytes, row * rowBytes);
+        row += counts[w];
+      }
     });
     const decoder = new Decoder(gpu, this.weights, cfg, o.beams, maxSeq);
     decoder.prefill(rec, promptEmb, T, o.prefillChunk);
-    rec.submit();
-    gpu.release(melGpu, audioEmb, ids, promptEmb);
-    await gpu.sync();
-    return decoder;
+    return { decoder, release: [idsGpu, promptEmb] };
+  }
+
+  /**
+   * Prompt ids with one audio block per entry of `blockTokens` (that many `<|pad|>` each) and where each block's
+   * pads start. One block is the chat template (transformers' processor); several blocks follow the authors'
+   * script: `…<|begin_of_audio|>pads<|end_of_audio|><|begin_of_audio|>pads<|end_of_audio|>…`.
+   */
+  private promptIds(blockTokens: number[]): { ids: Int32Array; blockStarts: number[] } {
+    const total = blockTokens.reduce((a, b) => a + b, 0);
+    const audioTokenId = this.config.ids.audioTokenId;
+    const prompt = buildTranscriptionPrompt(this.tokenizer, total, { audioTokenId });
+    if (blockTokens.length === 1) return { ids: prompt.ids, blockStarts: [prompt.audioStart] };
+    const eoa = this.tokenizer.tokenToId(END_OF_AUDIO_TOKEN)!;
+    const boa = this.tokenizer.tokenToId(BEGIN_OF_AUDIO_TOKEN)!;
+    const ids = new Int32Array(prompt.ids.length + 2 * (blockTokens.length - 1));
+    ids.set(prompt.ids.subarray(0, prompt.audioStart));
+    let at = prompt.audioStart;
+    const blockStarts: number[] = [];
+    blockTokens.forEach((n, b) => {
+      if (b > 0) {
+        ids[at++] = eoa;
+        ids[at++] = boa;
+      }
+      blockStarts.push(at);
+      ids.fill(audioTokenId, at, at + n);
+      at += n;
+    });
+    ids.set(prompt.ids.subarray(prompt.audioStart + total), at);
+    return { ids, blockStarts };
   }
 
   /** Frees the device when load created it, else the weights (the device's owner keeps it). */
@@ -295,15 +553,27 @@ export class GlmAsr {
   }
 }
 
-/** The decoder as the search sees it: GPU argmax / top-k, only ids and scores read back (also timed by bench/model). */
+/**
+ * The decoder as the search sees it: GPU argmax / top-k, only ids and scores read back (also timed by bench/model).
+ * With `logprobs`, each argmax also gives the chosen tokens' log-softmax values (`lastLogprobs`), read back with the
+ * ids: a second top-1 pass in log-softmax form, whose value is max − max − log Σ exp(x − max) = −log Σ exp(x − max)
+ * exactly, the log-probability of the raw argmax (its index is not used: rounding could tie near-equal logits).
+ */
 export class GpuSearchModel implements SearchModel {
   private readonly ids: Tensor;
   private readonly src: Tensor;
+  /** u32 [2 · maxRows]: argmax ids, then (with logprobs) the f32 bits of their log-probabilities. */
   private readonly best: Tensor;
-  constructor(private readonly gpu: Gpu, private readonly decoder: Decoder, readonly vocabSize: number, readonly maxRows: number) {
+  private readonly lseIdx: Tensor | undefined;
+  /** Log-probabilities of the ids the last `argmax` returned (with `logprobs`; else empty). */
+  lastLogprobs = new Float32Array(0);
+
+  constructor(private readonly gpu: Gpu, private readonly decoder: Decoder, readonly vocabSize: number,
+    readonly maxRows: number, private readonly o: { logprobs?: boolean } = {}) {
     this.ids = gpu.tensor('search.ids', [maxRows], 'u32');
     this.src = gpu.tensor('search.reorder', [maxRows], 'u32');
-    this.best = gpu.tensor('search.argmax', [maxRows], 'u32');
+    this.best = gpu.tensor('search.argmax', [2 * maxRows], 'u32');
+    this.lseIdx = o.logprobs ? gpu.tensor('search.lse-index', [maxRows], 'u32') : undefined;
   }
 
   async prefill(): Promise<void> {
@@ -319,9 +589,14 @@ export class GpuSearchModel implements SearchModel {
 
   async argmax(rows: number): Promise<Int32Array> {
     const rec = new Recorder(this.gpu, 'argmax');
-    argmax(rec, this.decoder.logits.rows(0, rows), this.best.rows(0, rows));
+    const logits = this.decoder.logits.rows(0, rows);
+    argmax(rec, logits, this.best.rows(0, rows));
+    const values = new Tensor(this.best.buffer, [rows], 'f32', this.best.byteOffset + this.maxRows * 4);
+    if (this.lseIdx) topK(rec, logits, this.lseIdx, values, { k: 1, logSoftmax: true, label: 'argmax.logprob' });
     rec.submit();
-    return Int32Array.from(await this.gpu.readU32(this.best, rows));
+    const read = await this.gpu.readU32(this.best, this.lseIdx ? this.maxRows + rows : rows);
+    if (this.lseIdx) this.lastLogprobs = new Float32Array(read.buffer, read.byteOffset + this.maxRows * 4, rows).slice();
+    return Int32Array.from(read.subarray(0, rows));
   }
 
   async topK(rowScores: Float32Array, k: number): Promise<Candidate[]> {
@@ -337,5 +612,105 @@ export class GpuSearchModel implements SearchModel {
 
   dispose(): void {
     this.gpu.release(this.ids, this.src, this.best);
+    if (this.lseIdx) this.gpu.release(this.lseIdx);
+  }
+}
+
+/** Encoder output of a batch of windows: projector rows (`perWindow` per window, the first `counts[i]` real). */
+interface EncodedWindows {
+  audioEmb: Tensor;
+  /** The uploaded log-mel, released after the encoder's submit. */
+  mel: Tensor;
+  perWindow: number;
+  counts: number[];
+}
+
+/** State of one transcription shared by its segments. */
+interface SegmentRun {
+  options: TranscribeOptions;
+  timings: Transcription['timings'];
+  /** Index of the next segment. */
+  index: number;
+}
+
+/** A finished search: for beams, the best hypothesis' sum of log-probabilities and length (eos included). */
+interface SearchOutcome {
+  tokens: number[];
+  eosToken?: number;
+  sumLogprobs: number;
+  length: number;
+}
+
+interface SegmentSpan {
+  start: number;
+  end: number;
+  noSpeechProb?: number;
+}
+
+/**
+ * A segment's text as deltas while ids arrive: UTF-8 safe (the tokenizer's streaming decoder holds back partial
+ * characters), leading whitespace dropped and trailing whitespace held back, so the deltas join to exactly the
+ * segment's trimmed text.
+ */
+export class TextDeltas {
+  private readonly decoder;
+  private started = false;
+  private held = '';
+
+  constructor(tokenizer: Tokenizer) {
+    this.decoder = tokenizer.createStreamingDecoder({ skipSpecialTokens: true });
+  }
+
+  /** The new text once `id` is decoded ('' when nothing can be shown yet). */
+  push(id: number): string {
+    let text = this.held + this.decoder.push(id);
+    if (!this.started) text = text.trimStart();
+    const body = text.trimEnd();
+    this.held = text.slice(body.length);
+    if (body) this.started = true;
+    return body;
+  }
+}
+
+/**
+ * Events produced by callbacks while a promise runs, handed to an async iterator as they come; the iterator ends
+ * when the promise settles and rethrows its rejection after the events produced before it.
+ */
+class EventChannel<E> implements AsyncIterable<E> {
+  private readonly queue: E[] = [];
+  private wake: (() => void) | undefined;
+  private settled = false;
+  private failure: { error: unknown } | undefined;
+
+  push(e: E): void {
+    this.queue.push(e);
+    this.wake?.();
+  }
+
+  /** Watches `job`: the iteration ends when it settles. Returns `job` (awaited by the caller for its value). */
+  run<T>(job: Promise<T>): Promise<T> {
+    job.then(
+      () => this.settle(undefined),
+      (error: unknown) => this.settle({ error }),
+    );
+    return job;
+  }
+
+  private settle(failure: { error: unknown } | undefined): void {
+    this.settled = true;
+    this.failure = failure;
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<E> {
+    for (;;) {
+      while (this.queue.length) yield this.queue.shift()!;
+      if (this.settled) break;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = undefined;
+    }
+    if (this.failure) throw this.failure.error;
   }
 }
