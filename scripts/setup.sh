@@ -21,7 +21,7 @@ apt_update_once() { [ $apt_updated = 1 ] || { as_root apt-get update -qq; apt_up
 
 # 1. Debian packages (only the missing ones).
 need=()
-for pkg in libvulkan1 mesa-vulkan-drivers chromium espeak-ng sox python3-torch python3-numpy python3-scipy; do
+for pkg in libvulkan1 mesa-vulkan-drivers chromium espeak-ng sox redis-server python3-torch python3-numpy python3-scipy; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
