@@ -70,7 +70,8 @@ describe('glm-asr eval', () => {
     const r = cli([folder, ...MODEL, '--format', 'json']);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.files.map((f: { audio: string }) => f.audio)).toEqual([join(folder, 'hum.wav'), join(folder, 'quiet.wav')]);
+    const files = out.files.map((f: { audio: string }) => f.audio);
+    expect(files).toEqual([join(folder, 'hum.wav'), join(folder, 'quiet.wav')]);
     expect(out.total.words).toEqual({ ref: 8, hyp: 9, sub: 0, del: 0, ins: 1, errors: 1 });
   });
 
@@ -81,7 +82,9 @@ describe('glm-asr eval', () => {
       .map((a) => `'${a}'`).join(' ');
     const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
     expect(tty.status).toBe(0);
-    expect(tty.stdout).toMatch(/\[6\/6\] models\/demo\/samples\/number-slow-tempo\.wav generate \[[#.]+\] \d+\/40 tokens/);
+    const last = 'models/demo/samples/number-slow-tempo.wav';
+    expect(tty.stdout).toContain(`[6/6] ${last} generate [`);
+    expect(tty.stdout).toMatch(/\] \d+\/40 tokens/);
   });
 
   it('bad usage exits 2 with one line naming the problem; a model that does not load exits 3', () => {

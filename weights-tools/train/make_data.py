@@ -258,8 +258,8 @@ def speak(text, c, tmp):
     out = os.path.join(tmp, "p.wav")
     espeak(text, c, raw)
     # -R: sox dithers the 16-bit output with a randomly seeded generator unless told to repeat itself
-    subprocess.run(["sox", "-R", raw, "-r", str(SR), "-c", "1", "-b", "16", out] + sox_effects(c) + ["gain", "-n", "-1"],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["sox", "-R", raw, "-r", str(SR), "-c", "1", "-b", "16", out] + sox_effects(c)
+                   + ["gain", "-n", "-1"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     x = read_wav_int16(out).astype(np.float64)
     nz = np.nonzero(np.abs(x) > SPEECH_FLOOR)[0]
     if len(nz):
