@@ -94,6 +94,7 @@ export const accessPlugin = unscoped(async (app, { ctx }: { ctx: ServerContext }
     };
     if (info.queueMs !== undefined) line.queueMs = Math.round(info.queueMs);
     if (info.runMs !== undefined) line.runMs = Math.round(info.runMs);
+    if (info.jobId !== undefined) line.jobId = info.jobId;
     if (info.error !== undefined) line.error = info.error;
     else if (!finished) line.error = 'client_closed_request';
     try {

@@ -17,6 +17,7 @@ import { createContext, publicModelId, type ServerContext, type ServerOptions } 
 import { errorsPlugin, ShutdownTimeoutError } from './errors';
 import { modelFilesPlugin, webPagePlugin } from './files';
 import { infoPlugin } from './info';
+import { jobsPlugin } from './jobs';
 import type { JobQueue } from './queue';
 import { transcriptionPlugin } from './transcription';
 
@@ -71,6 +72,7 @@ export function buildServer(options: ServerOptions): AsrServer {
   app.register(infoPlugin, { ctx });
   app.register(modelFilesPlugin, { ctx });
   app.register(transcriptionPlugin, { ctx });
+  app.register(jobsPlugin, { ctx });
   app.register(webPagePlugin, { ctx });
 
   app.decorate('closeGracefully', gracefulClose(app, ctx));

@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyRequest } from 'fastify';
+import type { QueueFrontEnd } from '../queue/frontend';
 import { JobQueue } from './queue';
 import type { Transcriber } from './transcriber';
 
@@ -68,6 +69,11 @@ export interface ServerOptions {
   maxBeams?: number;
   /** Largest `max_new_tokens` a request may ask for. Default 4096. */
   maxNewTokensLimit?: number;
+  /**
+   * Run transcriptions on GPU workers behind this Redis queue (`glm-asr serve --queue`) instead of the
+   * transcriber; the server closes it when it closes.
+   */
+  remoteQueue?: QueueFrontEnd;
 }
 
 /** One line of the request log. Never holds the API key or audio content. */
@@ -92,6 +98,8 @@ export interface RequestLogLine {
   runMs?: number;
   /** The API error code (or error name) when the request failed. */
   error?: string;
+  /** The queue job's id (`--queue`), also in the worker's log lines. */
+  jobId?: string;
 }
 
 export interface RequestInfo {
@@ -105,6 +113,7 @@ export interface RequestInfo {
   queueMs?: number;
   runMs?: number;
   error?: string;
+  jobId?: string;
 }
 
 export interface ServerContext {
@@ -128,6 +137,8 @@ export interface ServerContext {
   modelSlug: string | null;
   startedAt: number;
   queue: JobQueue;
+  /** Set with `remoteQueue`: transcriptions go to the workers through it. */
+  remoteQueue: QueueFrontEnd | null;
   infos: WeakMap<FastifyRequest, RequestInfo>;
   /** Set when a graceful close has begun. */
   shuttingDown: boolean;
@@ -172,6 +183,7 @@ export function createContext(options: ServerOptions): ServerContext {
     modelSlug: modelDir ? modelSlugOf(modelDir) : null,
     startedAt: Math.floor(Date.now() / 1000),
     queue: new JobQueue({ capacity: options.queueSize ?? DEFAULT_QUEUE_SIZE }),
+    remoteQueue: options.remoteQueue ?? null,
     infos: new WeakMap(),
     shuttingDown: false,
   };

@@ -88,7 +88,7 @@ export function notFound(name: string): ApiError {
 }
 
 /** Any error a handler throws → the ApiError the client gets. */
-export function toApiError(err: unknown, ctx: ServerContext): ApiError {
+export function toApiError(err: unknown, ctx: Pick<ServerContext, 'maxUploadBytes'>): ApiError {
   if (err instanceof ApiError) return err;
   if (isAudioDecodeError(err)) {
     if ((err as { code?: unknown }).code === 'audio_too_long') {

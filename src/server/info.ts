@@ -10,22 +10,28 @@ export const infoPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app
   const modelObject = () => ({ id: ctx.modelId, object: 'model', created: ctx.startedAt, owned_by: 'glm-asr-webgpu' });
   const v1 = { config: rateLimited(ctx), preParsing: requireKey(ctx) };
 
-  app.get('/health', async () => ({
-    status: 'ok',
-    model: ctx.modelId,
-    queue: ctx.queue.stats satisfies QueueStats,
-    limits: {
-      maxUploadBytes: ctx.maxUploadBytes,
-      maxAudioSeconds: ctx.maxAudioSeconds,
-      maxBeams: ctx.maxBeams,
-      authRequired: ctx.apiKey !== undefined,
-    },
-    // For the page's in-browser mode (relative URLs; null when not offered).
-    browser: {
-      engine: browserBundleServed(ctx) ? BROWSER_BUNDLE : null,
-      modelUrl: ctx.modelSlug ? `models/${ctx.modelSlug}/` : null,
-    },
-  }));
+  app.get('/health', async (_request, reply) => {
+    // With --queue: the shared queue's depth and the live workers; 503 while Redis is unreachable.
+    const workers = ctx.remoteQueue ? await ctx.remoteQueue.health() : undefined;
+    if (workers?.status === 'unavailable') reply.code(503);
+    return {
+      status: workers?.status ?? 'ok',
+      model: ctx.modelId,
+      queue: ctx.queue.stats satisfies QueueStats,
+      ...(workers && { jobQueue: workers }),
+      limits: {
+        maxUploadBytes: ctx.maxUploadBytes,
+        maxAudioSeconds: ctx.maxAudioSeconds,
+        maxBeams: ctx.maxBeams,
+        authRequired: ctx.apiKey !== undefined,
+      },
+      // For the page's in-browser mode (relative URLs; null when not offered).
+      browser: {
+        engine: browserBundleServed(ctx) ? BROWSER_BUNDLE : null,
+        modelUrl: ctx.modelSlug ? `models/${ctx.modelSlug}/` : null,
+      },
+    };
+  });
 
   app.get('/v1/models', v1, async () => ({
     object: 'list',
