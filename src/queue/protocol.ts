@@ -8,6 +8,8 @@ import type { Transcription } from '../server/transcriber';
 import type { ResponseFormat } from '../formats';
 
 export const QUEUE_NAME = 'glm-asr-transcribe';
+/** Widest beam workers load their model with, and so the most a front end accepts (as `serve` without a queue). */
+export const DEFAULT_QUEUE_MAX_BEAMS = 4;
 /** Keys this project keeps beside BullMQ's own (`bull:<queue>:*`). */
 const KEY_PREFIX = 'glm-asr';
 export const audioKey = (jobId: string): string => `${KEY_PREFIX}:audio:${jobId}`;
