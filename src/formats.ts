@@ -67,34 +67,44 @@ function cueLines(text: string): string {
     .join('\n');
 }
 
+/** One SubRip cue numbered `n` (a blank line after it), or '' for a segment without text. */
+export function srtCue(seg: Segment, n: number): string {
+  const text = cueLines(seg.text);
+  if (!text) return '';
+  const [start, end] = cueTimes(seg);
+  return `${n}\n${formatTimestamp(start, ',')} --> ${formatTimestamp(end, ',')}\n${text}\n\n`;
+}
+
 /** SubRip: numbered cues, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, a blank line after each cue. */
 export function toSrt(segments: readonly Segment[]): string {
   let out = '';
   let n = 0;
   for (const seg of segments) {
-    const text = cueLines(seg.text);
-    if (!text) continue;
-    const [start, end] = cueTimes(seg);
-    n++;
-    out += `${n}\n${formatTimestamp(start, ',')} --> ${formatTimestamp(end, ',')}\n${text}\n\n`;
+    const cue = srtCue(seg, n + 1);
+    if (cue) n++;
+    out += cue;
   }
   return out;
 }
 
+/** The WebVTT file header; cues (`vttCue`) follow it. */
+export const VTT_HEADER = 'WEBVTT\n\n';
+
 /**
- * WebVTT: the `WEBVTT` header, then cues with `HH:MM:SS.mmm --> HH:MM:SS.mmm`. Cue text is escaped
- * (`&`, `<`, `>`) because WebVTT cue text is markup, and `-->` cannot appear in it.
+ * One WebVTT cue (`HH:MM:SS.mmm --> HH:MM:SS.mmm`, a blank line after it), or '' for a segment without text. Cue
+ * text is escaped (`&`, `<`, `>`) because WebVTT cue text is markup, and `-->` cannot appear in it.
  */
+export function vttCue(seg: Segment): string {
+  const text = cueLines(seg.text);
+  if (!text) return '';
+  const [start, end] = cueTimes(seg);
+  const escaped = text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return `${formatTimestamp(start, '.')} --> ${formatTimestamp(end, '.')}\n${escaped}\n\n`;
+}
+
+/** WebVTT: the `WEBVTT` header, then one cue per segment with text. */
 export function toVtt(segments: readonly Segment[]): string {
-  let out = 'WEBVTT\n\n';
-  for (const seg of segments) {
-    const text = cueLines(seg.text);
-    if (!text) continue;
-    const [start, end] = cueTimes(seg);
-    const escaped = text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-    out += `${formatTimestamp(start, '.')} --> ${formatTimestamp(end, '.')}\n${escaped}\n\n`;
-  }
-  return out;
+  return VTT_HEADER + segments.map(vttCue).join('');
 }
 
 /**
@@ -108,7 +118,7 @@ export function segmentsOrWhole(t: Pick<Transcription, 'text' | 'segments' | 'du
   return [{ start: 0, end: Math.max(0, t.durationSec || 0), text }];
 }
 
-/** Segment statistics an engine may know; all optional. */
+/** Segment statistics of OpenAI's verbose_json; the engine gives `avg_logprob` and (VAD) `no_speech_prob`. */
 export interface SegmentStats {
   avg_logprob?: number;
   compression_ratio?: number;
@@ -120,8 +130,6 @@ export interface VerboseJsonExtras {
   language?: string;
   /** Sampling temperature to report per segment; default 0 (greedy / beam search). */
   temperature?: number;
-  /** Per-segment statistics, by segment index, when known. */
-  segmentStats?: readonly (SegmentStats | undefined)[];
 }
 
 export interface VerboseJsonSegment extends SegmentStats {
@@ -131,7 +139,7 @@ export interface VerboseJsonSegment extends SegmentStats {
   start: number;
   end: number;
   text: string;
-  /** Token ids of the segment; only known when the transcription is a single segment. */
+  /** Token ids of the segment (all the tokens when the engine gave no segments). */
   tokens: number[];
   temperature: number;
 }
@@ -146,37 +154,33 @@ export interface VerboseJson {
   usage: { type: 'duration'; seconds: number };
 }
 
-/**
- * The shape of OpenAI's `verbose_json` transcription response, filled with what the engine knows.
- * Per-segment token ids are only known when there is one segment (then they are all the tokens);
- * statistics such as `avg_logprob` appear only when `extras.segmentStats` provides them.
- */
+/** One verbose_json segment: times, text, tokens and the statistics the segment carries. */
+export function verboseSegment(seg: Segment, id: number, temperature = 0): VerboseJsonSegment {
+  const [start, end] = cueTimes(seg);
+  const out: VerboseJsonSegment = {
+    id,
+    seek: Math.floor(start * 100),
+    start: roundTime(start),
+    end: roundTime(end),
+    text: seg.text,
+    tokens: seg.tokens ? [...seg.tokens] : [],
+    temperature,
+  };
+  if (seg.avgLogprob !== undefined && Number.isFinite(seg.avgLogprob)) out.avg_logprob = seg.avgLogprob;
+  if (seg.noSpeechProb !== undefined) out.no_speech_prob = seg.noSpeechProb;
+  return out;
+}
+
+/** The shape of OpenAI's `verbose_json` transcription response, one segment per engine segment. */
 export function toVerboseJson(t: Transcription, extras: VerboseJsonExtras = {}): VerboseJson {
-  const segs = segmentsOrWhole(t);
-  const temperature = extras.temperature ?? 0;
+  const segs = t.segments.length ? t.segments : segmentsOrWhole(t).map((s) => ({ ...s, tokens: t.tokens }));
   const duration = roundTime(Math.max(0, t.durationSec || 0));
   return {
     task: 'transcribe',
     language: extras.language ?? 'unknown',
     duration,
     text: t.text,
-    segments: segs.map((seg, id) => {
-      const [start, end] = cueTimes(seg);
-      const out: VerboseJsonSegment = {
-        id,
-        seek: Math.floor(start * 100),
-        start: roundTime(start),
-        end: roundTime(end),
-        text: seg.text,
-        tokens: segs.length === 1 ? [...t.tokens] : [],
-        temperature,
-      };
-      const stats = extras.segmentStats?.[id];
-      if (stats?.avg_logprob !== undefined) out.avg_logprob = stats.avg_logprob;
-      if (stats?.compression_ratio !== undefined) out.compression_ratio = stats.compression_ratio;
-      if (stats?.no_speech_prob !== undefined) out.no_speech_prob = stats.no_speech_prob;
-      return out;
-    }),
+    segments: segs.map((seg, id) => verboseSegment(seg, id, extras.temperature ?? 0)),
     usage: { type: 'duration', seconds: Math.ceil(duration) },
   };
 }

@@ -48,12 +48,13 @@ describe('formats', () => {
   });
 
   it('toVerboseJson follows the OpenAI shape', () => {
-    const v = toVerboseJson(t, { language: 'en', segmentStats: [{ avg_logprob: -0.2 }] });
+    const stats = { tokens: [7, 8], avgLogprob: -0.2, noSpeechProb: 0.01 };
+    const v = toVerboseJson({ ...t, segments: [{ ...t.segments[0], ...stats }, t.segments[1]] }, { language: 'en' });
     const usage = { type: 'duration', seconds: 3724 };
     expect(v).toMatchObject({ task: 'transcribe', language: 'en', duration: 3723.5, text: t.text, usage });
-    const first = { id: 0, seek: 0, start: 0, end: 1.25, text: ' Hello world.', tokens: [], temperature: 0 };
-    expect(v.segments[0]).toEqual({ ...first, avg_logprob: -0.2 });
-    expect(v.segments[1]).toMatchObject({ id: 1, seek: 125, end: 3723.457 });
+    const first = { id: 0, seek: 0, start: 0, end: 1.25, text: ' Hello world.', tokens: [7, 8], temperature: 0 };
+    expect(v.segments[0]).toEqual({ ...first, avg_logprob: -0.2, no_speech_prob: 0.01 });
+    expect(v.segments[1]).toMatchObject({ id: 1, seek: 125, end: 3723.457, tokens: [] });
     expect(v.segments[1]).not.toHaveProperty('avg_logprob');
     const single = toVerboseJson({ ...t, segments: [] });
     expect(single.language).toBe('unknown');

@@ -1,0 +1,90 @@
+/**
+ * ChunkPlanner (src/models/glm-asr/segments.ts) on synthetic VAD probabilities: hysteresis, greedy merging into
+ * chunks of at most 30 s cut in pauses, the quietest-point cut of a speech run longer than 30 s, padding, and that
+ * the chunks do not depend on how the probabilities are split into pushes.
+ */
+import { describe, expect, it } from 'vitest';
+import { ChunkPlanner, type SpeechChunk } from '../../src/models/glm-asr/segments';
+
+const SR = 16000;
+const FRAME = 512; // 32 ms
+const frames = (sec: number) => Math.round((sec * SR) / FRAME);
+
+/** Probabilities for `sec` seconds: speech (0.9) in the given [start, end) second ranges, else 0.05. */
+function probs(sec: number, speech: [number, number][], speechP = 0.9, quietP = 0.05): Float32Array {
+  const p = new Float32Array(frames(sec)).fill(quietP);
+  for (const [a, b] of speech) p.fill(speechP, frames(a), frames(b));
+  return p;
+}
+
+function plan(p: Float32Array, pieces = [p.length]): SpeechChunk[] {
+  const planner = new ChunkPlanner({ frameSamples: FRAME, sampleRate: SR });
+  const out: SpeechChunk[] = [];
+  let at = 0;
+  for (const n of pieces) {
+    out.push(...planner.push(p.subarray(at, at + n)));
+    at += n;
+  }
+  if (at < p.length) out.push(...planner.push(p.subarray(at)));
+  out.push(...planner.finish(p.length * FRAME));
+  return out;
+}
+
+const sec = (c: SpeechChunk) => [c.startSample / SR, c.endSample / SR];
+
+describe('ChunkPlanner', () => {
+  it('merges nearby speech into one chunk, padded by 100 ms, and finds nothing in silence', () => {
+    const c = plan(probs(20, [[2, 4], [5, 7]]));
+    expect(c.length).toBe(1);
+    const [s, e] = sec(c[0]);
+    expect(s).toBeCloseTo(frames(2) * FRAME / SR - 0.1, 6);
+    expect(e).toBeCloseTo(frames(7) * FRAME / SR + 0.1, 6);
+    expect(c[0].maxProb).toBeCloseTo(0.9, 6);
+    expect(plan(probs(60, []))).toEqual([]);
+  });
+
+  it('hysteresis: a dip to 0.4 does not end speech, a blip shorter than 250 ms is dropped, 64 ms of quiet is no pause', () => {
+    const p = probs(40, [[1, 3], [3.2, 4]]); // 3.0-3.2 s quiet (192 ms): a pause, merged into one chunk anyway
+    p.fill(0.4, frames(1.5), frames(2.5)); // between the thresholds: still speech
+    p.fill(0.9, frames(30), frames(30.2)); // 200 ms blip: dropped
+    const c = plan(p);
+    expect(c.length).toBe(1);
+    expect(sec(c[0])[1]).toBeCloseTo(frames(4) * FRAME / SR + 0.1, 6);
+    // Probabilities only ever at 0.4 never start speech.
+    expect(plan(probs(10, [[1, 5]], 0.4))).toEqual([]);
+  });
+
+  it('closes a chunk in the pause before speech that would take it past 30 s; pads meet in the middle of a short pause', () => {
+    const speech: [number, number][] = [[1, 12], [12.15, 25], [31, 40], [41, 58]];
+    const c = plan(probs(70, speech));
+    expect(c.length).toBe(2);
+    for (const x of c) expect(x.endSample - x.startSample).toBeLessThanOrEqual(30 * SR);
+    // First chunk: speech 1-25 s; second: 31-58 s. No cut inside speech: every cut lies in a pause.
+    const [a, b] = [sec(c[0]), sec(c[1])];
+    expect(a[0]).toBeCloseTo(frames(1) * FRAME / SR - 0.1, 6);
+    expect(a[1]).toBeCloseTo(frames(25) * FRAME / SR + 0.1, 6);
+    expect(b[0]).toBeCloseTo(frames(31) * FRAME / SR - 0.1, 6);
+    for (const x of c) {
+      for (const [s, e] of speech) expect(x.startSample / SR <= s + 0.05 || x.startSample / SR >= e).toBe(true);
+    }
+  });
+
+  it('cuts a single speech run longer than 30 s once, at its quietest frame, the pieces meeting without padding', () => {
+    const p = probs(50, [[2, 47]]);
+    p[frames(25)] = 0.55; // the quietest frame of the run's allowed span (still speech)
+    const c = plan(p);
+    expect(c.length).toBe(2);
+    expect(c[0].endSample).toBe(frames(25) * FRAME);
+    expect(c[1].startSample).toBe(c[0].endSample);
+    for (const x of c) expect(x.endSample - x.startSample).toBeLessThanOrEqual(30 * SR);
+  });
+
+  it('gives the same chunks for any split of the probabilities into pushes', () => {
+    const p = probs(200, [[1, 12], [12.15, 25], [31, 40], [41, 78], [90, 91], [150, 190]]);
+    p[frames(60)] = 0.6;
+    const whole = plan(p);
+    expect(whole.length).toBeGreaterThanOrEqual(5);
+    expect(plan(p, [1, 7, 100, 333, 1, 2000])).toEqual(whole);
+    expect(plan(p, Array.from({ length: p.length }, () => 1))).toEqual(whole);
+  });
+});
