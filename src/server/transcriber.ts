@@ -6,10 +6,11 @@
  * the tests plug in a fake. Nothing in here depends on Fastify or on the GPU.
  */
 
-import type { Segment, Transcription, TranscribeProgress } from '../models/glm-asr/transcriber';
+import type { SegmenterKind } from '../models/glm-asr/options';
+import type { Segment, Transcription, TranscribeEvent, TranscribeProgress } from '../models/glm-asr/transcriber';
 
 // The engine's own result types; the server adds nothing to them.
-export type { Segment, Transcription, TranscribeProgress };
+export type { Segment, SegmenterKind, Transcription, TranscribeEvent, TranscribeProgress };
 
 export interface TranscribeOptions {
   /** Name of the input for error messages (a file name, a path, a URL). */
@@ -20,6 +21,8 @@ export interface TranscribeOptions {
   beams?: number;
   /** Upper bound on generated tokens. */
   maxNewTokens?: number;
+  /** How the audio is cut into segments (the engine's default: 'vad'). */
+  segmenter?: SegmenterKind;
   onProgress?: (p: TranscribeProgress) => void;
 }
 
@@ -37,6 +40,8 @@ export interface Transcriber {
   /** Shortest audio, in seconds, the model can transcribe. */
   readonly minAudioSeconds: number;
   transcribe(audio: Samples16k, options: TranscribeOptions): Promise<Transcription>;
+  /** The same transcription as events (segment start / text deltas / segment end, then done), for `stream=true`. */
+  transcribeStream(audio: Samples16k, options: TranscribeOptions): AsyncIterable<TranscribeEvent>;
 }
 
 /**

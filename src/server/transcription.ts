@@ -10,7 +10,11 @@
  *      a turn every few milliseconds and stop at maxAudioSeconds of decoded audio, then transcribe.
  *      Only the running job holds decoded audio. A client that disconnects while its job waits
  *      gets the job skipped.
+ * With `stream=true` the answer is Server-Sent Events in OpenAI's shape, sent as the engine decodes:
+ * `transcript.text.delta` events (`delta`), then one `transcript.text.done` (`text`). Errors found before the first
+ * event are ordinary HTTP errors; a later one ends the stream with an `error` event.
  */
+import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { decodeAudio, probeAudio, TARGET_SAMPLE_RATE } from '../audio';
@@ -32,7 +36,9 @@ import {
   queueFullError,
   shuttingDownError,
 } from './errors';
-import type { Transcription } from './transcriber';
+import { submitJob, transcribeOnQueue } from './jobs';
+import { SEGMENTERS } from '../models/glm-asr/options';
+import type { Samples16k, SegmenterKind, TranscribeEvent, TranscribeOptions, Transcriber, Transcription } from './transcriber';
 
 /** Multipart headers and the small text fields on top of the file. */
 const FORM_OVERHEAD_BYTES = 1024 * 1024;
@@ -137,9 +143,23 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
       throw badRequest(message, 'response_format');
     }
     const format: ResponseFormat = formatField;
-    if (/^(true|1)$/i.test(one('stream')?.trim() ?? '')) {
-      const message = "'stream' is not supported by this server; omit it or send false.";
-      throw badRequest(message, 'stream', 'unsupported_value');
+    const streamField = one('stream')?.trim().toLowerCase() || 'false';
+    if (!['true', 'false', '1', '0'].includes(streamField)) {
+      throw badRequest(`'stream' must be true or false, got '${clip(streamField, 40)}'.`, 'stream');
+    }
+    const stream = streamField === 'true' || streamField === '1';
+    const segmenterField = one('segmenter')?.trim() || 'vad';
+    if (!(SEGMENTERS as readonly string[]).includes(segmenterField)) {
+      const message = `'segmenter' must be one of ${SEGMENTERS.join(', ')}; got '${clip(segmenterField, 40)}'.`;
+      throw badRequest(message, 'segmenter');
+    }
+    const segmenter = segmenterField as SegmenterKind;
+    // Segments (with times) are always in verbose_json; word times are not something this model gives.
+    for (const g of form.fields.get('timestamp_granularities[]') ?? form.fields.get('timestamp_granularities') ?? []) {
+      if (g.trim() === 'segment') continue;
+      const message = g.trim() === 'word' ? "'timestamp_granularities[]' word is not supported; use segment."
+        : `'timestamp_granularities[]' must be segment, got '${clip(g, 40)}'.`;
+      throw badRequest(message, 'timestamp_granularities[]', g.trim() === 'word' ? 'unsupported_value' : undefined);
     }
     const temperature = one('temperature');
     if (temperature !== undefined && temperature.trim() !== '' && !Number.isFinite(Number(temperature))) {
@@ -148,6 +168,10 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
     const beams = intField(one('beams'), 'beams', 1, ctx.maxBeams);
     const maxNewTokens = intField(one('max_new_tokens'), 'max_new_tokens', 1, ctx.maxNewTokensLimit);
     const language = one('language')?.trim() || undefined;
+    const asyncJob = /^(true|1)$/i.test(one('async')?.trim() ?? '');
+    if (asyncJob && !ctx.remoteQueue) {
+      throw badRequest("'async' needs a server started with a job queue (--queue).", 'async', 'unsupported_value');
+    }
     if (language !== undefined && !/^[A-Za-z-]{2,20}$/.test(language)) {
       throw badRequest(`'language' must be a language code such as 'en', got '${clip(language, 40)}'.`, 'language');
     }
@@ -174,9 +198,18 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
       if (Math.ceil(header.durationSec * TARGET_SAMPLE_RATE) < minSamples) throw tooShort(name, header.durationSec);
     }
 
+    const remote = ctx.remoteQueue;
+    if (remote) {
+      // The workers decode and transcribe (src/queue/); the upload travels as it came.
+      const job = { requestId: String(request.id), name, bytes, beams, maxNewTokens, maxAudioSeconds, format, language };
+      if (asyncJob) return reply.code(202).send(await submitJob(remote, info, job));
+      const result = await transcribeOnQueue(remote, info, job, { signal: gone.signal });
+      return reply.type(RESPONSE_CONTENT_TYPES[format]).send(formatTranscription(result, format, { language }));
+    }
     const queuedAt = performance.now();
     let ranAt = queuedAt;
-    const result: Transcription = await queue
+    /** Runs in the queue: decode (bounded, abortable), then `use` the samples. */
+    const job = <T>(use: (samples: Samples16k, options: TranscribeOptions) => Promise<T>) => queue
       .push(
         async (signal) => {
           ranAt = performance.now();
@@ -185,7 +218,7 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
           info.audioSec = audio.durationSec;
           if (audio.samples.length < minSamples) throw tooShort(name, audio.samples.length / TARGET_SAMPLE_RATE);
           const samples = { samples: audio.samples, sampleRate: TARGET_SAMPLE_RATE } as const;
-          return transcriber.transcribe(samples, { name, signal, beams, maxNewTokens });
+          return use(samples, { name, signal, beams, maxNewTokens, segmenter });
         },
         { signal: gone.signal },
       )
@@ -193,7 +226,52 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
         if (info.queueMs !== undefined) info.runMs = performance.now() - ranAt;
       });
 
+    if (stream) return streamEvents(reply, transcriber, job);
+    const result: Transcription = await job((samples, options) => transcriber.transcribe(samples, options));
     const body = formatTranscription(result, format, { language });
     return reply.type(RESPONSE_CONTENT_TYPES[format]).send(body);
   });
 };
+
+/** One Server-Sent Event: a JSON payload on one `data:` line. */
+function sse(payload: object): string {
+  return `data: ${JSON.stringify(payload)}\n\n`;
+}
+
+/**
+ * `stream=true`: the events of the engine's `transcribeStream` as OpenAI's transcript events. The response starts
+ * with the first event, so errors before it (bad audio, a full queue) are ordinary HTTP errors. Segments are joined
+ * with a space, as in `transcribe`'s text, so the deltas add up to the done event's text.
+ */
+async function streamEvents(reply: FastifyReply, transcriber: Transcriber,
+  job: <T>(use: (samples: Samples16k, options: TranscribeOptions) => Promise<T>) => Promise<T>): Promise<FastifyReply> {
+  const body = new PassThrough();
+  let started!: () => void;
+  const first = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const run = job(async (samples, options) => {
+    const events = transcriber.transcribeStream(samples, options)[Symbol.asyncIterator]();
+    let next: IteratorResult<TranscribeEvent> = await events.next();
+    started();
+    let text = '';
+    let segmentHasText = false;
+    for (; !next.done; next = await events.next()) {
+      const e = next.value;
+      if (e.type === 'segment-start') segmentHasText = false;
+      if (e.type === 'text' && e.delta) {
+        const delta = !segmentHasText && text ? ` ${e.delta}` : e.delta;
+        segmentHasText = true;
+        text += delta;
+        body.write(sse({ type: 'transcript.text.delta', delta }));
+      }
+    }
+    body.end(sse({ type: 'transcript.text.done', text }));
+  });
+  await Promise.race([first, run]); // a failure before the first event rejects here: an HTTP error
+  run.catch((err: unknown) => {
+    const message = err instanceof ApiError || err instanceof Error ? err.message : String(err);
+    body.end(sse({ type: 'error', error: { message: clip(message, 500) } }));
+  });
+  return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache').send(body);
+}

@@ -117,7 +117,9 @@ describe('server API (fake transcriber)', () => {
       [{ beams: '0' }, 'beams'],
       [{ max_new_tokens: '999999' }, 'max_new_tokens'],
       [{ temperature: 'hot' }, 'temperature'],
-      [{ stream: 'true' }, 'stream'],
+      [{ stream: 'maybe' }, 'stream'],
+      [{ segmenter: 'silero' }, 'segmenter'],
+      [{ 'timestamp_granularities[]': 'word' }, 'timestamp_granularities[]'],
     ] as const) {
       const res = await postAudio(srv.base, wav, { model: MODEL, ...fields }, { key: KEY });
       expect(res.status, JSON.stringify(fields)).toBe(400);

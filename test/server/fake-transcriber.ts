@@ -11,7 +11,9 @@
  */
 import { createHash } from 'node:crypto';
 import { parseWav } from '../../src/audio/wav';
-import type { Samples16k, Segment, TranscribeOptions, Transcriber, Transcription } from '../../src/server/transcriber';
+import type {
+  Samples16k, Segment, TranscribeEvent, TranscribeOptions, Transcriber, Transcription,
+} from '../../src/server/transcriber';
 
 export interface FakeTranscriberOptions {
   modelId?: string;
@@ -103,6 +105,19 @@ export class FakeTranscriber implements Transcriber {
     const total = performance.now() - t0;
     const timings = { decodeAudio: 0, vad: 0, mel: 0, encode: 0, generate: total, total };
     return { text, tokens, segments, durationSec, timings };
+  }
+
+  /** `transcribe`'s result as events: each segment's words as deltas (the first delta of a segment has no space). */
+  async *transcribeStream(audio: Samples16k, options: TranscribeOptions): AsyncGenerator<TranscribeEvent> {
+    const t = await this.transcribe(audio, options);
+    for (const [index, segment] of t.segments.entries()) {
+      yield { type: 'segment-start', index, start: segment.start, end: segment.end };
+      for (const [i, word] of segment.text.split(' ').entries()) {
+        yield { type: 'text', index, delta: i ? ` ${word}` : word };
+      }
+      yield { type: 'segment-end', index, segment };
+    }
+    yield { type: 'done', durationSec: t.durationSec, timings: t.timings };
   }
 }
 
