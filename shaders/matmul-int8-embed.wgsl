@@ -3,6 +3,8 @@
 // ldt words (4 per u32, byte 0 first) and f32 scales [rows, groups]. A dispatch covers table rows
 // [row0, row0 + rows) and writes only the ids inside; ids ≥ vocab are written as zeros by the dispatch that has
 // zeroMissing set. Rows at or beyond outRows are skipped.
+// INT4 (src/ops/matmul-int4.ts `Int4Matrix`): the rows hold 4-bit codes, 8 per word (nibble 0 first, q = code − 8),
+// and S holds f16 pairs; sBase and groups are then in halves (groups = the scale row stride).
 // Dispatch: one workgroup per WG·PER elements of [n, d], folded by grid().
 #include "common.wgsl"
 
@@ -20,12 +22,18 @@ struct Params {
   dstRow0: u32,
   outRows: u32,
   ldt: u32,      // words per table row
-  groups: u32,
+  groups: u32,   // scale row stride
   G: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> T: array<u32>;
+#if INT4
+@group(0) @binding(2) var<storage, read> S: array<u32>;
+fn scale(i: u32) -> f32 { return unpack2x16float(S[i >> 1u])[i & 1u]; }
+#else
 @group(0) @binding(2) var<storage, read> S: array<f32>;
+fn scale(i: u32) -> f32 { return S[i]; }
+#endif
 @group(0) @binding(3) var<storage, read> ids: array<u32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
@@ -46,9 +54,14 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     let o = P.outBase + orow * P.d + c;
     if (id >= P.row0 && id < P.row0 + P.rows) {
       let r = id - P.row0;
+#if INT4
+      let word = T[P.tBase + r * P.ldt + c / 8u];
+      let q = i32(extractBits(word, 4u * (c % 8u), 4u)) - 8;
+#else
       let word = T[P.tBase + r * P.ldt + c / 4u];
       let q = extractBits(bitcast<i32>(word), 8u * (c % 4u), 8u);
-      out[o] = f32(q) * S[P.sBase + r * P.groups + c / P.G];
+#endif
+      out[o] = f32(q) * scale(P.sBase + r * P.groups + c / P.G);
     } else if (P.zeroMissing != 0u && id >= P.vocab) {
       out[o] = 0.0;
     }

@@ -18,6 +18,10 @@ enable subgroups;
 // Per group of G the lane keeps one partial sum per (row, column) and applies the scales once.
 // Rows past M / columns past N are clamped for loading and masked at the store; no workgroup memory, no barriers.
 //
+// INT4 (weight-only, src/ops/matmul-int4.ts): W holds 4-bit codes, 8 per u32 (nibble i of word j = k 8j + i,
+// q = code − 8), rows padded to Kp = groups · G codes; S holds the scales as f16 pairs (unpack2x16float, no
+// shader-f16 needed), rows s_ld halves apart. The k32 step reads one vec4<u32> (32 codes) per column, STEP8 one u32.
+//
 // Defines: A8, DOT4 (packed_4x8_integer_dot_product builtins), SUBGROUPS, SG4 (4-lane subgroups), XVEC (weight-only:
 // x rows 4-aligned and K % G == 0, so x is read as vec4 with no masking; else element loads, zero past K),
 // STEP8 (weight-only GEMM variant below; XFULL: K % G == 0, no masking of x).
@@ -27,14 +31,14 @@ enable subgroups;
 struct Params {
   M: u32, N: u32, K: u32, groups: u32,
   ldx: u32, x_off: u32, ldy: u32, y_off: u32,
-  w_off: u32,    // vec4<u32> (STEP8: vec2<u32>) index of W row 0 in the binding
-  wv: u32,       // vec4<u32> (STEP8: vec2<u32>) per W row: Kp / 16 (Kp / 8)
-  s_off: u32,    // index of S row 0 (row stride: groups)
+  w_off: u32,    // vec4<u32> (STEP8: vec2<u32>; INT4 + STEP8: u32) index of W row 0 in the binding
+  wv: u32,       // those units per W row: Kp / 16 (Kp / 8); INT4: Kp / 32 (Kp / 8)
+  s_off: u32,    // index of S row 0 (row stride: groups; INT4: in halves, row stride s_ld)
   bias_off: u32,
   has_bias: u32,
   xs_off: u32,   // A8: word index of the activation scales in XQ (row stride: groups)
   gsz: u32,      // = G, as a run-time value (STEP8: keeps the JIT from unrolling the loop over a group)
-  pad1: u32,
+  s_ld: u32,     // INT4: halves between scale rows (groups rounded up to even)
   // epilogue (matmul-epilogue.wgsl)
   act: u32, col0: u32, split1: u32, split2: u32,
   y_off1: u32, y_off2: u32, ldy1: u32, ldy2: u32,
@@ -56,11 +60,19 @@ struct Params {
 #endif
 #endif
 #if STEP8
+#if INT4
+@group(0) @binding(2) var<storage, read> W: array<u32>;
+#else
 @group(0) @binding(2) var<storage, read> W: array<vec2<u32>>;
+#endif
 #else
 @group(0) @binding(2) var<storage, read> W: array<vec4<u32>>;
 #endif
+#if INT4
+@group(0) @binding(3) var<storage, read> S: array<u32>;
+#else
 @group(0) @binding(3) var<storage, read> S: array<f32>;
+#endif
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(5) var<storage, read> B: array<f32>;
 
@@ -76,6 +88,30 @@ fn i8x4(u: u32) -> vec4i {
   return bitcast<vec4i>(vec4u(u) << vec4u(24u, 16u, 8u, 0u)) >> vec4u(24u);
 #endif
 }
+
+#if INT4
+// Weight scale i (in halves) and the scale row of W row n.
+fn wscale(i: u32) -> f32 {
+  return unpack2x16float(S[i >> 1u])[i & 1u];
+}
+fn srow(n: u32) -> u32 {
+  return P.s_off + n * P.s_ld;
+}
+
+// Eight 4-bit codes (nibble 0 first) → q = code − 8 as two vec4f.
+fn i4x8(u: u32) -> array<vec4f, 2> {
+  let lo = (vec4u(u) >> vec4u(0u, 4u, 8u, 12u)) & vec4u(15u);
+  let hi = (vec4u(u) >> vec4u(16u, 20u, 24u, 28u)) & vec4u(15u);
+  return array<vec4f, 2>(vec4f(lo) - 8.0, vec4f(hi) - 8.0);
+}
+#else
+fn wscale(i: u32) -> f32 {
+  return S[i];
+}
+fn srow(n: u32) -> u32 {
+  return P.s_off + n * P.groups;
+}
+#endif
 
 // X row start (clamped to the last row): element index (weight-only) or word index (A8).
 fn x_row(m: u32) -> u32 {
@@ -149,12 +185,23 @@ fn fin(p: PV, m: u32, g: u32, s: vec2f) -> vec2f {
 alias WB = array<vec4f, 8>;
 alias PV = vec2f;
 
+#if INT4
+fn w_block(row: u32, k: u32) -> WB {
+  let a = W[row + k / 32u];
+  let x = i4x8(a.x);
+  let y = i4x8(a.y);
+  let z = i4x8(a.z);
+  let w = i4x8(a.w);
+  return WB(x[0], x[1], y[0], y[1], z[0], z[1], w[0], w[1]);
+}
+#else
 fn w_block(row: u32, k: u32) -> WB {
   let a = W[row + k / 16u];
   let b = W[row + k / 16u + 1u];
   return WB(vec4f(i8x4(a.x)), vec4f(i8x4(a.y)), vec4f(i8x4(a.z)), vec4f(i8x4(a.w)),
             vec4f(i8x4(b.x)), vec4f(i8x4(b.y)), vec4f(i8x4(b.z)), vec4f(i8x4(b.w)));
 }
+#endif
 
 
 // The 32 activations X[row + k .. + 31] (zeros past K), identical in every lane.
@@ -281,14 +328,14 @@ fn main(@builtin(workgroup_id) wg: vec3u,
   let n1 = min(c.y, P.N - 1u);
   let wr0 = P.w_off + n0 * P.wv;
   let wr1 = P.w_off + n1 * P.wv;
-  let sr0 = P.s_off + n0 * P.groups;
-  let sr1 = P.s_off + n1 * P.groups;
+  let sr0 = srow(n0);
+  let sr1 = srow(n1);
   var a0 = vec2f(0.0); var a1 = vec2f(0.0); var a2 = vec2f(0.0); var a3 = vec2f(0.0);
   var a4 = vec2f(0.0); var a5 = vec2f(0.0); var a6 = vec2f(0.0); var a7 = vec2f(0.0);
   var a8 = vec2f(0.0); var a9 = vec2f(0.0); var a10 = vec2f(0.0); var a11 = vec2f(0.0);
   var a12 = vec2f(0.0); var a13 = vec2f(0.0); var a14 = vec2f(0.0); var a15 = vec2f(0.0);
   for (var g = 0u; g < P.groups; g++) {
-    let s = vec2f(S[sr0 + g], S[sr1 + g]);
+    let s = vec2f(wscale(sr0 + g), wscale(sr1 + g));
     var p0 = PV(); var p1 = PV(); var p2 = PV(); var p3 = PV();
     var p4 = PV(); var p5 = PV(); var p6 = PV(); var p7 = PV();
     var p8 = PV(); var p9 = PV(); var p10 = PV(); var p11 = PV();
@@ -341,9 +388,16 @@ fn main(@builtin(workgroup_id) wg: vec3u,
 // registers (shared by all TM rows), and X[row, k + (lane & 7)] broadcast to all lanes (one load per subgroup).
 // No per-group partial sums (the scale is folded into the weights), so accumulators stay at TM x vec2f.
 
+#if INT4
+fn w8(q: u32, s: f32) -> array<vec4f, 2> {
+  let v = i4x8(q);
+  return array<vec4f, 2>(v[0] * s, v[1] * s);
+}
+#else
 fn w8(q: vec2<u32>, s: f32) -> array<vec4f, 2> {
   return array<vec4f, 2>(vec4f(i8x4(q.x)) * s, vec4f(i8x4(q.y)) * s);
 }
+#endif
 
 // X[row + k .. + 7] (zeros past K), identical in every lane.
 fn x8(row: u32, k: u32, lane: u32) -> array<vec4f, 2> {
@@ -381,15 +435,15 @@ fn main(@builtin(workgroup_id) wg: vec3u,
   let n1 = min(c.y, P.N - 1u);
   let wr0 = P.w_off + n0 * P.wv;
   let wr1 = P.w_off + n1 * P.wv;
-  let sr0 = P.s_off + n0 * P.groups;
-  let sr1 = P.s_off + n1 * P.groups;
+  let sr0 = srow(n0);
+  let sr1 = srow(n1);
   var a0 = vec2f(0.0); var a1 = vec2f(0.0); var a2 = vec2f(0.0); var a3 = vec2f(0.0);
   var a4 = vec2f(0.0); var a5 = vec2f(0.0); var a6 = vec2f(0.0); var a7 = vec2f(0.0);
   var a8 = vec2f(0.0); var a9 = vec2f(0.0); var a10 = vec2f(0.0); var a11 = vec2f(0.0);
   var a12 = vec2f(0.0); var a13 = vec2f(0.0); var a14 = vec2f(0.0); var a15 = vec2f(0.0);
   for (var g = 0u; g < P.groups; g++) {
-    let sa = S[sr0 + g];
-    let sb = S[sr1 + g];
+    let sa = wscale(sr0 + g);
+    let sb = wscale(sr1 + g);
     for (var k = g * G; k < g * G + P.gsz; k += 8u) {
       let wa = w8(W[wr0 + k / 8u], sa);
       let wb = w8(W[wr1 + k / 8u], sb);

@@ -1,12 +1,14 @@
 /**
- * INT8 checkpoint tool: official (BF16) GLM-ASR checkpoint folder → INT8 checkpoint folder (docs/int8.md).
+ * Checkpoint quantisation tool: official (BF16) GLM-ASR checkpoint folder → INT8 (docs/int8.md) or 4-bit
+ * (docs/quantization.md) checkpoint folder.
  *
- *   npm run quantize -- IN_DIR OUT_DIR [--group-size 32|64|128] [--force]
+ *   npm run quantize -- IN_DIR OUT_DIR [--bits 8|4] [--group-size 32|64|128] [--force]
  *
  * Copies every non-weight file (config, tokenizer, processor, chat template, ...) and writes one
  * `model.safetensors` with the same tensor names: 2-D matmul weights as I8 [out, in] plus `NAME.scale` F16
  * [out, ceil(in / G)] (symmetric per output row, groups of G along the input), everything else unchanged.
- * The scheme is recorded in `__metadata__` (`quantization: int8-sym-g{G}`, `group_size`, `scale_dtype`).
+ * The scheme is recorded in `__metadata__` (`quantization: int8-sym-g{G}`, `group_size`, `scale_dtype`). With
+ * `--bits 4` the matrices are packed U8 [out, ceil(in / 2)] (int4-sym-g{G}, default G = 32).
  * Streams tensor by tensor in 32 MiB row chunks (bounded memory), in pure TypeScript (no torch).
  */
 import { copyFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
@@ -14,9 +16,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Checkpoint, INDEX_FILE } from '../src/weights/checkpoint';
 import { NodeFileSink, NodeFolderProvider } from '../src/weights/node-file-source';
-import { DEFAULT_GROUP_SIZE, GROUP_SIZES, quantizeCheckpoint, type QuantizeSummary } from '../src/weights/quant';
+import { DEFAULT_GROUP_SIZE, GROUP_SIZES, quantizeCheckpoint, type QuantBits, type QuantizeSummary } from '../src/weights/quant';
 
 export interface QuantizeFolderOptions {
+  /** 8 (default) or 4. */
+  bits?: QuantBits;
+  /** Default: DEFAULT_GROUP_SIZE of the bit width. */
   groupSize?: number;
   /** Overwrite an existing model.safetensors in the output folder. */
   force?: boolean;
@@ -29,7 +34,9 @@ export async function quantizeFolder(inDir: string, outDir: string, opts: Quanti
   const src = resolve(inDir);
   const dst = resolve(outDir);
   if (src === dst) throw new Error('the output folder must differ from the input folder');
-  const G = opts.groupSize ?? DEFAULT_GROUP_SIZE;
+  const bits = opts.bits ?? 8;
+  if (bits !== 8 && bits !== 4) throw new Error(`--bits ${String(bits)}: only 8 and 4 are supported`);
+  const G = opts.groupSize ?? DEFAULT_GROUP_SIZE[bits];
   if (!(GROUP_SIZES as readonly number[]).includes(G)) throw new Error(`group size ${G} is not one of ${GROUP_SIZES.join(', ')}`);
   await mkdir(dst, { recursive: true });
   const out = join(dst, 'model.safetensors');
@@ -44,8 +51,9 @@ export async function quantizeFolder(inDir: string, outDir: string, opts: Quanti
     await rm(join(dst, INDEX_FILE), { force: true }); // a stale index would shadow the single file
     const sink = await NodeFileSink.create(out);
     const summary = await quantizeCheckpoint(ckpt, sink, {
+      bits,
       groupSize: G,
-      onTensor: (p) => opts.log?.(`[${p.index + 1}/${p.total}] ${p.quantized ? 'int8' : 'copy'} ${p.name} ` +
+      onTensor: (p) => opts.log?.(`[${p.index + 1}/${p.total}] ${p.quantized ? `int${bits}` : 'copy'} ${p.name} ` +
         `${(p.bytesIn / 1e6).toFixed(1)} → ${(p.bytesOut / 1e6).toFixed(1)} MB`),
     });
     return { ...summary, seconds: (performance.now() - t0) / 1000 };
@@ -56,12 +64,15 @@ export async function quantizeFolder(inDir: string, outDir: string, opts: Quanti
 
 async function main(argv: string[]): Promise<void> {
   const args: string[] = [];
-  let groupSize = DEFAULT_GROUP_SIZE;
+  let groupSize: number | undefined;
+  let bits: QuantBits = 8;
   let force = false;
   let quiet = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--group-size' || a === '-g') groupSize = Number(argv[++i]);
+    if (a === '--bits' || a === '-b') bits = Number(argv[++i]) as QuantBits;
+    else if (a.startsWith('--bits=')) bits = Number(a.slice(7)) as QuantBits;
+    else if (a === '--group-size' || a === '-g') groupSize = Number(argv[++i]);
     else if (a.startsWith('--group-size=')) groupSize = Number(a.slice(13));
     else if (a === '--force' || a === '-f') force = true;
     else if (a === '--quiet' || a === '-q') quiet = true;
@@ -70,11 +81,11 @@ async function main(argv: string[]): Promise<void> {
     else args.push(a);
   }
   if (args.length !== 2) {
-    console.error('usage: npm run quantize -- IN_DIR OUT_DIR [--group-size 32|64|128] [--force] [--quiet]');
+    console.error('usage: npm run quantize -- IN_DIR OUT_DIR [--bits 8|4] [--group-size 32|64|128] [--force] [--quiet]');
     process.exit(2);
   }
   const log = quiet ? undefined : (l: string) => process.stderr.write(`${l}\n`);
-  const s = await quantizeFolder(args[0], args[1], { groupSize, force, log });
+  const s = await quantizeFolder(args[0], args[1], { bits, groupSize, force, log });
   const rss = process.resourceUsage().maxRSS * 1024;
   const fmt = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(3)} GB` : `${(n / 1e6).toFixed(2)} MB`);
   console.log(`${s.scheme}: ${s.quantized} of ${s.tensors} tensors quantised; ${fmt(s.bytesIn)} → ${fmt(s.bytesOut)} ` +

@@ -1,7 +1,7 @@
 /**
  * Precision-agnostic entry points for model code: one call for a weight matrix in any storage the engine
- * supports (float RowBlockedMatrix → matmul / embed; its subclass Int8Matrix → matmulInt8 / embedInt8), plus the
- * fused shapes the model uses: several outputs from one stacked product ([q; k; v]) and the gated MLP.
+ * supports (float RowBlockedMatrix → matmul / embed; its subclasses Int8Matrix and Int4Matrix → matmulInt8 /
+ * embedInt8), plus the fused shapes the model uses: several outputs from one stacked product ([q; k; v]) and the gated MLP.
  *
  * @example
  * linear(rec, h, l.fc1.w, l.fc1.b, act, { label: 'enc.l0.fc1', epilogue: { activation: 'gelu' } });
@@ -13,25 +13,26 @@ import { Tensor, type Gpu, type Recorder, type RowBlockedMatrix } from '../gpu';
 import { siluMul, type LabelOptions } from './elementwise';
 import { embed } from './embedding';
 import { chooseMatmulVariant, GLU_VARIANTS, matmul, type MatmulOptions } from './matmul';
+import { Int4Matrix } from './matmul-int4';
 import { embedInt8, Int8Matrix, matmulInt8 } from './matmul-int8';
 
 
-/** A matrix weight in any storage the engine supports (float RowBlockedMatrix, or its subclass Int8Matrix). */
+/** A matrix weight in any storage the engine supports (float RowBlockedMatrix, or its subclasses Int8/Int4Matrix). */
 export type WeightMatrix = RowBlockedMatrix;
 
 /** Options of `linear`: the matmul options (INT8 weights accept label, yCol/yRowStride, epilogue). */
 export type LinearOptions = MatmulOptions;
 
 /**
- * y = x · Wᵀ (+ b) for float (matmul) or INT8 (matmulInt8) weights.
+ * y = x · Wᵀ (+ b) for float (matmul) or INT8 / 4-bit (matmulInt8) weights.
  * @example
  * linear(rec, h, l.fc1.w, l.fc1.b, act, { label: 'enc.l0.fc1', epilogue: { activation: 'gelu' } }); // fused bias+GELU
  */
 export function linear(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tensor | undefined, y: Tensor,
   o: LinearOptions = {}): void {
-  if (w instanceof Int8Matrix) {
+  if (w instanceof Int8Matrix || w instanceof Int4Matrix) {
     if (o.alpha !== undefined && o.alpha !== 1) {
-      throw new RangeError(`${o.label ?? 'linear'}: alpha is not supported with INT8 weights`);
+      throw new RangeError(`${o.label ?? 'linear'}: alpha is not supported with quantised weights`);
     }
     matmulInt8(rec, x, w, bias, y, { label: o.label, yCol: o.yCol, yRowStride: o.yRowStride, epilogue: o.epilogue });
   } else {
@@ -76,7 +77,7 @@ export function splitViews(gpu: Gpu, label: string, rows: number, widths: readon
 /** True when `linearGlu` runs as one fused dispatch for this weight and M (else: split product + silu·mul). */
 export function gluFused(gpu: Gpu, w: WeightMatrix, M: number): boolean {
   if (w.blocks.length > 1) return false;
-  return w instanceof Int8Matrix || GLU_VARIANTS.includes(chooseMatmulVariant(gpu, M));
+  return w instanceof Int8Matrix || w instanceof Int4Matrix || GLU_VARIANTS.includes(chooseMatmulVariant(gpu, M));
 }
 
 /**
@@ -102,8 +103,8 @@ export function linearGlu(rec: Recorder, x: Tensor, w: WeightMatrix, bias: Tenso
   rec.gpu.release(gate);
 }
 
-/** Embedding gather from a float or INT8 table into rows dstRow0.. of out. */
+/** Embedding gather from a float, INT8 or 4-bit table into rows dstRow0.. of out. */
 export function embedRows(rec: Recorder, table: WeightMatrix, ids: Tensor, out: Tensor, opts: LabelOptions = {}): void {
-  if (table instanceof Int8Matrix) embedInt8(rec, table, ids, out, opts);
+  if (table instanceof Int8Matrix || table instanceof Int4Matrix) embedInt8(rec, table, ids, out, opts);
   else embed(rec, table, ids, out, opts);
 }

@@ -22,6 +22,7 @@
 import { bindSpan, f16BitsToF32, grid, maxBinding, RowBlockedMatrix, Tensor, type Gpu, type KernelSpec, type Recorder } from '../gpu';
 import { GROUP_SIZES, groupsOf, padRows, paddedRowBytes } from '../weights/quant';
 import { columnLaneConfig, GEMV_MAX_ROWS } from './matmul';
+import { Int4Matrix } from './matmul-int4';
 import { bindOutputs, checkEpilogue, mainOutputColumns, type MatmulEpilogue } from './matmul-epilogue';
 
 /**
@@ -244,11 +245,14 @@ export interface Int8MatmulOptions {
   epilogue?: MatmulEpilogue;
 }
 
+/** A quantised matrix: INT8, or 4-bit (ops/matmul-int4, the same kernels compiled with INT4; weight-only). */
+export type QuantMatrix = Int8Matrix | Int4Matrix;
+
 /**
  * y[M, yCol : yCol + N] = x[M, K] · dequant(W)ᵀ (+ bias [N]). x may have any leading shape; M = x.numel / K.
  * `y` must not share a buffer with x or bias.
  */
-export function matmulInt8(rec: Recorder, x: Tensor, w: Int8Matrix, bias: Tensor | undefined, y: Tensor,
+export function matmulInt8(rec: Recorder, x: Tensor, w: QuantMatrix, bias: Tensor | undefined, y: Tensor,
   o: Int8MatmulOptions = {}): void {
   const label = o.label ?? 'matmul_int8';
   const gpu = rec.gpu;
@@ -279,6 +283,8 @@ export function matmulInt8(rec: Recorder, x: Tensor, w: Int8Matrix, bias: Tensor
   if (!Number.isInteger(v.rows) || v.rows < 1 || v.rows > 16) fail(`rows per workgroup ${v.rows} is not in 1..16`);
   const k8 = !!v.k8;
   if (k8 && v.mode !== 'w8') fail('the k8 kernel is weight-only (mode w8)');
+  const int4 = w instanceof Int4Matrix;
+  if (int4 && v.mode !== 'w8') fail('4-bit weights have weight-only kernels only (mode w8)');
   const { WG, subgroups } = columnLaneConfig(gpu);
   const groups = w.groups;
   const yb = bindOutputs(rec, y, ep);
@@ -308,11 +314,15 @@ export function matmulInt8(rec: Recorder, x: Tensor, w: Int8Matrix, bias: Tensor
   }
   const kernel: KernelSpec = {
     shader: 'matmul-int8.wgsl',
-    defines: { A8: v.mode === 'w8a8', DOT4: v.dot4, XVEC: xvec, STEP8: k8, XFULL: k8 && K % G === 0, SUBGROUPS: subgroups, SG4: WG === 4, GLU: glu },
+    defines: {
+      A8: v.mode === 'w8a8', DOT4: v.dot4, XVEC: xvec, STEP8: k8, XFULL: k8 && K % G === 0, SUBGROUPS: subgroups,
+      SG4: WG === 4, GLU: glu, INT4: int4,
+    },
     constants: { WG, TM: v.rows, G },
   };
-  const tag = `${v.mode}${k8 ? '-k8' : ''}${v.dot4 ? '-dot4' : ''} tm${v.rows}`;
-  const wUnit = k8 ? 2 : 4; // u32 words per W element of the kernel (vec2<u32> / vec4<u32>)
+  const tag = `${int4 ? 'w4' : v.mode}${k8 ? '-k8' : ''}${v.dot4 ? '-dot4' : ''} tm${v.rows}`;
+  // u32 words per W element of the kernel (vec4<u32>; k8: vec2<u32>, 4-bit u32)
+  const wUnit = k8 ? (int4 ? 1 : 2) : 4;
   for (const blk of w.qblocks) {
     const ws = bindSpan(rec, blk.q, 0, blk.q.numel);
     const ss = bindSpan(rec, blk.s, 0, blk.s.numel);
@@ -320,8 +330,8 @@ export function matmulInt8(rec: Recorder, x: Tensor, w: Int8Matrix, bias: Tensor
     const params = [
       M, blk.rows, K, groups,
       ldx, xOff, ldy, yb.yBase + yCol + blk.row0,
-      ws.base / wUnit, w.rowBytes / (wUnit * 4), ss.base, (bb?.base ?? 0) + blk.row0,
-      bb ? 1 : 0, xsOff, G, 0,
+      ws.base / wUnit, w.rowBytes / (wUnit * 4), int4 ? ss.base * 2 : ss.base, (bb?.base ?? 0) + blk.row0,
+      bb ? 1 : 0, xsOff, G, int4 ? w.sLd : 0,
       ...yb.params(blk.row0),
     ];
     const blabel = w.qblocks.length > 1 ? `${label}[${blk.row0}:${blk.row0 + blk.rows}]` : label;
@@ -347,8 +357,8 @@ export interface EmbedInt8Options {
   maxBindingBytes?: number;
 }
 
-/** out[dstRow0 + j] = dequant(table[ids[j]]) for j < count (ids ≥ vocab give zero rows). */
-export function embedInt8(rec: Recorder, table: Int8Matrix, ids: Tensor, out: Tensor, o: EmbedInt8Options = {}): void {
+/** out[dstRow0 + j] = dequant(table[ids[j]]) for j < count (ids ≥ vocab give zero rows); INT8 or 4-bit tables. */
+export function embedInt8(rec: Recorder, table: QuantMatrix, ids: Tensor, out: Tensor, o: EmbedInt8Options = {}): void {
   const label = o.label ?? 'embed_int8';
   const d = table.cols;
   if (ids.dtype !== 'u32') throw new TypeError(`${label}: ids "${ids.label}" is ${ids.dtype}, expected u32`);
@@ -368,11 +378,17 @@ export function embedInt8(rec: Recorder, table: Int8Matrix, ids: Tensor, out: Te
   const si = bindSpan(rec, ids, 0, n, 4, maxBytes);
   const so = bindSpan(rec, out, 0, out.numel, 4, maxBytes);
   const groups = grid(Math.ceil((n * d) / (EWG * EPER)), rec.gpu.caps.maxWorkgroupsPerDimension);
+  const int4 = table instanceof Int4Matrix;
   table.qblocks.forEach((b, bi) => {
     const st = bindSpan(rec, b.q, 0, b.q.numel, 4, maxBytes);
     const ss = bindSpan(rec, b.s, 0, b.s.numel, 4, maxBytes);
-    rec.dispatch({ shader: 'matmul-int8-embed.wgsl', constants: { WG: EWG } }, label, [st.binding, ss.binding, si.binding, so.binding],
-      [n, d, b.row0, b.rows, table.rows, bi === 0 ? 1 : 0, st.base, ss.base, si.base, so.base, dstRow0, outRows, table.rowBytes / 4, table.groups, table.groupSize],
+    // 4-bit scales are f16 pairs: offset and row stride in halves
+    const sBase = int4 ? ss.base * 2 : ss.base;
+    const sLd = table instanceof Int4Matrix ? table.sLd : table.groups;
+    rec.dispatch({ shader: 'matmul-int8-embed.wgsl', defines: { INT4: int4 }, constants: { WG: EWG } }, label,
+      [st.binding, ss.binding, si.binding, so.binding],
+      [n, d, b.row0, b.rows, table.rows, bi === 0 ? 1 : 0, st.base, sBase, si.base, so.base, dstRow0, outRows,
+        table.rowBytes / 4, sLd, table.groupSize],
       groups);
   });
 }

@@ -2,7 +2,8 @@
  * Checkpoint tensors → GPU weights, for any model: tensors are streamed in bounded chunks (ranged reads), each
  * chunk uploaded as raw bytes into a pooled staging buffer and converted on the GPU (bf16/f16/f32 → the storage
  * type); host memory stays at about one chunk. INT8 matrices (weights/quant.ts: I8 rows + F16 scales) go into an
- * `Int8Matrix` as stored. Every buffer the uploader creates is permanent and recorded, so `destroy` frees all of
+ * `Int8Matrix` as stored, 4-bit ones (packed U8 rows + F16 scales) into an `Int4Matrix`; a float matrix asked for
+ * as 4-bit is quantised on the host chunk by chunk (`quantizeRows4`, the quantize tool's rounding). Every buffer the uploader creates is permanent and recorded, so `destroy` frees all of
  * them when a load fails half-way.
  *
  * Unlike the rest of src/weights, this module sits above the GPU layers (it records conversion kernels).
@@ -14,10 +15,11 @@
  */
 import { Recorder, type DType, type Gpu, type RowBlockedMatrix, type Tensor } from '../gpu';
 import { convert, convertToMatrix, type SourceFormat } from '../ops/convert';
+import { Int4Matrix } from '../ops/matmul-int4';
 import { Int8Matrix } from '../ops/matmul-int8';
 import type { Checkpoint, CheckpointTensorInfo } from './checkpoint';
-import { asU16 } from './dtype';
-import { groupsOf, SCALE_SUFFIX, type Int8Scheme } from './quant';
+import { asU16, toFloat32 } from './dtype';
+import { groupsOf, quantizeRows4, SCALE_SUFFIX, type QuantScheme } from './quant';
 
 export interface UploadProgress {
   tensor: string;
@@ -28,15 +30,18 @@ export interface UploadProgress {
 }
 
 export interface CheckpointUploaderOptions {
-  /** Every tensor the caller will upload (INT8 scales included): the progress totals. */
+  /** Every tensor the caller will upload (stored scales included): the progress totals. */
   names: readonly string[];
   /** Host bytes per read (default 32 MiB); peak host memory is about this plus one row. */
   chunkBytes?: number;
   onProgress?: (p: UploadProgress) => void;
 }
 
-/** Storage of a matrix: a float dtype, or the checkpoint's INT8 scheme. */
-export type MatrixStorage = 'f32' | 'f16' | Int8Scheme;
+/**
+ * Storage of a matrix: a float dtype, or a quantization scheme (the checkpoint's, or int4 for float matrices
+ * quantised at load).
+ */
+export type MatrixStorage = 'f32' | 'f16' | QuantScheme;
 
 const SOURCE: Readonly<Record<string, SourceFormat>> = { BF16: 'bf16', F16: 'f16', F32: 'f32' };
 /** Uploaded bytes after which the uploader waits for the queue (bounds its copies of the uploaded chunks). */
@@ -70,14 +75,20 @@ export class CheckpointUploader {
     const label = parts.length === 1 ? parts[0] : `${parts[0]}+${parts.length - 1}`;
     const m = typeof storage === 'string'
       ? this.gpu.matrix(label, rows, cols, storage)
-      : Int8Matrix.create(this.gpu, label, rows, cols, storage.groupSize);
-    const tensors = m instanceof Int8Matrix ? m.qblocks.flatMap((b) => [b.q, b.s]) : m.blocks.map((b) => b.tensor);
+      : storage.bits === 8
+        ? Int8Matrix.create(this.gpu, label, rows, cols, storage.groupSize)
+        : Int4Matrix.create(this.gpu, label, rows, cols, storage.groupSize);
+    const tensors = m instanceof Int8Matrix || m instanceof Int4Matrix
+      ? m.qblocks.flatMap((b) => [b.q, b.s]) : m.blocks.map((b) => b.tensor);
     for (const t of tensors) this.own(t.buffer);
     let at = 0;
     for (const [i, name] of parts.entries()) {
       const base = at;
-      if (m instanceof Int8Matrix) await this.int8Into(m, name, base);
-      else {
+      if (m instanceof Int8Matrix) await this.quantInto(m, name, base);
+      else if (m instanceof Int4Matrix) {
+        if (this.ckpt.get(name).dtype === 'U8') await this.quantInto(m, name, base);
+        else await this.int4FromFloat(m, name, base);
+      } else {
         await this.stream(name, cols, (rec, staging, row0, n, from) =>
           convertToMatrix(rec, staging, m, { row0: base + row0, rows: n, from }));
       }
@@ -153,12 +164,12 @@ export class CheckpointUploader {
     this.done(name, 1);
   }
 
-  /** Rows [row0, row0 + rows of `name`) of an INT8 matrix: its I8 rows and F16 scales, as stored. */
-  private async int8Into(m: Int8Matrix, name: string, row0: number): Promise<void> {
-    const cols = this.ckpt.get(name).shape[1];
+  /** Rows [row0, row0 + rows of `name`) of a quantised matrix: its I8 (packed U8) rows and F16 scales, as stored. */
+  private async quantInto(m: Int8Matrix | Int4Matrix, name: string, row0: number): Promise<void> {
+    const rowBytes = this.ckpt.get(name).shape[1];
     const scales = name + SCALE_SUFFIX;
-    const groups = groupsOf(cols, m.groupSize);
-    for await (const c of this.ckpt.readChunks(name, Math.max(this.chunkBytes, cols))) {
+    const groups = groupsOf(m.cols, m.groupSize);
+    for await (const c of this.ckpt.readChunks(name, Math.max(this.chunkBytes, rowBytes))) {
       m.writeQ(this.gpu, row0 + c.rowStart, c.data);
       await this.uploaded(c.data.byteLength);
     }
@@ -168,6 +179,20 @@ export class CheckpointUploader {
       await this.uploaded(c.data.byteLength);
     }
     this.done(name, 2);
+  }
+
+  /** Rows [row0, row0 + rows of `name`) of a 4-bit matrix from a float tensor, quantised on the host. */
+  private async int4FromFloat(m: Int4Matrix, name: string, row0: number): Promise<void> {
+    const t = this.info(name);
+    const K = t.shape[1];
+    for await (const c of this.ckpt.readChunks(name, Math.max(this.chunkBytes, K * 4))) {
+      const rows = c.rowEnd - c.rowStart;
+      const r = quantizeRows4(toFloat32(c.data, t.dtype), rows, K, m.groupSize);
+      m.writeQ(this.gpu, row0 + c.rowStart, r.packed);
+      m.writeScales(this.gpu, row0 + c.rowStart, r.scales);
+      await this.uploaded(c.data.byteLength);
+    }
+    this.done(name, 1);
   }
 
   private async uploaded(bytes: number): Promise<void> {

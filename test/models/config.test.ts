@@ -351,7 +351,7 @@ describe('glmAsrTensors / validateAgainstTensors', () => {
     expect(configError(() => validateAgainstTensors(config, m)).issues).toEqual([
       'audio_tower.layers.0.mlp.fc1.bias: dtype I16; only BF16, F16 and F32 weights are supported',
     ]);
-    const scheme = { name: 'int8-sym-g64', groupSize: 64, scaleDtype: 'F16' as const };
+    const scheme = { name: 'int8-sym-g64', bits: 8 as const, groupSize: 64, scaleDtype: 'F16' as const };
     const q = new Map<string, Header>();
     const table = glmAsrTensors(config);
     for (const t of table.all) {

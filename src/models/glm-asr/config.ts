@@ -24,7 +24,7 @@
  */
 import { preview } from '../../preview';
 import type { FileProvider } from '../../weights/checkpoint';
-import { int8MatrixProblem, SCALE_SUFFIX, type Int8Scheme } from '../../weights/quant';
+import { quantMatrixProblem, SCALE_SUFFIX, storedShape, type QuantScheme } from '../../weights/quant';
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -831,8 +831,11 @@ export interface TensorValidation {
 export interface ValidateTensorsOptions {
   /** Names the checkpoint in the error (default 'checkpoint'). */
   source?: string;
-  /** The checkpoint's INT8 scheme (weights/quant `checkpointScheme`): matrices are then I8 with F16 scales. */
-  scheme?: Int8Scheme | null;
+  /**
+   * The checkpoint's quantization scheme (weights/quant `checkpointScheme`): matrices are then I8 (or packed 4-bit
+   * U8) with F16 scales.
+   */
+  scheme?: QuantScheme | null;
 }
 
 const FLOAT_DTYPES: readonly string[] = ['BF16', 'F16', 'F32'];
@@ -865,11 +868,12 @@ export function validateAgainstTensors(
     const t = tensors.get(exp.name);
     if (!t) return note(exp.name, `missing (expected shape [${exp.shape.join(', ')}])`);
     used.add(exp.name);
-    if (!sameShape(t.shape, exp.shape)) badShape(exp.name, t.shape, exp.shape);
+    const quantized = scheme && exp.kind === 'matrix' && t.dtype !== undefined;
+    if (!quantized && !sameShape(t.shape, exp.shape)) badShape(exp.name, t.shape, exp.shape);
     if (t.dtype === undefined) return;
-    if (scheme && exp.kind === 'matrix') {
+    if (quantized) {
       used.add(exp.name + SCALE_SUFFIX);
-      const problem = int8MatrixProblem(tensors, exp.name, exp.shape, scheme);
+      const problem = quantMatrixProblem(tensors, exp.name, exp.shape, scheme);
       if (problem) note(exp.name, problem);
     } else if (!FLOAT_DTYPES.includes(t.dtype)) {
       note(exp.name, `dtype ${t.dtype}; only BF16, F16 and F32 ${scheme ? 'non-matrix ' : ''}weights are supported`);
@@ -881,9 +885,11 @@ export function validateAgainstTensors(
     if (!tensors.has(name)) continue;
     ignored.push(name);
     used.add(name);
-    if (scheme && tensors.has(name + SCALE_SUFFIX)) used.add(name + SCALE_SUFFIX);
+    const scaled = scheme && tensors.has(name + SCALE_SUFFIX);
+    if (scaled) used.add(name + SCALE_SUFFIX);
     const t = tensors.get(name)!;
-    if (shape && !sameShape(t.shape, shape)) badShape(name, t.shape, shape);
+    const want = shape && (scaled ? storedShape(shape, scheme.bits) : shape);
+    if (want && !sameShape(t.shape, want)) badShape(name, t.shape, want);
   }
   const unused = [...tensors.keys()].filter((n) => !used.has(n));
   if (unused.length > 0) {

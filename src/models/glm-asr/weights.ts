@@ -9,20 +9,26 @@
  *
  * INT8 checkpoints (written by `npm run quantize`, docs/int8.md) are read directly: their I8 matrices and F16
  * `.scale` tensors become Int8Matrix; everything else loads as for a float checkpoint (conv weights as f32). Such a
- * checkpoint can only be loaded with precision 'int8'.
+ * checkpoint can only be loaded with precision 'int8'. 4-bit checkpoints (`npm run quantize -- --bits 4`,
+ * docs/quantization.md) likewise become Int4Matrix and load only as 'int4'; 'int4' on a float checkpoint quantises
+ * the matrices at load (int4-sym-g32, the tool's rounding), so both give the same weights.
  */
 import type { DType, Gpu, Tensor } from '../../gpu';
 import type { WeightMatrix } from '../../ops/linear';
 import type { Checkpoint } from '../../weights/checkpoint';
-import { checkpointScheme, SCALE_SUFFIX } from '../../weights/quant';
+import { checkpointScheme, DEFAULT_GROUP_SIZE, SCALE_SUFFIX, schemeName, type QuantScheme } from '../../weights/quant';
 import { CheckpointUploader, type MatrixStorage, type UploadProgress } from '../../weights/upload';
 import { glmAsrTensors, type GlmAsrConfig, type LinearSpec, type TensorSpec } from './config';
 
 /**
  * Storage type of matrix weights. Activations and accumulation are always f32. 'int8' needs an INT8 checkpoint
- * (and is the only precision such a checkpoint loads with).
+ * (and is the only precision such a checkpoint loads with); 'int4' takes a 4-bit checkpoint or a float one
+ * (quantised at load).
  */
-export type WeightPrecision = 'f32' | 'f16' | 'int8';
+export type WeightPrecision = 'f32' | 'f16' | 'int8' | 'int4';
+
+/** The precision a quantised checkpoint loads with. */
+export const schemePrecision = (scheme: QuantScheme): WeightPrecision => (scheme.bits === 4 ? 'int4' : 'int8');
 
 export interface Linear {
   w: WeightMatrix;
@@ -91,14 +97,17 @@ export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
     throw new Error(`${ckpt.provider.name}: precision 'int8' needs an INT8 checkpoint ` +
       '(make one with `npm run quantize -- IN OUT`); this one holds float weights');
   }
-  if (scheme && precision !== 'int8') {
-    throw new Error(`${ckpt.provider.name} is an INT8 checkpoint (${scheme.name}); ` +
-      `load it with precision 'int8' (or 'auto'), not '${precision}'`);
+  if (scheme && precision !== schemePrecision(scheme)) {
+    throw new Error(`${ckpt.provider.name} is a ${scheme.bits === 4 ? '4-bit' : 'INT8'} checkpoint (${scheme.name}); ` +
+      `load it with precision '${schemePrecision(scheme)}' (or 'auto'), not '${precision}'`);
   }
   const table = glmAsrTensors(cfg);
-  // Conv weights (and everything else that stays float) of an INT8 checkpoint are stored as f32.
-  const floatDtype: DType = precision === 'int8' ? 'f32' : precision;
-  const storage: MatrixStorage = scheme ?? floatDtype as 'f32' | 'f16';
+  // Conv weights (and everything else that stays float) of a quantised model are stored as f32.
+  const floatDtype: DType = precision === 'int8' || precision === 'int4' ? 'f32' : precision;
+  const atLoad: QuantScheme | null = precision === 'int4' && !scheme
+    ? { name: schemeName(DEFAULT_GROUP_SIZE[4], 4), bits: 4, groupSize: DEFAULT_GROUP_SIZE[4], scaleDtype: 'F16' }
+    : null;
+  const storage: MatrixStorage = scheme ?? atLoad ?? floatDtype as 'f32' | 'f16';
   const names = table.all.flatMap((t) => (scheme && t.kind === 'matrix' ? [t.name, t.name + SCALE_SUFFIX] : [t.name]));
   const up = new CheckpointUploader(gpu, ckpt, { names, chunkBytes: opts.chunkBytes, onProgress: opts.onProgress });
   try {
