@@ -9,7 +9,7 @@ import type { FileProvider } from '../../weights/checkpoint';
 
 /** A beam search keeps all beams' candidates in one flattened top-k, which holds at most 64 rows (ops/sample.ts). */
 export const MAX_BEAMS = 64;
-export const PRECISIONS = ['auto', 'f32', 'f16', 'int8'] as const;
+export const PRECISIONS = ['auto', 'f32', 'f16', 'int8', 'int4'] as const;
 /** How audio is cut for transcription (TranscribeOptions.segmenter). */
 export const SEGMENTERS = ['vad', 'fixed'] as const;
 export type SegmenterKind = (typeof SEGMENTERS)[number];

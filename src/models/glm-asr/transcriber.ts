@@ -29,13 +29,14 @@ import {
 } from './options';
 import { ChunkPlanner, type SpeechChunk } from './segments';
 import { encodeAudio, encoderFrames, encoderWindowBatch, type EncoderTaps } from './encoder';
-import { loadWeights, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
+import { loadWeights, schemePrecision, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
 
 export interface LoadOptions {
   /**
-   * Weight storage: 'f32', 'f16', 'int8', or 'auto' (an INT8 checkpoint: int8; else f16 on GPUs, f32 on CPU
-   * adapters where it is faster). 'int8' needs an INT8 checkpoint (`npm run quantize`, docs/int8.md) and is the
-   * only precision such a checkpoint loads with; anything else is an error naming the mismatch.
+   * Weight storage: 'f32', 'f16', 'int8', 'int4', or 'auto' (an INT8 / 4-bit checkpoint: int8 / int4; else f16
+   * on GPUs, f32 on CPU adapters where it is faster). 'int8' needs an INT8 checkpoint (`npm run quantize`,
+   * docs/int8.md) and is the only precision such a checkpoint loads with; 'int4' loads a 4-bit checkpoint or
+   * quantises a float one at load (docs/quantization.md); a mismatch is an error naming it.
    */
   precision?: WeightPrecision | 'auto';
   /** An existing device to use (otherwise one is created with `gpuOptions`). */
@@ -188,7 +189,7 @@ export class GlmAsr {
       const gpu = options.gpu ?? (await Gpu.create(options.gpuOptions));
       try {
         const precision = options.precision && options.precision !== 'auto' ? options.precision
-          : scheme ? 'int8' : gpu.caps.cpuAdapter ? 'f32' : 'f16';
+          : scheme ? schemePrecision(scheme) : gpu.caps.cpuAdapter ? 'f32' : 'f16';
         const weights = await loadWeights(gpu, ckpt, config, { precision, onProgress: options.onProgress });
         const maxBeams = options.maxBeams ?? 4;
         return new GlmAsr(provider.name, gpu, config, tokenizer, weights, maxBeams, !options.gpu, notice, vad);
