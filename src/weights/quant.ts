@@ -202,7 +202,7 @@ export function quantizeRows4(w: Float32Array, rows: number, K: number, G: numbe
         if (!Number.isFinite(v)) throw new RangeError(`quantizeRows4: row ${r} group ${g} has a non-finite weight`);
         if (Math.abs(v) > Math.abs(peak)) peak = v;
       }
-      const bits = f32ToF16Bit(-peak / 8);
+      const bits = f32ToF16Bit(peak === 0 ? 0 : -peak / 8); // +0, not -0, for an all-zero group
       scales[r * groups + g] = bits;
       const s = f16BitsToNumber(bits);
       const inv = s === 0 ? 0 : 1 / s; // all zeros (or below f16's range): q = 0

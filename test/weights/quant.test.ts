@@ -74,7 +74,7 @@ describe('activation quantisation (W8A8 reference)', () => {
 
 describe('scheme metadata and tensor selection', () => {
   it('round-trips the metadata and rejects unknown schemes', () => {
-    expect(parseScheme(schemeMetadata(64))).toEqual({ name: 'int8-sym-g64', groupSize: 64, scaleDtype: 'F16' });
+    expect(parseScheme(schemeMetadata(64))).toEqual({ name: 'int8-sym-g64', bits: 8, groupSize: 64, scaleDtype: 'F16' });
     expect(parseScheme({ format: 'pt' })).toBeNull();
     expect(parseScheme(null)).toBeNull();
     expect(() => parseScheme({ quantization: 'int4-g32' })).toThrow(/unsupported/);
@@ -126,7 +126,7 @@ describe('quantizeCheckpoint', () => {
     expect(seen).toHaveLength(4);
 
     const out = await Checkpoint.open(new FileMapProvider([['model.safetensors', new Blob([sink.bytes()])]]));
-    expect(checkpointScheme(out)).toEqual({ name: 'int8-sym-g32', groupSize: 32, scaleDtype: 'F16' });
+    expect(checkpointScheme(out)).toEqual({ name: 'int8-sym-g32', bits: 8, groupSize: 32, scaleDtype: 'F16' });
     expect(out.files.get('model.safetensors')!.metadata).toMatchObject({ format: 'pt', quantization: 'int8-sym-g32', group_size: '32', quantized_from: 'BF16' });
     expect([...out.tensors.keys()]).toEqual([
       'model.layers.0.mlp.fc.weight', `model.layers.0.mlp.fc.weight${SCALE_SUFFIX}`, 'model.layers.0.mlp.fc.bias',
