@@ -2,8 +2,8 @@
 /**
  * The `glm-asr` command.
  *
- *   glm-asr transcribe FILE... --model DIR|ORG/NAME [--beams N] [--max-new-tokens N]
- *                     [--precision auto|f32|f16|int8] [--format txt|json|srt|vtt] [--quiet]
+ *   glm-asr transcribe FILE... --model DIR|ORG/NAME [--segmenter vad|fixed] [--beams N] [--max-new-tokens N]
+ *                     [--precision auto|f32|f16|int8] [--format txt|json|jsonl|srt|vtt] [--quiet]
  *   glm-asr eval MANIFEST --model DIR|ORG/NAME [transcribe's model options] [--format txt|json]
  *   glm-asr download ORG/NAME[@REVISION]
  *   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
@@ -15,23 +15,28 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { MAX_BEAMS, PRECISIONS } from '../models/glm-asr/options';
+import { AUDIO_BLOCKS, MAX_BEAMS, PRECISIONS, SEGMENTERS } from '../models/glm-asr/options';
 import { GlmAsr } from '../models/glm-asr/node';
-import { type Transcription } from '../models/glm-asr/transcriber';
+import { type Segment } from '../models/glm-asr/transcriber';
 import { downloadModel } from '../hub';
 import { EXIT, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, UsageError } from './common';
 import { doctorCommand, setupCommand } from './doctor';
 import { EVAL_USAGE, evalCommand } from './eval';
-import { toSrt, toVtt } from '../formats';
+import { srtCue, verboseSegment, VTT_HEADER, vttCue } from '../formats';
 
 const USAGE = `Usage:
   glm-asr transcribe FILE... --model DIR|ORG/NAME [options]
       --beams N              beam search with N beams, 1..64 (default 1: greedy)
-      --max-new-tokens N     most tokens generated per 30 s..630 s segment (default 500)
+      --max-new-tokens N     most tokens generated per segment (default 500)
       --max-input-mb N       largest input read, in MiB (default 1024); FILE may be a pipe (e.g. <(sox ...))
+      --segmenter S          vad: speech chunks of at most 30 s found by the VAD, one segment each (default);
+                             fixed: 30 s windows, up to 21 per prompt
+      --audio-blocks B       fixed windows in one prompt: single (default) | per-window audio blocks
       --precision P          weight storage: auto | f32 | f16 | int8 (default auto; int8 needs a checkpoint
                              made by "npm run quantize", which auto picks)
-      --format F             txt | json | srt | vtt (default txt); json prints one object per file per line
+      --format F             txt | json | jsonl | srt | vtt (default txt); txt, jsonl, srt and vtt print each
+                             segment as soon as it is done (jsonl: one object per segment); json prints one
+                             object per file per line
       --quiet                no progress output
 ${EVAL_USAGE}
   glm-asr download ORG/NAME[@REVISION]     fetch a model into the Hugging Face cache
@@ -85,6 +90,8 @@ async function transcribeCommand(args: string[]): Promise<number> {
     },
   });
   if (!values.model) throw new UsageError('--model is required');
+      segmenter: { type: 'string', default: 'vad' },
+      'audio-blocks': { type: 'string', default: 'single' },
   if (!positionals.length) throw new UsageError('no audio files given');
   // Every option is checked here, before the model loads; the upper bound of --max-new-tokens is the model's
   // decoder length, which transcribe checks.
@@ -92,7 +99,9 @@ async function transcribeCommand(args: string[]): Promise<number> {
   const maxNewTokens = integer('--max-new-tokens', values['max-new-tokens']!, 1, Number.MAX_SAFE_INTEGER);
   const maxInputBytes = integer('--max-input-mb', values['max-input-mb']!, 1, 2 ** 21) * 2 ** 20;
   const precision = oneOf('--precision', values.precision!, PRECISIONS);
-  const format = oneOf('--format', values.format!, ['txt', 'json', 'srt', 'vtt'] as const);
+  const format = oneOf('--format', values.format!, ['txt', 'json', 'jsonl', 'srt', 'vtt'] as const);
+  const segmenter = oneOf('--segmenter', values.segmenter!, SEGMENTERS);
+  const audioBlocks = oneOf('--audio-blocks', values['audio-blocks']!, AUDIO_BLOCKS);
   const files = await expandInputs(positionals);
   const progress = new Progress(!values.quiet && process.stderr.isTTY === true);
 
@@ -104,17 +113,27 @@ async function transcribeCommand(args: string[]): Promise<number> {
     for (const file of files) {
       try {
         const bytes = await readInput(file, maxInputBytes);
-        const t = await asr.transcribe(bytes, {
+        const out = new SegmentPrinter(file, format, files.length > 1);
+        const events = asr.transcribeStream(bytes, {
           name: file,
           beams,
           maxNewTokens,
           onProgress: (p) => {
-            const unit = p.stage === 'generate' ? 'tokens' : 'windows';
-            progress.bar(`${basename(file)} ${p.stage}`, p.done, p.total, unit);
+            const unit = p.stage === 'generate' ? 'tokens' : p.stage === 'vad' ? 'seconds' : 'windows';
+            progress.bar(`${basename(file)} ${p.stage}`, Math.round(p.done), Math.round(p.total), unit);
           },
         });
-        progress.done();
-        process.stdout.write(render(file, t, format, files.length > 1));
+          segmenter,
+          audioBlocks,
+        for await (const e of events) {
+          if (e.type === 'segment-end') {
+            progress.done();
+            process.stdout.write(out.segment(e.segment));
+          } else if (e.type === 'done') {
+            progress.done();
+            process.stdout.write(out.end(e.durationSec, e.timings));
+          }
+        }
       } catch (e) {
         progress.done();
         // An option the loaded model cannot take (e.g. --max-new-tokens beyond its decoder) is bad usage, the same
@@ -134,18 +153,52 @@ async function transcribeCommand(args: string[]): Promise<number> {
   return failed ? EXIT.fileFailed : EXIT.ok;
 }
 
-function render(file: string, t: Transcription, format: 'txt' | 'json' | 'srt' | 'vtt', many: boolean): string {
-  switch (format) {
-    case 'json':
-      return JSON.stringify({
-        file, text: t.text, tokens: t.tokens, segments: t.segments, durationSec: t.durationSec, timings: t.timings,
-      }) + '\n';
-    case 'srt':
-      return (many ? `# ${file}\n` : '') + toSrt(t.segments) + '\n';
-    case 'vtt':
-      return (many ? `NOTE ${file}\n\n` : '') + toVtt(t.segments);
-    default:
-      return many ? `${file}: ${t.text}\n` : `${t.text}\n`;
+/** Output of one file, a segment at a time as each is finished (json: one object at the end). */
+class SegmentPrinter {
+  private readonly segments: Segment[] = [];
+
+  constructor(private readonly file: string, private readonly format: 'txt' | 'json' | 'jsonl' | 'srt' | 'vtt',
+    private readonly many: boolean) {}
+
+  segment(seg: Segment): string {
+    this.segments.push(seg);
+    const { file, format, many } = this;
+    const first = this.segments.length === 1;
+    switch (format) {
+      case 'json':
+        return '';
+      case 'jsonl':
+        return JSON.stringify({ file, ...verboseSegment(seg, this.segments.length - 1) }) + '\n';
+      case 'srt':
+        return (first && many ? `# ${file}\n` : '') + srtCue(seg, this.cues());
+      case 'vtt':
+        return (first ? (many ? `${VTT_HEADER}NOTE ${file}\n\n` : VTT_HEADER) : '') + vttCue(seg);
+      default:
+        return seg.text ? (many ? `${file}: ${seg.text}\n` : `${seg.text}\n`) : '';
+    }
+  }
+
+  /** What ends the file's output (the json object; a header for a file without segments). */
+  end(durationSec: number, timings: Record<string, number>): string {
+    const { file, segments } = this;
+    switch (this.format) {
+      case 'json': {
+        const text = segments.map((s) => s.text).filter(Boolean).join(' ');
+        const tokens = segments.flatMap((s) => s.tokens ?? []);
+        return JSON.stringify({ file, text, tokens, segments, durationSec, timings }) + '\n';
+      }
+      case 'vtt':
+        return segments.length ? '' : VTT_HEADER + (this.many ? `NOTE ${file}\n\n` : '');
+      case 'srt':
+        return '\n';
+      default:
+        return '';
+    }
+  }
+
+  /** Number of the SubRip cue just added (segments without text have no cue). */
+  private cues(): number {
+    return this.segments.filter((s) => s.text.trim()).length;
   }
 }
 
