@@ -208,6 +208,8 @@ export class BrowserEngine {
       const beams = options.beams ?? 1;
       if (beams > asr.maxBeams) throw new RangeError(`In this browser at most ${asr.maxBeams} beams are available; ${beams} were asked for.`);
       const t = await asr.transcribe(bytes, {
+        // The page does not load the VAD weights yet: fixed 30 s windows (one segment per 630 s).
+        segmenter: 'fixed',
         name: options.name,
         signal: options.signal,
         beams,
