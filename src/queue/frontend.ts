@@ -113,6 +113,7 @@ export class QueueFrontEnd {
 
   /** Puts the upload and the job on the queue; resolves with the job id. */
   async submit(job: SubmitJob): Promise<string> {
+    await this.ready();
     const id = randomUUID();
     const { bytes, ...rest } = job;
     let audio: AudioRef;
@@ -188,6 +189,7 @@ export class QueueFrontEnd {
 
   /** The job, or null when there is no such job (never was, or expired). */
   async get(jobId: string): Promise<JobView | null> {
+    await this.ready();
     const job = await this.guard(this.queue.getJob(jobId));
     if (!job) return null;
     const state = await this.guard(job.getState());
@@ -201,6 +203,7 @@ export class QueueFrontEnd {
 
   async health(): Promise<QueueHealth> {
     try {
+      await this.ready();
       const counts = await this.guard(this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized'));
       const keys = await this.guard(this.scanWorkers());
       const values = keys.length ? await this.guard(this.redis.mget(...keys)) : [];
@@ -241,6 +244,15 @@ export class QueueFrontEnd {
 
   private settle(jobId: string, f: (w: Waiter) => void): void {
     for (const w of [...(this.waiters.get(jobId) ?? [])]) f(w);
+  }
+
+  /**
+   * Resolves once the command connection is up; rejects with QueueUnavailableError after REDIS_TIMEOUT_MS. (It
+   * queues nothing while Redis is away, so a refused request leaves no job behind to run later.)
+   */
+  private ready(): Promise<void> {
+    if (this.redis.status === 'ready') return Promise.resolve();
+    return this.guard(new Promise<void>((resolve) => this.redis.once('ready', () => resolve())));
   }
 
   /** A Redis call that fails, or takes longer than REDIS_TIMEOUT_MS, becomes QueueUnavailableError. */
