@@ -337,6 +337,13 @@ def prompt_text(n_audio, instruction=DEFAULT_PROMPT):
             + "<|assistant|>\n")
 
 
+def prompt_text_per_window(tokens_per_window, instruction=DEFAULT_PROMPT):
+    """The model authors' layout (zai-org/GLM-ASR inference.py): each 30 s window's audio tokens in a block of its
+    own, <|begin_of_audio|> pads <|end_of_audio|>, one block after the other (audio token counts: the processor's)."""
+    blocks = "".join("<|begin_of_audio|>" + "<|pad|>" * n + "<|end_of_audio|>" for n in tokens_per_window)
+    return "<|user|>\n" + blocks + "<|user|>\n" + instruction + "<|assistant|>\n"
+
+
 # ==============================================================================================================
 # 8. decoder
 
@@ -528,8 +535,9 @@ class GlmAsrReference:
         self.mel_fb = torch.from_numpy(mel_filter_bank(self.cfg.a_mels).astype(np.float32)).to(dtype)
         assert self.tok.token_to_id("<|pad|>") == self.cfg.audio_token_id
 
-    def run(self, samples, max_new_tokens=32, beams=4, capture_layers=True):
-        """16 kHz mono float32 samples -> dict of every stage (torch tensors / lists) and the decoded texts."""
+    def run(self, samples, max_new_tokens=32, beams=4, capture_layers=True, audio_blocks="single"):
+        """16 kHz mono float32 samples -> dict of every stage (torch tensors / lists) and the decoded texts.
+        audio_blocks: "single" (transformers' processor: one audio block) or "per-window" (the authors' script)."""
         cfg = self.cfg
         out = {"input_samples": np.asarray(samples, dtype=np.float32)}
         wins, valid = split_windows(out["input_samples"], cfg.max_windows)
@@ -545,7 +553,7 @@ class GlmAsrReference:
             out["encoder_out"] = enc
             audio = project_audio(self.W, cfg, enc, ntok)
             out["projector_out"] = audio
-            ids = self.tok.encode(prompt_text(sum(ntok)))
+            ids = self.tok.encode(prompt_text(sum(ntok)) if audio_blocks == "single" else prompt_text_per_window(ntok))
             out["prompt_ids"] = ids
             x = self.dec.embed_ids(ids).clone()
             is_audio = torch.tensor(ids) == cfg.audio_token_id

@@ -10,11 +10,14 @@ Audio is read from shared/corpus (never copied here except as the `input_samples
 Layout and semantics: docs/goldens.md.
 
     python3 weights-tools/make_goldens.py [--out test/goldens] [--check-f64] [--only DUMP]
+    python3 weights-tools/make_goldens.py --per-window    # only test/goldens/per-window-2win.json (see below)
 
 --check-f64 also runs every clip in float64 and prints how far the f32 numbers drift (a yardstick for the
 tolerances a port can expect), and whether the token ids agree.
 --only DUMP writes just that dump and the checkpoint it uses (and a manifest of those): the tests regenerate one
 golden this way and compare it with the committed one.
+--per-window writes test/goldens/per-window-2win.json: the prompt and greedy ids of the committed tiny-long-2win
+input with one audio block per 30 s window (the model authors' layout), from the committed tiny checkpoint.
 """
 
 import argparse
@@ -97,12 +100,37 @@ def dump_one(spec, model, out_dir):
     return path, meta, t, res, samples
 
 
+def write_per_window(out):
+    """Greedy ids of the two-window dump's input with the per-window audio-block layout (a small JSON)."""
+    spec = next(d for d in DUMPS if d["name"] == "tiny-long-2win")
+    dump = os.path.join(out, "dumps", spec["name"] + ".safetensors")
+    samples = st_io.load_file(dump, ["input_samples"])[0]["input_samples"]
+    res = ref.GlmAsrReference(os.path.join(out, spec["model"])).run(
+        samples, MAX_NEW_TOKENS, beams=0, capture_layers=False, audio_blocks="per-window")
+    margins = ref.greedy_margins(res["greedy_step_logits"])
+    doc = {
+        "about": "tiny-long-2win input, one audio block per window; python3 weights-tools/make_goldens.py --per-window",
+        "dump": os.path.relpath(dump, out), "model": spec["model"], "max_new_tokens": MAX_NEW_TOKENS,
+        "window_audio_tokens": res["window_audio_tokens"], "prompt_ids": [int(i) for i in res["prompt_ids"]],
+        "greedy_ids": [int(i) for i in res["greedy_ids"]], "greedy_min_margin": round(float(margins.min()), 6),
+    }
+    path = os.path.join(out, "per-window-2win.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+        f.write("\n")
+    print(f"{path}: greedy_len={len(doc['greedy_ids'])} min margin {doc['greedy_min_margin']}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(REPO, "test", "goldens"))
     ap.add_argument("--check-f64", action="store_true")
     ap.add_argument("--only", choices=[d["name"] for d in DUMPS], help="write only this dump and its checkpoint")
+    ap.add_argument("--per-window", action="store_true", help="write only per-window-2win.json")
     args = ap.parse_args()
+    torch.set_num_threads(1)
+    if args.per_window:
+        return write_per_window(args.out)
     dumps = [d for d in DUMPS if args.only in (None, d["name"])]
     checkpoints = [c for c in CHECKPOINTS if any(d["model"] == c[1] for d in dumps)]
     torch.set_num_threads(1)           # fixed reduction order -> bit-identical reruns on one machine
