@@ -111,10 +111,14 @@ export class QueueFrontEnd {
     });
   }
 
+  /** A new job id (`wait` on it before `submit`, so that no progress update is missed). */
+  newJobId(): string {
+    return randomUUID();
+  }
+
   /** Puts the upload and the job on the queue; resolves with the job id. */
-  async submit(job: SubmitJob): Promise<string> {
+  async submit(job: SubmitJob, id = this.newJobId()): Promise<string> {
     await this.ready();
-    const id = randomUUID();
     const { bytes, ...rest } = job;
     let audio: AudioRef;
     if (bytes.byteLength > this.inlineMaxBytes && this.options.queueDir) {
@@ -171,7 +175,7 @@ export class QueueFrontEnd {
       const set = this.waiters.get(jobId) ?? new Set<Waiter>();
       set.add(waiter);
       this.waiters.set(jobId, set);
-      // The events cover the usual case; the poll covers a job that finished before we listened.
+      // The events cover the usual case; the poll covers events missed (e.g. across a Redis outage).
       const poll = async () => {
         try {
           const view = await this.get(jobId);
@@ -183,7 +187,7 @@ export class QueueFrontEnd {
         }
         timer = setTimeout(poll, POLL_MS);
       };
-      void poll();
+      timer = setTimeout(poll, POLL_MS);
     });
   }
 

@@ -4,7 +4,7 @@
  * `redis://` URL becomes a connection.
  */
 import { Redis } from 'ioredis';
-import type { Transcription } from '../server/transcriber';
+import type { SegmenterKind, TranscribeEvent, Transcription } from '../server/transcriber';
 import type { ResponseFormat } from '../formats';
 
 export const QUEUE_NAME = 'glm-asr-transcribe';
@@ -34,6 +34,9 @@ export interface QueueJobData {
   maxNewTokens?: number;
   /** The front end's `maxAudioSeconds`: the worker stops decoding past it. */
   maxAudioSeconds: number;
+  segmenter?: SegmenterKind;
+  /** `stream=true`: the worker sends the engine's events (text deltas) as progress updates, in order. */
+  stream?: boolean;
   /** For `GET /v1/jobs/{id}`: the format and language of the stored answer. */
   format: ResponseFormat;
   language?: string;
@@ -52,10 +55,10 @@ export type QueueJobResult =
   | { ok: true; transcription: Transcription; worker: string; queueMs: number; runMs: number }
   | { ok: false; error: QueueJobError; worker: string; queueMs: number; runMs: number };
 
-/** What a worker's `progress` updates carry (the engine's progress, or a text delta when it streams). */
+/** What a worker's `progress` updates carry: the engine's progress, or (`stream`) each of its events. */
 export type QueueProgress =
   | { type: 'progress'; stage: string; done: number; total: number }
-  | { type: 'text'; index: number; delta: string };
+  | { type: 'event'; event: TranscribeEvent };
 
 /** A worker's heartbeat (`glm-asr:worker:<id>`, expires unless refreshed). */
 export interface WorkerInfo {

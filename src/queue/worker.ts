@@ -14,7 +14,9 @@ import { Worker, type Job } from 'bullmq';
 import { decodeAudio, TARGET_SAMPLE_RATE } from '../audio';
 import { publicModelId } from '../server/context';
 import { ApiError, toApiError } from '../server/errors';
-import type { Transcriber } from '../server/transcriber';
+import type {
+  Segment, TranscribeEvent, Transcriber, TranscribeOptions, Transcription,
+} from '../server/transcriber';
 import {
   connectRedis,
   HEARTBEAT_MS,
@@ -51,6 +53,30 @@ export interface QueueWorker {
   readonly id: string;
   /** Finishes the running jobs, then disconnects. */
   close(): Promise<void>;
+}
+
+/**
+ * Runs the engine's event stream, sending each event as a progress update (in order, every one: they are the
+ * client's text), and gathers the events into the transcription as `GlmAsr.transcribe` does.
+ */
+async function streamed(events: AsyncIterable<TranscribeEvent>, job: Job<QueueJobData>): Promise<Transcription> {
+  const segments: Segment[] = [];
+  let sent = Promise.resolve();
+  let lost: unknown = null;
+  for await (const event of events) {
+    sent = sent
+      .then(() => job.updateProgress({ type: 'event', event } satisfies QueueProgress))
+      .catch((err: unknown) => void (lost ??= err));
+    if (event.type === 'segment-end') segments.push(event.segment);
+    if (event.type === 'done') {
+      await sent;
+      if (lost) throw lost; // a client would miss text: fail the job rather than answer it wrong
+      const text = segments.map((s) => s.text).filter(Boolean).join(' ');
+      const tokens = segments.flatMap((s) => s.tokens ?? []);
+      return { text, tokens, segments, durationSec: event.durationSec, timings: event.timings };
+    }
+  }
+  throw new Error('transcribeStream ended without its done event');
 }
 
 export async function startQueueWorker(options: QueueWorkerOptions): Promise<QueueWorker> {
@@ -107,15 +133,17 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
           'file',
         );
       }
-      const transcription = await transcriber.transcribe(
-        { samples: audio.samples, sampleRate: TARGET_SAMPLE_RATE },
-        {
-          name: data.name,
-          beams: data.beams,
-          maxNewTokens: data.maxNewTokens,
-          onProgress: (p) => progress({ type: 'progress', ...p }, p.done === p.total),
-        },
-      );
+      const samples = { samples: audio.samples, sampleRate: TARGET_SAMPLE_RATE } as const;
+      const options: TranscribeOptions = {
+        name: data.name,
+        beams: data.beams,
+        maxNewTokens: data.maxNewTokens,
+        segmenter: data.segmenter,
+        onProgress: (p) => progress({ type: 'progress', ...p }, p.done === p.total),
+      };
+      const transcription = data.stream
+        ? await streamed(transcriber.transcribeStream(samples, options), job)
+        : await transcriber.transcribe(samples, options);
       result = { ok: true, transcription, worker: id, queueMs, runMs: Date.now() - started };
     } catch (err) {
       // A client error (the audio) is an answer; anything else is this worker's fault and fails the job.

@@ -16,7 +16,7 @@ import type { QueueJobResult, QueueProgress } from '../queue/protocol';
 import { rateLimited, requireKey } from './access';
 import { clip, type RequestInfo, type ServerContext } from './context';
 import { ApiError } from './errors';
-import type { Transcription } from './transcriber';
+import type { TranscribeEvent, Transcription } from './transcriber';
 
 export const jobsPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   const remote = ctx.remoteQueue;
@@ -55,16 +55,32 @@ export async function submitJob(remote: QueueFrontEnd, info: RequestInfo, job: S
   return { id, object: 'transcription.job', status: 'queued', created_at: Math.floor(Date.now() / 1000) };
 }
 
-/** Queue the job and wait for its result; a client error found by the worker is thrown as the ApiError. */
+/**
+ * Queue the job and wait for its result; a client error found by the worker is thrown as the ApiError.
+ * `onEvent` (with `job.stream`) receives the engine's events as the worker sends them.
+ */
 export async function transcribeOnQueue(
   remote: QueueFrontEnd,
   info: RequestInfo,
   job: SubmitJob,
-  opts: { signal: AbortSignal; onProgress?: (p: QueueProgress) => void },
+  opts: { signal: AbortSignal; onEvent?: (e: TranscribeEvent) => void },
 ): Promise<Transcription> {
-  const id = await guarded(remote.submit(job));
+  const id = remote.newJobId();
   info.jobId = id;
-  const result = await remote.wait(id, opts);
+  const failedToQueue = new AbortController();
+  const onProgress = (p: QueueProgress) => {
+    if (p.type === 'event') opts.onEvent?.(p.event);
+  };
+  // Listening before the job exists: its first progress update may come before `submit` returns.
+  const waiting = remote.wait(id, { signal: AbortSignal.any([opts.signal, failedToQueue.signal]), onProgress });
+  try {
+    await guarded(remote.submit(job, id));
+  } catch (err) {
+    waiting.catch(() => {});
+    failedToQueue.abort(err);
+    throw err;
+  }
+  const result = await waiting;
   info.queueMs = result.queueMs;
   info.runMs = result.runMs;
   return unwrap(result);

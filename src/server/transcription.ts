@@ -38,7 +38,7 @@ import {
 } from './errors';
 import { submitJob, transcribeOnQueue } from './jobs';
 import { SEGMENTERS } from '../models/glm-asr/options';
-import type { Samples16k, SegmenterKind, TranscribeEvent, TranscribeOptions, Transcriber, Transcription } from './transcriber';
+import type { Samples16k, SegmenterKind, TranscribeEvent, TranscribeOptions, Transcription } from './transcriber';
 
 /** Multipart headers and the small text fields on top of the file. */
 const FORM_OVERHEAD_BYTES = 1024 * 1024;
@@ -201,8 +201,14 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
     const remote = ctx.remoteQueue;
     if (remote) {
       // The workers decode and transcribe (src/queue/); the upload travels as it came.
-      const job = { requestId: String(request.id), name, bytes, beams, maxNewTokens, maxAudioSeconds, format, language };
+      const job = {
+        requestId: String(request.id), name, bytes, beams, maxNewTokens, maxAudioSeconds, segmenter, stream, format,
+        language,
+      };
       if (asyncJob) return reply.code(202).send(await submitJob(remote, info, job));
+      if (stream) {
+        return streamEvents(reply, (onEvent) => transcribeOnQueue(remote, info, job, { signal: gone.signal, onEvent }));
+      }
       const result = await transcribeOnQueue(remote, info, job, { signal: gone.signal });
       return reply.type(RESPONSE_CONTENT_TYPES[format]).send(formatTranscription(result, format, { language }));
     }
@@ -226,7 +232,11 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
         if (info.queueMs !== undefined) info.runMs = performance.now() - ranAt;
       });
 
-    if (stream) return streamEvents(reply, transcriber, job);
+    if (stream) {
+      return streamEvents(reply, (onEvent) => job(async (samples, options) => {
+        for await (const e of transcriber.transcribeStream(samples, options)) onEvent(e);
+      }));
+    }
     const result: Transcription = await job((samples, options) => transcriber.transcribe(samples, options));
     const body = formatTranscription(result, format, { language });
     return reply.type(RESPONSE_CONTENT_TYPES[format]).send(body);
@@ -239,33 +249,31 @@ function sse(payload: object): string {
 }
 
 /**
- * `stream=true`: the events of the engine's `transcribeStream` as OpenAI's transcript events. The response starts
- * with the first event, so errors before it (bad audio, a full queue) are ordinary HTTP errors. Segments are joined
- * with a space, as in `transcribe`'s text, so the deltas add up to the done event's text.
+ * `stream=true`: the engine's `transcribeStream` events (which `produce` passes to its callback, from the local
+ * engine or from a queue worker) as OpenAI's transcript events. The response starts with the first event, so errors
+ * before it (bad audio, a full queue) are ordinary HTTP errors. Segments are joined with a space, as in
+ * `transcribe`'s text, so the deltas add up to the done event's text.
  */
-async function streamEvents(reply: FastifyReply, transcriber: Transcriber,
-  job: <T>(use: (samples: Samples16k, options: TranscribeOptions) => Promise<T>) => Promise<T>): Promise<FastifyReply> {
+async function streamEvents(
+  reply: FastifyReply, produce: (onEvent: (e: TranscribeEvent) => void) => Promise<unknown>,
+): Promise<FastifyReply> {
   const body = new PassThrough();
   let started!: () => void;
   const first = new Promise<void>((resolve) => {
     started = resolve;
   });
-  const run = job(async (samples, options) => {
-    const events = transcriber.transcribeStream(samples, options)[Symbol.asyncIterator]();
-    let next: IteratorResult<TranscribeEvent> = await events.next();
+  let text = '';
+  let segmentHasText = false;
+  const run = produce((e) => {
     started();
-    let text = '';
-    let segmentHasText = false;
-    for (; !next.done; next = await events.next()) {
-      const e = next.value;
-      if (e.type === 'segment-start') segmentHasText = false;
-      if (e.type === 'text' && e.delta) {
-        const delta = !segmentHasText && text ? ` ${e.delta}` : e.delta;
-        segmentHasText = true;
-        text += delta;
-        body.write(sse({ type: 'transcript.text.delta', delta }));
-      }
+    if (e.type === 'segment-start') segmentHasText = false;
+    if (e.type === 'text' && e.delta) {
+      const delta = !segmentHasText && text ? ` ${e.delta}` : e.delta;
+      segmentHasText = true;
+      text += delta;
+      body.write(sse({ type: 'transcript.text.delta', delta }));
     }
+  }).then(() => {
     body.end(sse({ type: 'transcript.text.done', text }));
   });
   await Promise.race([first, run]); // a failure before the first event rejects here: an HTTP error

@@ -90,6 +90,21 @@ describe('front end and workers over Redis', () => {
     expect((await getJob(f.base, 'nope')).status).toBe(404);
   });
 
+  it('stream=true through the queue: text deltas from the worker reach the client in order, then done', async () => {
+    await worker({ DELAY_MS: 0 });
+    const f = await frontEnd();
+    const wav = makeWav(0.5, 11);
+    const res = await postAudio(f.base, wav, { stream: 'true' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = (await res.text()).split('\n\n').filter(Boolean)
+      .map((e) => JSON.parse(e.replace(/^data: /, '')) as { type: string; delta?: string; text?: string });
+    const deltas = events.filter((e) => e.type === 'transcript.text.delta').map((e) => e.delta);
+    expect(deltas.length).toBeGreaterThan(3);
+    expect(deltas.join('')).toBe(fakeText(wav));
+    expect(events.at(-1)).toEqual({ type: 'transcript.text.done', text: fakeText(wav) });
+  });
+
   it('a worker killed with SIGKILL mid-job: another worker finishes it, the client gets the right text', async () => {
     const a = await worker({ DELAY_MS: 3000, LOCK_MS: 1500 });
     const f = await frontEnd();
