@@ -19,7 +19,7 @@ import { Int4Matrix } from '../ops/matmul-int4';
 import { Int8Matrix } from '../ops/matmul-int8';
 import type { Checkpoint, CheckpointTensorInfo } from './checkpoint';
 import { asU16, toFloat32 } from './dtype';
-import { groupsOf, quantizeRows4, SCALE_SUFFIX, type QuantScheme } from './quant';
+import { groupsOf, packedRowBytes4, quantizeRows4, SCALE_SUFFIX, type QuantScheme } from './quant';
 
 export interface UploadProgress {
   tensor: string;
@@ -62,13 +62,17 @@ export class CheckpointUploader {
     this.bytesTotal = opts.names.reduce((s, n) => s + ckpt.get(n).byteLength, 0);
   }
 
-  /** `parts` (matrices with the same columns) stacked by rows in the order given, as one matrix. */
-  async matrix(parts: readonly string[], storage: MatrixStorage): Promise<RowBlockedMatrix> {
+  /**
+   * `parts` (matrices of `cols` columns) stacked by rows in the order given, as one matrix. `cols` defaults to the
+   * stored width; a packed 4-bit tensor stores ceil(cols / 2) bytes per row, so its caller passes the real width.
+   */
+  async matrix(parts: readonly string[], storage: MatrixStorage,
+    cols = this.ckpt.get(parts[0]).shape[1]): Promise<RowBlockedMatrix> {
     const shapes = parts.map((n) => this.ckpt.get(n).shape);
-    const cols = shapes[0][1];
     const rows = shapes.reduce((a, sh) => a + sh[0], 0);
     for (const [i, name] of parts.entries()) {
-      if (shapes[i].length !== 2 || shapes[i][1] !== cols) {
+      const width = this.ckpt.get(name).dtype === 'U8' ? packedRowBytes4(cols) : cols;
+      if (shapes[i].length !== 2 || shapes[i][1] !== width) {
         throw new Error(`"${name}" [${shapes[i]}] cannot be stacked under "${parts[0]}" [${shapes[0]}]`);
       }
     }

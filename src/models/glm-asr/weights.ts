@@ -111,7 +111,7 @@ export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
   const names = table.all.flatMap((t) => (scheme && t.kind === 'matrix' ? [t.name, t.name + SCALE_SUFFIX] : [t.name]));
   const up = new CheckpointUploader(gpu, ckpt, { names, chunkBytes: opts.chunkBytes, onProgress: opts.onProgress });
   try {
-    const matrix = (...parts: TensorSpec[]) => up.matrix(parts.map((t) => t.name), storage);
+    const matrix = (...parts: TensorSpec[]) => up.matrix(parts.map((t) => t.name), storage, parts[0].shape[1]);
     const tensor = (t: TensorSpec) => up.tensor(t.name, t.kind === 'conv' ? floatDtype : 'f32');
     const linear = async (l: LinearSpec): Promise<Linear> => ({ w: await matrix(l.w), b: l.b && (await tensor(l.b)) });
     const norm = async (l: LinearSpec): Promise<Norm> => ({ w: await tensor(l.w), b: l.b && (await tensor(l.b)) });
