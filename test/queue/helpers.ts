@@ -91,11 +91,14 @@ export interface TestWorker {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** The fake-engine worker fixture; or, with `cliArgs`, `glm-asr worker --queue URL ...cliArgs` (a real model). */
 export async function startWorker(
   url: string,
   env: { DELAY_MS?: number; CONCURRENCY?: number; LOCK_MS?: number } = {},
+  cliArgs?: string[],
 ): Promise<TestWorker> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'test/queue/worker-fixture.ts'], {
+  const script = cliArgs ? ['src/cli/main.ts', 'worker', '--queue', url, ...cliArgs] : ['test/queue/worker-fixture.ts'];
+  const proc = spawn(process.execPath, ['--import', 'tsx', ...script], {
     env: { ...process.env, QUEUE_URL: url, ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -107,7 +110,7 @@ export async function startWorker(
     buffered = parts.pop()!;
     for (const p of parts) if (p.trim()) lines.push(JSON.parse(p) as Record<string, unknown>);
   });
-  const ready = await waitFor('the worker to be ready', () => lines.find((l) => l.event === 'ready'), 30_000);
+  const ready = await waitFor('the worker to be ready', () => lines.find((l) => l.event === 'ready'), 60_000);
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   return {
     proc,

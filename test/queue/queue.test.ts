@@ -3,6 +3,8 @@
  * processes with the fake engine) on a private redis-server. Nothing is lost: a worker killed mid-job, a front end
  * restarted with jobs waiting, Redis stopped for a few seconds, and 200 requests with a worker killed midway.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fakeText } from '../server/fake-transcriber';
 import { makeWav, postAudio } from '../server/helpers';
@@ -186,5 +188,18 @@ describe('front end and workers over Redis', () => {
     const jobIds = f.logs.filter((l) => l.path === '/v1/audio/transcriptions').map((l) => l.jobId);
     expect(jobIds).toHaveLength(200);
     expect(new Set(jobIds).size).toBe(200);
+  });
+
+  it('the demo model through one `glm-asr worker`: the reference transcript', async () => {
+    const samples = join(__dirname, '..', '..', 'models', 'demo', 'samples');
+    const expected = (JSON.parse(readFileSync(join(samples, 'expected.json'), 'utf8')) as Record<string, string>)['digits-oh.wav'];
+    const w = await startWorker(redis.url, {}, ['--model', 'demo', '--precision', 'f32', '--lock-seconds', '10']);
+    workers.push(w);
+    expect(w.lines.find((l) => l.event === 'ready')).toMatchObject({ model: 'demo' });
+    const f = await frontEnd();
+    const wav = new Uint8Array(readFileSync(join(samples, 'digits-oh.wav')));
+    const res = await postAudio(f.base, wav, { segmenter: 'fixed', max_new_tokens: '32' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { text: string }).text).toBe(expected);
   });
 });
