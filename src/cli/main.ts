@@ -7,6 +7,8 @@
  *   glm-asr eval MANIFEST --model DIR|ORG/NAME [transcribe's model options] [--format txt|json]
  *   glm-asr download ORG/NAME[@REVISION]
  *   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
+ *                 [--queue redis://HOST:PORT [--queue-dir DIR]]
+ *   glm-asr worker --queue redis://HOST:PORT --model DIR|ORG/NAME [--concurrency N] [--queue-dir DIR]
  *   glm-asr doctor [--json]
  *   glm-asr setup [--deb FILE]
  *
@@ -22,6 +24,7 @@ import { downloadModel } from '../hub';
 import { EXIT, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, UsageError } from './common';
 import { doctorCommand, setupCommand } from './doctor';
 import { EVAL_USAGE, evalCommand } from './eval';
+import { WORKER_USAGE, workerCommand } from './worker';
 import { srtCue, verboseSegment, VTT_HEADER, vttCue } from '../formats';
 
 const USAGE = `Usage:
@@ -43,7 +46,9 @@ ${EVAL_USAGE}
   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
       serves POST /v1/audio/transcriptions (OpenAI-compatible), the web UI at /, and the model's files at
       /models/<id>/ for the UI's in-browser mode (--no-model-files turns that off); the key is also read from
-      GLM_ASR_API_KEY
+      GLM_ASR_API_KEY. With --queue redis://HOST:PORT it loads no model: jobs go to \`glm-asr worker\`s through
+      Redis (--model is then the name shown; --queue-dir: a folder shared with the workers for large uploads)
+${WORKER_USAGE}
   glm-asr doctor [--json]                  the WebGPU adapter, its features and limits, and what is missing
   glm-asr setup [--deb FILE]               Linux without a GPU driver: install a CPU driver (Mesa lavapipe) into
                                            the user cache folder (--deb: from this mesa-vulkan-drivers package)
@@ -64,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
       return downloadCommand(rest);
     case 'serve':
       return serveCommand(rest);
+    case 'worker':
+      return workerCommand(rest);
     case 'doctor':
       return doctorCommand(parse({ args: rest, options: { json: { type: 'boolean', default: false } } }).values.json!);
     case 'setup': {
@@ -233,6 +240,8 @@ async function serveCommand(args: string[]): Promise<number> {
       'api-key': { type: 'string' },
       precision: { type: 'string', default: 'auto' },
       'no-model-files': { type: 'boolean', default: false },
+      queue: { type: 'string' },
+      'queue-dir': { type: 'string' },
     },
   });
   if (!values.model) throw new UsageError('--model is required');
@@ -245,6 +254,10 @@ async function serveCommand(args: string[]): Promise<number> {
     throw new UsageError(`${values['api-key'] === undefined ? 'GLM_ASR_API_KEY' : '--api-key'} is empty`);
   }
   const { startServer } = await import('../server');
+  if (values.queue) return serveQueue(values.queue, values['queue-dir'], values.model, startServer, {
+    host: values.host, port, apiKey,
+  });
+  if (values['queue-dir']) throw new UsageError('--queue-dir goes with --queue');
   let asr: GlmAsr;
   try {
     asr = await GlmAsr.load(values.model, { precision });
@@ -259,6 +272,27 @@ async function serveCommand(args: string[]): Promise<number> {
     modelDir: values['no-model-files'] ? false : undefined,
   });
   return new Promise<number>(() => {}); // runs until a signal closes it (startServer exits the process)
+}
+
+/** `serve --queue`: a front end for `glm-asr worker`s; no model is loaded here. */
+async function serveQueue(
+  url: string, queueDir: string | undefined, model: string, startServer: typeof import('../server').startServer,
+  listen: { host: string; port: number; apiKey: string | undefined },
+): Promise<number> {
+  const { checkQueueUrl, DEFAULT_QUEUE_MAX_BEAMS } = await import('../queue/protocol');
+  const { QueueFrontEnd, QueuedModel } = await import('../queue/frontend');
+  try {
+    checkQueueUrl(url);
+  } catch (e) {
+    throw new UsageError(`--queue: ${(e as Error).message}`);
+  }
+  await startServer({
+    ...listen,
+    transcriber: new QueuedModel(model, DEFAULT_QUEUE_MAX_BEAMS),
+    remoteQueue: new QueueFrontEnd({ url, queueDir }),
+    modelDir: false,
+  });
+  return new Promise<number>(() => {}); // runs until a signal closes it
 }
 
 /** Files as given, with globs (*, ?, [..], **) expanded here so quoted patterns work on every shell. */
