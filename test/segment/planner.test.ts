@@ -43,10 +43,10 @@ describe('ChunkPlanner', () => {
     expect(plan(probs(60, []))).toEqual([]);
   });
 
-  it('hysteresis: a dip to 0.4 does not end speech, a blip shorter than 250 ms is dropped, 64 ms of quiet is no pause', () => {
-    const p = probs(40, [[1, 3], [3.2, 4]]); // 3.0-3.2 s quiet (192 ms): a pause, merged into one chunk anyway
-    p.fill(0.4, frames(1.5), frames(2.5)); // between the thresholds: still speech
-    p.fill(0.9, frames(30), frames(30.2)); // 200 ms blip: dropped
+  it('hysteresis: speech lasts while p stays above 0.35 (ends at the first quieter frame); a 200 ms blip is dropped', () => {
+    const p = probs(40, [[1, 3]]);
+    p.fill(0.4, frames(3), frames(4)); // between the thresholds: still speech
+    p.fill(0.9, frames(30), frames(30.2)); // 200 ms blip: shorter than 250 ms
     const c = plan(p);
     expect(c.length).toBe(1);
     expect(sec(c[0])[1]).toBeCloseTo(frames(4) * FRAME / SR + 0.1, 6);
@@ -55,17 +55,21 @@ describe('ChunkPlanner', () => {
   });
 
   it('closes a chunk in the pause before speech that would take it past 30 s; pads meet in the middle of a short pause', () => {
-    const speech: [number, number][] = [[1, 12], [12.15, 25], [31, 40], [41, 58]];
-    const c = plan(probs(70, speech));
-    expect(c.length).toBe(2);
+    const speech: [number, number][] = [[1, 12], [12.15, 25.5], [25.65, 40], [41, 54], [60, 62]];
+    const c = plan(probs(90, speech));
+    expect(c.length).toBe(3);
     for (const x of c) expect(x.endSample - x.startSample).toBeLessThanOrEqual(30 * SR);
-    // First chunk: speech 1-25 s; second: 31-58 s. No cut inside speech: every cut lies in a pause.
-    const [a, b] = [sec(c[0]), sec(c[1])];
-    expect(a[0]).toBeCloseTo(frames(1) * FRAME / SR - 0.1, 6);
-    expect(a[1]).toBeCloseTo(frames(25) * FRAME / SR + 0.1, 6);
-    expect(b[0]).toBeCloseTo(frames(31) * FRAME / SR - 0.1, 6);
+    // 1-25.5 s, then 25.65-54 s (a 150 ms pause: the padding of both stops at its middle), then 60-62 s.
+    const middle = ((frames(25.5) + frames(25.65)) * FRAME) / 2;
+    expect(c[0].startSample).toBe(frames(1) * FRAME - 0.1 * SR);
+    expect(c[0].endSample).toBe(middle);
+    expect(c[1].startSample).toBe(middle);
+    expect(c[1].endSample).toBe(frames(54) * FRAME + 0.1 * SR);
+    // No cut inside speech: every chunk edge lies outside every speech range.
     for (const x of c) {
-      for (const [s, e] of speech) expect(x.startSample / SR <= s + 0.05 || x.startSample / SR >= e).toBe(true);
+      for (const edge of [x.startSample, x.endSample]) {
+        for (const [s, e] of speech) expect(edge <= frames(s) * FRAME || edge >= frames(e) * FRAME).toBe(true);
+      }
     }
   });
 

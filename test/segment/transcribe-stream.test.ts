@@ -110,8 +110,17 @@ describe('segmenter vad and transcribeStream (demo model)', () => {
 
   it('a consumer that stops early stops the work, and the engine stays usable', async () => {
     const prefill = vi.spyOn(Decoder.prototype, 'prefill');
-    for await (const e of asr.transcribeStream({ samples: recording, sampleRate: 16000 })) if (e.type === 'text') break;
+    const step = vi.spyOn(GpuSearchModel.prototype, 'step');
+    let stepsAtBreak = 0;
+    for await (const e of asr.transcribeStream({ samples: recording, sampleRate: 16000 })) {
+      if (e.type === 'text') {
+        stepsAtBreak = step.mock.calls.length;
+        break;
+      }
+    }
     expect(prefill).toHaveBeenCalledTimes(1);
+    // The search stops at its next step (a step in flight finishes), not after the segment's last token.
+    expect(step.mock.calls.length - stepsAtBreak).toBeLessThanOrEqual(1);
     const t = await asr.transcribe({ samples: recording, sampleRate: 16000 });
     expect(t.segments.length).toBe(CLIPS.length);
   });

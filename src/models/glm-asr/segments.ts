@@ -147,7 +147,7 @@ export class ChunkPlanner {
     this.trim(q);
   }
 
-  /** The region [run.s, end) is complete: merge it into the open chunk or start a new chunk. */
+  /** The region [run.s, end) is complete: it joins the open chunk, or starts one. */
   private closeRun(end: number, out: SpeechChunk[]): void {
     const run = this.run!;
     this.run = null;
@@ -155,12 +155,9 @@ export class ChunkPlanner {
       if (!this.chunk) this.trim(this.frame);
       return;
     }
-    if (this.chunk && end - this.chunk.s <= this.maxFrames) {
-      this.chunk.e = end;
-      return;
-    }
-    if (this.chunk) this.emit(this.chunk, this.midpoint(this.chunk.e, run.s), Infinity, out);
-    this.chunk = { s: run.s, e: end, cutStart: run.cutStart, cutEnd: false };
+    // It fits: `step` closed the open chunk before the run could take it past maxFrames.
+    if (this.chunk) this.chunk.e = end;
+    else this.chunk = { s: run.s, e: end, cutStart: run.cutStart, cutEnd: false };
   }
 
   /** Sample in the middle of the pause between frames `end` (first quiet) and `start` (first speech). */
