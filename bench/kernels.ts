@@ -22,13 +22,14 @@ import * as copyCases from './cases/copy';
 import * as fusionCases from './cases/fusion';
 import * as hostCases from './cases/host';
 import * as matmulCases from './cases/matmul';
+import * as matmulInt4Cases from './cases/matmul-int4';
 import * as matmulInt8Cases from './cases/matmul-int8';
 import * as normCases from './cases/norm';
 import * as ropeCases from './cases/rope';
 import * as sampleCases from './cases/sample';
 
 /** Every kernel family's rows, in output order. Add a module here to register its cases. */
-const CASE_MODULES: { cases: BenchCase[] }[] = [copyCases, hostCases, matmulCases, matmulInt8Cases, fusionCases, attentionCases, normCases, ropeCases, conv1dCases, sampleCases];
+const CASE_MODULES: { cases: BenchCase[] }[] = [copyCases, hostCases, matmulCases, matmulInt8Cases, matmulInt4Cases, fusionCases, attentionCases, normCases, ropeCases, conv1dCases, sampleCases];
 
 function parseArgs(argv: string[]) {
   const opts = { json: false, filter: '', iters: 7, warmup: 2 };
