@@ -62,6 +62,7 @@ describe('CLI output per segment (demo model, vad segmenter)', () => {
     child.stdout.once('data', () => (first = Date.now() - t0));
     const end = await new Promise<number>((resolve) => child.on('close', () => resolve(Date.now() - t0)));
     expect(first).toBeGreaterThan(0);
-    expect(end - first).toBeGreaterThan(300); // two more segments to decode after the first is printed
+    // Measured: the first segment 7 s before the end (two more to decode); printed only at the end: 0.2 s before.
+    expect(end - first).toBeGreaterThan(1000);
   });
 });
