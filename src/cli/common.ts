@@ -93,7 +93,7 @@ export async function readInput(file: string, maxBytes: number): Promise<Uint8Ar
 export class Progress {
   private shown = false;
   constructor(private readonly enabled: boolean) {}
-  bar(label: string, done: number, total: number, unit: 'bytes' | 'windows' | 'tokens' | 'files' | 'seconds'): void {
+  bar(label: string, done: number, total: number, unit: 'bytes' | 'windows' | 'tokens' | 'seconds'): void {
     if (!this.enabled) return;
     const frac = total > 0 ? Math.min(1, done / total) : 0;
     const width = 24;

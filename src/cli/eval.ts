@@ -5,15 +5,15 @@
  * A file that cannot be read or decoded is reported and left out of the totals (exit 1); the others are done.
  */
 import { relative } from 'node:path';
-import { MAX_BEAMS, PRECISIONS } from '../models/glm-asr/options';
+import { AUDIO_BLOCKS, MAX_BEAMS, PRECISIONS, SEGMENTERS } from '../models/glm-asr/options';
 import { ManifestError, readManifest, type ManifestEntry } from '../eval/manifest';
 import { addCounts, errorRate, errors, score, type ErrorCounts, type Language } from '../eval/wer';
 import { EXIT, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, UsageError } from './common';
 
 export const EVAL_USAGE = `  glm-asr eval MANIFEST --model DIR|ORG/NAME [options]
       word and character error rates against reference texts; MANIFEST is a .json or .csv file or a folder of
-      audio files with a .txt beside each (docs/eval.md); --beams, --max-new-tokens, --max-input-mb, --precision
-      and --quiet as for transcribe
+      audio files with a .txt beside each (docs/eval.md); --segmenter, --audio-blocks, --beams,
+      --max-new-tokens, --max-input-mb, --precision and --quiet as for transcribe
       --format F             txt | json (default txt): a row per file and the totals, or one JSON document`;
 
 interface Counts extends ErrorCounts {
@@ -50,6 +50,8 @@ export async function evalCommand(args: string[]): Promise<number> {
       model: { type: 'string' },
       beams: { type: 'string', default: '1' },
       'max-new-tokens': { type: 'string', default: '500' },
+      segmenter: { type: 'string', default: 'vad' },
+      'audio-blocks': { type: 'string', default: 'single' },
       'max-input-mb': { type: 'string', default: '1024' },
       precision: { type: 'string', default: 'auto' },
       format: { type: 'string', default: 'txt' },
@@ -63,6 +65,8 @@ export async function evalCommand(args: string[]): Promise<number> {
   const maxInputBytes = integer('--max-input-mb', values['max-input-mb']!, 1, 2 ** 21) * 2 ** 20;
   const precision = oneOf('--precision', values.precision!, PRECISIONS);
   const format = oneOf('--format', values.format!, ['txt', 'json'] as const);
+  const segmenter = oneOf('--segmenter', values.segmenter!, SEGMENTERS);
+  const audioBlocks = oneOf('--audio-blocks', values['audio-blocks']!, AUDIO_BLOCKS);
   let manifest;
   try {
     manifest = await readManifest(positionals[0]);
@@ -80,10 +84,13 @@ export async function evalCommand(args: string[]): Promise<number> {
     const bytes = await readInput(entry.audio, maxInputBytes);
     const t = await asr.transcribe(bytes, {
       name: entry.audio,
+      segmenter,
+      audioBlocks,
       beams,
       maxNewTokens,
       onProgress: (p) => {
-        progress.bar(`${label} ${p.stage}`, p.done, p.total, p.stage === 'generate' ? 'tokens' : 'windows');
+        const unit = p.stage === 'generate' ? 'tokens' : p.stage === 'vad' ? 'seconds' : 'windows';
+        progress.bar(`${label} ${p.stage}`, Math.round(p.done), Math.round(p.total), unit);
       },
     });
     progress.done();
