@@ -194,9 +194,10 @@ export class QueueFrontEnd {
   /** The job, or null when there is no such job (never was, or expired). */
   async get(jobId: string): Promise<JobView | null> {
     await this.ready();
+    // The state first: a job read before it is finished would lack the result its later state promises.
+    const state = await this.guard(this.queue.getJobState(jobId));
     const job = await this.guard(this.queue.getJob(jobId));
     if (!job) return null;
-    const state = await this.guard(job.getState());
     const status: JobStatus =
       state === 'completed' ? 'completed' : state === 'failed' ? 'failed' : state === 'active' ? 'running' : 'queued';
     const view: JobView = { id: jobId, status, createdAt: job.timestamp, data: job.data };

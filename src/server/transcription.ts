@@ -172,6 +172,7 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
     if (asyncJob && !ctx.remoteQueue) {
       throw badRequest("'async' needs a server started with a job queue (--queue).", 'async', 'unsupported_value');
     }
+    if (asyncJob && stream) throw badRequest("'async' and 'stream' do not go together.", 'async', 'unsupported_value');
     if (language !== undefined && !/^[A-Za-z-]{2,20}$/.test(language)) {
       throw badRequest(`'language' must be a language code such as 'en', got '${clip(language, 40)}'.`, 'language');
     }

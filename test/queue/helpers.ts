@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { buildServer, type AsrServer } from '../../src/server/app';
-import { QueueFrontEnd, QueuedModel } from '../../src/queue/frontend';
+import { QueueFrontEnd, QueuedModel, type QueueFrontEndOptions } from '../../src/queue/frontend';
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -94,7 +94,7 @@ export interface TestWorker {
 /** The fake-engine worker fixture; or, with `cliArgs`, `glm-asr worker --queue URL ...cliArgs` (a real model). */
 export async function startWorker(
   url: string,
-  env: { DELAY_MS?: number; CONCURRENCY?: number; LOCK_MS?: number } = {},
+  env: { DELAY_MS?: number; CONCURRENCY?: number; LOCK_MS?: number; QUEUE_DIR?: string } = {},
   cliArgs?: string[],
 ): Promise<TestWorker> {
   const script = cliArgs ? ['src/cli/main.ts', 'worker', '--queue', url, ...cliArgs] : ['test/queue/worker-fixture.ts'];
@@ -130,11 +130,13 @@ export interface TestFrontEnd {
   close(): Promise<void>;
 }
 
-export async function startFrontEnd(url: string): Promise<TestFrontEnd> {
+export async function startFrontEnd(
+  url: string, options: Omit<QueueFrontEndOptions, 'url'> = {},
+): Promise<TestFrontEnd> {
   const logs: Record<string, unknown>[] = [];
   const app = buildServer({
     transcriber: new QueuedModel('fake-model', 4),
-    remoteQueue: new QueueFrontEnd({ url }),
+    remoteQueue: new QueueFrontEnd({ url, ...options }),
     rateLimit: false,
     logger: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
   });

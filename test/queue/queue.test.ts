@@ -3,11 +3,13 @@
  * processes with the fake engine) on a private redis-server. Nothing is lost: a worker killed mid-job, a front end
  * restarted with jobs waiting, Redis stopped for a few seconds, and 200 requests with a worker killed midway.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fakeText } from '../server/fake-transcriber';
-import { makeWav, postAudio } from '../server/helpers';
+import { makeWav, postAudio, startTestServer } from '../server/helpers';
 import {
   sleep,
   startFrontEnd,
@@ -39,8 +41,8 @@ const worker = async (env: Parameters<typeof startWorker>[1] = {}) => {
   workers.push(w);
   return w;
 };
-const frontEnd = async () => {
-  const f = await startFrontEnd(redis.url);
+const frontEnd = async (options: Parameters<typeof startFrontEnd>[1] = {}) => {
+  const f = await startFrontEnd(redis.url, options);
   frontEnds.push(f);
   return f;
 };
@@ -90,6 +92,44 @@ describe('front end and workers over Redis', () => {
     expect(job.body.result).toBe(fakeText(wav));
     expect((await getJob(f.base, '00000000-0000-0000-0000-000000000000')).status).toBe(404);
     expect((await getJob(f.base, 'nope')).status).toBe(404);
+    const both = await postAudio(f.base, wav, { async: 'true', stream: 'true' });
+    expect(both.status).toBe(400);
+    expect(((await both.json()) as any).error.param).toBe('async');
+  });
+
+  it('uploads over the inline limit go through the shared folder; uploads are deleted once done', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'glm-asr-queue-dir-'));
+    try {
+      await worker({ QUEUE_DIR: dir, DELAY_MS: 300 });
+      const f = await frontEnd({ queueDir: dir, inlineMaxBytes: 20_000 });
+      const big = makeWav(1, 12); // 32 kB: through the folder
+      const small = makeWav(0.3, 13); // 9.6 kB: through Redis
+      const answers = [big, small].map((wav) => postAudio(f.base, wav));
+      await waitFor('the big upload in the folder', () => (readdirSync(dir).length === 1 ? true : undefined));
+      const texts = await Promise.all(answers.map(async (a) => ((await (await a).json()) as { text: string }).text));
+      expect(texts).toEqual([fakeText(big), fakeText(small)]);
+      await waitFor('the folder to be emptied', () => (readdirSync(dir).length === 0 ? true : undefined));
+      const keys = new Redis(redis.url);
+      try {
+        await waitFor('the Redis uploads to be deleted', async () =>
+          (await keys.keys('glm-asr:audio:*')).length === 0 ? true : undefined);
+      } finally {
+        keys.disconnect();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a server without a queue refuses async=true', async () => {
+    const srv = await startTestServer();
+    try {
+      const res = await postAudio(srv.base, makeWav(0.3, 14), { async: 'true' });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as any).error).toMatchObject({ param: 'async', code: 'unsupported_value' });
+    } finally {
+      await srv.close();
+    }
   });
 
   it('stream=true through the queue: text deltas from the worker reach the client in order, then done', async () => {

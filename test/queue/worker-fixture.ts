@@ -1,6 +1,6 @@
 /**
  * A queue worker with the fake engine, as a child process the tests can SIGKILL. Settings from the environment:
- * QUEUE_URL, DELAY_MS (per job), CONCURRENCY, LOCK_MS. Its JSON log lines go to stdout.
+ * QUEUE_URL, DELAY_MS (per job), CONCURRENCY, LOCK_MS, QUEUE_DIR. Its JSON log lines go to stdout.
  */
 import { startQueueWorker } from '../../src/queue/worker';
 import { FakeTranscriber } from '../server/fake-transcriber';
@@ -11,5 +11,6 @@ const worker = await startQueueWorker({
   transcriber: new FakeTranscriber({ modelId: 'fake-model', delayMs: env('DELAY_MS', 0) }),
   concurrency: env('CONCURRENCY', 1),
   lockDurationMs: env('LOCK_MS', 2000),
+  queueDir: process.env.QUEUE_DIR,
 });
 process.once('SIGTERM', () => void worker.close().then(() => process.exit(0)));
