@@ -6,8 +6,8 @@
 import { PRECISIONS } from '../models/glm-asr/options';
 import { EXIT, integer, loadModel, oneOf, parse, Progress, UsageError } from './common';
 
-export const WORKER_USAGE = `  glm-asr worker --queue redis://HOST:PORT --model DIR|ORG/NAME [--concurrency 1] [--queue-dir DIR]
-                 [--precision auto|f32|f16|int8] [--lock-seconds 30]
+export const WORKER_USAGE = `  glm-asr worker --queue redis://HOST:PORT --model DIR|ORG/NAME [--concurrency 1]
+                 [--queue-dir DIR] [--precision auto|f32|f16|int8] [--lock-seconds 30]
       takes transcription jobs from the queue that \`serve --queue\` front ends fill; run one per GPU.
       --concurrency: jobs at once; --queue-dir: the folder shared with the front ends for large uploads;
       --lock-seconds: how long a job stays with a worker that stopped answering before another takes it`;

@@ -53,7 +53,9 @@ export async function startRedis(): Promise<TestRedis> {
     url: `redis://127.0.0.1:${port}`,
     async start() {
       proc = spawn('redis-server', args, { stdio: 'ignore' });
-      const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const probe = new Redis(port, '127.0.0.1', {
+        lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null,
+      });
       probe.on('error', () => {});
       await waitFor('redis-server to answer', async () => {
         try {

@@ -69,7 +69,8 @@ describe('front end and workers over Redis', () => {
     const health = (await (await fetch(`${f.base}/health`)).json()) as Record<string, any>;
     expect(health.status).toBe('ok');
     expect(health.jobQueue).toMatchObject({ status: 'ok', waiting: 0, active: 0 });
-    expect(health.jobQueue.workers).toEqual([expect.objectContaining({ id: w.id, model: 'fake-model', concurrency: 1 })]);
+    const worker0 = expect.objectContaining({ id: w.id, model: 'fake-model', concurrency: 1 });
+    expect(health.jobQueue.workers).toEqual([worker0]);
   });
 
   it('bad audio found by the worker is the usual 400; async jobs and unknown ids', async () => {
@@ -218,7 +219,10 @@ describe('front end and workers over Redis', () => {
     await worker({ DELAY_MS: 20, CONCURRENCY: 2, LOCK_MS: 1500 });
     const f = await frontEnd();
     const wavs = Array.from({ length: 200 }, (_, i) => makeWav(0.2, 100 + i));
-    const answers = wavs.map((wav) => postAudio(f.base, wav).then(async (r) => ({ status: r.status, body: await r.text() })));
+    const answers = wavs.map(async (wav) => {
+      const r = await postAudio(f.base, wav);
+      return { status: r.status, body: await r.text() };
+    });
     await waitFor('worker A to finish 40 jobs', () =>
       a.lines.filter((l) => l.event === 'done').length >= 40 ? true : undefined, 30_000);
     await a.kill('SIGKILL');
@@ -232,7 +236,9 @@ describe('front end and workers over Redis', () => {
 
   it('the demo model through one `glm-asr worker`: the reference transcript', async () => {
     const samples = join(__dirname, '..', '..', 'models', 'demo', 'samples');
-    const expected = (JSON.parse(readFileSync(join(samples, 'expected.json'), 'utf8')) as Record<string, string>)['digits-oh.wav'];
+    const expected = (JSON.parse(readFileSync(join(samples, 'expected.json'), 'utf8')) as Record<string, string>)[
+      'digits-oh.wav'
+    ];
     const w = await startWorker(redis.url, {}, ['--model', 'demo', '--precision', 'f32', '--lock-seconds', '10']);
     workers.push(w);
     expect(w.lines.find((l) => l.event === 'ready')).toMatchObject({ model: 'demo' });
