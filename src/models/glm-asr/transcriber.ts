@@ -285,9 +285,10 @@ export class GlmAsr {
     const batch = Math.min(fe.maxWindows, encoderWindowBatch(this.config, this.gpu.caps.maxStorageBindingBytes));
     const ready: SpeechChunk[] = [];
     let pos = 0;
-    for (;;) {
-      // The first batch is whatever the first chunk brings; later ones fill an encoder batch when the audio allows.
-      const want = run.index === 0 ? 1 : batch;
+    // Encoder batches of 1, 2, 4, … chunks up to what one batch holds: the first text comes after one chunk, and
+    // later chunks share encoder work while segments keep coming at a steady pace.
+    let want = 1;
+    for (;; want = Math.min(batch, 2 * want)) {
       while (ready.length < want && pos < samples.length) {
         run.options.signal?.throwIfAborted();
         const t = performance.now();
