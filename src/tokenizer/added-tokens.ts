@@ -118,7 +118,8 @@ export class AddedTokenMatcher {
       if (best.singleWord) {
         const before = lastCodePoint(text, start);
         const after = firstCodePoint(text, stop);
-        if ((before !== undefined && WORD_CHAR.test(before)) || (after !== undefined && WORD_CHAR.test(after))) continue;
+        if ((before !== undefined && WORD_CHAR.test(before)) ||
+          (after !== undefined && WORD_CHAR.test(after))) continue;
       }
       if (best.lstrip) {
         let s = start;

@@ -105,10 +105,12 @@ export class BpeModel {
       throw new TokenizerConfigError(`${field}.type`, `${what} (only BPE is supported)`);
     }
     if (optBool(obj.byte_fallback, `${field}.byte_fallback`, false)) {
-      throw new TokenizerConfigError(`${field}.byte_fallback`, 'byte_fallback=true is not supported (byte-level BPE does not need it)');
+      throw new TokenizerConfigError(`${field}.byte_fallback`,
+        'byte_fallback=true is not supported (byte-level BPE does not need it)');
     }
     if (obj.dropout !== undefined && obj.dropout !== null && obj.dropout !== 0) {
-      throw new TokenizerConfigError(`${field}.dropout`, `BPE dropout ${describe(obj.dropout)} makes encoding random; only null/0 is supported`);
+      throw new TokenizerConfigError(`${field}.dropout`, `BPE dropout ${describe(obj.dropout)} makes encoding ` +
+        `random; only null/0 is supported`);
     }
     this.prefix = optString(obj.continuing_subword_prefix, `${field}.continuing_subword_prefix`, '');
     this.suffix = optString(obj.end_of_word_suffix, `${field}.end_of_word_suffix`, '');
@@ -125,9 +127,11 @@ export class BpeModel {
     }
     let maxId = -1;
     for (const id of this.idToToken.keys()) if (id > maxId) maxId = id;
-    if (maxId >= 1 << 26) throw new TokenizerConfigError(`${field}.vocab`, `ids up to ${maxId} exceed the supported 2^26`);
+    if (maxId >= 1 << 26) throw new TokenizerConfigError(`${field}.vocab`,
+      `ids up to ${maxId} exceed the supported 2^26`);
 
-    this.unkToken = obj.unk_token === undefined || obj.unk_token === null ? null : expectString(obj.unk_token, `${field}.unk_token`);
+    this.unkToken = obj.unk_token === undefined || obj.unk_token === null ? null :
+      expectString(obj.unk_token, `${field}.unk_token`);
     this.unkId = this.unkToken === null ? undefined : this.vocab.get(this.unkToken);
 
     // Without its merges a BPE model would still encode (one token per byte) but not as trained: required.
@@ -142,7 +146,8 @@ export class BpeModel {
       if (typeof m === 'string') {
         const sp = m.indexOf(' ');
         if (sp <= 0 || sp === m.length - 1 || m.indexOf(' ', sp + 1) >= 0) {
-          throw new TokenizerConfigError(f, `expected "left right" (two tokens separated by one space), got ${describe(m)}`);
+          throw new TokenizerConfigError(f, `expected "left right" (two tokens separated by one ` +
+            `space), got ${describe(m)}`);
         }
         a = m.slice(0, sp);
         b = m.slice(sp + 1);
@@ -158,7 +163,8 @@ export class BpeModel {
       const idm = this.vocab.get(mergedToken);
       if (ida === undefined) throw new TokenizerConfigError(f, `left part ${JSON.stringify(a)} is not in model.vocab`);
       if (idb === undefined) throw new TokenizerConfigError(f, `right part ${JSON.stringify(b)} is not in model.vocab`);
-      if (idm === undefined) throw new TokenizerConfigError(f, `merged token ${JSON.stringify(mergedToken)} is not in model.vocab`);
+      if (idm === undefined) throw new TokenizerConfigError(f,
+        `merged token ${JSON.stringify(mergedToken)} is not in model.vocab`);
       const key = ida * 0x4000000 + idb;
       if (!this.merges.has(key)) {
         this.merges.set(key, rank);
@@ -197,7 +203,8 @@ export class BpeModel {
         ids.push(id);
       } else if (this.unkToken !== null) {
         if (this.unkId === undefined) {
-          throw new TokenizerConfigError('model.unk_token', `unk_token ${JSON.stringify(this.unkToken)} is not in model.vocab`);
+          throw new TokenizerConfigError('model.unk_token', `unk_token ` +
+            `${JSON.stringify(this.unkToken)} is not in model.vocab`);
         }
         if (pendingUnk && !this.fuseUnk) ids.push(this.unkId);
         pendingUnk = true;

@@ -11,7 +11,8 @@ export const BEGIN_OF_AUDIO_TOKEN = '<|begin_of_audio|>';
 export const END_OF_AUDIO_TOKEN = '<|end_of_audio|>';
 export const AUDIO_PAD_TOKEN = '<|pad|>';
 
-const REQUIRED_SPECIAL_TOKENS = [USER_TOKEN, ASSISTANT_TOKEN, BEGIN_OF_AUDIO_TOKEN, END_OF_AUDIO_TOKEN, AUDIO_PAD_TOKEN];
+const REQUIRED_SPECIAL_TOKENS = [USER_TOKEN, ASSISTANT_TOKEN, BEGIN_OF_AUDIO_TOKEN,
+  END_OF_AUDIO_TOKEN, AUDIO_PAD_TOKEN];
 
 export interface TranscriptionPromptOptions {
   /** The user instruction after the audio; trimmed like the chat template does. */
@@ -61,12 +62,14 @@ export function buildTranscriptionPrompt(
   });
   if (missing.length > 0) {
     throw new Error(
-      `tokenizer lacks the GLM-ASR prompt tokens ${missing.join(', ')} as added tokens; is this the GLM-ASR tokenizer.json?`,
+      `tokenizer lacks the GLM-ASR prompt tokens ${missing.join(', ')} as added tokens; is this the ` +
+        `GLM-ASR tokenizer.json?`,
     );
   }
   const padId = tokenizer.tokenToId(AUDIO_PAD_TOKEN)!;
   if (options.audioTokenId !== undefined && options.audioTokenId !== padId) {
-    throw new Error(`tokenizer maps ${AUDIO_PAD_TOKEN} to id ${padId}, but the model's audio token id is ${options.audioTokenId}`);
+    throw new Error(`tokenizer maps ${AUDIO_PAD_TOKEN} to id ${padId}, but the model's audio token id is ` +
+      `${options.audioTokenId}`);
   }
   const instruction = options.instruction ?? DEFAULT_INSTRUCTION;
   // Encode the template with a single placeholder; special tokens are atomic, so the text around the
@@ -74,7 +77,8 @@ export function buildTranscriptionPrompt(
   const base = tokenizer.encode(renderTranscriptionPrompt(1, instruction), { addSpecialTokens: false });
   const at = base.indexOf(padId);
   if (at < 0 || base.indexOf(padId, at + 1) >= 0) {
-    throw new Error(`expected exactly one ${AUDIO_PAD_TOKEN} in the rendered prompt (does the instruction contain it?)`);
+    throw new Error(`expected exactly one ${AUDIO_PAD_TOKEN} in the rendered prompt (does the ` +
+      `instruction contain it?)`);
   }
   const ids = new Int32Array(base.length - 1 + audioTokenCount);
   ids.set(base.slice(0, at), 0);

@@ -30,7 +30,8 @@ export function buildPattern(value: unknown, field: string): RegExp {
       throw new TokenizerConfigError(`${field}.Regex`, (e as Error).message);
     }
   }
-  throw new TokenizerConfigError(field, `expected {"String": ...} or {"Regex": ...}, got keys [${Object.keys(obj).join(', ')}]`);
+  throw new TokenizerConfigError(field, `expected {"String": ...} or {"Regex": ...}, got keys ` +
+    `[${Object.keys(obj).join(', ')}]`);
 }
 
 /** Returns null for a null/absent normalizer. */
@@ -75,6 +76,7 @@ export function buildNormalizer(value: unknown, field = 'normalizer', depth = 0)
       };
     }
     default:
-      throw new TokenizerConfigError(`${field}.type`, `unsupported normalizer type ${describe(type)} (supported: ${SUPPORTED})`);
+      throw new TokenizerConfigError(`${field}.type`, `unsupported normalizer type ${describe(type)} ` +
+        `(supported: ${SUPPORTED})`);
   }
 }

@@ -36,7 +36,8 @@ export function buildPostProcessor(value: unknown, field = 'post_processor', dep
     case 'RobertaProcessing':
       return clsSep(obj, field);
     case 'TemplateProcessing': {
-      const specials = obj.special_tokens === undefined || obj.special_tokens === null ? {} : expectObject(obj.special_tokens, `${field}.special_tokens`);
+      const specials = obj.special_tokens === undefined || obj.special_tokens === null ? {} :
+        expectObject(obj.special_tokens, `${field}.special_tokens`);
       const single = expectArray(obj.single, `${field}.single`);
       // Each template piece becomes either a list of fixed ids or null (= the sequence itself).
       const pieces: Array<number[] | null> = single.map((item, k) => {
@@ -44,7 +45,8 @@ export function buildPostProcessor(value: unknown, field = 'post_processor', dep
         const it = expectObject(item, f);
         if (it.Sequence !== undefined) {
           const seq = expectObject(it.Sequence, `${f}.Sequence`);
-          if (seq.id !== 'A') throw new TokenizerConfigError(`${f}.Sequence.id`, `a single-sequence template can only use sequence "A", got ${describe(seq.id)}`);
+          if (seq.id !== 'A') throw new TokenizerConfigError(`${f}.Sequence.id`,
+            `a single-sequence template can only use sequence "A", got ${describe(seq.id)}`);
           return null;
         }
         if (it.SpecialToken !== undefined) {
@@ -52,14 +54,16 @@ export function buildPostProcessor(value: unknown, field = 'post_processor', dep
           const name = expectString(st.id, `${f}.SpecialToken.id`);
           const entry = specials[name];
           if (entry === undefined) {
-            throw new TokenizerConfigError(`${field}.special_tokens`, `template uses special token ${JSON.stringify(name)} that is not listed here`);
+            throw new TokenizerConfigError(`${field}.special_tokens`,
+              `template uses special token ${JSON.stringify(name)} that is not listed here`);
           }
           const e = expectObject(entry, `${field}.special_tokens[${JSON.stringify(name)}]`);
           return expectArray(e.ids, `${field}.special_tokens[${JSON.stringify(name)}].ids`).map((id, j) =>
             expectInt(id, `${field}.special_tokens[${JSON.stringify(name)}].ids[${j}]`),
           );
         }
-        throw new TokenizerConfigError(f, `expected {"Sequence": ...} or {"SpecialToken": ...}, got keys [${Object.keys(it).join(', ')}]`);
+        throw new TokenizerConfigError(f, `expected {"Sequence": ...} or {"SpecialToken": ...}, got keys ` +
+          `[${Object.keys(it).join(', ')}]`);
       });
       return (ids) => {
         const out: number[] = [];
@@ -79,6 +83,7 @@ export function buildPostProcessor(value: unknown, field = 'post_processor', dep
       return (ids) => steps.reduce((acc, step) => step(acc), ids);
     }
     default:
-      throw new TokenizerConfigError(`${field}.type`, `unsupported post_processor type ${describe(obj.type)} (supported: ${SUPPORTED})`);
+      throw new TokenizerConfigError(`${field}.type`, `unsupported post_processor type ${describe(obj.type)} ` +
+        `(supported: ${SUPPORTED})`);
   }
 }

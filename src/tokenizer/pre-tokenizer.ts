@@ -10,7 +10,8 @@ export type PreTokenizer = (piece: string, out: string[]) => void;
 export const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 export type SplitBehavior = 'Removed' | 'Isolated' | 'MergedWithPrevious' | 'MergedWithNext' | 'Contiguous';
-const BEHAVIORS: readonly SplitBehavior[] = ['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous'];
+const BEHAVIORS: readonly SplitBehavior[] = ['Removed', 'Isolated', 'MergedWithPrevious',
+  'MergedWithNext', 'Contiguous'];
 
 const SUPPORTED = 'ByteLevel, Split, Sequence';
 
@@ -97,7 +98,8 @@ export function buildPreTokenizer(value: unknown, field = 'pre_tokenizer', depth
       const re = buildPattern(obj.pattern, `${field}.pattern`);
       const behavior = obj.behavior;
       if (typeof behavior !== 'string' || !BEHAVIORS.includes(behavior as SplitBehavior)) {
-        throw new TokenizerConfigError(`${field}.behavior`, `expected one of ${BEHAVIORS.join(', ')}, got ${describe(behavior)}`);
+        throw new TokenizerConfigError(`${field}.behavior`, `expected one of ${BEHAVIORS.join(', ')}, ` +
+          `got ${describe(behavior)}`);
       }
       const invert = optBool(obj.invert, `${field}.invert`, false);
       const run: PreTokenizer = (piece, out) => {
@@ -122,6 +124,7 @@ export function buildPreTokenizer(value: unknown, field = 'pre_tokenizer', depth
       return { run, byteLevel: steps.some((s) => s.byteLevel) };
     }
     default:
-      throw new TokenizerConfigError(`${field}.type`, `unsupported pre_tokenizer type ${describe(obj.type)} (supported: ${SUPPORTED})`);
+      throw new TokenizerConfigError(`${field}.type`, `unsupported pre_tokenizer type ${describe(obj.type)} ` +
+        `(supported: ${SUPPORTED})`);
   }
 }

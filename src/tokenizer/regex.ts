@@ -58,7 +58,8 @@ const PROPERTY_ALIASES: Record<string, string> = {
 const JS_SYNTAX = new Set('^$\\.*+?()[]{}|/');
 
 /** Extra characters whose simple case folding joins an ASCII/common letter's class (ſ, K, Å, ...). */
-const FOLD_EXTRAS = '\u017f\u212a\u212b\u1e9e\u00b5\u03bc\u0345\u1fbe\u03c2\u03d0\u03d1\u03d5\u03d6\u03f0\u03f1\u03f5\u1e9b\u1c80\u1c81\u1c82\u1c83\u1c84\u1c85\u1c86\u1c87\u1c88\ua64b\u2126\u03c9';
+const FOLD_EXTRAS = '\u017f\u212a\u212b\u1e9e\u00b5\u03bc\u0345\u1fbe\u03c2\u03d0\u03d1\u03d5\u03d6\u03f0\u03f1' +
+  '\u03f5\u1e9b\u1c80\u1c81\u1c82\u1c83\u1c84\u1c85\u1c86\u1c87\u1c88\ua64b\u2126\u03c9';
 
 export class RegexTranslationError extends Error {
   constructor(pattern: string, message: string) {
@@ -119,7 +120,8 @@ function propertyExpr(name: string, negated: boolean, inClass: boolean, pattern:
   const alias = PROPERTY_ALIASES[name.toLowerCase().replace(/[\s_-]/g, '')];
   if (alias !== undefined) {
     if (!negated) return inClass ? alias : `[${alias}]`;
-    if (inClass) throw new RegexTranslationError(pattern, `negated property \\P{${name}} inside a character class is not supported`);
+    if (inClass) throw new RegexTranslationError(pattern, `negated property \\P{${name}} inside a character ` +
+      `class is not supported`);
     return `[^${alias}]`;
   }
   throw new RegexTranslationError(pattern, `unknown Unicode property \\p{${name}}`);
@@ -479,7 +481,8 @@ export function compileOnigurumaPattern(pattern: string): RegExp {
     try {
       re = new RegExp(src, 'gu');
     } catch (e) {
-      throw new RegexTranslationError(pattern, `translated form ${JSON.stringify(src)} is not a valid JS regex: ${(e as Error).message}`);
+      throw new RegexTranslationError(pattern, `translated form ${JSON.stringify(src)} is not a valid JS regex: ` +
+        `${(e as Error).message}`);
     }
     compiled.set(pattern, re);
   }

@@ -57,14 +57,16 @@ export class Tokenizer {
   readonly vocabSize: number;
 
   private constructor(json: Record<string, unknown>) {
-    if (json.model === undefined) throw new TokenizerConfigError('model', 'missing (a tokenizer.json needs a "model" object)');
+    if (json.model === undefined) throw new TokenizerConfigError('model',
+      'missing (a tokenizer.json needs a "model" object)');
     this.model = new BpeModel(json.model, 'model');
     this.normalizer = buildNormalizer(json.normalizer, 'normalizer');
     this.preTokenizer = buildPreTokenizer(json.pre_tokenizer, 'pre_tokenizer')?.run ?? null;
     this.postProcessor = buildPostProcessor(json.post_processor, 'post_processor');
     this.decoder = Tokenizer.parseDecoder(json.decoder);
 
-    const added = json.added_tokens === undefined || json.added_tokens === null ? [] : expectArray(json.added_tokens, 'added_tokens');
+    const added = json.added_tokens === undefined || json.added_tokens === null ? [] :
+      expectArray(json.added_tokens, 'added_tokens');
     this.addedTokens = added.map((t, k) => parseAddedToken(t, `added_tokens[${k}]`));
     for (const t of this.addedTokens) {
       if (!this.addedById.has(t.id)) this.addedById.set(t.id, t);
@@ -73,7 +75,8 @@ export class Tokenizer {
     }
     this.rawMatcher = new AddedTokenMatcher(this.addedTokens.filter((t) => !t.normalized));
     this.normalizedMatcher = new AddedTokenMatcher(
-      this.addedTokens.filter((t) => t.normalized).map((t) => (this.normalizer ? { ...t, content: this.normalizer(t.content) } : t)),
+      this.addedTokens.filter((t) => t.normalized).map((t) =>
+        (this.normalizer ? { ...t, content: this.normalizer(t.content) } : t)),
     );
 
     let maxId = -1;
@@ -86,7 +89,8 @@ export class Tokenizer {
     if (value === null || value === undefined) return 'none';
     const obj = expectObject(value, 'decoder');
     if (obj.type === 'ByteLevel') return 'ByteLevel';
-    throw new TokenizerConfigError('decoder.type', `unsupported decoder type ${describe(obj.type)} (supported: ByteLevel or null)`);
+    throw new TokenizerConfigError('decoder.type', `unsupported decoder type ${describe(obj.type)} ` +
+      `(supported: ByteLevel or null)`);
   }
 
   /**

@@ -13,7 +13,8 @@ import { NO_WHISPER, loadWhisperJson, makeOracles } from './oracles';
 describe('renderTranscriptionPrompt', () => {
   it('renders the chat template text of the spec', () => {
     expect(renderTranscriptionPrompt(1)).toBe(
-      '<|user|>\n<|begin_of_audio|><|pad|><|end_of_audio|><|user|>\nPlease transcribe this audio into text<|assistant|>\n',
+      '<|user|>\n<|begin_of_audio|><|pad|><|end_of_audio|><|user|>\nPlease transcribe this audio ' +
+        'into text<|assistant|>\n',
     );
     expect(renderTranscriptionPrompt(3, '  Transcribe.  ')).toBe(
       '<|user|>\n<|begin_of_audio|><|pad|><|pad|><|pad|><|end_of_audio|><|user|>\nTranscribe.<|assistant|>\n',
@@ -26,7 +27,8 @@ describe('buildTranscriptionPrompt (GLM-ASR id layout)', () => {
   const json = makeGlmTokenizerJson({ padBaseVocabTo: GLM_ASR_BASE_VOCAB_SIZE });
   const tok = Tokenizer.fromJSON(json);
 
-  it('has the layout [<|user|>, \\n, <|begin_of_audio|>, <|pad|>×N, <|end_of_audio|>, <|user|>, \\n, …, <|assistant|>, \\n]', () => {
+  it('has the layout [<|user|>, \\n, <|begin_of_audio|>, <|pad|>×N, <|end_of_audio|>, <|user|>, \\n, …, ' +
+    '<|assistant|>, \\n]', () => {
     const n = 7;
     const p = buildTranscriptionPrompt(tok, n, { audioTokenId: GLM_ASR_AUDIO_TOKEN_ID });
     const ids = Array.from(p.ids);
@@ -60,7 +62,8 @@ describe('buildTranscriptionPrompt (GLM-ASR id layout)', () => {
   });
 
   it('uses a custom instruction (trimmed) and never adds post-processor tokens', () => {
-    const withTemplate = Tokenizer.fromJSON(makeGlmTokenizerJson({ padBaseVocabTo: GLM_ASR_BASE_VOCAB_SIZE, postProcessor: 'gmask-sop' }));
+    const withTemplate = Tokenizer.fromJSON(makeGlmTokenizerJson({ padBaseVocabTo: GLM_ASR_BASE_VOCAB_SIZE,
+      postProcessor: 'gmask-sop' }));
     // The template would prepend [gMASK]<sop> in a plain encode ...
     expect(withTemplate.encode('hi').slice(0, 2)).toEqual([59248, 59250]);
     // ... but the prompt is the chat template only.
@@ -70,7 +73,8 @@ describe('buildTranscriptionPrompt (GLM-ASR id layout)', () => {
   });
 
   it('rejects a wrong audio token id, bad counts, and an instruction containing <|pad|>', () => {
-    expect(() => buildTranscriptionPrompt(tok, 4, { audioTokenId: 12345 })).toThrow(/<\|pad\|> to id 59260, but the model's audio token id is 12345/);
+    expect(() => buildTranscriptionPrompt(tok, 4, { audioTokenId: 12345 }))
+      .toThrow(/<\|pad\|> to id 59260, but the model's audio token id is 12345/);
     expect(() => buildTranscriptionPrompt(tok, -1)).toThrow(RangeError);
     expect(() => buildTranscriptionPrompt(tok, 2.5)).toThrow(RangeError);
     expect(() => buildTranscriptionPrompt(tok, 2, { instruction: 'say <|pad|>' })).toThrow(/exactly one <\|pad\|>/);
@@ -78,14 +82,17 @@ describe('buildTranscriptionPrompt (GLM-ASR id layout)', () => {
 
   it('errors clearly when the tokenizer lacks the prompt special tokens', () => {
     const j = makeGlmTokenizerJson();
-    j.added_tokens = (j.added_tokens as Array<{ content: string }>).filter((t) => t.content !== '<|begin_of_audio|>' && t.content !== '<|pad|>');
-    expect(() => buildTranscriptionPrompt(Tokenizer.fromJSON(j), 3)).toThrow(/lacks the GLM-ASR prompt tokens <\|begin_of_audio\|>, <\|pad\|>/);
+    j.added_tokens = (j.added_tokens as Array<{ content: string }>).filter((t) => t.content !== '<|begin_of_audio|>' &&
+      t.content !== '<|pad|>');
+    expect(() => buildTranscriptionPrompt(Tokenizer.fromJSON(j), 3))
+      .toThrow(/lacks the GLM-ASR prompt tokens <\|begin_of_audio\|>, <\|pad\|>/);
   });
 });
 
 describe('buildTranscriptionPrompt with a non-GLM tokenizer', skipWhen(NO_WHISPER), () => {
   it('names the missing tokens', () => {
     const tok = Tokenizer.fromJSON(loadWhisperJson());
-    expect(() => buildTranscriptionPrompt(tok, 3)).toThrow(/<\|user\|>, <\|assistant\|>, <\|begin_of_audio\|>, <\|end_of_audio\|>, <\|pad\|>/);
+    expect(() => buildTranscriptionPrompt(tok, 3))
+      .toThrow(/<\|user\|>, <\|assistant\|>, <\|begin_of_audio\|>, <\|end_of_audio\|>, <\|pad\|>/);
   });
 });

@@ -34,13 +34,16 @@ const CASES: Case[] = [
   {
     name: 'GLM-style ([gMASK]<sop> template, array merges, ignore_merges)',
     skip: null,
-    json: () => makeGlmTokenizerJson({ postProcessor: 'gmask-sop', mergesFormat: 'array', ignoreMerges: true, merges: 250 }),
+    json: () => makeGlmTokenizerJson({ postProcessor: 'gmask-sop', mergesFormat: 'array',
+      ignoreMerges: true, merges: 250 }),
     texts: [...ALL_PLAIN, ...GLM_SPECIALS],
   },
   ...['tiny', 'tiny-b'].map((name) => ({
     name: `generated checkpoint test/goldens/${name}/tokenizer.json`,
     skip: null,
-    json: () => JSON.parse(readFileSync(new URL(`../goldens/${name}/tokenizer.json`, import.meta.url), 'utf8')) as Record<string, unknown>,
+    json: () => JSON.parse(
+      readFileSync(new URL(`../goldens/${name}/tokenizer.json`, import.meta.url), 'utf8'),
+    ) as Record<string, unknown>,
     texts: [...ALL_PLAIN, ...GLM_SPECIALS, LONG_TEXT],
   })),
 ];
@@ -80,7 +83,8 @@ for (const c of CASES) {
         for (const add of [true, false]) {
           const got = ours.encode(text, { addSpecialTokens: add });
           const want = oracles.jsEncode(text, add);
-          if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push(`${JSON.stringify(text).slice(0, 80)} add=${add}`);
+          if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push(`${JSON.stringify(text).slice(0, 80)} ` +
+            `add=${add}`);
         }
       }
       expect(mismatches).toEqual([]);
@@ -92,7 +96,8 @@ for (const c of CASES) {
         for (const add of [true, false]) {
           const got = ours.encode(text, { addSpecialTokens: add });
           const want = await oracles.rustEncode(text, add);
-          if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push(`${JSON.stringify(text).slice(0, 80)} add=${add}`);
+          if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push(`${JSON.stringify(text).slice(0, 80)} ` +
+            `add=${add}`);
         }
       }
       expect(mismatches).toEqual([]);
@@ -104,8 +109,9 @@ for (const c of CASES) {
         const ids = ours.encode(text, { addSpecialTokens: true });
         for (const skip of [false, true]) {
           const got = ours.decode(ids, { skipSpecialTokens: skip });
-          if (got !== oracles.jsDecode(ids, skip)) mismatches.push(`js ${JSON.stringify(text).slice(0, 60)} skip=${skip}`);
-          if (got !== (await oracles.rustDecode(ids, skip))) mismatches.push(`rust ${JSON.stringify(text).slice(0, 60)} skip=${skip}`);
+          const what = `${JSON.stringify(text).slice(0, 60)} skip=${skip}`;
+          if (got !== oracles.jsDecode(ids, skip)) mismatches.push(`js ${what}`);
+          if (got !== (await oracles.rustDecode(ids, skip))) mismatches.push(`rust ${what}`);
         }
         // Without post-processor tokens, decoding gives the input back exactly (byte-level BPE is lossless).
         expect(ours.decode(ours.encode(text, { addSpecialTokens: false }))).toBe(text);
@@ -113,7 +119,8 @@ for (const c of CASES) {
       expect(mismatches).toEqual([]);
     });
 
-    it('decodes random id sequences (split multi-byte characters, specials anywhere) like the Rust library', async () => {
+    it('decodes random id sequences (split multi-byte characters, specials anywhere) like the ' +
+      'Rust library', async () => {
       const rand = rng(1234);
       const mismatches: string[] = [];
       for (let trial = 0; trial < 300; trial++) {
@@ -122,12 +129,14 @@ for (const c of CASES) {
         for (let k = 0; k < len; k++) {
           const r = rand();
           // Mostly single bytes (to break UTF-8 sequences), some merged tokens, some added tokens.
-          ids.push(r < 0.5 ? 128 + Math.floor(rand() * 128) : r < 0.9 ? Math.floor(rand() * ours.vocabSize) : ours.vocabSize - 1 - Math.floor(rand() * 18));
+          ids.push(r < 0.5 ? 128 + Math.floor(rand() * 128) : r < 0.9 ? Math.floor(rand() * ours.vocabSize) :
+            ours.vocabSize - 1 - Math.floor(rand() * 18));
         }
         for (const skip of [false, true]) {
           const got = ours.decode(ids, { skipSpecialTokens: skip });
           const want = await oracles.rustDecode(ids, skip);
-          if (got !== want) mismatches.push(`${JSON.stringify(ids)} skip=${skip}: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+          if (got !== want) mismatches.push(`${JSON.stringify(ids)} skip=${skip}: ${JSON.stringify(got)} vs ` +
+            `${JSON.stringify(want)}`);
         }
       }
       expect(mismatches).toEqual([]);
@@ -154,7 +163,8 @@ describe('whisper-base: concrete values', skipWhen(NO_WHISPER), () => {
     // TemplateProcessing: <|startoftranscript|> <|notimestamps|> $A <|endoftext|>
     expect(tok.encode('Hello world')).toEqual([50258, 50363, 15947, 1002, 50257]);
     expect(tok.encode(' He\'s <|endoftext|>X', { addSpecialTokens: false })).toEqual([634, 311, 220, 50257, 55]);
-    expect(tok.encode('佢哋喺度食緊飯', { addSpecialTokens: false })).toEqual([1593, 95, 3858, 233, 5234, 118, 13127, 25155, 30172, 45229]);
+    expect(tok.encode('佢哋喺度食緊飯', { addSpecialTokens: false })).toEqual([1593, 95, 3858, 233, 5234, 118,
+      13127, 25155, 30172, 45229]);
     expect(tok.vocabSize).toBe(51865);
     expect(tok.tokenToId('<|notimestamps|>')).toBe(50363);
     expect(tok.idToToken(50364)).toBe('<|0.00|>');

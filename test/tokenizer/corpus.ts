@@ -90,7 +90,8 @@ export const GLM_SPECIALS = [
   '<|user|>\nhello<|assistant|>\n',
   'text<|endoftext|>more text',
   '<|pad|><|pad|><|pad|>',
-  '<|user|>\n<|begin_of_audio|><|pad|><|pad|><|end_of_audio|><|user|>\nPlease transcribe this audio into text<|assistant|>\n',
+  '<|user|>\n<|begin_of_audio|><|pad|><|pad|><|end_of_audio|><|user|>\nPlease transcribe this audio ' +
+    'into text<|assistant|>\n',
   'partial <|pad| and <|user and |>',
   '<<|user|>> [[gMASK]] <sop><eop>[MASK][sMASK]',
   ' <|user|> spaced <|assistant|> ',
@@ -107,7 +108,8 @@ export const WHISPER_SPECIALS = [
   'not a token: <|xx|> <|0.001|> < |en| >',
 ];
 
-export const ALL_PLAIN = [...ENGLISH, ...CONTRACTIONS, ...CJK, ...OTHER_SCRIPTS, ...EMOJI, ...DIGITS, ...WHITESPACE, ...MIXED];
+export const ALL_PLAIN = [...ENGLISH, ...CONTRACTIONS, ...CJK, ...OTHER_SCRIPTS, ...EMOJI, ...DIGITS,
+  ...WHITESPACE, ...MIXED];
 
 /** One long text made of everything (exercises cache reuse and long inputs). */
 export const LONG_TEXT = ALL_PLAIN.join(' \n').repeat(3);

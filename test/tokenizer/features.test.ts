@@ -24,7 +24,9 @@ function baseVocabSize(json: Json): number {
 }
 
 /** Added tokens get consecutive ids after the base vocab (the Rust library reassigns them that way). */
-function withAdded(json: Json, tokens: Array<Partial<{ content: string; special: boolean; lstrip: boolean; rstrip: boolean; single_word: boolean; normalized: boolean }>>): Json {
+type AddedToken = { content: string; special: boolean; lstrip: boolean; rstrip: boolean; single_word: boolean;
+  normalized: boolean };
+function withAdded(json: Json, tokens: Array<Partial<AddedToken>>): Json {
   const n = baseVocabSize(json);
   json.added_tokens = tokens.map((t, k) => ({
     id: n + k,
@@ -47,19 +49,22 @@ async function diffAgainstRust(json: Json, texts: string[], alsoDecode = true): 
     for (const add of [false, true]) {
       const got = ours.encode(text, { addSpecialTokens: add });
       const want = await o.rustEncode(text, add);
-      if (JSON.stringify(got) !== JSON.stringify(want)) diffs.push(`encode ${JSON.stringify(text)} add=${add}: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+      if (JSON.stringify(got) !== JSON.stringify(want)) diffs.push(`encode ${JSON.stringify(text)} add=${add}: ` +
+        `${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
       if (!alsoDecode) continue;
       for (const skip of [false, true]) {
         const d = ours.decode(want, { skipSpecialTokens: skip });
         const dw = await o.rustDecode(want, skip);
-        if (d !== dw) diffs.push(`decode ${JSON.stringify(text)} skip=${skip}: ${JSON.stringify(d)} vs ${JSON.stringify(dw)}`);
+        if (d !== dw) diffs.push(`decode ${JSON.stringify(text)} skip=${skip}: ${JSON.stringify(d)} ` +
+          `vs ${JSON.stringify(dw)}`);
       }
     }
   }
   return diffs;
 }
 
-const SAMPLE = [...ENGLISH.slice(0, 3), ...CONTRACTIONS.slice(0, 3), ...CJK.slice(0, 4), ...EMOJI.slice(0, 3), ...WHITESPACE, ...MIXED.slice(0, 2)];
+const SAMPLE = [...ENGLISH.slice(0, 3), ...CONTRACTIONS.slice(0, 3), ...CJK.slice(0, 4), ...EMOJI.slice(0, 3),
+  ...WHITESPACE, ...MIXED.slice(0, 2)];
 
 describe('Split pre-tokenizer', () => {
   const behaviors: SplitBehavior[] = ['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous'];
@@ -76,7 +81,8 @@ describe('Split pre-tokenizer', () => {
     for (const b of behaviors) expect(splitWithBehavior(',a,b,,c,', comma, b, false), b).toEqual(cases[b]);
     // invert: the non-matches act as the delimiters
     expect(splitWithBehavior('ab12cd3', compileOnigurumaPattern('\\d+'), 'Removed', true)).toEqual(['12', '3']);
-    expect(splitWithBehavior('ab12cd3', compileOnigurumaPattern('\\d+'), 'MergedWithPrevious', true)).toEqual(['ab', '12cd', '3']);
+    expect(splitWithBehavior('ab12cd3', compileOnigurumaPattern('\\d+'), 'MergedWithPrevious', true))
+      .toEqual(['ab', '12cd', '3']);
     expect(splitWithBehavior('', comma, 'Isolated', false)).toEqual([]);
   });
 
@@ -104,7 +110,8 @@ describe('Split pre-tokenizer', () => {
 
 describe('Split pre-tokenizer: literal and syntax-heavy patterns', () => {
   it('matches Rust for String patterns made of regex syntax characters and for "-" outside classes', async () => {
-    const patterns = [{ String: '-' }, { String: 'a.b' }, { String: '(x)' }, { String: '[|]' }, { String: '$' }, { String: '\\' }, { String: '{2}' }, { String: '中-文' },
+    const patterns = [{ String: '-' }, { String: 'a.b' }, { String: '(x)' }, { String: '[|]' }, { String: '$' },
+      { String: '\\' }, { String: '{2}' }, { String: '中-文' },
       { Regex: 'a-b|c-d' }, { Regex: '[-]+' }, { Regex: '[a\\-z]+' }, { Regex: '\\.+' }, { Regex: '\\p{N}{1,3}' }];
     const texts = ['a-b c-d a.b axb (x) [|] $ \\ {2} x{2} 中-文 a-z 1234567 ...'];
     const diffs: string[] = [];
@@ -127,9 +134,11 @@ describe('Split pre-tokenizer: literal and syntax-heavy patterns', () => {
 describe('ByteLevel pre-tokenizer', () => {
   for (const useRegex of [true, false]) {
     for (const addPrefixSpace of [true, false]) {
-      it(`matches Rust with use_regex=${useRegex}, add_prefix_space=${addPrefixSpace} (around special tokens too)`, async () => {
+      it(`matches Rust with use_regex=${useRegex}, add_prefix_space=${addPrefixSpace} (around special ` +
+        `tokens too)`, async () => {
         const json = withAdded(base(), [{ content: '<S>' }, { content: '<|user|>' }]);
-        json.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: addPrefixSpace, trim_offsets: true, use_regex: useRegex };
+        json.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: addPrefixSpace,
+          trim_offsets: true, use_regex: useRegex };
         const texts = [...SAMPLE, 'hi<S>there', ' hi<S> there', '<S>', '<|user|>\nx<S>', 'The Dog'];
         expect(await diffAgainstRust(json, texts)).toEqual([]);
       });
@@ -178,7 +187,8 @@ describe('added tokens', () => {
     expect(await diffAgainstRust(withAdded(base(), TOKENS), TEXTS)).toEqual([]);
   });
 
-  it('normalized tokens are matched after normalization, non-normalized ones before (Lowercase normalizer)', async () => {
+  it('normalized tokens are matched after normalization, non-normalized ones before (Lowercase ' +
+    'normalizer)', async () => {
     const json = withAdded(base(), [
       { content: '<norm>', special: false, normalized: true },
       { content: '<RAW>', special: true, normalized: false },
@@ -252,9 +262,11 @@ describe('post-processors', () => {
       { type: 'RobertaProcessing', sep: ['</s>', n + 1], cls: ['<s>', n], trim_offsets: true, add_prefix_space: false },
       {
         type: 'TemplateProcessing',
-        single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
+        single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } },
+          { SpecialToken: { id: '</s>', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
         pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
-        special_tokens: { '<s>': { id: '<s>', ids: [n], tokens: ['<s>'] }, '</s>': { id: '</s>', ids: [n + 1], tokens: ['</s>'] } },
+        special_tokens: { '<s>': { id: '<s>', ids: [n], tokens: ['<s>'] },
+          '</s>': { id: '</s>', ids: [n + 1], tokens: ['</s>'] } },
       },
       {
         type: 'Sequence',
@@ -269,7 +281,8 @@ describe('post-processors', () => {
         ],
       },
     ];
-    for (const pp of processors) expect(await diffAgainstRust(mk(pp), ['hello', '', '<s>x</s>']), JSON.stringify(pp).slice(0, 40)).toEqual([]);
+    for (const pp of processors) expect(await diffAgainstRust(mk(pp), ['hello', '', '<s>x</s>']),
+      JSON.stringify(pp).slice(0, 40)).toEqual([]);
     const tok = Tokenizer.fromJSON(mk(processors[3]));
     expect(tok.encode('')).toEqual([n, n + 1, n + 1]);
     expect(tok.encode('', { addSpecialTokens: false })).toEqual([]);
@@ -302,21 +315,25 @@ describe('BPE model options', () => {
       pre_tokenizer: { type: 'Split', pattern: { Regex: '\\s+' }, behavior: 'Removed', invert: false },
       post_processor: null,
       decoder: null,
-      model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: opts.prefix, end_of_word_suffix: opts.suffix, fuse_unk: opts.fuse_unk, byte_fallback: false, vocab, merges },
+      model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: opts.prefix,
+        end_of_word_suffix: opts.suffix, fuse_unk: opts.fuse_unk, byte_fallback: false, vocab, merges },
     };
   }
 
   for (const fuse of [false, true]) {
     for (const [prefix, suffix] of [[null, null], ['##', null], [null, '</w>'], ['##', '</w>']] as const) {
-      it(`unk/fuse_unk=${fuse}, continuing_subword_prefix=${prefix}, end_of_word_suffix=${suffix} match Rust`, async () => {
+      it(`unk/fuse_unk=${fuse}, continuing_subword_prefix=${prefix}, end_of_word_suffix=${suffix} ` +
+        `match Rust`, async () => {
         const json = charBpe({ fuse_unk: fuse, prefix, suffix });
-        expect(await diffAgainstRust(json, ['hello', 'hello world', 'xyz hexxo', 'hellozz', 'h', 'zz', 'abc xhello'])).toEqual([]);
+        expect(await diffAgainstRust(json, ['hello', 'hello world', 'xyz hexxo', 'hellozz', 'h', 'zz',
+          'abc xhello'])).toEqual([]);
       });
     }
   }
 
   it('unk concrete: fused vs separate; decoder null joins tokens with spaces', () => {
-    expect(Tokenizer.fromJSON(charBpe({ fuse_unk: true, prefix: null, suffix: null })).encode('xyzhello')).toEqual([0, 14]);
+    expect(Tokenizer.fromJSON(charBpe({ fuse_unk: true, prefix: null,
+      suffix: null })).encode('xyzhello')).toEqual([0, 14]);
     const tok = Tokenizer.fromJSON(charBpe({ fuse_unk: false, prefix: null, suffix: null }));
     expect(tok.encode('xyzhello')).toEqual([0, 0, 0, 14]);
     expect(tok.decode(tok.encode('hello ab'))).toBe('hello a b');
@@ -342,10 +359,12 @@ describe('BPE model options', () => {
 });
 
 describe('Oniguruma -> JS regex translation', () => {
-  const split = (pattern: string, text: string): string[] => [...text.matchAll(compileOnigurumaPattern(pattern))].map((m) => m[0]);
+  const split = (pattern: string, text: string): string[] =>
+    [...text.matchAll(compileOnigurumaPattern(pattern))].map((m) => m[0]);
 
   it('expands inline case-insensitive groups (GLM-4 contractions)', () => {
-    expect(split(GLM_SPLIT_PATTERN, "IT'S we'LL I'Ve 'Tis")).toEqual(['IT', "'S", ' we', "'LL", ' I', "'Ve", " '", 'Tis']);
+    expect(split(GLM_SPLIT_PATTERN, "IT'S we'LL I'Ve 'Tis")).toEqual(['IT', "'S", ' we', "'LL",
+      ' I', "'Ve", " '", 'Tis']);
     expect(translateOnigurumaPattern("(?i:'s|'t)")).toBe("(?:'[Ss\u017f]|'[Tt])");
     expect(split('(?i:ab)c', 'ABc AbC abc')).toEqual(['ABc', 'abc']);
     expect(split('a(?i)b', 'aB AB ab')).toEqual(['aB', 'ab']);
@@ -397,7 +416,8 @@ describe('Oniguruma -> JS regex translation', () => {
       '\\b\\w',
       '[^\\s\\p{L}\\p{N}]+',
     ];
-    const text = "'s'S'ſ'k'K'\u212A åÅ\u212B µΜμ σΣς ǅǄǆ İıiI a1٣_·‿ !$+<=>^`|~¢© 中かカ\u0085\uFEFF\u3000\t\nx\r\u2028y\nz";
+    const text = "'s'S'ſ'k'K'\u212A åÅ\u212B µΜμ σΣς ǅǄǆ İıiI a1٣_·‿ !$+<=>^`|~¢© " +
+      "中かカ\u0085\uFEFF\u3000\t\nx\r\u2028y\nz";
     const diffs: string[] = [];
     for (const pattern of patterns) {
       const json = base();
@@ -491,7 +511,8 @@ describe('malformed tokenizer.json', () => {
     j4.normalizer = { type: 'BertNormalizer' };
     expectFieldError(j4, 'normalizer.type', /unsupported normalizer type the string "BertNormalizer"/);
     const j5 = base();
-    j5.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: ',' }, behavior: 'Sideways' }] };
+    j5.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: ',' },
+      behavior: 'Sideways' }] };
     expectFieldError(j5, 'pre_tokenizer.pretokenizers[0].behavior', /expected one of Removed, Isolated/);
     const j6 = base();
     j6.added_tokens = [{ id: 'x', content: '<a>' }];
@@ -503,7 +524,9 @@ describe('malformed tokenizer.json', () => {
     j8.decoder = { type: 'WordPiece' };
     expectFieldError(j8, 'decoder.type', /unsupported decoder/);
     const j9 = base();
-    j9.post_processor = { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<cls>', type_id: 0 } }], special_tokens: {} };
+    j9.post_processor = {
+      type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<cls>', type_id: 0 } }], special_tokens: {},
+    };
     expectFieldError(j9, 'post_processor.special_tokens', /"<cls>" that is not listed/);
     const j10 = base();
     j10.pre_tokenizer = { type: 'Split', pattern: { Regex: '[a&&b]' }, behavior: 'Isolated' };
@@ -513,7 +536,8 @@ describe('malformed tokenizer.json', () => {
     expectFieldError(j11, 'model.byte_fallback', /not supported/);
   });
 
-  it('requires the BPE model fields: type, vocab and merges (no merges would silently encode one token per byte)', () => {
+  it('requires the BPE model fields: type, vocab and merges (no merges would silently encode one ' +
+    'token per byte)', () => {
     for (const key of ['merges', 'vocab', 'type']) {
       for (const value of [undefined, null]) {
         const j = base();
@@ -555,7 +579,8 @@ describe('malformed tokenizer.json', () => {
 
   it('names the file given as `file`, for bad JSON and bad fields alike', () => {
     const file = '/models/x/tokenizer.json';
-    expect(() => Tokenizer.fromJSON('{"model": ', { file })).toThrow(/^\/models\/x\/tokenizer\.json: \(root\): not valid JSON/);
+    expect(() =>
+      Tokenizer.fromJSON('{"model": ', { file })).toThrow(/^\/models\/x\/tokenizer\.json: \(root\): not valid JSON/);
     const j = base();
     delete (j.model as Json).merges;
     let err: unknown;
@@ -564,6 +589,7 @@ describe('malformed tokenizer.json', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toMatchObject({ name: 'TokenizerConfigError', file, field: 'model.merges', message: `${file}: model.merges: required field is missing` });
+    expect(err).toMatchObject({ name: 'TokenizerConfigError', file, field: 'model.merges',
+      message: `${file}: model.merges: required field is missing` });
   });
 });

@@ -15,11 +15,15 @@
 
 /** GLM-4's pre-tokenizer pattern, in the Oniguruma syntax tokenizer.json uses. */
 export const GLM_SPLIT_PATTERN =
-  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}|" +
+    " ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 /** The same pattern hand-translated for JS (used only by the trainer below). */
-const GLM_SPLIT_JS =
-  /'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;
+const GLM_SPLIT_JS = new RegExp(
+  String.raw`'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|` +
+    String.raw` ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+  'gu',
+);
 
 /** The 18 added tokens after the base vocabulary, in id order (GLM-4 family layout). */
 export const GLM_SPECIAL_TOKENS = [
@@ -51,7 +55,8 @@ export const GLM_ASR_BASE_VOCAB_SIZE = 59246;
 export const GLM_TRAINING_TEXT = [
   'Please transcribe this audio into text. Please transcribe this audio into text.',
   'The quick brown fox jumps over the lazy dog. The dog is not amused, and the fox is very quick.',
-  "It's a speech recognition model that runs in the browser. We're testing the tokenizer, and they'll see that it works.",
+  "It's a speech recognition model that runs in the browser. We're testing the tokenizer, and " +
+    "they'll see that it works.",
   "I'm sure you've heard this before: don't trust a tokenizer you haven't tested! He'd say the same thing.",
   'Speech recognition turns spoken audio into written text; the text is then returned to the user.',
   'There are 365 days in a year, 24 hours in a day, and 60 minutes in an hour. Call 555-0100 at 10:30.',
@@ -98,7 +103,8 @@ function trainMerges(text: string, count: number, b2c: string[]): Array<[string,
     for (const b of enc.encode(m[0])) mapped += b2c[b];
     wordCounts.set(mapped, (wordCounts.get(mapped) ?? 0) + 1);
   }
-  const words: Array<{ symbols: string[]; count: number }> = [...wordCounts].map(([w, c]) => ({ symbols: [...w], count: c }));
+  const words: Array<{ symbols: string[]; count: number }> = [...wordCounts].map(([w, c]) =>
+    ({ symbols: [...w], count: c }));
   const merges: Array<[string, string]> = [];
   while (merges.length < count) {
     const pairCounts = new Map<string, number>();
@@ -148,7 +154,8 @@ export function makeGlmTokenizerJson(options: GlmTokenizerOptions = {}): Record<
   const merges = trainMerges(text, options.merges ?? 400, b2c);
   for (const [a, b] of merges) if (vocab[a + b] === undefined) vocab[a + b] = size++;
   if (options.padBaseVocabTo !== undefined) {
-    if (options.padBaseVocabTo < size) throw new Error(`padBaseVocabTo ${options.padBaseVocabTo} < learned vocab ${size}`);
+    if (options.padBaseVocabTo < size) throw new Error(`padBaseVocabTo ${options.padBaseVocabTo} ` +
+      `< learned vocab ${size}`);
     // A real space never survives byte-level pre-tokenization, so these can never be produced.
     while (size < options.padBaseVocabTo) vocab[`filler ${size}`] = size++;
   }
@@ -165,7 +172,8 @@ export function makeGlmTokenizerJson(options: GlmTokenizerOptions = {}): Record<
     options.postProcessor === 'gmask-sop'
       ? {
           type: 'TemplateProcessing',
-          single: [{ SpecialToken: { id: '[gMASK]', type_id: 0 } }, { SpecialToken: { id: '<sop>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+          single: [{ SpecialToken: { id: '[gMASK]', type_id: 0 } }, { SpecialToken: { id: '<sop>', type_id: 0 } },
+            { Sequence: { id: 'A', type_id: 0 } }],
           pair: [
             { SpecialToken: { id: '[gMASK]', type_id: 0 } },
             { SpecialToken: { id: '<sop>', type_id: 0 } },

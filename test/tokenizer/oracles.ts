@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { Tokenizer as JsTokenizer } from '@huggingface/tokenizers';
 import { Tokenizer as RustTokenizer } from 'tokenizers';
 
-export const WHISPER_TOKENIZER_PATH = fileURLToPath(new URL('../../../shared/corpus/tokenizers/whisper-base/tokenizer.json', import.meta.url));
+export const WHISPER_TOKENIZER_PATH = fileURLToPath(
+  new URL('../../../shared/corpus/tokenizers/whisper-base/tokenizer.json', import.meta.url),
+);
 /** Why the Whisper tokenizer tests skip (for skipWhen), or null when its tokenizer.json is there. */
 export const NO_WHISPER = existsSync(WHISPER_TOKENIZER_PATH)
   ? null
@@ -33,7 +35,8 @@ export function makeOracles(json: Record<string, unknown>, withJs = true): Oracl
     rust,
     jsEncode: (text, add) => js.encode(text, { add_special_tokens: add }).ids,
     // (the JS library rejects an empty id list instead of returning '')
-    jsDecode: (ids, skip) => (ids.length === 0 ? '' : js.decode(ids, { skip_special_tokens: skip, clean_up_tokenization_spaces: false })),
+    jsDecode: (ids, skip) => (ids.length === 0 ? '' : js.decode(ids,
+      { skip_special_tokens: skip, clean_up_tokenization_spaces: false })),
     rustEncode: async (text, add) => (await rust.encode(text, null, { addSpecialTokens: add })).getIds(),
     rustDecode: (ids, skip) => rust.decode(ids, skip),
   };
