@@ -40,7 +40,8 @@ export function isValidRepoId(repoId: string): boolean {
 
 export function assertRepoId(repoId: string): void {
   if (!isValidRepoId(repoId)) {
-    throw new HubError('invalid-argument', `invalid Hugging Face repo id "${repoId}" (expected "org/name")`, { repoId });
+    throw new HubError('invalid-argument', `invalid Hugging Face repo id "${repoId}" (expected ` +
+      `"org/name")`, { repoId });
   }
 }
 
@@ -114,7 +115,8 @@ export function parseFileSpec(entry: string): FileSpec {
   if (optional) s = s.slice(0, -1);
   const alternatives = s.split('|').map((a) => a.trim().replace(/^\.\//, ''));
   for (const a of alternatives) {
-    if (!isSafeRelPath(a)) throw new HubError('invalid-argument', `invalid file path "${a}" in file selection "${entry}"`);
+    if (!isSafeRelPath(a)) throw new HubError('invalid-argument',
+      `invalid file path "${a}" in file selection "${entry}"`);
   }
   return { alternatives, optional, text: entry };
 }

@@ -234,7 +234,8 @@ class Downloader {
   }
 
   private describeMissing(c: SnapshotInspection): string {
-    return c.commit ? `snapshot ${c.commit} lacks ${c.missing.join(', ')}` : `nothing cached for revision ${this.revision}`;
+    return c.commit ? `snapshot ${c.commit} lacks ${c.missing.join(', ')}` :
+      `nothing cached for revision ${this.revision}`;
   }
 
   private inspect(mode: 'strict' | 'lenient'): Promise<SnapshotInspection> {
@@ -270,7 +271,8 @@ class Downloader {
         if (cached.complete) return cached.dir!;
         throw new HubError(
           'network',
-          `cannot reach ${this.s.endpoint}: ${describeNetworkError(e.cause ?? e)}; the model ${this.target} is not cached at ${this.repoDir} (${this.describeMissing(cached)})`,
+          `cannot reach ${this.s.endpoint}: ${describeNetworkError(e.cause ?? e)}; the model ${this.target} is not ` +
+            `cached at ${this.repoDir} (${this.describeMissing(cached)})`,
           { repoId: this.repoId, revision: this.revision, cause: e.cause ?? e },
         );
       }
@@ -300,7 +302,8 @@ class Downloader {
       for (const shard of shardsOfIndex(rf.path, await this.indexText(rf))) {
         const sf = files.get(shard);
         if (!sf) {
-          throw new HubError('file-not-found', `${shard}, listed in ${rf.path}, is not in ${this.target} (commit ${this.commit})`, {
+          throw new HubError('file-not-found', `${shard}, listed in ${rf.path}, is not in ${this.target} ` +
+            `(commit ${this.commit})`, {
             repoId: this.repoId,
             revision: this.revision,
           });
@@ -335,7 +338,8 @@ class Downloader {
   // -------------------------------------------------------------------------------------------
 
   private resolveUrl(relPath: string): string {
-    return `${this.s.endpoint}/${this.repoId}/resolve/${this.commit}/${relPath.split('/').map(encodeURIComponent).join('/')}`;
+    const encoded = relPath.split('/').map(encodeURIComponent).join('/');
+    return `${this.s.endpoint}/${this.repoId}/resolve/${this.commit}/${encoded}`;
   }
 
   /** fetch with auth + user agent; connection failures become `HubError('network')`. */
@@ -344,7 +348,8 @@ class Downloader {
     headers.set('user-agent', USER_AGENT);
     if (this.s.token && init.auth !== false) headers.set('authorization', `Bearer ${this.s.token.token}`);
     try {
-      return await fetch(url, { method: init.method ?? 'GET', headers, redirect: 'manual', signal: init.watchdog.signal });
+      return await fetch(url, { method: init.method ?? 'GET', headers, redirect: 'manual',
+        signal: init.watchdog.signal });
     } catch (e) {
       throw this.transportError(e, init.watchdog, `cannot reach ${new URL(url).origin}`);
     }
@@ -355,7 +360,8 @@ class Downloader {
     if (this.signal?.aborted) return this.signal.reason ?? e;
     if (isAbortError(e) && !wd.fired) return e;
     const why = wd.fired ? `no data for ${wd.ms / 1000} s` : describeNetworkError(e);
-    return new HubError('network', `${what}: ${why}`, { repoId: this.repoId, revision: this.revision, cause: e, retryable: true });
+    return new HubError('network', `${what}: ${why}`, { repoId: this.repoId, revision: this.revision,
+      cause: e, retryable: true });
   }
 
   /**
@@ -399,8 +405,11 @@ class Downloader {
         return new HubError(
           'unauthorized',
           tok
-            ? `the hub rejected the access token from ${tok.source} for ${this.target} (HTTP 401 from ${this.s.endpoint})${says}; check that HF_TOKEN holds a valid token with read access to this repository`
-            : `${this.target} needs authentication (HTTP 401 from ${this.s.endpoint})${says}: the repository is private or gated, or does not exist; set HF_TOKEN to a Hugging Face access token (or save one in ${hubTokenPath()})`,
+            ? `the hub rejected the access token from ${tok.source} for ${this.target} (HTTP 401 from ` +
+              `${this.s.endpoint})${says}; check that HF_TOKEN holds a valid token with read access to this repository`
+            : `${this.target} needs authentication (HTTP 401 from ${this.s.endpoint})${says}: the repository is ` +
+              `private or gated, or does not exist; set HF_TOKEN to a Hugging Face access token (or save ` +
+              `one in ${hubTokenPath()})`,
           details,
         );
       case 403:
@@ -408,19 +417,24 @@ class Downloader {
           'unauthorized',
           `access to ${this.target} is forbidden (HTTP 403 from ${this.s.endpoint})${says}; ` +
             (tok
-              ? `the token from ${tok.source} has no access: for a gated model, accept its conditions at ${this.s.endpoint}/${this.repoId} with that account, or set HF_TOKEN to another token`
-              : `set HF_TOKEN to a Hugging Face access token with access to it (gated models: accept their conditions at ${this.s.endpoint}/${this.repoId} first)`),
+              ? `the token from ${tok.source} has no access: for a gated model, accept its conditions at ` +
+                `${this.s.endpoint}/${this.repoId} with that account, or set HF_TOKEN to another token`
+              : `set HF_TOKEN to a Hugging Face access token with access to it (gated models: accept their ` +
+                `conditions at ${this.s.endpoint}/${this.repoId} first)`),
           details,
         );
       case 404:
         if (file && errCode === 'EntryNotFound') {
-          return new HubError('file-not-found', `${file} not found in ${this.target} (commit ${this.commit})${says}`, details);
+          return new HubError('file-not-found', `${file} not found in ${this.target} (commit ` +
+            `${this.commit})${says}`, details);
         }
-        return new HubError('not-found', `repository or revision not found: ${this.target} at ${this.s.endpoint} (HTTP 404)${says}`, details);
+        return new HubError('not-found', `repository or revision not found: ${this.target} at ${this.s.endpoint} ` +
+          `(HTTP 404)${says}`, details);
       default:
         return new HubError(
           'http',
-          `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''} from ${this.s.endpoint} for ${file ? `${file} of ` : ''}${this.target}${says}`,
+          `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''} from ${this.s.endpoint} for ` +
+            `${file ? `${file} of ` : ''}${this.target}${says}`,
           { ...details, retryable: res.status >= 500 || res.status === 429 },
         );
     }
@@ -435,7 +449,8 @@ class Downloader {
         return await fn();
       } catch (e) {
         const retry =
-          e instanceof HubError && e.retryable && (retryConnectionErrors || e.code !== 'network') && attempt < retries && !this.signal?.aborted;
+          e instanceof HubError && e.retryable && (retryConnectionErrors || e.code !== 'network') &&
+            attempt < retries && !this.signal?.aborted;
         if (!retry) throw e;
         await sleep(delay * 2 ** attempt, this.signal);
       }
@@ -458,7 +473,8 @@ class Downloader {
         try {
           return JSON.parse(text) as unknown;
         } catch (e) {
-          throw new HubError('http', `malformed answer from ${url}: ${(e as Error).message}`, { repoId: this.repoId, revision: this.revision, cause: e });
+          throw new HubError('http', `malformed answer from ${url}: ${(e as Error).message}`,
+            { repoId: this.repoId, revision: this.revision, cause: e });
         }
       } finally {
         watchdog.stop();
@@ -466,14 +482,19 @@ class Downloader {
     }, false);
     const info = json as { sha?: unknown; siblings?: unknown };
     if (typeof info?.sha !== 'string' || !isCommitHash(info.sha) || !Array.isArray(info.siblings)) {
-      throw new HubError('http', `unexpected answer from ${url}: no commit "sha" or "siblings" list`, { repoId: this.repoId, revision: this.revision });
+      throw new HubError('http', `unexpected answer from ${url}: no commit "sha" or "siblings" list`,
+        { repoId: this.repoId, revision: this.revision });
     }
     if (isCommitHash(this.revision) && info.sha !== this.revision) {
-      throw new HubError('http', `the hub resolved commit ${this.revision} to ${info.sha}`, { repoId: this.repoId, revision: this.revision });
+      throw new HubError('http', `the hub resolved commit ${this.revision} to ${info.sha}`,
+        { repoId: this.repoId, revision: this.revision });
     }
     const files = new Map<string, RemoteFile>();
     for (const raw of info.siblings as unknown[]) {
-      const s = raw as { rfilename?: unknown; size?: unknown; blobId?: unknown; lfs?: { sha256?: unknown; oid?: unknown; size?: unknown } | null };
+      const s = raw as {
+        rfilename?: unknown; size?: unknown; blobId?: unknown;
+        lfs?: { sha256?: unknown; oid?: unknown; size?: unknown } | null;
+      };
       if (typeof s?.rfilename !== 'string' || !isSafeRelPath(s.rfilename)) continue;
       const rf: RemoteFile = { path: s.rfilename };
       const lfs = s.lfs && typeof s.lfs === 'object' ? s.lfs : undefined;
@@ -496,7 +517,8 @@ class Downloader {
       for (let hop = 0; hop < 10; hop++) {
         const watchdog = new Watchdog(this.s.metadataTimeoutMs, this.signal);
         const auth = new URL(cur).origin === new URL(this.s.endpoint).origin;
-        const res = await this.request(cur, { method: 'HEAD', headers: { 'accept-encoding': 'identity' }, auth, watchdog }).finally(() =>
+        const head = { method: 'HEAD', headers: { 'accept-encoding': 'identity' }, auth, watchdog };
+        const res = await this.request(cur, head).finally(() =>
           watchdog.stop(),
         );
         if (res.status >= 400) throw await this.httpError(res, rf.path);
@@ -507,7 +529,8 @@ class Downloader {
           continue;
         }
         if (!etag || !isSafeBlobId(etag)) {
-          throw new HubError('http', `no usable ETag for ${rf.path} of ${this.target} from ${cur}`, { repoId: this.repoId, revision: this.revision });
+          throw new HubError('http', `no usable ETag for ${rf.path} of ${this.target} from ${cur}`,
+            { repoId: this.repoId, revision: this.revision });
         }
         const linked = res.headers.get('x-linked-size');
         rf.size ??= parseSize(linked ?? res.headers.get('content-length'));
@@ -527,7 +550,8 @@ class Downloader {
   private integrityError(rf: RemoteFile, what: string): HubError {
     return new HubError(
       'integrity',
-      `${rf.path} of ${this.target} (commit ${this.commit}): ${what}; the corrupt download was deleted, run again to retry`,
+      `${rf.path} of ${this.target} (commit ${this.commit}): ${what}; the corrupt download was ` +
+        `deleted, run again to retry`,
       { repoId: this.repoId, revision: this.revision },
     );
   }
@@ -547,13 +571,16 @@ class Downloader {
   private async indexText(rf: RemoteFile): Promise<string> {
     const inSnap = path.join(snapshotDir(this.repoDir, this.commit), ...rf.path.split('/'));
     if (await isFile(inSnap)) return fsp.readFile(inSnap, 'utf8');
-    if (rf.blobId && (await isFile(blobFile(this.repoDir, rf.blobId)))) return fsp.readFile(blobFile(this.repoDir, rf.blobId), 'utf8');
+    if (rf.blobId && (await isFile(blobFile(this.repoDir, rf.blobId)))) {
+      return fsp.readFile(blobFile(this.repoDir, rf.blobId), 'utf8');
+    }
     const bytes = await this.withRetries(async () => {
       const watchdog = new Watchdog(this.s.downloadTimeoutMs, this.signal);
       let buf: Uint8Array;
       let res: Response;
       try {
-        res = await this.requestFollow(this.resolveUrl(rf.path), { headers: { 'accept-encoding': 'identity' }, watchdog });
+        res = await this.requestFollow(this.resolveUrl(rf.path),
+          { headers: { 'accept-encoding': 'identity' }, watchdog });
         if (!res.ok) throw await this.httpError(res, rf.path);
         try {
           buf = new Uint8Array(await res.arrayBuffer());
@@ -602,7 +629,8 @@ class Downloader {
         } catch (e) {
           if (!(e instanceof HubError) || !e.retryable) throw e;
           const kept = await fileSize(part);
-          throw new HubError('network', `${e.message} (gave up after ${this.o.retries ?? DEFAULT_RETRIES} retries${kept ? `; ${kept} bytes kept in ${part}, run again to resume` : ''})`, {
+          throw new HubError('network', `${e.message} (gave up after ${this.o.retries ?? DEFAULT_RETRIES} ` +
+            `retries${kept ? `; ${kept} bytes kept in ${part}, run again to resume` : ''})`, {
             repoId: this.repoId,
             revision: this.revision,
             status: e.status,
@@ -680,7 +708,8 @@ class Downloader {
   }
 
   /** GET the file from byte `offset` (a Range request when > 0) and append it to `part`; returns the new size. */
-  private async transfer(rf: RemoteFile, part: string, state: PartState, offset: number, watchdog: Watchdog): Promise<number> {
+  private async transfer(rf: RemoteFile, part: string, state: PartState, offset: number,
+    watchdog: Watchdog): Promise<number> {
     const headers: Record<string, string> = { 'accept-encoding': 'identity' };
     if (offset > 0) headers.range = `bytes=${offset}-`;
     const res = await this.requestFollow(this.resolveUrl(rf.path), { headers, watchdog });
@@ -694,7 +723,8 @@ class Downloader {
     if (!res.ok) throw await this.httpError(res, rf.path);
     if (res.status === 206) {
       const cr = parseContentRange(res.headers.get('content-range'));
-      if (!cr || cr.start !== offset) await restart(`unexpected Content-Range "${res.headers.get('content-range')}" for a resume at byte ${offset}`);
+      if (!cr || cr.start !== offset) await restart(`unexpected Content-Range "${res.headers.get('content-range')}" ` +
+        `for a resume at byte ${offset}`);
       rf.size ??= cr!.total;
     } else {
       // 200: the server ignored the Range header; start over.
@@ -720,7 +750,8 @@ class Downloader {
         try {
           chunk = await reader.read();
         } catch (e) {
-          throw this.transportError(e, watchdog, `download of ${rf.path} of ${this.target}: connection lost after ${offset} of ${rf.size ?? '?'} bytes`);
+          throw this.transportError(e, watchdog, `download of ${rf.path} of ${this.target}: connection lost after ` +
+            `${offset} of ${rf.size ?? '?'} bytes`);
         }
         if (chunk.done) break;
         watchdog.kick();
@@ -742,7 +773,8 @@ class Downloader {
       reader.releaseLock();
       await fh.close().catch(() => {});
     }
-    if (rf.size !== undefined && offset < rf.size) throw this.transferError(rf, `connection closed after ${offset} of ${rf.size} bytes`);
+    if (rf.size !== undefined && offset < rf.size) throw this.transferError(rf,
+      `connection closed after ${offset} of ${rf.size} bytes`);
     return offset;
   }
 }

@@ -60,7 +60,10 @@ export function hubTokenPath(env: Env = process.env): string {
 
 export interface HubToken {
   token: string;
-  /** Where it came from, for error messages: `HF_TOKEN`, `HUGGING_FACE_HUB_TOKEN`, the token file path, or `options.token`. */
+  /**
+   * Where it came from, for error messages: `HF_TOKEN`, `HUGGING_FACE_HUB_TOKEN`, the token file path, or
+   * `options.token`.
+   */
   source: string;
 }
 
@@ -94,7 +97,8 @@ function seconds(v: string | undefined, def: number): number {
  * clock restarts with every chunk received, so it bounds a stall, not the whole download.
  */
 export function hubTimeouts(env: Env = process.env): { metadataMs: number; downloadMs: number } {
-  return { metadataMs: seconds(env.HF_HUB_ETAG_TIMEOUT, 10) * 1000, downloadMs: seconds(env.HF_HUB_DOWNLOAD_TIMEOUT, 10) * 1000 };
+  return { metadataMs: seconds(env.HF_HUB_ETAG_TIMEOUT, 10) * 1000,
+    downloadMs: seconds(env.HF_HUB_DOWNLOAD_TIMEOUT, 10) * 1000 };
 }
 
 /** Everything the downloader needs, resolved once per call. */

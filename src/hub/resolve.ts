@@ -36,8 +36,9 @@ export type ResolveOptions = Omit<DownloadOptions, 'revision'>;
 export const DEMO_MODEL = 'demo';
 
 /** What every surface says when the demo model is selected (CLI, server log, `GlmAsr.notice`). */
-export const DEMO_NOTICE = 'this is the demo model: a small GLM-ASR-architecture model trained on synthetic English speech for a closed vocabulary ' +
-  '(digit strings, numbers, 20 spoken commands); it is not a general-purpose recogniser (docs/demo-model.md)';
+export const DEMO_NOTICE = 'this is the demo model: a small GLM-ASR-architecture model trained on synthetic English ' +
+  'speech for a closed vocabulary (digit strings, numbers, 20 spoken commands); it is not a general-purpose ' +
+  'recogniser (docs/demo-model.md)';
 
 /** True when `dir` is the package's demo model folder. */
 export function isDemoModelFolder(dir: string): boolean {
@@ -68,7 +69,8 @@ export function demoModelFolder(): string {
  */
 export async function resolveModelSource(spec: string, options: ResolveOptions = {}): Promise<string> {
   const s = spec.trim();
-  if (!s) throw new HubError('invalid-argument', 'empty model source: give a folder or a Hugging Face repo id (org/name)');
+  if (!s) throw new HubError('invalid-argument', 'empty model source: give a folder or a Hugging ' +
+    'Face repo id (org/name)');
   try {
     const st = await fsp.stat(s);
     if (st.isDirectory()) return path.resolve(s);

@@ -66,7 +66,8 @@ describe('environment', () => {
     await writeFile(path.join(env.home, 'token'), 'hf_file\n');
     expect(readHubToken({ HF_HOME: env.home })).toEqual({ token: 'hf_file', source: path.join(env.home, 'token') });
     expect(readHubToken({ HF_HOME: env.home, HUGGING_FACE_HUB_TOKEN: 'hf_legacy' })?.token).toBe('hf_legacy');
-    expect(readHubToken({ HF_HOME: env.home, HUGGING_FACE_HUB_TOKEN: 'hf_legacy', HF_TOKEN: 'hf_env' })).toEqual({ token: 'hf_env', source: 'HF_TOKEN' });
+    expect(readHubToken({ HF_HOME: env.home, HUGGING_FACE_HUB_TOKEN: 'hf_legacy',
+      HF_TOKEN: 'hf_env' })).toEqual({ token: 'hf_env', source: 'HF_TOKEN' });
     const alt = path.join(env.home, 'elsewhere');
     await writeFile(alt, 'hf_alt');
     expect(readHubToken({ HF_HOME: env.home, HF_TOKEN_PATH: alt })?.token).toBe('hf_alt');
@@ -75,23 +76,30 @@ describe('environment', () => {
 
 describe('names and file selections', () => {
   it('repo ids', () => {
-    for (const ok of ['zai-org/GLM-ASR-Nano-2512', 'a/b', 'org/model.v1_2', 'gpt2']) expect(isValidRepoId(ok)).toBe(true);
-    for (const bad of ['', '/x', 'x/', 'a/b/c', 'a/../b', 'a/b--c', 'a/-b', 'a b/c', 'a/b.']) expect(isValidRepoId(bad)).toBe(false);
+    for (const ok of ['zai-org/GLM-ASR-Nano-2512', 'a/b', 'org/model.v1_2', 'gpt2']) {
+      expect(isValidRepoId(ok)).toBe(true);
+    }
+    for (const bad of ['', '/x', 'x/', 'a/b/c', 'a/../b', 'a/b--c', 'a/-b', 'a b/c', 'a/b.']) {
+      expect(isValidRepoId(bad)).toBe(false);
+    }
     expect(repoCacheDir('zai-org/GLM-ASR-Nano-2512', '/c')).toBe(path.join('/c', 'models--zai-org--GLM-ASR-Nano-2512'));
   });
 
   it('file specs', () => {
-    expect(parseFileSpec('chat_template.jinja?')).toEqual({ alternatives: ['chat_template.jinja'], optional: true, text: 'chat_template.jinja?' });
+    expect(parseFileSpec('chat_template.jinja?')).toEqual({ alternatives: ['chat_template.jinja'], optional: true,
+      text: 'chat_template.jinja?' });
     expect(parseFileSpec('a.json|b.json').alternatives).toEqual(['a.json', 'b.json']);
     expect(() => parseFileSpec('../x')).toThrow(/invalid file path/);
     expect(DEFAULT_MODEL_FILES).toContain('model.safetensors.index.json|model.safetensors');
-    expect(shardsOfIndex('sub/model.safetensors.index.json', JSON.stringify({ weight_map: { a: 's1', b: 's1', c: 's2' } }))).toEqual(['sub/s1', 'sub/s2']);
+    expect(shardsOfIndex('sub/model.safetensors.index.json',
+      JSON.stringify({ weight_map: { a: 's1', b: 's1', c: 's2' } }))).toEqual(['sub/s1', 'sub/s2']);
     expect(() => shardsOfIndex('i.json', JSON.stringify({ weight_map: { a: '../x' } }))).toThrow(/unsafe shard path/);
   });
 });
 
 describe('a cache populated by Python (huggingface_hub layout)', () => {
-  const ALL = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja', 'model.safetensors'];
+  const ALL = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json',
+    'chat_template.jinja', 'model.safetensors'];
 
   it('is reused as-is: zero requests, even for a repo the endpoint does not know', async () => {
     const repo = singleFileRepo('py-org/py-model', 5000);
@@ -115,7 +123,8 @@ describe('a cache populated by Python (huggingface_hub layout)', () => {
     }
   });
 
-  it('lacking .no_exist markers: offline it is used; online one metadata request settles it, no file transfer', async () => {
+  it('lacking .no_exist markers: offline it is used; online one metadata request settles it, no ' +
+    'file transfer', async () => {
     const repo = singleFileRepo('py-org/py-model2', 5000);
     const snap = await writePythonCache(path.join(env.home, 'hub'), repo, ALL);
     const hub = await FakeHub.start([repo]);

@@ -36,7 +36,8 @@ afterEach(async () => {
   await env.restore();
 });
 
-const DEFAULT_SELECTED = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja', 'model.safetensors'];
+const DEFAULT_SELECTED = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json',
+  'chat_template.jinja', 'model.safetensors'];
 
 describe('downloadModel: fresh download', () => {
   it('builds the huggingface_hub cache layout (blobs, relative snapshot symlinks, refs/main, .no_exist)', async () => {
@@ -94,18 +95,23 @@ describe('downloadModel: fresh download', () => {
   });
 
   it('fetches a sharded checkpoint: index + every shard, nested paths get deeper relative links', async () => {
-    const dir = await downloadModel(sharded.id, { files: ['config.json', 'tokenizer.json', 'model.safetensors.index.json|model.safetensors', 'onnx/encoder.onnx'] });
+    const dir = await downloadModel(sharded.id, { files: ['config.json', 'tokenizer.json',
+      'model.safetensors.index.json|model.safetensors', 'onnx/encoder.onnx'] });
     const rd = repoDir(sharded.id);
-    for (const p of ['model.safetensors.index.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'onnx/encoder.onnx']) {
+    for (const p of ['model.safetensors.index.json', 'model-00001-of-00002.safetensors',
+      'model-00002-of-00002.safetensors', 'onnx/encoder.onnx']) {
       expect(new Uint8Array(await readFile(path.join(dir, p)))).toEqual(fileOf(sharded, p));
     }
-    expect(await readlink(path.join(dir, 'onnx/encoder.onnx'))).toBe(`../../../blobs/${blobIdOf(sharded, 'onnx/encoder.onnx')}`);
+    expect(await readlink(path.join(dir, 'onnx/encoder.onnx')))
+      .toBe(`../../../blobs/${blobIdOf(sharded, 'onnx/encoder.onnx')}`);
     // the index was fetched once (into memory, then stored as a blob like the others)
     expect(hub.requests.filter((r) => r.url.endsWith('/model.safetensors.index.json')).length).toBe(1);
-    expect(await readlink(path.join(dir, 'model.safetensors.index.json'))).toBe(`../../blobs/${blobIdOf(sharded, 'model.safetensors.index.json')}`);
+    expect(await readlink(path.join(dir, 'model.safetensors.index.json')))
+      .toBe(`../../blobs/${blobIdOf(sharded, 'model.safetensors.index.json')}`);
     expect((await readdir(path.join(rd, 'blobs'))).length).toBe(6);
     hub.requests.length = 0;
-    expect(await downloadModel(sharded.id, { files: ['config.json', 'tokenizer.json', 'model.safetensors.index.json|model.safetensors', 'onnx/encoder.onnx'] })).toBe(dir);
+    expect(await downloadModel(sharded.id, { files: ['config.json', 'tokenizer.json',
+      'model.safetensors.index.json|model.safetensors', 'onnx/encoder.onnx'] })).toBe(dir);
     expect(hub.requests).toEqual([]);
   });
 
@@ -114,20 +120,23 @@ describe('downloadModel: fresh download', () => {
     const events: DownloadProgress[] = [];
     const dir = await downloadModel(repo.id, { onProgress: (p) => events.push(p) });
     expect(hub.requests.filter((r) => r.method === 'HEAD').length).toBe(DEFAULT_SELECTED.length);
-    expect(await readlink(path.join(dir, 'model.safetensors'))).toBe(`../../blobs/${sha256Hex(fileOf(repo, 'model.safetensors'))}`);
+    expect(await readlink(path.join(dir, 'model.safetensors')))
+      .toBe(`../../blobs/${sha256Hex(fileOf(repo, 'model.safetensors'))}`);
     expect(await readlink(path.join(dir, 'config.json'))).toBe(`../../blobs/${gitBlobId(fileOf(repo, 'config.json'))}`);
     expect(events.at(-1)!.bytes).toBe(events.at(-1)!.totalBytes);
   });
 
   it('downloads a branch, and a commit hash without writing a ref', async () => {
-    const other: FakeRepo = { id: 'test-org/revs', commit: randomCommit(), files: sharded.files, refs: { 'refs/pr/1': randomCommit() } };
+    const other: FakeRepo = { id: 'test-org/revs', commit: randomCommit(), files: sharded.files,
+      refs: { 'refs/pr/1': randomCommit() } };
     await hub.close();
     hub = await FakeHub.start([other]);
     process.env.HF_ENDPOINT = hub.endpoint;
     const files = ['config.json'];
     const pr = await downloadModel(other.id, { revision: 'refs/pr/1', files });
     expect(pr.endsWith(other.refs!['refs/pr/1'])).toBe(true);
-    expect((await readFile(path.join(repoDir(other.id), 'refs', 'refs', 'pr', '1'), 'utf8')).trim()).toBe(other.refs!['refs/pr/1']);
+    expect((await readFile(path.join(repoDir(other.id), 'refs', 'refs', 'pr', '1'), 'utf8')).trim())
+      .toBe(other.refs!['refs/pr/1']);
     expect(hub.requests[0].url).toBe(`/api/models/${other.id}/revision/refs%2Fpr%2F1?blobs=true`);
 
     const byCommit = await downloadModel(other.id, { revision: other.commit, files });
@@ -229,7 +238,9 @@ describe('downloadModel: resume and verification', () => {
     const e = await rejection(downloadModel(repo.id));
     expect(e).toBeInstanceOf(HubError);
     expect((e as HubError).code).toBe('integrity');
-    expect(e.message).toMatch(/model\.safetensors of test-org\/tiny-asr@main .*sha256 mismatch \(expected [0-9a-f]{64}, got [0-9a-f]{64}\)/);
+    expect(e.message).toMatch(
+      /model\.safetensors of test-org\/tiny-asr@main .*sha256 mismatch \(expected [0-9a-f]{64}, got [0-9a-f]{64}\)/,
+    );
     expect(e.message).toContain('deleted');
     const blobs = await readdir(path.join(repoDir(repo.id), 'blobs'));
     expect(blobs.some((b) => b.startsWith(sha256Hex(fileOf(repo, W))))).toBe(false);
@@ -301,8 +312,10 @@ describe('downloadModel: auth, errors, offline', () => {
     const cdn = hub.requests.filter((r) => r.server === 'cdn');
     expect(cdn.length).toBe(1);
     expect(cdn[0].authorization).toBeUndefined();
-    expect(hub.requests.filter((r) => r.server === 'hub').every((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true);
-    expect(sha256Hex(await readFile(path.join(dir, 'model.safetensors')))).toBe(sha256Hex(fileOf(repo, 'model.safetensors')));
+    expect(hub.requests.filter((r) => r.server === 'hub').every((r) =>
+      r.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    expect(sha256Hex(await readFile(path.join(dir, 'model.safetensors'))))
+      .toBe(sha256Hex(fileOf(repo, 'model.safetensors')));
   });
 
   it('401 → an error that mentions HF_TOKEN', async () => {
@@ -337,7 +350,8 @@ describe('downloadModel: auth, errors, offline', () => {
     hub.failOnce.set('model.safetensors', 503);
     hub.failOnce.set('config.json', 502);
     const dir = await downloadModel(repo.id, { retryDelayMs: 1 });
-    expect(sha256Hex(await readFile(path.join(dir, 'model.safetensors')))).toBe(sha256Hex(fileOf(repo, 'model.safetensors')));
+    expect(sha256Hex(await readFile(path.join(dir, 'model.safetensors'))))
+      .toBe(sha256Hex(fileOf(repo, 'model.safetensors')));
   });
 
   it('HF_HUB_CACHE overrides $HF_HOME/hub', async () => {
@@ -402,7 +416,8 @@ describe('downloadModel: auth, errors, offline', () => {
     for (const bad of ['', 'a/b/c', '../x', 'org/na me', 'org/--x']) {
       expect(((await rejection(downloadModel(bad))) as HubError).code).toBe('invalid-argument');
     }
-    expect(((await rejection(downloadModel(repo.id, { revision: '../../etc' }))) as HubError).code).toBe('invalid-argument');
+    expect(((await rejection(downloadModel(repo.id,
+      { revision: '../../etc' }))) as HubError).code).toBe('invalid-argument');
     expect(hub.requests).toEqual([]);
   });
 });
@@ -415,6 +430,7 @@ describe('downloadModel: concurrency', () => {
     expect(cdnGets.length).toBe(1);
     const configGets = hub.requests.filter((r) => r.method === 'GET' && r.url.endsWith('/config.json'));
     expect(configGets.length).toBe(1);
-    expect(sha256Hex(await readFile(path.join(a, 'model.safetensors')))).toBe(sha256Hex(fileOf(repo, 'model.safetensors')));
+    expect(sha256Hex(await readFile(path.join(a, 'model.safetensors'))))
+      .toBe(sha256Hex(fileOf(repo, 'model.safetensors')));
   });
 });

@@ -40,7 +40,8 @@ export interface RecordedRequest {
 }
 
 export const sha256Hex = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
-export const gitBlobId = (b: Uint8Array): string => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
+export const gitBlobId = (b: Uint8Array): string =>
+  createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
 export const randomCommit = (): string => randomBytes(20).toString('hex');
 
 function lfsPointer(f: FakeFile): string {
@@ -116,7 +117,8 @@ export class FakeHub {
     const parts = url.pathname.split('/').slice(1).map(decodeURIComponent);
     if (parts[0] === 'cdn' && parts.length === 2) return this.serveCdn(req, res, parts[1]);
     if (server === 'hub' && parts[0] === 'api' && parts[1] === 'models' && parts[4] === 'revision') {
-      return this.serveRevision(req, res, `${parts[2]}/${parts[3]}`, parts.slice(5).join('/'), url.searchParams.get('blobs') === 'true');
+      return this.serveRevision(req, res, `${parts[2]}/${parts[3]}`, parts.slice(5).join('/'),
+        url.searchParams.get('blobs') === 'true');
     }
     if (server === 'hub' && parts[2] === 'resolve' && parts.length >= 5) {
       return this.serveResolve(req, res, `${parts[0]}/${parts[1]}`, parts[3], parts.slice(4).join('/'));
@@ -130,7 +132,8 @@ export class FakeHub {
   }
 
   /** The repo + commit, or an error answer already sent. */
-  private lookup(req: http.IncomingMessage, res: http.ServerResponse, repoId: string, rev: string): { repo: FakeRepo; commit: string } | undefined {
+  private lookup(req: http.IncomingMessage, res: http.ServerResponse, repoId: string,
+    rev: string): { repo: FakeRepo; commit: string } | undefined {
     const repo = this.repos.find((r) => r.id === repoId);
     if (repo?.private && req.headers.authorization !== `Bearer ${this.opts.token}`) {
       // like the hub: private repos look nonexistent to anonymous / wrong-token callers
@@ -138,8 +141,10 @@ export class FakeHub {
       return undefined;
     }
     if (repo?.gated) {
-      if (!req.headers.authorization) this.error(res, 401, 'GatedRepo', 'Access to this model is restricted. You must be authenticated.');
-      else this.error(res, 403, 'GatedRepo', 'Access to this model is restricted and you are not in the authorized list.');
+      if (!req.headers.authorization) this.error(res, 401, 'GatedRepo',
+        'Access to this model is restricted. You must be authenticated.');
+      else this.error(res, 403, 'GatedRepo', 'Access to this model is restricted and you are not ' +
+        'in the authorized list.');
       return undefined;
     }
     if (!repo) {
@@ -155,7 +160,8 @@ export class FakeHub {
     return { repo, commit };
   }
 
-  private serveRevision(req: http.IncomingMessage, res: http.ServerResponse, repoId: string, rev: string, blobs: boolean): void {
+  private serveRevision(req: http.IncomingMessage, res: http.ServerResponse, repoId: string,
+    rev: string, blobs: boolean): void {
     const hit = this.lookup(req, res, repoId, rev);
     if (!hit) return;
     const siblings = hit.repo.files.map((f) => {
@@ -173,7 +179,8 @@ export class FakeHub {
     res.end(JSON.stringify({ _id: 'x', id: hit.repo.id, private: !!hit.repo.private, sha: hit.commit, siblings }));
   }
 
-  private serveResolve(req: http.IncomingMessage, res: http.ServerResponse, repoId: string, rev: string, filePath: string): void {
+  private serveResolve(req: http.IncomingMessage, res: http.ServerResponse, repoId: string, rev: string,
+    filePath: string): void {
     const hit = this.lookup(req, res, repoId, rev);
     if (!hit) return;
     const f = hit.repo.files.find((x) => x.path === filePath);
@@ -205,7 +212,8 @@ export class FakeHub {
     res.writeHead(403).end('AccessDenied');
   }
 
-  private serveBytes(req: http.IncomingMessage, res: http.ServerResponse, f: FakeFile, extra: Record<string, string>): void {
+  private serveBytes(req: http.IncomingMessage, res: http.ServerResponse, f: FakeFile,
+    extra: Record<string, string>): void {
     let data = f.data;
     if (this.corrupt.has(f.path)) {
       data = Uint8Array.from(data);
@@ -214,7 +222,8 @@ export class FakeHub {
     const total = data.length;
     let start = 0;
     let status = 200;
-    const headers: Record<string, string> = { ...extra, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' };
+    const headers: Record<string, string> = { ...extra, 'accept-ranges': 'bytes',
+      'content-type': 'application/octet-stream' };
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (m && !this.ignoreRange) {
       start = Number(m[1]);

@@ -53,7 +53,10 @@ export function bytes(n: number, seed: number): Uint8Array {
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-/** A GLM-ASR-like repo: single-file weights (LFS), no processor/preprocessor config, plus files the engine does not use. */
+/**
+ * A GLM-ASR-like repo: single-file weights (LFS), no processor/preprocessor config, plus files the engine does not
+ * use.
+ */
 export function singleFileRepo(id = 'test-org/tiny-asr', weightsSize = 300_000): FakeRepo {
   const files: FakeFile[] = [
     { path: 'config.json', data: text('{"model_type":"glmasr","hidden_size":8}\n') },

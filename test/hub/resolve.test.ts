@@ -28,7 +28,9 @@ describe('parseRepoSpec', () => {
     expect(parseRepoSpec('zai-org/GLM-ASR-Nano-2512')).toEqual({ repoId: 'zai-org/GLM-ASR-Nano-2512' });
     expect(parseRepoSpec('a/b@v1.0')).toEqual({ repoId: 'a/b', revision: 'v1.0' });
     expect(parseRepoSpec('a/b@refs/pr/3')).toEqual({ repoId: 'a/b', revision: 'refs/pr/3' });
-    for (const bad of ['gpt2', 'a/b@', './a/b', 'a/b/c', '/abs/path', 'a/b c']) expect(parseRepoSpec(bad)).toBeUndefined();
+    for (const bad of ['gpt2', 'a/b@', './a/b', 'a/b/c', '/abs/path', 'a/b c']) {
+      expect(parseRepoSpec(bad)).toBeUndefined();
+    }
   });
 });
 
