@@ -56,7 +56,8 @@ function bestFirst<T extends { score: number }>(items: readonly T[], n: number):
 export async function beamSearch(model: SearchModel, options: BeamSearchOptions): Promise<BeamSearchResult> {
   const { beams: B, maxNewTokens, signal, onStep } = options;
   const lengthPenalty = options.lengthPenalty ?? 1.0;
-  const earlyStopping = options.earlyStopping ?? true; // the project default: generate(num_beams=B, early_stopping=True)
+  // the project default: generate(num_beams=B, early_stopping=True)
+  const earlyStopping = options.earlyStopping ?? true;
   checkInt('beams', B, 1, model.maxRows);
   checkInt('maxNewTokens', maxNewTokens, 1);
   if (!Number.isFinite(lengthPenalty)) throw new RangeError(`lengthPenalty must be finite, got ${lengthPenalty}`);

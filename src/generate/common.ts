@@ -8,7 +8,8 @@ export const ABORTED: unique symbol = Symbol('aborted');
  * aborted (the model gave up because of the abort, whatever error it threw), resolves to `ABORTED`;
  * the search then returns `finishReason: 'aborted'`. Other rejections propagate unchanged.
  */
-export async function guard<T>(signal: AbortSignal | undefined, call: () => T | Promise<T>): Promise<T | typeof ABORTED> {
+export async function guard<T>(signal: AbortSignal | undefined,
+  call: () => T | Promise<T>): Promise<T | typeof ABORTED> {
   if (signal?.aborted) return ABORTED;
   try {
     return await call();

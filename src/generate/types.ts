@@ -102,9 +102,15 @@ export interface BeamSearchOptions {
   maxNewTokens: number;
   /** Token ids that end a hypothesis (transformers `eos_token_id`). Duplicates are ignored. */
   eosTokenIds: readonly number[];
-  /** transformers `length_penalty`: hypothesis score = sum of log-probs / generated_len ** lengthPenalty. Default 1.0. */
+  /**
+   * transformers `length_penalty`: hypothesis score = sum of log-probs / generated_len ** lengthPenalty.
+   * Default 1.0.
+   */
   lengthPenalty?: number;
-  /** transformers `early_stopping`. Default `true` (the reference call uses early_stopping=True; transformers' own default is false). */
+  /**
+   * transformers `early_stopping`. Default `true` (the reference call uses early_stopping=True; transformers' own
+   * default is false).
+   */
   earlyStopping?: EarlyStopping;
   /** Checked before each model call; an abort ends the search with `finishReason: 'aborted'`. */
   signal?: AbortSignal;

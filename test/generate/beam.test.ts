@@ -56,7 +56,8 @@ describe('beamSearch against a plain re-implementation of transformers v5 _beam_
       expect(result.score, ctx).toBe(ref.score);
       expect(result.steps, ctx).toBe(ref.steps);
       expect(
-        result.hypotheses.map((h) => ({ seq: h.eosToken === undefined ? h.tokens : [...h.tokens, h.eosToken], score: h.score })),
+        result.hypotheses.map((h) => ({ seq: h.eosToken === undefined ? h.tokens :
+          [...h.tokens, h.eosToken], score: h.score })),
         ctx,
       ).toEqual(ref.slots.filter((s) => s.finished).map((s) => ({ seq: s.sequence, score: s.score })));
       for (const h of result.hypotheses) expect(h.tokens.some((t) => eosTokenIds.includes(t)), ctx).toBe(false);
@@ -254,7 +255,8 @@ describe('beamSearch, handcrafted cases', () => {
 
   it('handles several eos ids: K = (1 + n_eos)·B candidates, and the eos that ended it', async () => {
     const logits = scriptedLogits(V, { '': { 10: 0.6, [A]: 0.3 }, [A]: { 11: 0.9 } });
-    const { result, model } = await run(logits, { beams: 2, maxNewTokens: 5, eosTokenIds: [EOS, 10, 11], earlyStopping: true });
+    const { result, model } = await run(logits, { beams: 2, maxNewTokens: 5,
+      eosTokenIds: [EOS, 10, 11], earlyStopping: true });
     expect(result.tokens).toEqual([]);
     expect(result.eosToken).toBe(10);
     expect(result.hypotheses).toEqual([
@@ -326,7 +328,8 @@ describe('beamSearch, handcrafted cases', () => {
 
     it('before the first call: nothing runs', async () => {
       const model = new MockModel(V, logits);
-      const result = await beamSearch(model, { beams: 2, maxNewTokens: 5, eosTokenIds: [EOS], signal: AbortSignal.abort() });
+      const result = await beamSearch(model, { beams: 2, maxNewTokens: 5, eosTokenIds: [EOS],
+        signal: AbortSignal.abort() });
       expect(result).toEqual({ tokens: [], score: NaN, finishReason: 'aborted', hypotheses: [], steps: 0 });
       expect(model.calls).toEqual([]);
     });
@@ -356,7 +359,8 @@ describe('beamSearch, handcrafted cases', () => {
     await expect(beamSearch(model, { ...base, maxNewTokens: 0 })).rejects.toThrow(RangeError);
     await expect(beamSearch(model, { ...base, eosTokenIds: [-1] })).rejects.toThrow(RangeError);
     await expect(beamSearch(model, { ...base, lengthPenalty: NaN })).rejects.toThrow(RangeError);
-    await expect(beamSearch(model, { ...base, earlyStopping: 'sometimes' as unknown as EarlyStopping })).rejects.toThrow(RangeError);
+    await expect(beamSearch(model,
+      { ...base, earlyStopping: 'sometimes' as unknown as EarlyStopping })).rejects.toThrow(RangeError);
     expect(model.calls).toEqual([]);
   });
 });

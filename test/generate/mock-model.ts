@@ -45,7 +45,8 @@ export class MockModel implements SearchModel {
     let lp = this.memo.get(key);
     if (!lp) {
       const raw = this.logits(history);
-      if (raw.length !== this.vocabSize) throw new Error(`logits function gave ${raw.length} values, expected ${this.vocabSize}`);
+      if (raw.length !== this.vocabSize) throw new Error(`logits function gave ${raw.length} values, ` +
+        `expected ${this.vocabSize}`);
       lp = logSoftmaxF32(raw);
       this.memo.set(key, lp);
     }

@@ -51,7 +51,8 @@ describe('topKCandidates', () => {
     const scores = Float32Array.of(0, -1.25, -1e9, -0.5, -3);
     const all = [];
     for (let row = 0; row < rows; row++) {
-      for (let token = 0; token < V; token++) all.push({ row, token, score: Math.fround(scores[row] + lp[row][token]) });
+      for (let token = 0; token < V; token++) all.push({ row, token,
+        score: Math.fround(scores[row] + lp[row][token]) });
     }
     all.sort(compareCandidates);
     for (const k of [1, 2, 8, 40, rows * V]) expect(topKCandidates(lp, scores, k)).toEqual(all.slice(0, k));
