@@ -24,10 +24,12 @@ export interface InspectReport {
 export async function inspectPath(p: string): Promise<InspectReport> {
   const full = resolve(p);
   const isDir = (await stat(full)).isDirectory();
-  const ckpt = await Checkpoint.open(new NodeFolderProvider(isDir ? full : dirname(full)), isDir ? {} : { singleFile: basename(full), indexFile: '\0none' });
+  const ckpt = await Checkpoint.open(new NodeFolderProvider(isDir ? full : dirname(full)),
+    isDir ? {} : { singleFile: basename(full), indexFile: '\0none' });
   try {
     const scheme = checkpointScheme(ckpt);
-    const tensors = [...ckpt.tensors.values()].map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], bytes: t.byteLength, file: t.file }));
+    const tensors = [...ckpt.tensors.values()].map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape],
+      bytes: t.byteLength, file: t.file }));
     const by = new Map<string, { dtype: string; tensors: number; bytes: number; elements: number }>();
     for (const t of tensors) {
       const e = by.get(t.dtype) ?? { dtype: t.dtype, tensors: 0, bytes: 0, elements: 0 };
@@ -50,19 +52,23 @@ export async function inspectPath(p: string): Promise<InspectReport> {
   }
 }
 
-const fmtBytes = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(3)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`);
+const fmtBytes = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(3)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` :
+  n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`);
 
 export function formatReport(r: InspectReport, summary = false): string {
   const lines: string[] = [`${r.path}`];
   for (const f of r.files) lines.push(`  file ${f.file}: metadata ${JSON.stringify(f.metadata)}`);
-  lines.push(`  quantization: ${r.scheme ?? 'none (float checkpoint)'}${r.scheme ? ` (${r.quantizedTensors} INT8 weights with ${SCALE_SUFFIX} tensors)` : ''}`);
+  const weights = r.scheme ? ` (${r.quantizedTensors} INT8 weights with ${SCALE_SUFFIX} tensors)` : '';
+  lines.push(`  quantization: ${r.scheme ?? 'none (float checkpoint)'}${weights}`);
   if (!summary) {
     const w = Math.max(...r.tensors.map((t) => t.name.length), 4);
     lines.push('', `  ${'name'.padEnd(w)}  dtype  ${'shape'.padEnd(16)}  bytes`);
-    for (const t of r.tensors) lines.push(`  ${t.name.padEnd(w)}  ${t.dtype.padEnd(5)}  ${`[${t.shape.join(', ')}]`.padEnd(16)}  ${fmtBytes(t.bytes)}`);
+    for (const t of r.tensors) lines.push(`  ${t.name.padEnd(w)}  ${t.dtype.padEnd(5)}  ` +
+      `${`[${t.shape.join(', ')}]`.padEnd(16)}  ${fmtBytes(t.bytes)}`);
   }
   lines.push('', '  totals:');
-  for (const t of r.totals) lines.push(`    ${t.dtype.padEnd(5)} ${String(t.tensors).padStart(5)} tensors  ${String(t.elements).padStart(13)} elements  ${fmtBytes(t.bytes)}`);
+  for (const t of r.totals) lines.push(`    ${t.dtype.padEnd(5)} ${String(t.tensors).padStart(5)} tensors  ` +
+    `${String(t.elements).padStart(13)} elements  ${fmtBytes(t.bytes)}`);
   lines.push(`    all   ${String(r.tensors.length).padStart(5)} tensors  ${fmtBytes(r.totalBytes)}`);
   return lines.join('\n');
 }

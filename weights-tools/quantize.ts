@@ -16,7 +16,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Checkpoint, INDEX_FILE } from '../src/weights/checkpoint';
 import { NodeFileSink, NodeFolderProvider } from '../src/weights/node-file-source';
-import { DEFAULT_GROUP_SIZE, GROUP_SIZES, quantizeCheckpoint, type QuantBits, type QuantizeSummary } from '../src/weights/quant';
+import { DEFAULT_GROUP_SIZE, GROUP_SIZES, quantizeCheckpoint, type QuantBits,
+  type QuantizeSummary } from '../src/weights/quant';
 
 export interface QuantizeFolderOptions {
   /** 8 (default) or 4. */
@@ -29,7 +30,8 @@ export interface QuantizeFolderOptions {
 }
 
 /** Quantises the checkpoint in `inDir` into `outDir` (created if needed). */
-export async function quantizeFolder(inDir: string, outDir: string, opts: QuantizeFolderOptions = {}): Promise<QuantizeSummary & { seconds: number }> {
+export async function quantizeFolder(inDir: string, outDir: string,
+  opts: QuantizeFolderOptions = {}): Promise<QuantizeSummary & { seconds: number }> {
   const t0 = performance.now();
   const src = resolve(inDir);
   const dst = resolve(outDir);
@@ -37,7 +39,8 @@ export async function quantizeFolder(inDir: string, outDir: string, opts: Quanti
   const bits = opts.bits ?? 8;
   if (bits !== 8 && bits !== 4) throw new Error(`--bits ${String(bits)}: only 8 and 4 are supported`);
   const G = opts.groupSize ?? DEFAULT_GROUP_SIZE[bits];
-  if (!(GROUP_SIZES as readonly number[]).includes(G)) throw new Error(`group size ${G} is not one of ${GROUP_SIZES.join(', ')}`);
+  if (!(GROUP_SIZES as readonly number[]).includes(G)) throw new Error(`group size ${G} is not one of ` +
+    `${GROUP_SIZES.join(', ')}`);
   await mkdir(dst, { recursive: true });
   const out = join(dst, 'model.safetensors');
   if (!opts.force && (await stat(out).catch(() => null))) throw new Error(`${out} exists (pass --force to overwrite)`);
@@ -81,7 +84,8 @@ async function main(argv: string[]): Promise<void> {
     else args.push(a);
   }
   if (args.length !== 2) {
-    console.error('usage: npm run quantize -- IN_DIR OUT_DIR [--bits 8|4] [--group-size 32|64|128] [--force] [--quiet]');
+    console.error('usage: npm run quantize -- IN_DIR OUT_DIR [--bits 8|4] [--group-size 32|64|128] ' +
+      '[--force] [--quiet]');
     process.exit(2);
   }
   const log = quiet ? undefined : (l: string) => process.stderr.write(`${l}\n`);

@@ -76,12 +76,14 @@ export async function webGpuProblem(): Promise<string | null> {
   if (!gpu) {
     const secure = (globalThis as { isSecureContext?: boolean }).isSecureContext !== false;
     return secure
-      ? 'This browser does not offer WebGPU (navigator.gpu is missing). Use a recent Chrome or Edge (113+), or Firefox / Safari with WebGPU enabled.'
+      ? 'This browser does not offer WebGPU (navigator.gpu is missing). Use a recent Chrome or Edge (113+), or ' +
+        'Firefox / Safari with WebGPU enabled.'
       : 'WebGPU needs a secure page: open this page over https or on localhost (navigator.gpu is missing here).';
   }
   try {
     const adapter = await gpu.requestAdapter();
-    if (!adapter) return 'WebGPU is present but no GPU adapter is available (the GPU may be blocked or disabled in the browser settings, see chrome://gpu).';
+    if (!adapter) return 'WebGPU is present but no GPU adapter is available (the GPU may be blocked or disabled in ' +
+      'the browser settings, see chrome://gpu).';
   } catch (e) {
     return `WebGPU could not open an adapter: ${e instanceof Error ? e.message : String(e)}`;
   }
@@ -151,10 +153,12 @@ export class BrowserEngine {
       }
     } else if (source.kind === 'files') {
       const files = [...source.files];
-      if (files.length === 0) throw new Error('No files were selected: pick the folder that holds config.json, tokenizer.json and the model.safetensors file(s).');
+      if (files.length === 0) throw new Error('No files were selected: pick the folder that holds config.json, ' +
+        'tokenizer.json and the model.safetensors file(s).');
       const picked = FileMapProvider.fromFiles(files, source.name);
       if (!(await picked.exists('config.json'))) {
-        throw new Error(`The folder "${picked.name}" has no config.json at its top level: pick the checkpoint folder itself (config.json, tokenizer.json, model.safetensors…).`);
+        throw new Error(`The folder "${picked.name}" has no config.json at its top level: pick the checkpoint folder ` +
+          `itself (config.json, tokenizer.json, model.safetensors…).`);
       }
       provider = picked;
       from = 'files';
@@ -206,7 +210,8 @@ export class BrowserEngine {
       options.signal?.throwIfAborted();
       const bytes = audio instanceof Uint8Array ? audio : new Uint8Array(await audio.arrayBuffer());
       const beams = options.beams ?? 1;
-      if (beams > asr.maxBeams) throw new RangeError(`In this browser at most ${asr.maxBeams} beams are available; ${beams} were asked for.`);
+      if (beams > asr.maxBeams) throw new RangeError(`In this browser at most ${asr.maxBeams} beams are available; ` +
+        `${beams} were asked for.`);
       const t = await asr.transcribe(bytes, {
         // The page does not load the VAD weights yet: fixed 30 s windows (one segment per 630 s).
         segmenter: 'fixed',

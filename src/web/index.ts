@@ -5,7 +5,8 @@
  * The web page takes its output formats, resampler and WAV encoder from here too (docs/web.md).
  */
 export { GlmAsr } from '../models/glm-asr/transcriber';
-export type { LoadOptions, TranscribeOptions, TranscribeProgress, Transcription, Segment, AudioInput } from '../models/glm-asr/transcriber';
+export type { LoadOptions, TranscribeOptions, TranscribeProgress, Transcription, Segment,
+  AudioInput } from '../models/glm-asr/transcriber';
 export { Checkpoint, FileMapProvider, UrlFolderProvider, type FileProvider } from '../weights/checkpoint';
 export { decodeAudio, AudioDecodeError, resample } from '../audio';
 export { SileroVad, VadStream, VadModelError, VadInputError, type VadConfig, type VadSource } from '../vad';

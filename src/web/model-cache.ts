@@ -90,7 +90,8 @@ export function modelCacheAvailable(): boolean {
 export function normalizeBaseUrl(url: string | URL): string {
   const base = (globalThis as { location?: Location }).location?.href;
   const u = new URL(String(url).trim(), base);
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new TypeError(`model URL must be http(s), got ${u.protocol}`);
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new TypeError(`model URL must be ` +
+    `http(s), got ${u.protocol}`);
   u.hash = '';
   u.search = '';
   if (!u.pathname.endsWith('/')) u.pathname += '/';
@@ -164,7 +165,8 @@ function abortError(signal: AbortSignal): unknown {
  * provider over the cached files. No request at all when the model was cached completely before.
  */
 export async function openUrlModel(baseUrl: string | URL, options: OpenUrlModelOptions = {}): Promise<OpenedModel> {
-  if (!modelCacheAvailable()) throw new Error('Cache Storage is not available on this page (it needs https or localhost)');
+  if (!modelCacheAvailable()) throw new Error('Cache Storage is not available on this page (it ' +
+    'needs https or localhost)');
   const base = normalizeBaseUrl(baseUrl);
   const cache = await caches.open(MODEL_CACHE_NAME);
   const { signal } = options;
@@ -210,7 +212,8 @@ export async function openUrlModel(baseUrl: string | URL, options: OpenUrlModelO
       res = await fetchFn(url, { headers: options.headers, signal, cache: 'no-store', credentials: 'same-origin' });
     } catch (e) {
       if (signal?.aborted) throw abortError(signal);
-      throw new Error(`${url}: the download failed (${e instanceof Error ? e.message : String(e)}); check the URL, and that the host allows cross-origin requests`, { cause: e });
+      throw new Error(`${url}: the download failed (${e instanceof Error ? e.message : String(e)}); check the URL, ` +
+        `and that the host allows cross-origin requests`, { cause: e });
     }
     if (res.status === 404 || res.status === 410) {
       await res.body?.cancel().catch(() => {});
@@ -219,7 +222,8 @@ export async function openUrlModel(baseUrl: string | URL, options: OpenUrlModelO
     }
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel().catch(() => {});
-      throw new Error(`${url}: access denied (HTTP ${res.status}); the web page's own server wants its API key (Settings), other hosts may want a token`);
+      throw new Error(`${url}: access denied (HTTP ${res.status}); the web page's own server wants its API key ` +
+        `(Settings), other hosts may want a token`);
     }
     if (!res.ok || !res.body) {
       await res.body?.cancel().catch(() => {});
@@ -243,11 +247,13 @@ export async function openUrlModel(baseUrl: string | URL, options: OpenUrlModelO
     });
     const type = res.headers.get('content-type') ?? 'application/octet-stream';
     try {
-      await cache.put(url, new Response(res.body.pipeThrough(counter), { status: 200, headers: { 'content-type': type } }));
+      await cache.put(url, new Response(res.body.pipeThrough(counter),
+        { status: 200, headers: { 'content-type': type } }));
     } catch (e) {
       if (signal?.aborted) throw abortError(signal);
       if (e instanceof DOMException && e.name === 'QuotaExceededError') {
-        throw new Error(`${url}: the browser refused to store more data (storage quota exceeded); free some space or load the model from a folder`, { cause: e });
+        throw new Error(`${url}: the browser refused to store more data (storage quota exceeded); free some space or ` +
+          `load the model from a folder`, { cause: e });
       }
       throw new Error(`${url}: the download failed (${e instanceof Error ? e.message : String(e)})`, { cause: e });
     }
@@ -266,7 +272,8 @@ export async function openUrlModel(baseUrl: string | URL, options: OpenUrlModelO
   // The single file first: one request when the checkpoint is not sharded (and no 404 in the console).
   const single = await ensure(SINGLE_FILE, false);
   const index = single ? null : await ensure(INDEX_FILE, false);
-  if (!single && !index) throw new Error(`${base}: neither ${SINGLE_FILE} nor ${INDEX_FILE} was found; is it a GLM-ASR checkpoint folder?`);
+  if (!single && !index) throw new Error(`${base}: neither ${SINGLE_FILE} nor ${INDEX_FILE} was found; is it a ` +
+    `GLM-ASR checkpoint folder?`);
   if (index) {
     let weightMap: unknown;
     try {
@@ -274,10 +281,12 @@ export async function openUrlModel(baseUrl: string | URL, options: OpenUrlModelO
     } catch (e) {
       throw new Error(`${fileUrl(base, INDEX_FILE)}: not valid JSON (${(e as Error).message})`, { cause: e });
     }
-    if (typeof weightMap !== 'object' || weightMap === null) throw new Error(`${fileUrl(base, INDEX_FILE)}: no "weight_map" object`);
+    if (typeof weightMap !== 'object' || weightMap === null) throw new Error(`${fileUrl(base, INDEX_FILE)}: ` +
+      `no "weight_map" object`);
     const shards = [...new Set(Object.values(weightMap as Record<string, unknown>))];
     for (const shard of shards) {
-      if (typeof shard !== 'string' || !isSafeRelPath(shard)) throw new Error(`${fileUrl(base, INDEX_FILE)}: bad shard name ${JSON.stringify(shard)}`);
+      if (typeof shard !== 'string' || !isSafeRelPath(shard)) throw new Error(`${fileUrl(base, INDEX_FILE)}: bad ` +
+        `shard name ${JSON.stringify(shard)}`);
       await ensure(shard, true); // one at a time: shards are large
     }
   }
@@ -285,7 +294,8 @@ export async function openUrlModel(baseUrl: string | URL, options: OpenUrlModelO
   const sizes: Record<string, number> = {};
   for (const [name, blob] of files) sizes[name] = blob.size;
   const m: Manifest = { version: MANIFEST_VERSION, baseUrl: base, files: sizes, savedAt: new Date().toISOString() };
-  await cache.put(base + MANIFEST_SUFFIX, new Response(JSON.stringify(m), { headers: { 'content-type': 'application/json' } }));
+  await cache.put(base + MANIFEST_SUFFIX, new Response(JSON.stringify(m),
+    { headers: { 'content-type': 'application/json' } }));
   // Ask the browser not to evict the cache under storage pressure (it may say no; that is fine).
   void (globalThis.navigator as Navigator | undefined)?.storage?.persist?.().catch(() => false);
   const totalBytes = Object.values(sizes).reduce((a, b) => a + b, 0);

@@ -226,7 +226,8 @@ export class Checkpoint {
     throw new CheckpointError(provider.name, `no ${singleFile} or ${indexFile} found`);
   }
 
-  private static async openFile(provider: FileProvider, rel: string, options: SafetensorsOpenOptions): Promise<SafetensorsFile> {
+  private static async openFile(provider: FileProvider, rel: string,
+    options: SafetensorsOpenOptions): Promise<SafetensorsFile> {
     const src = await provider.open(rel);
     try {
       return await SafetensorsFile.open(src, options);
@@ -236,7 +237,8 @@ export class Checkpoint {
     }
   }
 
-  private static async openSharded(provider: FileProvider, indexFile: string, options: SafetensorsOpenOptions): Promise<Checkpoint> {
+  private static async openSharded(provider: FileProvider, indexFile: string,
+    options: SafetensorsOpenOptions): Promise<Checkpoint> {
     const where = `${provider.name}/${indexFile}`;
     let index: unknown;
     try {
@@ -254,7 +256,8 @@ export class Checkpoint {
       }
       const rel = normalizeRelPath(shard);
       if (!isSafeRelPath(rel)) {
-        throw new CheckpointError(where, `weight_map names shard ${JSON.stringify(shard)}, which is not a relative path inside the folder`, { tensor });
+        throw new CheckpointError(where, `weight_map names shard ${JSON.stringify(shard)}, which is not a relative ` +
+          `path inside the folder`, { tensor });
       }
       weightMap.set(tensor, rel);
     }
@@ -263,7 +266,8 @@ export class Checkpoint {
     for (const s of shardNames) {
       if (!(await provider.exists(s))) {
         const first = [...weightMap].find(([, f]) => f === s)![0];
-        throw new CheckpointError(`${provider.name}/${s}`, `shard listed in ${indexFile} is missing (needed by ${first} and others)`, { tensor: first });
+        throw new CheckpointError(`${provider.name}/${s}`, `shard listed in ${indexFile} is missing (needed by ` +
+          `${first} and others)`, { tensor: first });
       }
     }
 
@@ -280,7 +284,8 @@ export class Checkpoint {
         for (const name of st.tensors.keys()) {
           const other = location.get(name);
           if (other !== undefined) {
-            throw new CheckpointError(provider.name, `tensor is stored in two shards: ${other} and ${rel}`, { tensor: name });
+            throw new CheckpointError(provider.name, `tensor is stored in two shards: ${other} and ` +
+              `${rel}`, { tensor: name });
           }
           location.set(name, rel);
         }

@@ -8,7 +8,8 @@ import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { ByteSourceError, checkRange, type ByteSource } from './sources';
-import { SafetensorsStreamWriter, writeSafetensors, type ByteSink, type TensorSpec, type TensorToWrite } from './safetensors-writer';
+import { SafetensorsStreamWriter, writeSafetensors, type ByteSink, type TensorSpec,
+  type TensorToWrite } from './safetensors-writer';
 import { SafetensorsFile, type SafetensorsOpenOptions } from './safetensors';
 import { Checkpoint, type CheckpointOpenOptions, type FileProvider } from './checkpoint';
 
@@ -41,7 +42,8 @@ export class NodeFileSource implements ByteSource {
       return new NodeFileSource(name, handle, st.size);
     } catch (e) {
       await handle.close().catch(() => {});
-      throw e instanceof ByteSourceError ? e : new ByteSourceError(name, `stat failed: ${(e as Error).message}`, { cause: e });
+      throw e instanceof ByteSourceError ? e : new ByteSourceError(name,
+        `stat failed: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -61,7 +63,8 @@ export class NodeFileSource implements ByteSource {
       try {
         ({ bytesRead } = await handle.read(out, done, want, offset + done));
       } catch (e) {
-        throw new ByteSourceError(this.name, `read of ${want} bytes at offset ${offset + done} failed: ${(e as Error).message}`, { cause: e });
+        throw new ByteSourceError(this.name, `read of ${want} bytes at offset ${offset + done} failed: ` +
+          `${(e as Error).message}`, { cause: e });
       }
       if (bytesRead === 0) {
         throw new ByteSourceError(
@@ -111,7 +114,8 @@ export class NodeFileSink implements ByteSink {
     while (done < bytes.byteLength) {
       const want = Math.min(bytes.byteLength - done, MAX_IO);
       const { bytesWritten } = await handle.write(bytes, done, want, null);
-      if (bytesWritten <= 0) throw new ByteSourceError(this.name, `write made no progress at byte ${this.bytesWritten}`);
+      if (bytesWritten <= 0) throw new ByteSourceError(this.name,
+        `write made no progress at byte ${this.bytesWritten}`);
       done += bytesWritten;
       this.bytesWritten += bytesWritten;
     }
@@ -184,7 +188,8 @@ export class NodeFolderProvider implements FileProvider {
 // ---------------------------------------------------------------------------------------------
 
 /** Open one local safetensors file. */
-export async function openSafetensorsFile(filePath: string, options?: SafetensorsOpenOptions): Promise<SafetensorsFile> {
+export async function openSafetensorsFile(filePath: string,
+  options?: SafetensorsOpenOptions): Promise<SafetensorsFile> {
   const src = await NodeFileSource.open(filePath);
   try {
     return await SafetensorsFile.open(src, options);

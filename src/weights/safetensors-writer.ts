@@ -46,11 +46,13 @@ function byteLengthOf(file: string, t: TensorSpec): number {
   let n = DTYPE_SIZE[t.dtype];
   for (const d of t.shape) {
     if (!Number.isSafeInteger(d) || d < 0) {
-      throw new SafetensorsError(file, `shape ${JSON.stringify(t.shape)} has an invalid dimension ${d}`, { tensor: t.name });
+      throw new SafetensorsError(file, `shape ${JSON.stringify(t.shape)} has an invalid dimension ` +
+        `${d}`, { tensor: t.name });
     }
     n *= d;
   }
-  if (!Number.isSafeInteger(n)) throw new SafetensorsError(file, `shape ${JSON.stringify(t.shape)} is too large`, { tensor: t.name });
+  if (!Number.isSafeInteger(n)) throw new SafetensorsError(file,
+    `shape ${JSON.stringify(t.shape)} is too large`, { tensor: t.name });
   return n;
 }
 
@@ -63,7 +65,8 @@ export function buildSafetensorsHeader(
   const json: Record<string, unknown> = {};
   if (metadata) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new SafetensorsError(file, `metadata value for ${JSON.stringify(k)} is not a string`);
+      if (typeof v !== 'string') throw new SafetensorsError(file,
+        `metadata value for ${JSON.stringify(k)} is not a string`);
     }
     json.__metadata__ = { ...metadata };
   }
@@ -71,8 +74,10 @@ export function buildSafetensorsHeader(
   const seen = new Set<string>();
   let cursor = 0;
   for (const t of tensors) {
-    if (typeof t.name !== 'string' || t.name === '') throw new SafetensorsError(file, 'tensor name must be a non-empty string');
-    if (t.name === '__metadata__') throw new SafetensorsError(file, 'tensor name "__metadata__" is reserved', { tensor: t.name });
+    if (typeof t.name !== 'string' || t.name === '') throw new SafetensorsError(file,
+      'tensor name must be a non-empty string');
+    if (t.name === '__metadata__') throw new SafetensorsError(file,
+      'tensor name "__metadata__" is reserved', { tensor: t.name });
     if (seen.has(t.name)) throw new SafetensorsError(file, 'duplicate tensor name', { tensor: t.name });
     seen.add(t.name);
     const len = byteLengthOf(file, t);
@@ -90,7 +95,8 @@ export function buildSafetensorsHeader(
 }
 
 /** Serialize tensors (in the given order) to one safetensors byte array. */
-export function writeSafetensors(tensors: readonly TensorToWrite[], metadata?: Record<string, string> | null): Uint8Array<ArrayBuffer> {
+export function writeSafetensors(tensors: readonly TensorToWrite[],
+  metadata?: Record<string, string> | null): Uint8Array<ArrayBuffer> {
   const file = 'safetensors writer';
   const { header, offsets, dataSize } = buildSafetensorsHeader(tensors, metadata, file);
   const out = new Uint8Array(header.byteLength + dataSize);
@@ -98,7 +104,8 @@ export function writeSafetensors(tensors: readonly TensorToWrite[], metadata?: R
   tensors.forEach((t, i) => {
     const { begin, end } = offsets[i];
     if (t.data.byteLength !== end - begin) {
-      throw new SafetensorsError(file, `data is ${t.data.byteLength} bytes but shape ${JSON.stringify(t.shape)} × ${t.dtype} needs ${end - begin}`, {
+      throw new SafetensorsError(file, `data is ${t.data.byteLength} bytes but shape ${JSON.stringify(t.shape)} × ` +
+        `${t.dtype} needs ${end - begin}`, {
         tensor: t.name,
       });
     }
@@ -127,7 +134,8 @@ export class SafetensorsStreamWriter {
     this.file = sink.name ?? 'safetensors stream';
   }
 
-  static async create(sink: ByteSink, tensors: readonly TensorSpec[], metadata?: Record<string, string> | null): Promise<SafetensorsStreamWriter> {
+  static async create(sink: ByteSink, tensors: readonly TensorSpec[],
+    metadata?: Record<string, string> | null): Promise<SafetensorsStreamWriter> {
     const layout = buildSafetensorsHeader(tensors, metadata, sink.name ?? 'safetensors stream');
     const w = new SafetensorsStreamWriter(sink, layout);
     await sink.write(layout.header);
@@ -160,17 +168,20 @@ export class SafetensorsStreamWriter {
 
   /** Append bytes of tensor `name` (must be the current tensor; must not exceed its remaining bytes). */
   async write(name: string, bytes: Uint8Array): Promise<void> {
-    if (this.state !== 'open') this.fail(`write after ${this.state === 'finished' ? 'finish' : 'an earlier error'}`, name);
+    if (this.state !== 'open') this.fail(`write after ${this.state === 'finished' ? 'finish' : 'an earlier error'}`,
+      name);
     const cur = this.current;
     if (cur === null) this.fail('all tensors are already complete', name);
     if (cur !== name) {
       const known = this.layout.offsets.some((o) => o.name === name);
-      this.fail(known ? `out of order: expected bytes of ${JSON.stringify(cur)} next` : 'not in the header given to create()', name);
+      this.fail(known ? `out of order: expected bytes of ${JSON.stringify(cur)} next` :
+        'not in the header given to create()', name);
     }
     const o = this.layout.offsets[this.index];
     const remaining = o.end - o.begin - this.written;
     if (bytes.byteLength > remaining) {
-      this.fail(`piece of ${bytes.byteLength} bytes exceeds the ${remaining} bytes remaining (tensor is ${o.end - o.begin} bytes)`, name);
+      this.fail(`piece of ${bytes.byteLength} bytes exceeds the ${remaining} bytes remaining (tensor is ` +
+        `${o.end - o.begin} bytes)`, name);
     }
     try {
       await this.sink.write(bytes);
@@ -186,8 +197,10 @@ export class SafetensorsStreamWriter {
   async writeTensor(name: string, bytes: Uint8Array): Promise<void> {
     const o = this.layout.offsets[this.index];
     if (o && o.name === name) {
-      if (this.written !== 0) this.fail(`writeTensor after ${this.written} bytes were already written with write()`, name);
-      if (bytes.byteLength !== o.end - o.begin) this.fail(`data is ${bytes.byteLength} bytes but the tensor needs ${o.end - o.begin}`, name);
+      if (this.written !== 0) this.fail(`writeTensor after ${this.written} bytes were already ` +
+        `written with write()`, name);
+      if (bytes.byteLength !== o.end - o.begin) this.fail(`data is ${bytes.byteLength} bytes but the tensor needs ` +
+        `${o.end - o.begin}`, name);
     }
     await this.write(name, bytes);
   }

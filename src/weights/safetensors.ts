@@ -87,12 +87,14 @@ export function parseSafetensorsHeader(
   const dataStart = 8 + headerLen;
   const dataSize = fileSize - dataStart;
   if (dataSize < 0) {
-    throw new SafetensorsError(file, `header of ${headerLen} bytes does not fit in a ${fileSize}-byte file`, { offset: dataStart, limit: fileSize });
+    throw new SafetensorsError(file, `header of ${headerLen} bytes does not fit in a ${fileSize}-byte file`,
+      { offset: dataStart, limit: fileSize });
   }
   if (headerLen === 0 || headerBytes[0] !== 0x7b /* '{' */) {
     throw new SafetensorsError(
       file,
-      `header must start with '{' at offset 8 (found ${headerLen === 0 ? 'an empty header' : `byte 0x${headerBytes[0].toString(16).padStart(2, '0')}`})`,
+      `header must start with '{' at offset 8 (found ` +
+        `${headerLen === 0 ? 'an empty header' : `byte 0x${headerBytes[0].toString(16).padStart(2, '0')}`})`,
       { offset: 8 },
     );
   }
@@ -100,7 +102,8 @@ export function parseSafetensorsHeader(
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(headerBytes);
   } catch (e) {
-    throw new SafetensorsError(file, `header (bytes 8..${dataStart}) is not valid UTF-8`, { offset: 8, limit: dataStart, cause: e });
+    throw new SafetensorsError(file, `header (bytes 8..${dataStart}) is not valid UTF-8`,
+      { offset: 8, limit: dataStart, cause: e });
   }
   let json: unknown;
   try {
@@ -108,7 +111,8 @@ export function parseSafetensorsHeader(
   } catch (e) {
     const nul = text.indexOf('\u0000');
     const hint = nul >= 0 ? ` (contains a NUL byte at header offset ${nul}; padding must be spaces, 0x20)` : '';
-    throw new SafetensorsError(file, `header (bytes 8..${dataStart}) is not valid JSON: ${(e as Error).message}${hint}`, {
+    throw new SafetensorsError(file, `header (bytes 8..${dataStart}) is not valid JSON: ` +
+      `${(e as Error).message}${hint}`, {
       offset: 8,
       limit: dataStart,
       cause: e,
@@ -128,7 +132,8 @@ export function parseSafetensorsHeader(
       metadata = {};
       for (const [k, v] of Object.entries(entry)) {
         if (typeof v !== 'string') {
-          throw new SafetensorsError(file, `__metadata__ value for key ${JSON.stringify(k)} is ${preview(v)}, not a string`, { offset: 8 });
+          throw new SafetensorsError(file, `__metadata__ value for key ${JSON.stringify(k)} is ${preview(v)}, not ` +
+            `a string`, { offset: 8 });
         }
         metadata[k] = v;
       }
@@ -143,7 +148,8 @@ export function parseSafetensorsHeader(
 }
 
 function parseEntry(file: string, name: string, entry: unknown, dataStart: number, dataSize: number): TensorInfo {
-  const err = (msg: string, offset?: number, limit?: number) => new SafetensorsError(file, msg, { tensor: name, offset, limit });
+  const err = (msg: string, offset?: number, limit?: number) =>
+    new SafetensorsError(file, msg, { tensor: name, offset, limit });
   if (!isPlainObject(entry)) throw err(`entry is ${preview(entry)}, not an object`);
   const { dtype, shape, data_offsets: offsets } = entry;
   if (!isSafetensorsDtype(dtype)) {
@@ -171,14 +177,16 @@ function parseEntry(file: string, name: string, entry: unknown, dataStart: numbe
   const expected = numel * DTYPE_SIZE[dtype];
   if (!Number.isSafeInteger(expected) || expected !== end - begin) {
     throw err(
-      `shape ${preview(shape)} × ${dtype} (${DTYPE_SIZE[dtype]} B) needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+      `shape ${preview(shape)} × ${dtype} (${DTYPE_SIZE[dtype]} B) needs ${expected} bytes but data_offsets ` +
+        `[${begin}, ${end}] span ${end - begin}`,
       dataStart + begin,
     );
   }
   if (end > dataSize) {
     throw err(
-      `data_offsets [${begin}, ${end}] reach past the data section (${dataSize} bytes, file offset ${dataStart}..${dataStart + dataSize}): ` +
-        `tensor would end at file offset ${dataStart + end}; file truncated or header corrupt`,
+      `data_offsets [${begin}, ${end}] reach past the data section (${dataSize} bytes, ` +
+        `file offset ${dataStart}..${dataStart + dataSize}): tensor would end at file offset ${dataStart + end}; ` +
+        `file truncated or header corrupt`,
       dataStart + end,
       dataStart + dataSize,
     );
@@ -192,7 +200,8 @@ function parseEntry(file: string, name: string, entry: unknown, dataStart: numbe
   });
 }
 
-function checkCoverage(file: string, tensors: Map<string, TensorInfo>, dataStart: number, dataSize: number, allowGaps: boolean): void {
+function checkCoverage(file: string, tensors: Map<string, TensorInfo>, dataStart: number, dataSize: number,
+  allowGaps: boolean): void {
   const sorted = [...tensors.values()].sort((a, b) => a.byteOffset - b.byteOffset || a.byteLength - b.byteLength);
   let cursor = dataStart; // first byte not yet covered
   let prev: TensorInfo | null = null;
@@ -200,7 +209,8 @@ function checkCoverage(file: string, tensors: Map<string, TensorInfo>, dataStart
     if (t.byteOffset < cursor) {
       throw new SafetensorsError(
         file,
-        `data overlaps tensor ${JSON.stringify(prev!.name)}: starts at file offset ${t.byteOffset} but ${JSON.stringify(prev!.name)} ends at ${cursor}`,
+        `data overlaps tensor ${JSON.stringify(prev!.name)}: starts at file offset ${t.byteOffset} but ` +
+          `${JSON.stringify(prev!.name)} ends at ${cursor}`,
         { tensor: t.name, offset: t.byteOffset, limit: cursor },
       );
     }
@@ -208,7 +218,8 @@ function checkCoverage(file: string, tensors: Map<string, TensorInfo>, dataStart
       const after = prev ? `after tensor ${JSON.stringify(prev.name)}` : 'at the start of the data section';
       throw new SafetensorsError(
         file,
-        `hole in the data section ${after}: file bytes ${cursor}..${t.byteOffset} (${t.byteOffset - cursor} bytes) belong to no tensor (the format forbids holes)`,
+        `hole in the data section ${after}: file bytes ${cursor}..${t.byteOffset} (${t.byteOffset - cursor} bytes) ` +
+          `belong to no tensor (the format forbids holes)`,
         { tensor: t.name, offset: cursor, limit: t.byteOffset },
       );
     }
@@ -220,7 +231,8 @@ function checkCoverage(file: string, tensors: Map<string, TensorInfo>, dataStart
     const after = prev ? `after the last tensor ${JSON.stringify(prev.name)}` : 'with no tensors in the header';
     throw new SafetensorsError(
       file,
-      `${dataEnd - cursor} trailing bytes ${after}: file bytes ${cursor}..${dataEnd} belong to no tensor (the format forbids holes; appended data or a wrong header?)`,
+      `${dataEnd - cursor} trailing bytes ${after}: file bytes ${cursor}..${dataEnd} belong to no tensor (the format ` +
+        `forbids holes; appended data or a wrong header?)`,
       { tensor: prev?.name, offset: cursor, limit: dataEnd },
     );
   }
@@ -265,19 +277,22 @@ export class SafetensorsFile {
     const file = source.name;
     const fileSize = await source.size();
     if (fileSize < 8) {
-      throw new SafetensorsError(file, `file is ${fileSize} bytes, too short for the 8-byte header length`, { offset: 0, limit: fileSize });
+      throw new SafetensorsError(file, `file is ${fileSize} bytes, too short for the 8-byte header length`,
+        { offset: 0, limit: fileSize });
     }
     const lenBytes = await SafetensorsFile.readOrThrow(source, 0, 8);
     const n64 = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true);
     const maxHeader = options.maxHeaderBytes ?? MAX_HEADER_BYTES;
     if (n64 > BigInt(maxHeader)) {
-      throw new SafetensorsError(file, `header length ${n64} exceeds the ${maxHeader}-byte limit (not a safetensors file?)`, { offset: 0, limit: maxHeader });
+      throw new SafetensorsError(file, `header length ${n64} exceeds the ${maxHeader}-byte limit (not a safetensors ` +
+        `file?)`, { offset: 0, limit: maxHeader });
     }
     const n = Number(n64);
     if (n > fileSize - 8) {
       throw new SafetensorsError(
         file,
-        `header length ${n} reaches past the end of the file: header would end at offset ${8 + n} but the file is ${fileSize} bytes (truncated?)`,
+        `header length ${n} reaches past the end of the file: header would end at offset ${8 + n} but the file is ` +
+          `${fileSize} bytes (truncated?)`,
         { offset: 8 + n, limit: fileSize },
       );
     }
@@ -286,14 +301,16 @@ export class SafetensorsFile {
     return new SafetensorsFile(source, fileSize, n, parsed);
   }
 
-  private static async readOrThrow(source: ByteSource, offset: number, length: number, tensor?: string): Promise<Uint8Array<ArrayBuffer>> {
+  private static async readOrThrow(source: ByteSource, offset: number, length: number,
+    tensor?: string): Promise<Uint8Array<ArrayBuffer>> {
     try {
       const b = await source.read(offset, length);
       if (b.byteLength !== length) throw new Error(`short read: got ${b.byteLength} of ${length} bytes`);
       return b;
     } catch (e) {
       if (e instanceof SafetensorsError) throw e;
-      throw new SafetensorsError(source.name, `reading ${length} bytes at offset ${offset} failed: ${(e as Error).message}`, {
+      throw new SafetensorsError(source.name, `reading ${length} bytes at offset ${offset} failed: ` +
+        `${(e as Error).message}`, {
         tensor,
         offset,
         limit: offset + length,
@@ -323,7 +340,8 @@ export class SafetensorsFile {
   async readRange(name: string, start: number, end: number): Promise<Uint8Array<ArrayBuffer>> {
     const t = this.get(name);
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > t.byteLength) {
-      throw new SafetensorsError(this.name, `byte range [${start}, ${end}) outside the tensor's ${t.byteLength} bytes`, {
+      throw new SafetensorsError(this.name, `byte range [${start}, ${end}) outside the tensor's ` +
+        `${t.byteLength} bytes`, {
         tensor: name,
         offset: t.byteOffset + start,
         limit: t.byteOffset + t.byteLength,
@@ -336,8 +354,10 @@ export class SafetensorsFile {
   async readRows(name: string, rowStart: number, rowEnd: number): Promise<Uint8Array<ArrayBuffer>> {
     const t = this.get(name);
     const rows = rowsOf(t);
-    if (!Number.isSafeInteger(rowStart) || !Number.isSafeInteger(rowEnd) || rowStart < 0 || rowEnd < rowStart || rowEnd > rows) {
-      throw new SafetensorsError(this.name, `row range [${rowStart}, ${rowEnd}) outside the tensor's ${rows} rows`, { tensor: name });
+    if (!Number.isSafeInteger(rowStart) || !Number.isSafeInteger(rowEnd) || rowStart < 0 ||
+      rowEnd < rowStart || rowEnd > rows) {
+      throw new SafetensorsError(this.name, `row range [${rowStart}, ${rowEnd}) outside the tensor's ${rows} ` +
+        `rows`, { tensor: name });
     }
     const rb = rowBytesOf(t);
     return this.readRange(name, rowStart * rb, rowEnd * rb);
@@ -349,14 +369,17 @@ export class SafetensorsFile {
    * piece holds a multiple of `rowMultiple` rows (default 1) except possibly the last.
    * Throws if one row (× rowMultiple) is larger than `maxBytes`.
    */
-  readChunks(name: string, maxBytes: number, options: { rowMultiple?: number } = {}): AsyncIterableIterator<TensorChunk> {
+  readChunks(name: string, maxBytes: number,
+    options: { rowMultiple?: number } = {}): AsyncIterableIterator<TensorChunk> {
     const t = this.get(name);
     const rowMultiple = options.rowMultiple ?? 1;
     if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
-      throw new SafetensorsError(this.name, `readChunks: maxBytes ${maxBytes} must be a positive integer`, { tensor: name });
+      throw new SafetensorsError(this.name, `readChunks: maxBytes ${maxBytes} must be a positive ` +
+        `integer`, { tensor: name });
     }
     if (!Number.isSafeInteger(rowMultiple) || rowMultiple <= 0) {
-      throw new SafetensorsError(this.name, `readChunks: rowMultiple ${rowMultiple} must be a positive integer`, { tensor: name });
+      throw new SafetensorsError(this.name, `readChunks: rowMultiple ${rowMultiple} must be a positive ` +
+        `integer`, { tensor: name });
     }
     const rows = rowsOf(t);
     const rb = rowBytesOf(t);
@@ -365,7 +388,8 @@ export class SafetensorsFile {
     if (rows > 0 && rb > 0 && rowsPerChunk === 0) {
       throw new SafetensorsError(
         this.name,
-        `readChunks: maxBytes ${maxBytes} is smaller than ${rowMultiple} row(s) of ${rb} bytes (shape ${JSON.stringify(t.shape)})`,
+        `readChunks: maxBytes ${maxBytes} is smaller than ${rowMultiple} row(s) of ${rb} bytes (shape ` +
+          `${JSON.stringify(t.shape)})`,
         { tensor: name },
       );
     }

@@ -41,7 +41,8 @@ export function checkRange(name: string, offset: number, length: number, size: n
   if (offset + length > size) {
     throw new ByteSourceError(
       name,
-      `read of ${length} bytes at offset ${offset} ends at ${offset + length}, past the end of the source (${size} bytes)`,
+      `read of ${length} bytes at offset ${offset} ends at ${offset + length}, past the end of ` +
+        `the source (${size} bytes)`,
     );
   }
 }
@@ -90,10 +91,12 @@ export class BlobSource implements ByteSource {
     try {
       buf = await this.blob.slice(offset, offset + length).arrayBuffer();
     } catch (e) {
-      throw new ByteSourceError(this.name, `reading ${length} bytes at offset ${offset} failed: ${String(e)}`, { cause: e });
+      throw new ByteSourceError(this.name, `reading ${length} bytes at offset ${offset} failed: ` +
+        `${String(e)}`, { cause: e });
     }
     if (buf.byteLength !== length) {
-      throw new ByteSourceError(this.name, `short read: wanted ${length} bytes at offset ${offset}, got ${buf.byteLength}`);
+      throw new ByteSourceError(this.name, `short read: wanted ${length} bytes at offset ` +
+        `${offset}, got ${buf.byteLength}`);
     }
     return new Uint8Array(buf);
   }
@@ -164,7 +167,8 @@ export class UrlSource implements ByteSource {
     try {
       res = await this.fetchFn(this.url, { headers: { ...this.headers, Range: `bytes=${start}-${endInclusive}` } });
     } catch (e) {
-      throw new ByteSourceError(this.name, `request for bytes ${start}-${endInclusive} failed: ${String(e)}`, { cause: e });
+      throw new ByteSourceError(this.name, `request for bytes ${start}-${endInclusive} failed: ` +
+        `${String(e)}`, { cause: e });
     }
     if (res.status === 206) return res;
     await discardBody(res);
@@ -172,11 +176,13 @@ export class UrlSource implements ByteSource {
       throw new ByteSourceError(
         this.name,
         `server ignored the Range header (answered 200 instead of 206 for bytes ${start}-${endInclusive}); ` +
-          'ranged reads are required so the whole file is never downloaded at once — use a server with range support, or load the file locally',
+          'ranged reads are required so the whole file is never downloaded at once — use a server with range ' +
+            'support, or load the file locally',
       );
     }
     if (res.status === 416) {
-      throw new ByteSourceError(this.name, `range bytes ${start}-${endInclusive} not satisfiable (HTTP 416)${res.headers.get('content-range') ? `, content-range ${res.headers.get('content-range')}` : ''}`);
+      throw new ByteSourceError(this.name, `range bytes ${start}-${endInclusive} not satisfiable (HTTP ` +
+        `416)${res.headers.get('content-range') ? `, content-range ${res.headers.get('content-range')}` : ''}`);
     }
     throw new ByteSourceError(this.name, `HTTP ${res.status} ${res.statusText} for bytes ${start}-${endInclusive}`);
   }
@@ -205,8 +211,8 @@ export class UrlSource implements ByteSource {
         if (!head.ok || !Number.isSafeInteger(n)) {
           throw new ByteSourceError(
             this.name,
-            `cannot determine size: no total in Content-Range (${res.headers.get('content-range') ?? 'absent'}) and HEAD gave ` +
-              `HTTP ${head.status} with Content-Length ${len ?? 'absent'}`,
+            `cannot determine size: no total in Content-Range (${res.headers.get('content-range') ?? 'absent'}) ` +
+              `and HEAD gave HTTP ${head.status} with Content-Length ${len ?? 'absent'}`,
           );
         }
         this.knownSize = n;
@@ -230,7 +236,8 @@ export class UrlSource implements ByteSource {
       await discardBody(res);
       throw new ByteSourceError(
         this.name,
-        `server answered bytes ${start(cr)} for requested bytes ${offset}-${end} (Content-Range: ${res.headers.get('content-range') ?? 'absent'})`,
+        `server answered bytes ${start(cr)} for requested bytes ${offset}-${end} (Content-Range: ` +
+          `${res.headers.get('content-range') ?? 'absent'})`,
       );
     }
     let buf: ArrayBuffer;
@@ -240,7 +247,8 @@ export class UrlSource implements ByteSource {
       throw new ByteSourceError(this.name, `reading body of bytes ${offset}-${end} failed: ${String(e)}`, { cause: e });
     }
     if (buf.byteLength !== length) {
-      throw new ByteSourceError(this.name, `short read: wanted ${length} bytes at offset ${offset}, got ${buf.byteLength}`);
+      throw new ByteSourceError(this.name, `short read: wanted ${length} bytes at offset ` +
+        `${offset}, got ${buf.byteLength}`);
     }
     return new Uint8Array(buf);
   }

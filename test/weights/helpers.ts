@@ -45,5 +45,6 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
 
 /** Fast byte equality (vitest deep-equal is slow on large typed arrays). */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+  return a.byteLength === b.byteLength && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }

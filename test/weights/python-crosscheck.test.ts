@@ -135,7 +135,8 @@ describe('python cross-check (struct + json + numpy)', skipWhen(NO_PY), () => {
         expect(badBf).toBe(0);
         // decode side: f16 → f32 equals numpy's float16 → float32 view
         const dec = f16BitsToF32(f16);
-        expect(Array.from(dec.subarray(4003, 4011))).toEqual([65504, 65504, Infinity, Infinity, -Infinity, 2 ** -24, 0, 2 ** -23]);
+        expect(Array.from(dec.subarray(4003, 4011))).toEqual([65504, 65504, Infinity, Infinity,
+          -Infinity, 2 ** -24, 0, 2 ** -23]);
         expect(Array.from(bf16BitsToF32(bf16.subarray(4000, 4003)))).toEqual([0, -0, 1]);
         expect(Array.from(toFloat32(await st.read('ints.i8'), 'I8'))).toEqual([-128, -5, 0, 1, 42, 127]);
         expect(Array.from(toFloat32(await st.read('ints.i64'), 'I64'))).toEqual([-(2 ** 40), 7, 2 ** 50]);

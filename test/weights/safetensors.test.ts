@@ -202,16 +202,20 @@ describe('safetensors validation errors', () => {
   });
 
   it('unknown dtype', async () => {
-    const e = await expectError(rawFile({ w: { dtype: 'F12', shape: [1], data_offsets: [0, 2] } }, 2), /tensor "w"/, /unknown dtype "F12"/);
+    const e = await expectError(rawFile({ w: { dtype: 'F12', shape: [1], data_offsets: [0, 2] } }, 2),
+      /tensor "w"/, /unknown dtype "F12"/);
     expect(e.tensor).toBe('w');
   });
 
   it('bad shapes and offsets', async () => {
-    await expectError(rawFile({ w: { dtype: 'F32', shape: [2, -1], data_offsets: [0, 0] } }), /tensor "w"/, /dimension 1/);
-    await expectError(rawFile({ w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 0] } }), /tensor "w"/, /not a non-negative integer/);
+    await expectError(rawFile({ w: { dtype: 'F32', shape: [2, -1], data_offsets: [0, 0] } }),
+      /tensor "w"/, /dimension 1/);
+    await expectError(rawFile({ w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 0] } }), /tensor "w"/,
+      /not a non-negative integer/);
     await expectError(rawFile({ w: { dtype: 'F32', shape: 'x', data_offsets: [0, 0] } }), /tensor "w"/, /not an array/);
     await expectError(rawFile({ w: { dtype: 'F32', shape: [1], data_offsets: [0] } }, 4), /tensor "w"/, /data_offsets/);
-    await expectError(rawFile({ w: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, 4), /tensor "w"/, /end before begin/);
+    await expectError(rawFile({ w: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, 4),
+      /tensor "w"/, /end before begin/);
     await expectError(rawFile({ w: 3 }), /tensor "w"/, /not an object/);
     await expectError(rawFile({ __metadata__: { a: 1 } }), /__metadata__/);
   });
@@ -234,7 +238,8 @@ describe('safetensors validation errors', () => {
     const e = await expectError(truncated, /tensor "b"/, /reach past the data section/, /truncated/);
     expect(e.offset).toBe(full.byteLength);
     expect(e.limit).toBe(full.byteLength - 3);
-    await expectError(rawFile({ w: { dtype: 'U8', shape: [4], data_offsets: [8, 12] } }, 10), /tensor "w"/, /past the data section \(10 bytes/);
+    await expectError(rawFile({ w: { dtype: 'U8', shape: [4], data_offsets: [8, 12] } }, 10), /tensor "w"/,
+      /past the data section \(10 bytes/);
   });
 
   it('overlapping tensors', async () => {
@@ -245,7 +250,8 @@ describe('safetensors validation errors', () => {
     const e = await expectError(rawFile(h, 8), /tensor "b"/, /overlaps tensor "a"/);
     expect(e.tensor).toBe('b');
     // zero-length tensor inside another one also overlaps
-    await expectError(rawFile({ a: { dtype: 'U8', shape: [6], data_offsets: [0, 6] }, z: { dtype: 'U8', shape: [0], data_offsets: [3, 3] } }, 6), /overlaps/);
+    await expectError(rawFile({ a: { dtype: 'U8', shape: [6], data_offsets: [0, 6] },
+      z: { dtype: 'U8', shape: [0], data_offsets: [3, 3] } }, 6), /overlaps/);
   });
 
   it('holes are rejected (format requires full coverage), unless allowGaps', async () => {
@@ -256,7 +262,8 @@ describe('safetensors validation errors', () => {
     const e = await expectError(gapMiddle, /tensor "b"/, /hole in the data section after tensor "a"/);
     expect(e.offset! < e.limit!).toBe(true);
     await expectError(rawFile({ a: { dtype: 'U8', shape: [4], data_offsets: [2, 6] } }, 6), /hole .*at the start/);
-    await expectError(rawFile({ a: { dtype: 'U8', shape: [4], data_offsets: [0, 4] } }, 7), /3 trailing bytes after the last tensor "a"/);
+    await expectError(rawFile({ a: { dtype: 'U8', shape: [4], data_offsets: [0, 4] } }, 7),
+      /3 trailing bytes after the last tensor "a"/);
     const lenient = await SafetensorsFile.open(new MemorySource(gapMiddle, FILE), { allowGaps: true });
     expect(await lenient.read('b')).toEqual(new Uint8Array(4));
   });
@@ -275,7 +282,8 @@ describe('safetensors validation errors', () => {
     const src = new MemorySource(bytes, FILE);
     const st = await SafetensorsFile.open(src);
     (src as unknown as { read: () => Promise<Uint8Array> }).read = async () => { throw new Error('disk on fire'); };
-    await expect(st.read('w')).rejects.toThrow(/unit\.safetensors: tensor "w": reading 4 bytes at offset \d+ failed: disk on fire/);
+    await expect(st.read('w'))
+      .rejects.toThrow(/unit\.safetensors: tensor "w": reading 4 bytes at offset \d+ failed: disk on fire/);
   });
 });
 
@@ -288,7 +296,8 @@ describe('BlobSource', () => {
     expect(src.name).toBe('picked.safetensors');
     const st = await SafetensorsFile.open(src);
     for (const t of tensors) expect(await st.read(t.name)).toEqual(t.data);
-    await expect(src.read(bytes.byteLength - 2, 5)).rejects.toThrow(/picked\.safetensors: read of 5 bytes .* past the end/);
+    await expect(src.read(bytes.byteLength - 2, 5))
+      .rejects.toThrow(/picked\.safetensors: read of 5 bytes .* past the end/);
     const blobSrc = new BlobSource(new Blob([bytes]));
     expect(blobSrc.name).toBe('blob');
   });
@@ -296,12 +305,14 @@ describe('BlobSource', () => {
 
 describe('writer checks', () => {
   it('rejects bad input', () => {
-    expect(() => writeSafetensors([{ name: 'a', dtype: 'F32', shape: [2], data: new Uint8Array(7) }])).toThrow(/tensor "a".*7 bytes/);
+    expect(() => writeSafetensors([{ name: 'a', dtype: 'F32', shape: [2],
+      data: new Uint8Array(7) }])).toThrow(/tensor "a".*7 bytes/);
     expect(() => writeSafetensors([
       { name: 'a', dtype: 'U8', shape: [1], data: new Uint8Array(1) },
       { name: 'a', dtype: 'U8', shape: [1], data: new Uint8Array(1) },
     ])).toThrow(/duplicate/);
-    expect(() => writeSafetensors([{ name: '__metadata__', dtype: 'U8', shape: [1], data: new Uint8Array(1) }])).toThrow(/reserved/);
+    expect(() => writeSafetensors([{ name: '__metadata__', dtype: 'U8', shape: [1],
+      data: new Uint8Array(1) }])).toThrow(/reserved/);
     expect(() => buildSafetensorsHeader([{ name: 'x', dtype: 'Q4' as never, shape: [1] }])).toThrow(/unknown dtype/);
   });
 });

@@ -22,7 +22,8 @@ describe('NodeFileSource', () => {
       expect(await src.read(1234, 100)).toEqual(data.slice(1234, 1334));
       expect(await src.read(10_000, 0)).toEqual(new Uint8Array(0));
       await expect(src.read(9_990, 11)).rejects.toThrow(ByteSourceError);
-      await expect(src.read(9_990, 11)).rejects.toThrow(/blob\.bin: read of 11 bytes at offset 9990 ends at 10001, past the end/);
+      await expect(src.read(9_990, 11))
+        .rejects.toThrow(/blob\.bin: read of 11 bytes at offset 9990 ends at 10001, past the end/);
       await expect(src.read(-1, 1)).rejects.toThrow(/invalid read offset/);
       await src.close();
       await src.close(); // idempotent
@@ -31,7 +32,8 @@ describe('NodeFileSource', () => {
   });
 
   it('reports a missing file by name', async () => {
-    await expect(NodeFileSource.open('/definitely/not/here.safetensors')).rejects.toThrow(/not\/here\.safetensors: cannot open/);
+    await expect(NodeFileSource.open('/definitely/not/here.safetensors'))
+      .rejects.toThrow(/not\/here\.safetensors: cannot open/);
   });
 
   it('opens a safetensors file from disk', async () => {
@@ -81,7 +83,8 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(416, { 'content-range': `bytes */${body.byteLength}` }).end();
     return;
   }
-  res.writeHead(206, hideContentRange ? { 'content-length': b - a + 1 } : { 'content-range': `bytes ${a}-${b}/${body.byteLength}`, 'content-length': b - a + 1 });
+  res.writeHead(206, hideContentRange ? { 'content-length': b - a + 1 } :
+    { 'content-range': `bytes ${a}-${b}/${body.byteLength}`, 'content-length': b - a + 1 });
   res.end(Buffer.from(body.subarray(a, b + 1)));
 }
 
@@ -125,7 +128,8 @@ describe('UrlSource', () => {
 
   it('fails clearly when the server ignores Range', async () => {
     const src = new UrlSource(`${base}/norange/model.safetensors`);
-    await expect(SafetensorsFile.open(src)).rejects.toThrow(/norange\/model\.safetensors: server ignored the Range header \(answered 200 instead of 206/);
+    await expect(SafetensorsFile.open(src))
+      .rejects.toThrow(/norange\/model\.safetensors: server ignored the Range header \(answered 200 instead of 206/);
   });
 
   it('reports HTTP errors and reads past the end', async () => {

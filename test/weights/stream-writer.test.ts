@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { createSafetensorsFileWriter, openSafetensorsFile } from '../../src/weights/node-file-source';
-import { writeSafetensors, SafetensorsStreamWriter, type ByteSink, type TensorSpec } from '../../src/weights/safetensors-writer';
+import { writeSafetensors, SafetensorsStreamWriter, type ByteSink,
+  type TensorSpec } from '../../src/weights/safetensors-writer';
 import { SafetensorsError } from '../../src/weights/safetensors';
 import { prngBytes, sameBytes, withTempDir } from './helpers';
 
@@ -41,14 +42,16 @@ describe('SafetensorsStreamWriter', () => {
       const w = await createSafetensorsFileWriter(file, specs, { format: 'pt', kind: 'test' });
       expect(w.current).toBe('big');
       const big = datas.get('big')!;
-      for (let o = 0; o < big.byteLength; o += 7001) await w.write('big', big.subarray(o, Math.min(big.byteLength, o + 7001)));
+      for (let o = 0; o < big.byteLength; o += 7001) await w.write('big',
+        big.subarray(o, Math.min(big.byteLength, o + 7001)));
       expect(w.current).toBe('q'); // the empty tensor is skipped automatically
       await w.writeTensor('q', datas.get('q')!);
       await w.write('s', datas.get('s')!);
       expect(w.current).toBeNull();
       await w.finish();
 
-      const expected = writeSafetensors(specs.map((s) => ({ ...s, data: datas.get(s.name)! })), { format: 'pt', kind: 'test' });
+      const expected = writeSafetensors(specs.map((s) => ({ ...s, data: datas.get(s.name)! })),
+        { format: 'pt', kind: 'test' });
       expect((await stat(file)).size).toBe(w.totalBytes);
       expect(sameBytes(new Uint8Array(await readFile(file)), expected)).toBe(true);
       const st = await openSafetensorsFile(file);
@@ -60,11 +63,13 @@ describe('SafetensorsStreamWriter', () => {
   it('verifies order, byte counts and completeness', async () => {
     const sink = new MemorySink();
     const w = await SafetensorsStreamWriter.create(sink, specs);
-    await expect(w.write('q', new Uint8Array(1))).rejects.toThrow(/mem-sink: tensor "q": out of order: expected bytes of "big" next/);
+    await expect(w.write('q', new Uint8Array(1)))
+      .rejects.toThrow(/mem-sink: tensor "q": out of order: expected bytes of "big" next/);
     const w2 = await SafetensorsStreamWriter.create(new MemorySink(), specs);
     await expect(w2.write('zzz', new Uint8Array(1))).rejects.toThrow(/tensor "zzz": not in the header/);
     const w3 = await SafetensorsStreamWriter.create(new MemorySink(), specs);
-    await expect(w3.write('big', new Uint8Array(600_001))).rejects.toThrow(/piece of 600001 bytes exceeds the 600000 bytes remaining/);
+    await expect(w3.write('big', new Uint8Array(600_001)))
+      .rejects.toThrow(/piece of 600001 bytes exceeds the 600000 bytes remaining/);
     const w4 = await SafetensorsStreamWriter.create(new MemorySink(), specs);
     await w4.write('big', new Uint8Array(10));
     await expect(w4.finish()).rejects.toThrow(/tensor "big": incomplete: 10 of 600000 bytes/);
