@@ -90,6 +90,7 @@ export class QueueFrontEnd {
   private readonly queue: Queue<QueueJobData, QueueJobResult>;
   private readonly events: QueueEvents;
   private readonly waiters = new Map<string, Set<Waiter>>();
+  private idleWaiters: (() => void)[] = [];
   private readonly inlineMaxBytes: number;
   private readonly resultTtl: number;
 
@@ -159,6 +160,7 @@ export class QueueFrontEnd {
         signal?.removeEventListener('abort', onAbort);
         this.waiters.get(jobId)?.delete(waiter);
         if (this.waiters.get(jobId)?.size === 0) this.waiters.delete(jobId);
+        if (this.waiters.size === 0) for (const idle of this.idleWaiters.splice(0)) idle();
       };
       const waiter: Waiter = {
         resolve: (r) => (done(), resolve(r)),
@@ -168,7 +170,10 @@ export class QueueFrontEnd {
       const onAbort = () => {
         waiter.reject(signal!.reason);
         // Only a job no worker holds can be removed; a running one finishes and its result stays fetchable.
-        this.queue.remove(jobId).catch(() => {});
+        this.queue.remove(jobId).then(
+          (removed) => (removed ? this.dropUpload(jobId) : undefined),
+          () => {},
+        );
       };
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -224,9 +229,10 @@ export class QueueFrontEnd {
     }
   }
 
-  /** Jobs this front end is waiting on. */
-  get waitingRequests(): number {
-    return this.waiters.size;
+  /** Resolves once no request of this front end waits for a result (for a graceful close). */
+  drain(): Promise<void> {
+    if (this.waiters.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   async close(): Promise<void> {
@@ -234,6 +240,12 @@ export class QueueFrontEnd {
     await Promise.allSettled([this.events.close(), this.queue.close()]);
     this.redis.disconnect();
     this.eventsRedis.disconnect();
+  }
+
+  /** The upload of a job no worker will run (removed while it waited). */
+  private async dropUpload(jobId: string): Promise<void> {
+    await this.redis.del(audioKey(jobId)).catch(() => {});
+    if (this.options.queueDir) await rm(join(this.options.queueDir, `${jobId}.audio`), { force: true });
   }
 
   private async scanWorkers(): Promise<string[]> {

@@ -96,7 +96,9 @@ function gracefulClose(app: FastifyInstance, ctx: ServerContext): (options?: Clo
       const timedOut = new Promise<'timeout'>((res) => {
         timer = setTimeout(() => res('timeout'), timeoutMs);
       });
-      const first = await Promise.race([queue.drain().then(() => 'drained' as const), timedOut]);
+      // With a job queue, the requests waiting for the workers' results count as queued jobs.
+      const drained = Promise.all([queue.drain(), ctx.remoteQueue?.drain()]).then(() => 'drained' as const);
+      const first = await Promise.race([drained, timedOut]);
       clearTimeout(timer);
       if (first === 'timeout') {
         queue.abortWaiting(new ShutdownTimeoutError());

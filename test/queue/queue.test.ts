@@ -162,6 +162,19 @@ describe('front end and workers over Redis', () => {
     expect(b.lines.find((l) => l.event === 'done' && l.jobId === started.jobId)).toBeTruthy();
   });
 
+  it('a front end closing gracefully first answers the requests waiting for workers', async () => {
+    const w = await worker({ DELAY_MS: 2000 });
+    const f = await frontEnd();
+    const wav = makeWav(0.4, 15);
+    const answer = postAudio(f.base, wav);
+    await waitFor('the worker to start', () => w.lines.find((l) => l.event === 'start'));
+    await f.app.closeGracefully({ timeoutMs: 10_000 });
+    frontEnds.splice(frontEnds.indexOf(f), 1);
+    const res = await answer;
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { text: string }).text).toBe(fakeText(wav));
+  });
+
   it('a front end restarted with jobs waiting: they are done and their results can be fetched', async () => {
     const f1 = await frontEnd();
     const wavs = [5, 6, 7].map((seed) => makeWav(0.4, seed));
