@@ -11,6 +11,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { QueueFullError } from '../server/queue';
 import {
   audioKey,
   connectRedis,
@@ -27,7 +28,11 @@ import {
 const REDIS_TIMEOUT_MS = 3_000;
 /** A waiting request also polls its job this often, in case an event was missed (e.g. across an outage). */
 const POLL_MS = 5_000;
+/** Retry-After for a full shared queue (its drain rate is not known here). */
+const RETRY_FULL_S = 30;
 export const DEFAULT_RESULT_TTL_S = 3600;
+/** Jobs that may wait for a worker (all front ends together) before new ones are refused with 503. */
+export const DEFAULT_MAX_WAITING = 1000;
 /** With a shared folder, uploads above this go through the folder instead of Redis. */
 export const DEFAULT_INLINE_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -50,6 +55,8 @@ export interface QueueFrontEndOptions {
   inlineMaxBytes?: number;
   /** How long finished jobs and their results stay fetchable. Default 1 hour. */
   resultTtlSeconds?: number;
+  /** Most jobs waiting for a worker; beyond it `submit` rejects with QueueFullError. Default 1000. */
+  maxWaiting?: number;
 }
 
 export interface SubmitJob extends Omit<QueueJobData, 'audio' | 'bytes'> {
@@ -93,12 +100,14 @@ export class QueueFrontEnd {
   private idleWaiters: (() => void)[] = [];
   private readonly inlineMaxBytes: number;
   private readonly resultTtl: number;
+  private readonly maxWaiting: number;
 
   constructor(private readonly options: QueueFrontEndOptions) {
     this.redis = connectRedis(options.url, 'fail-fast');
     this.eventsRedis = connectRedis(options.url, 'blocking');
     this.inlineMaxBytes = options.queueDir ? (options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES) : Infinity;
     this.resultTtl = options.resultTtlSeconds ?? DEFAULT_RESULT_TTL_S;
+    this.maxWaiting = options.maxWaiting ?? DEFAULT_MAX_WAITING;
     this.queue = new Queue(QUEUE_NAME, { connection: this.redis });
     this.queue.on('error', () => {}); // outages surface as QueueUnavailableError on each call
     this.events = new QueueEvents(QUEUE_NAME, { connection: this.eventsRedis });
@@ -120,6 +129,9 @@ export class QueueFrontEnd {
   /** Puts the upload and the job on the queue; resolves with the job id. */
   async submit(job: SubmitJob, id = this.newJobId()): Promise<string> {
     await this.ready();
+    // Bounds Redis's memory (the uploads of waiting jobs); front ends may overshoot it together by a few jobs.
+    const waiting = await this.guard(this.queue.getWaitingCount());
+    if (waiting >= this.maxWaiting) throw new QueueFullError(RETRY_FULL_S);
     const { bytes, ...rest } = job;
     let audio: AudioRef;
     if (bytes.byteLength > this.inlineMaxBytes && this.options.queueDir) {

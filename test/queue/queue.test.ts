@@ -176,7 +176,7 @@ describe('front end and workers over Redis', () => {
   });
 
   it('a front end restarted with jobs waiting: they are done and their results can be fetched', async () => {
-    const f1 = await frontEnd();
+    const f1 = await frontEnd({ maxWaiting: 3 });
     const wavs = [5, 6, 7].map((seed) => makeWav(0.4, seed));
     const ids: string[] = [];
     for (const wav of wavs) {
@@ -186,6 +186,9 @@ describe('front end and workers over Redis', () => {
     }
     const health = (await (await fetch(`${f1.base}/health`)).json()) as Record<string, any>;
     expect(health.jobQueue.waiting).toBe(3);
+    const full = await postAudio(f1.base, makeWav(0.4, 16), { async: 'true' }); // over maxWaiting
+    expect(full.status).toBe(503);
+    expect(((await full.json()) as any).error.code).toBe('queue_full');
     await f1.close();
     frontEnds.splice(frontEnds.indexOf(f1), 1);
 
