@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QueueFullError } from '../server/queue';
+import { QueueJobFailedError, QueueUnavailableError } from './errors';
 import {
   audioKey,
   connectRedis,
@@ -35,18 +36,6 @@ export const DEFAULT_RESULT_TTL_S = 3600;
 export const DEFAULT_MAX_WAITING = 1000;
 /** With a shared folder, uploads above this go through the folder instead of Redis. */
 export const DEFAULT_INLINE_MAX_BYTES = 4 * 1024 * 1024;
-
-export class QueueUnavailableError extends Error {
-  override readonly name = 'QueueUnavailableError';
-  constructor(cause: unknown) {
-    super(`the job queue (Redis) is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`);
-  }
-}
-
-/** The job failed on the worker (a fault, not the client's audio); `reason` is for the log only. */
-export class QueueJobFailedError extends Error {
-  override readonly name = 'QueueJobFailedError';
-}
 
 export interface QueueFrontEndOptions {
   url: string;

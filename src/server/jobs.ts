@@ -6,12 +6,8 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { formatTranscription } from '../formats';
-import {
-  QueueUnavailableError,
-  type JobView,
-  type QueueFrontEnd,
-  type SubmitJob,
-} from '../queue/frontend';
+import { QueueUnavailableError } from '../queue/errors';
+import type { JobView, QueueFrontEnd, SubmitJob } from '../queue/frontend';
 import type { QueueJobResult, QueueProgress } from '../queue/protocol';
 import { rateLimited, requireKey } from './access';
 import { clip, type RequestInfo, type ServerContext } from './context';
