@@ -85,7 +85,8 @@ fn split(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u
       var sv = vec4f(0.0);
       for (var d = 0u; d < d4; d++) {
         let kk = vec4f(k[row + d]);
-        sv += vec4f(dot(q_tile[r + d], kk), dot(q_tile[r + d4 + d], kk), dot(q_tile[r + 2u * d4 + d], kk), dot(q_tile[r + 3u * d4 + d], kk));
+        sv += vec4f(dot(q_tile[r + d], kk), dot(q_tile[r + d4 + d], kk), dot(q_tile[r + 2u * d4 + d], kk),
+          dot(q_tile[r + 3u * d4 + d], kk));
       }
       s_tile[j * G4 + hq] = sv;
     }

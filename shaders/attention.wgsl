@@ -277,7 +277,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u3
       l += vsum4(p);
       let r = 4u * c * D4;
       for (var d = 0u; d < D4; d++) {
-        acc[d] += p.x * v_tile[r + d] + p.y * v_tile[r + D4 + d] + p.z * v_tile[r + 2u * D4 + d] + p.w * v_tile[r + 3u * D4 + d];
+        acc[d] += p.x * v_tile[r + d] + p.y * v_tile[r + D4 + d] + p.z * v_tile[r + 2u * D4 + d] +
+          p.w * v_tile[r + 3u * D4 + d];
       }
     }
     workgroupBarrier();

@@ -1,5 +1,5 @@
-// Conv1d, kernel 3, padding 1, stride 1 or 2, with bias and optional exact GELU (a parameter), over W independent windows,
-// computed as an implicit GEMM (no im2col buffer):
+// Conv1d, kernel 3, padding 1, stride 1 or 2, with bias and optional exact GELU (a parameter), over W independent
+// windows, computed as an implicit GEMM (no im2col buffer):
 //   y[m, co] = b[co] + Σ_{kk < 3·Cin} W[co, kk] · A[m, kk],   kk = ci·3 + k,
 //   A[m, kk] = x[window w, channel ci, time t·stride + k − 1]   (0 outside [0, Tin): each window padded alone)
 // with m = w·Tout + t. The weight keeps PyTorch's [Cout, Cin, 3] layout: row co of the GEMM's B matrix is

@@ -112,7 +112,8 @@ fn first_index(wg: vec3u, nwg: vec3u, lid: u32) -> u32 {
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
 @compute @workgroup_size(WG)
-fn to_f32(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn to_f32(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32) {
   let e0 = first_index(wg, nwg, lid);
   for (var j = 0u; j < PER; j++) {
     let e = e0 + j * WG;
@@ -127,7 +128,8 @@ fn to_f32(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
 @group(0) @binding(2) var<storage, read_write> dst: array<f16>;
 
 @compute @workgroup_size(WG)
-fn to_f16(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn to_f16(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32) {
   let e0 = first_index(wg, nwg, lid);
   for (var j = 0u; j < PER; j++) {
     let e = e0 + j * WG;
@@ -143,7 +145,8 @@ fn to_f16(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
 // One invocation per destination word; word i covers destination elements 2·(w0 + i) and 2·(w0 + i) + 1.
 @compute @workgroup_size(WG)
-fn to_f16_packed(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn to_f16_packed(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32) {
   let w0 = P.dstBase >> 1u;
   let wEnd = (P.dstBase + P.count + 1u) >> 1u;
   let i0 = first_index(wg, nwg, lid);
@@ -185,7 +188,8 @@ fn group_f32(q: vec4u) -> array<vec4f, 2> {
 @group(0) @binding(2) var<storage, read_write> dst: array<vec4f>;
 
 @compute @workgroup_size(WG)
-fn to_f32_vec(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn to_f32_vec(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32) {
   let g0 = first_index(wg, nwg, lid);
   for (var j = 0u; j < PER; j++) {
     let g = g0 + j * WG;
@@ -206,13 +210,15 @@ fn pack_pair(a: f32, b: f32) -> u32 {
 }
 
 @compute @workgroup_size(WG)
-fn to_f16_packed_vec(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn to_f16_packed_vec(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32) {
   let g0 = first_index(wg, nwg, lid);
   for (var j = 0u; j < PER; j++) {
     let g = g0 + j * WG;
     if (g < P.count) {
       let v = group_f32(src[P.srcBase + g]);
-      dst[P.dstBase + g] = vec4u(pack_pair(v[0].x, v[0].y), pack_pair(v[0].z, v[0].w), pack_pair(v[1].x, v[1].y), pack_pair(v[1].z, v[1].w));
+      dst[P.dstBase + g] = vec4u(pack_pair(v[0].x, v[0].y), pack_pair(v[0].z, v[0].w), pack_pair(v[1].x, v[1].y),
+        pack_pair(v[1].z, v[1].w));
     }
   }
 }

@@ -20,20 +20,23 @@ fn index(wg: vec3u, nwg: vec3u, lid: u32) -> u32 {
 
 #if UNARY
 @compute @workgroup_size(WG)
-fn gelu(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn gelu(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32) {
   let i = index(wg, nwg, lid);
   if (i < P.n) { out[i] = gelu_erf(a[i]); }
 }
 #else
 @compute @workgroup_size(WG)
-fn add(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn add(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32) {
   let i = index(wg, nwg, lid);
   if (i < P.n) { out[i] = a[i] + b[i]; }
 }
 
 // out = silu(a) * b  (the SwiGLU gate)
 @compute @workgroup_size(WG)
-fn silu_mul(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn silu_mul(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32) {
   let i = index(wg, nwg, lid);
   if (i < P.n) { out[i] = silu(a[i]) * b[i]; }
 }

@@ -35,7 +35,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> v_cache: array<vec4<KV>>;
 
 @compute @workgroup_size(WG)
-fn write_kv(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn write_kv(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32) {
   let e = flat_workgroup(wg, nwg) * WG + lid;
   if (e >= P.n) { return; }
   let d = e % P.d4;
@@ -73,7 +74,8 @@ struct Params {
 #endif
 
 @compute @workgroup_size(WG)
-fn reorder(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn reorder(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32) {
   let e = flat_workgroup(wg, nwg) * WG + lid;
   if (e >= P.n) { return; }
   let per_head = P.span * P.row_words;

@@ -41,7 +41,8 @@ override WG: u32 = 256;
 const PER: u32 = 4u;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32) {
   let e0 = flat_workgroup(wg, nwg) * WG * PER + lid;
   for (var p = 0u; p < PER; p++) {
     let e = e0 + p * WG;

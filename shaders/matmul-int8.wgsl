@@ -149,12 +149,16 @@ fn x_block(row: u32, k: u32, lane: u32) -> array<u32, 8> {
 #if SG4
   let v = X[i + (lane & 3u)];
   let u = X[i + 4u + (lane & 3u)];
-  return array<u32, 8>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
-                       subgroupBroadcast(u, 0u), subgroupBroadcast(u, 1u), subgroupBroadcast(u, 2u), subgroupBroadcast(u, 3u));
+  return array<u32, 8>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u),
+                       subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+                       subgroupBroadcast(u, 0u), subgroupBroadcast(u, 1u),
+                       subgroupBroadcast(u, 2u), subgroupBroadcast(u, 3u));
 #else
   let v = X[i + (lane & 7u)];
-  return array<u32, 8>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
-                       subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+  return array<u32, 8>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u),
+                       subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+                       subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u),
+                       subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
 #endif
 #else
   return array<u32, 8>(X[i], X[i + 1u], X[i + 2u], X[i + 3u], X[i + 4u], X[i + 5u], X[i + 6u], X[i + 7u]);
@@ -212,12 +216,16 @@ fn x_block(row: u32, k: u32, lane: u32) -> array<vec4f, 8> {
 #if SG4
   let v = X[i + (lane & 3u)];
   let u = X[i + 4u + (lane & 3u)];
-  return array<vec4f, 8>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
-                         subgroupBroadcast(u, 0u), subgroupBroadcast(u, 1u), subgroupBroadcast(u, 2u), subgroupBroadcast(u, 3u));
+  return array<vec4f, 8>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u),
+                         subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+                         subgroupBroadcast(u, 0u), subgroupBroadcast(u, 1u),
+                         subgroupBroadcast(u, 2u), subgroupBroadcast(u, 3u));
 #else
   let v = X[i + (lane & 7u)];
-  return array<vec4f, 8>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
-                         subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+  return array<vec4f, 8>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u),
+                         subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+                         subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u),
+                         subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
 #endif
 #else
 #if SG4

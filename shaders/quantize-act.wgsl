@@ -33,7 +33,8 @@ fn pack4(v: vec4i) -> u32 {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32) {
   let id = flat_workgroup(wg, nwg) * WG + lid;
   if (id >= P.M * P.groups) { return; }
   let m = id / P.groups;

@@ -56,7 +56,8 @@ fn sincos(a: f32) -> vec2f {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32) {
   let g = flat_workgroup(wg, nwg) * WG + lid;
   if (g >= P.tokens * P.half) { return; }
   let t = g / P.half;

@@ -24,11 +24,15 @@ export class BindGroupCache {
     return i;
   }
 
-  get(pipeline: GPUComputePipeline, entries: readonly { binding: number; resource: GPUBufferBinding }[], label: string): GPUBindGroup {
-    const create = () => this.device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries: entries as GPUBindGroupEntry[] });
+  get(pipeline: GPUComputePipeline, entries: readonly { binding: number; resource: GPUBufferBinding }[],
+    label: string): GPUBindGroup {
+    const create = () => this.device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0),
+      entries: entries as GPUBindGroupEntry[] });
     if (!this.enabled) return create();
     let key = String(this.id(pipeline));
-    for (const e of entries) key += `|${e.binding}:${this.id(e.resource.buffer)}:${e.resource.offset ?? 0}:${e.resource.size ?? -1}`;
+    for (const e of entries) {
+      key += `|${e.binding}:${this.id(e.resource.buffer)}:${e.resource.offset ?? 0}:${e.resource.size ?? -1}`;
+    }
     const hit = this.groups.get(key);
     if (hit) {
       this.hits++;

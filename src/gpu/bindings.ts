@@ -23,17 +23,21 @@ export function maxBinding(rec: Recorder, override?: number): number {
  * Binds elements [elem0, elem0 + count) of `t` (element size `elemBytes`, default the tensor's dtype).
  * The binding starts at the storage-offset alignment at or below the data and is padded to 4 bytes.
  */
-export function bindSpan(rec: Recorder, t: Tensor, elem0: number, count: number, elemBytes = DTYPE_BYTES[t.dtype], maxBytes = maxBinding(rec)): Span {
+export function bindSpan(rec: Recorder, t: Tensor, elem0: number, count: number, elemBytes = DTYPE_BYTES[t.dtype],
+  maxBytes = maxBinding(rec)): Span {
   const align = rec.gpu.caps.storageOffsetAlignment;
   const start = t.byteOffset + elem0 * elemBytes;
   const end = start + count * elemBytes;
   if (elem0 < 0 || count < 0 || end > t.byteOffset + Math.ceil(t.byteLength / 4) * 4) {
-    throw new RangeError(`"${t.label}": elements [${elem0}, ${elem0 + count}) of ${elemBytes} bytes exceed the tensor (${t.byteLength} bytes)`);
+    throw new RangeError(`"${t.label}": elements [${elem0}, ${elem0 + count}) of ${elemBytes} bytes exceed the ` +
+      `tensor (${t.byteLength} bytes)`);
   }
   const offset = Math.floor(start / align) * align;
   const size = Math.max(4, Math.ceil((end - offset) / 4) * 4);
-  if (offset + size > t.buffer.size) throw new RangeError(`"${t.label}": binding [${offset}, ${offset + size}) exceeds its buffer (${t.buffer.size} bytes)`);
-  if (size > maxBytes) throw new RangeError(`"${t.label}": a binding of ${size} bytes exceeds the ${maxBytes}-byte storage binding limit`);
+  if (offset + size > t.buffer.size) throw new RangeError(`"${t.label}": binding [${offset}, ${offset + size}) ` +
+    `exceeds its buffer (${t.buffer.size} bytes)`);
+  if (size > maxBytes) throw new RangeError(`"${t.label}": a binding of ${size} bytes exceeds the ` +
+    `${maxBytes}-byte storage binding limit`);
   return { binding: { buffer: t.buffer, offset, size }, base: (start - offset) / elemBytes };
 }
 

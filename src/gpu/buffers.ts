@@ -16,9 +16,11 @@ export class Tensor {
     readonly dtype: DType,
     readonly byteOffset = 0,
   ) {
-    if (byteOffset % 4 !== 0) throw new RangeError(`tensor "${buffer.label}": byte offset ${byteOffset} is not 4-aligned`);
+    if (byteOffset % 4 !== 0) throw new RangeError(`tensor "${buffer.label}": byte offset ` +
+      `${byteOffset} is not 4-aligned`);
     if (byteOffset + this.byteLength > buffer.size) {
-      throw new RangeError(`tensor "${buffer.label}" [${shape}] ${dtype} at +${byteOffset} exceeds its buffer (${buffer.size} bytes)`);
+      throw new RangeError(`tensor "${buffer.label}" [${shape}] ${dtype} at +${byteOffset} exceeds its buffer ` +
+        `(${buffer.size} bytes)`);
     }
   }
   get numel(): number {
@@ -33,13 +35,15 @@ export class Tensor {
   /** The same bytes seen with another shape (same element count). */
   view(shape: readonly number[]): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
-    if (n !== this.numel) throw new RangeError(`view of "${this.label}": [${shape}] has ${n} elements, tensor has ${this.numel}`);
+    if (n !== this.numel) throw new RangeError(`view of "${this.label}": [${shape}] has ${n} elements, ` +
+      `tensor has ${this.numel}`);
     return new Tensor(this.buffer, shape, this.dtype, this.byteOffset);
   }
   /** Rows [row0, row0+rows) of a tensor whose first axis is rows; must start on a 4-byte boundary. */
   rows(row0: number, rows: number): Tensor {
     const rowElems = this.numel / this.shape[0];
-    return new Tensor(this.buffer, [rows, ...this.shape.slice(1)], this.dtype, this.byteOffset + row0 * rowElems * DTYPE_BYTES[this.dtype]);
+    return new Tensor(this.buffer, [rows, ...this.shape.slice(1)], this.dtype,
+      this.byteOffset + row0 * rowElems * DTYPE_BYTES[this.dtype]);
   }
 }
 

@@ -75,7 +75,8 @@ async function nodeGpu(adapterName: string | undefined): Promise<GPU> {
   try {
     mod = await import(/* @vite-ignore */ specifier);
   } catch (e) {
-    throw new Error(`WebGPU for Node needs the npm package "webgpu" (Dawn): ${(e as Error).message}. ${NO_ADAPTER_HELP}`);
+    throw new Error(`WebGPU for Node needs the npm package "webgpu" (Dawn): ` +
+      `${(e as Error).message}. ${NO_ADAPTER_HELP}`);
   }
   for (const [k, v] of Object.entries(mod.globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
@@ -115,7 +116,8 @@ export class Gpu {
     const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
     const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
     const gpu = nav?.gpu ?? (await nodeGpu(options.adapter ?? env?.GLM_ASR_ADAPTER));
-    const adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
+    const adapter = await gpu.requestAdapter(options.powerPreference ?
+      { powerPreference: options.powerPreference } : undefined);
     if (!adapter) throw new Error(NO_ADAPTER_HELP);
 
     const off = new Set(options.disableFeatures ?? []);
@@ -142,7 +144,8 @@ export class Gpu {
     const dl = device.limits;
     const isFallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
     const caps: GpuCaps = {
-      cpuAdapter: isFallback || /swiftshader|llvmpipe|lavapipe|software|\bcpu\b/i.test(`${info.architecture} ${info.description} ${info.device}`),
+      cpuAdapter: isFallback || /swiftshader|llvmpipe|lavapipe|software|\bcpu\b/i.test(`${info.architecture} ` +
+        `${info.description} ${info.device}`),
       f16: has('shader-f16'),
       subgroups: has('subgroups'),
       timestampQuery: has('timestamp-query'),
@@ -197,7 +200,8 @@ export class Gpu {
    * A permanent (non-pooled) [rows, cols] matrix split into row blocks that each fit one storage binding
    * (see RowBlockedMatrix). Used for weights; fill it with `writeRows`.
    */
-  matrix(label: string, rows: number, cols: number, dtype: DType, maxBlockBytes = this.caps.maxStorageBindingBytes): RowBlockedMatrix {
+  matrix(label: string, rows: number, cols: number, dtype: DType,
+    maxBlockBytes = this.caps.maxStorageBindingBytes): RowBlockedMatrix {
     const perBlock = RowBlockedMatrix.rowsPerBlock(cols, dtype, maxBlockBytes);
     const blocks = [];
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -215,9 +219,11 @@ export class Gpu {
     const elemBytes = DTYPE_BYTES[m.dtype];
     const rowBytes = m.cols * elemBytes;
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    if (bytes.byteLength % rowBytes) throw new RangeError(`writeRows "${m.blocks[0]?.tensor.label}": ${bytes.byteLength} bytes is not a whole number of ${rowBytes}-byte rows`);
+    if (bytes.byteLength % rowBytes) throw new RangeError(`writeRows "${m.blocks[0]?.tensor.label}": ` +
+      `${bytes.byteLength} bytes is not a whole number of ${rowBytes}-byte rows`);
     const rows = bytes.byteLength / rowBytes;
-    if (row0 + rows > m.rows) throw new RangeError(`writeRows "${m.blocks[0]?.tensor.label}": rows ${row0}..${row0 + rows} exceed ${m.rows}`);
+    if (row0 + rows > m.rows) throw new RangeError(`writeRows "${m.blocks[0]?.tensor.label}": rows ` +
+      `${row0}..${row0 + rows} exceed ${m.rows}`);
     for (const b of m.blocks) {
       const lo = Math.max(row0, b.row0);
       const hi = Math.min(row0 + rows, b.row0 + b.rows);
@@ -237,7 +243,8 @@ export class Gpu {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const start = t.byteOffset + elementOffset * DTYPE_BYTES[t.dtype];
     if (start + bytes.byteLength > t.byteOffset + t.byteLength) {
-      throw new RangeError(`write of ${bytes.byteLength} bytes at element ${elementOffset} overflows tensor "${t.label}" (${t.byteLength} bytes)`);
+      throw new RangeError(`write of ${bytes.byteLength} bytes at element ${elementOffset} overflows tensor ` +
+        `"${t.label}" (${t.byteLength} bytes)`);
     }
     if (bytes.byteLength % 4 === 0) {
       this.device.queue.writeBuffer(t.buffer, start, bytes as Uint8Array<ArrayBuffer>);

@@ -39,19 +39,22 @@ export class Recorder {
   constructor(readonly gpu: Gpu, readonly label: string, private readonly profiler?: Profiler) {
     this.encoder = gpu.device.createCommandEncoder({ label });
     this.uniformSize = 1 << 20; // room for 4096 dispatches at 256-byte alignment
-    this.uniform = gpu.pool.acquire(`${label}.params`, this.uniformSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.uniform = gpu.pool.acquire(`${label}.params`, this.uniformSize,
+      GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   }
 
   /**
    * Records one dispatch. Bindings are placed at @binding(1..n) (after the Params uniform at 0, if any).
    * `workgroups` beyond maxComputeWorkgroupsPerDimension must be folded by the caller (see `grid`).
    */
-  dispatch(kernel: KernelSpec, label: string, bindings: Binding[], params: Param[], workgroups: readonly number[]): void {
+  dispatch(kernel: KernelSpec, label: string, bindings: Binding[], params: Param[],
+    workgroups: readonly number[]): void {
     if (this.submitted) throw new Error(`recorder "${this.label}" was already submitted`);
     const pipeline = this.gpu.pipelines.get(kernel);
     const n = ++this.count;
     const entries: { binding: number; resource: GPUBufferBinding }[] = bindings.map((b, i) => {
-      if (b instanceof Tensor) return { binding: i + 1, resource: { buffer: b.buffer, offset: b.byteOffset, size: align4(b.byteLength) } };
+      if (b instanceof Tensor) return { binding: i + 1, resource: { buffer: b.buffer, offset: b.byteOffset,
+        size: align4(b.byteLength) } };
       return { binding: i + 1, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } };
     });
     let uniformOffset = -1;
@@ -64,17 +67,20 @@ export class Recorder {
       params.forEach((p, i) => {
         if (p instanceof F32Param) f32v[i] = p.value;
         else {
-          if (!Number.isInteger(p) || p < 0 || p > 0xffffffff) throw new RangeError(`#${n} ${label}: param ${i} = ${p} is not a u32`);
+          if (!Number.isInteger(p) || p < 0 || p > 0xffffffff) throw new RangeError(`#${n} ${label}: param ` +
+            `${i} = ${p} is not a u32`);
           u32[i] = p;
         }
       });
     }
     const [x, y = 1, z = 1] = workgroups;
     const max = this.gpu.caps.maxWorkgroupsPerDimension;
-    if (x > max || y > max || z > max) throw new RangeError(`#${n} ${label}: workgroups [${x},${y},${z}] exceed ${max} per dimension`);
+    if (x > max || y > max || z > max) throw new RangeError(`#${n} ${label}: workgroups [${x},${y},${z}] ` +
+      `exceed ${max} per dimension`);
     if (x * y * z === 0) return; // nothing to do (an empty tensor)
 
-    if (uniformOffset >= 0) entries.unshift({ binding: 0, resource: { buffer: this.uniform, offset: uniformOffset, size: uniformBytes } });
+    if (uniformOffset >= 0) entries.unshift({ binding: 0, resource: { buffer: this.uniform,
+      offset: uniformOffset, size: uniformBytes } });
     // no dispatch number in the bind group's label: a cached group serves later dispatches too (the debug group
     // below names the dispatch)
     const bindGroup = this.gpu.bindGroups.get(pipeline, entries, label);
@@ -93,7 +99,8 @@ export class Recorder {
   /** Copies bytes between tensors (ends the current compute pass). */
   copy(src: Tensor, dst: Tensor, bytes = Math.min(src.byteLength, dst.byteLength), srcOffset = 0, dstOffset = 0): void {
     this.endPass();
-    this.encoder.copyBufferToBuffer(src.buffer, src.byteOffset + srcOffset, dst.buffer, dst.byteOffset + dstOffset, align4(bytes));
+    this.encoder.copyBufferToBuffer(src.buffer, src.byteOffset + srcOffset, dst.buffer,
+      dst.byteOffset + dstOffset, align4(bytes));
   }
 
   /** Finishes recording and submits: writes all parameters, then the commands. */
@@ -110,7 +117,8 @@ export class Recorder {
     const align = this.gpu.caps.minUniformOffsetAlignment;
     const offset = Math.ceil(this.paramsUsed / align) * align;
     if (offset + bytes > this.uniformSize) {
-      throw new RangeError(`recorder "${this.label}": more than ${this.uniformSize / align} parameterised dispatches in one submit`);
+      throw new RangeError(`recorder "${this.label}": more than ${this.uniformSize / align} parameterised ` +
+        `dispatches in one submit`);
     }
     if (offset + bytes > this.params.byteLength) {
       const grown = new ArrayBuffer(Math.min(this.uniformSize, this.params.byteLength * 4));

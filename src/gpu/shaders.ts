@@ -12,7 +12,8 @@ export type Defines = Readonly<Record<string, boolean>>;
 
 export class ShaderError extends Error {}
 
-export function preprocess(name: string, defines: Defines = {}, sources: Readonly<Record<string, string>> = SHADER_SOURCES): string {
+export function preprocess(name: string, defines: Defines = {},
+  sources: Readonly<Record<string, string>> = SHADER_SOURCES): string {
   const included = new Set<string>();
   const out: string[] = [];
 

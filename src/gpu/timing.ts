@@ -12,10 +12,13 @@ export class Profiler {
   private readonly labels: string[] = [];
 
   constructor(gpu: Gpu, private readonly capacity = 2048) {
-    if (!gpu.caps.timestampQuery) throw new Error('Profiler needs the timestamp-query feature, which this adapter lacks');
+    if (!gpu.caps.timestampQuery) throw new Error('Profiler needs the timestamp-query feature, ' +
+      'which this adapter lacks');
     this.querySet = gpu.device.createQuerySet({ label: 'profiler.timestamps', type: 'timestamp', count: capacity * 2 });
-    this.resolveBuf = gpu.device.createBuffer({ label: 'profiler.resolve', size: capacity * 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    this.readBuf = gpu.device.createBuffer({ label: 'profiler.read', size: capacity * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.resolveBuf = gpu.device.createBuffer({ label: 'profiler.resolve', size: capacity * 16,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    this.readBuf = gpu.device.createBuffer({ label: 'profiler.read', size: capacity * 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   }
 
   /** Timestamp slots for the next pass. */
@@ -62,7 +65,8 @@ export interface Measurement {
  * Runs `work` (which records and submits GPU work) `warmup` times, then `iters` times, each timed from before
  * `work` to GPU completion. Returns the median.
  */
-export async function measure(gpu: Gpu, work: () => void | Promise<void>, { warmup = 2, iters = 5 } = {}): Promise<Measurement> {
+export async function measure(gpu: Gpu, work: () => void | Promise<void>,
+  { warmup = 2, iters = 5 } = {}): Promise<Measurement> {
   for (let i = 0; i < warmup; i++) {
     await work();
     await gpu.sync();

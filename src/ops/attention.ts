@@ -93,11 +93,14 @@ function flash(rec: Recorder, label: string, q: Tensor, k: Tensor, v: Tensor, ou
     throw new RangeError(`${label}: ${x} × ${f.heads} workgroups exceed ${max} per dimension; split the call`);
   }
   // The 'cpu' variant reads headDim at run time (one pipeline for every head size); 'gpu' unrolls over it.
-  const constants: Record<string, number> = staged ? { BQ: FLASH_WG.gpu, D4, BK: flashBlockKeys(f.headDim) } : { BQ: FLASH_WG.cpu };
+  const constants: Record<string, number> = staged
+    ? { BQ: FLASH_WG.gpu, D4, BK: flashBlockKeys(f.headDim) }
+    : { BQ: FLASH_WG.cpu };
   rec.dispatch(
     { shader: 'attention.wgsl', entryPoint: 'main', defines: { KV_F16: f.kvF16, STAGED: staged }, constants },
     label, [q, k, v, out],
-    [f.lq, f.lk, qBlocks, f.heads, f.groupSize, f.kRow, f.kHead, f.kGroup, f.pos0, flags, f.slidingWindow ?? 0, f32(f.scale * LOG2E), D4],
+    [f.lq, f.lk, qBlocks, f.heads, f.groupSize, f.kRow, f.kHead, f.kGroup, f.pos0, flags, f.slidingWindow ?? 0,
+      f32(f.scale * LOG2E), D4],
     [x, f.heads],
   );
 }
@@ -151,7 +154,8 @@ export function windowAttention(rec: Recorder, q: Tensor, k: Tensor, v: Tensor, 
   const variant = o.variant ?? defaultFlashVariant(rec.gpu);
   const windowBytes = L * H * D * 4; // of q and out (k and v: ≤ this)
   const maxBinding = rec.gpu.caps.maxStorageBindingBytes;
-  const perDispatch = Math.min(windows, Math.floor(maxBinding / windowBytes), Math.floor(rec.gpu.caps.maxWorkgroupsPerDimension / Math.ceil(L / flashQueriesPerWorkgroup(variant))));
+  const perDispatch = Math.min(windows, Math.floor(maxBinding / windowBytes),
+    Math.floor(rec.gpu.caps.maxWorkgroupsPerDimension / Math.ceil(L / flashQueriesPerWorkgroup(variant))));
   if (perDispatch < 1) {
     throw new RangeError(`${label}: one window (${windowBytes} bytes) exceeds the storage binding limit ${maxBinding}`);
   }
@@ -166,7 +170,8 @@ export function windowAttention(rec: Recorder, q: Tensor, k: Tensor, v: Tensor, 
       }
       return t.view([windows * L, heads * D]).rows(w0 * L, n * L);
     };
-    flash(rec, n === windows ? label : `${label}[w${w0}:${w0 + n}]`, part(q, H), part(k, KV), part(v, KV), part(out, H), {
+    flash(rec, n === windows ? label : `${label}[w${w0}:${w0 + n}]`, part(q, H), part(k, KV),
+      part(v, KV), part(out, H), {
       groups: n, lq: L, lk: L, heads: H, groupSize: H / KV, headDim: D,
       kRow: KV * D4, kHead: D4, kGroup: L * KV * D4,
       pos0: 0, causal: o.causal ?? false, slidingWindow: o.slidingWindow, scale: o.scale, kvF16: false, variant,
@@ -192,7 +197,8 @@ export interface PrefillVariantOption {
 function checkCached(label: string, cache: KvCache, o: CachedAttentionOptions): number {
   checkHeadDim(label, o.headDim);
   if (o.kvHeads !== cache.kvHeads || o.headDim !== cache.headDim) {
-    throw new RangeError(`${label}: kvHeads ${o.kvHeads} × headDim ${o.headDim} do not match cache "${cache.label}" (${cache.kvHeads} × ${cache.headDim})`);
+    throw new RangeError(`${label}: kvHeads ${o.kvHeads} × headDim ${o.headDim} do not match cache "${cache.label}" ` +
+      `(${cache.kvHeads} × ${cache.headDim})`);
   }
   if (!Number.isInteger(o.qHeads) || o.qHeads < 1 || o.qHeads % o.kvHeads) {
     throw new RangeError(`${label}: qHeads ${o.qHeads} must be a multiple of kvHeads ${o.kvHeads}`);
@@ -220,15 +226,18 @@ export function prefillAttention(rec: Recorder, q: Tensor, cache: KvCache, out: 
   const beams = checkCached(label, cache, o);
   const { qHeads, kvHeads, headDim, pos0, tokens } = o;
   if (!Number.isInteger(tokens) || tokens < 1 || !Number.isInteger(pos0) || pos0 < 0 || pos0 + tokens > cache.maxSeq) {
-    throw new RangeError(`${label}: positions ${pos0}..${pos0 + tokens} outside cache "${cache.label}" (maxSeq ${cache.maxSeq})`);
+    throw new RangeError(`${label}: positions ${pos0}..${pos0 + tokens} outside cache "${cache.label}" ` +
+      `(maxSeq ${cache.maxSeq})`);
   }
   const numel = beams * tokens * qHeads * headDim;
-  for (const t of [q, out]) checkTensor(label, t, numel, `beams ${beams} × tokens ${tokens} × qHeads ${qHeads} × headDim ${headDim}`);
+  for (const t of [q, out]) checkTensor(label, t, numel, `beams ${beams} × tokens ${tokens} × qHeads ` +
+    `${qHeads} × headDim ${headDim}`);
   const D4 = headDim / 4;
   flash(rec, label, q, cache.k, cache.v, out, {
     groups: beams, lq: tokens, lk: pos0 + tokens, heads: qHeads, groupSize: qHeads / kvHeads, headDim,
     kRow: D4, kHead: cache.maxSeq * D4, kGroup: kvHeads * cache.maxSeq * D4,
-    pos0, causal: true, scale: o.scale, kvF16: cache.dtype === 'f16', variant: o.variant ?? defaultFlashVariant(rec.gpu),
+    pos0, causal: true, scale: o.scale, kvF16: cache.dtype === 'f16', variant: o.variant ??
+      defaultFlashVariant(rec.gpu),
   });
 }
 
@@ -306,11 +315,13 @@ export function decodeAttention(rec: Recorder, q: Tensor, cache: KvCache, out: T
   const params = [pos, chunk, nChunks, qHeads, kvHeads, group, cache.maxSeq, f32(o.scale * LOG2E), D4];
   const kvF16 = cache.dtype === 'f16';
   rec.dispatch(
-    { shader: 'attention-decode.wgsl', entryPoint: 'split', defines: { KV_F16: kvF16 }, constants: { WG: DECODE_WG[variant], CHUNK: DECODE_MAX_CHUNK, G4: Math.ceil(group / 4) } },
+    { shader: 'attention-decode.wgsl', entryPoint: 'split', defines: { KV_F16: kvF16 },
+      constants: { WG: DECODE_WG[variant], CHUNK: DECODE_MAX_CHUNK, G4: Math.ceil(group / 4) } },
     `${label}.split`, [q, cache.k, cache.v, partAcc, partMl], params, [nChunks, kvHeads, beams],
   );
   rec.dispatch(
-    { shader: 'attention-decode.wgsl', entryPoint: 'combine', defines: { COMBINE: true }, constants: { WG: COMBINE_WG } },
+    { shader: 'attention-decode.wgsl', entryPoint: 'combine', defines: { COMBINE: true },
+      constants: { WG: COMBINE_WG } },
     `${label}.combine`, [partAcc, partMl, out], params, [qHeads, beams],
   );
   if (own) rec.gpu.release(s);

@@ -5,8 +5,8 @@
  * on its own: nothing leaks across window edges). Weight [Cout, Cin, 3] in f32 or f16; bias [Cout] f32.
  *
  * @example
- * conv1d(rec, mel, conv1.w, conv1.b, h1, { input: 'channel-major', windows: W, gelu: true });           // [W·3000, 1280]
- * conv1d(rec, h1, conv2.w, conv2.b, h2, { input: 'time-major', windows: W, stride: 2, gelu: true });   // [W·1500, 1280]
+ * conv1d(rec, mel, conv1.w, conv1.b, h1, { input: 'channel-major', windows: W, gelu: true });   // [W·3000, 1280]
+ * conv1d(rec, h1, conv2.w, conv2.b, h2, { input: 'time-major', windows: W, stride: 2, gelu: true }); // [W·1500, 1280]
  */
 import { type KernelSpec, type Recorder, type Tensor, bindSpan, forChunks, maxBinding, unitsPerBinding } from '../gpu';
 
@@ -65,7 +65,8 @@ export function conv1d(rec: Recorder, x: Tensor, weight: Tensor, bias: Tensor, y
     throw new RangeError(`conv1d: weight "${weight.label}" has shape [${weight.shape}], expected [${cout}, Cin, 3]`);
   }
   if (x.numel % (windows * cin)) {
-    throw new RangeError(`conv1d: input "${x.label}" (${x.numel} elements) is not ${windows} windows × ${cin} channels`);
+    throw new RangeError(`conv1d: input "${x.label}" (${x.numel} elements) is not ${windows} ` +
+      `windows × ${cin} channels`);
   }
   const tin = x.numel / (windows * cin);
   const tout = conv1dOutputLength(tin, stride);

@@ -7,7 +7,8 @@
  * const staging = gpu.upload('staging', bf16Bytes, [Math.ceil(n / 2)], 'u32');   // raw bf16, 2 per word
  * convert(rec, staging, weight, { from: 'bf16', count: n, dstOffset: 0 });          // weight: f32 or f16
  */
-import { bindSpan, DTYPE_BYTES, forChunks, grid, maxBinding, unitsPerBinding, type KernelSpec, type Recorder, type RowBlockedMatrix, type Tensor } from '../gpu';
+import { bindSpan, DTYPE_BYTES, forChunks, grid, maxBinding, unitsPerBinding, type KernelSpec, type Recorder,
+  type RowBlockedMatrix, type Tensor } from '../gpu';
 
 // ------------------------------------------------------------------------------------------------------------
 // Conversion
@@ -79,10 +80,12 @@ export function convert(rec: Recorder, src: Tensor, dst: Tensor, opts: ConvertOp
   const srcElems = Math.floor(src.byteLength / srcBytes);
   if (!Number.isInteger(count) || count < 0) throw new RangeError(`convert: bad count ${count}`);
   if (srcOffset + count > srcElems) {
-    throw new RangeError(`convert: source "${src.label}" has ${srcElems} ${from} elements; [${srcOffset}, ${srcOffset + count}) requested`);
+    throw new RangeError(`convert: source "${src.label}" has ${srcElems} ${from} elements; [${srcOffset}, ` +
+      `${srcOffset + count}) requested`);
   }
   if (dstOffset + count > dst.numel) {
-    throw new RangeError(`convert: destination "${dst.label}" has ${dst.numel} elements; [${dstOffset}, ${dstOffset + count}) requested`);
+    throw new RangeError(`convert: destination "${dst.label}" has ${dst.numel} elements; [${dstOffset}, ` +
+      `${dstOffset + count}) requested`);
   }
   if (count === 0) return;
   const packed = to === 'f16' && (opts.packed ?? !rec.gpu.caps.f16);
@@ -103,7 +106,8 @@ export function convert(rec: Recorder, src: Tensor, dst: Tensor, opts: ConvertOp
       const s = bindSpan(rec, src, srcOffset + first + f, m, srcBytes, maxBytes);
       const d = bindSpan(rec, dst, dstOffset + first + f, m, dstBytes, maxBytes);
       const units = packed ? ((d.base + m + 1) >> 1) - (d.base >> 1) : m;
-      rec.dispatch(kernel, label, [s.binding, d.binding], [m, s.base, d.base], grid(Math.ceil(units / (WG * PER)), maxGroups));
+      rec.dispatch(kernel, label, [s.binding, d.binding], [m, s.base, d.base],
+        grid(Math.ceil(units / (WG * PER)), maxGroups));
     });
   };
 
@@ -154,6 +158,7 @@ export function convertToMatrix(rec: Recorder, src: Tensor, m: RowBlockedMatrix,
     const lo = Math.max(row0, b.row0);
     const hi = Math.min(row0 + rows, b.row0 + b.rows);
     if (lo >= hi) continue;
-    convert(rec, src, b.tensor, { ...opts, srcOffset: srcOffset + (lo - row0) * m.cols, dstOffset: (lo - b.row0) * m.cols, count: (hi - lo) * m.cols });
+    convert(rec, src, b.tensor, { ...opts, srcOffset: srcOffset + (lo - row0) * m.cols,
+      dstOffset: (lo - b.row0) * m.cols, count: (hi - lo) * m.cols });
   }
 }

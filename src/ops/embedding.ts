@@ -8,7 +8,8 @@
  * embed(rec, embedTokens, ids, x);                                   // x[j] = E[ids[j]]
  * embed(rec, embedTokens, textIds, prompt, { dstRows: textRows });   // fill the text rows of a prompt
  */
-import { DTYPE_BYTES, grid, RowBlockedMatrix, type KernelSpec, type Recorder, type Tensor, bindSpan, maxBinding, unitsPerBinding } from '../gpu';
+import { DTYPE_BYTES, grid, RowBlockedMatrix, type KernelSpec, type Recorder, type Tensor, bindSpan, maxBinding,
+  unitsPerBinding } from '../gpu';
 
 export interface EmbedOptions {
   /** u32 [n]: destination row of each id (default: dstRow0 + j). */
@@ -33,7 +34,8 @@ export function embedKernel(rec: Recorder, dtype: 'f32' | 'f16', dstRows: boolea
   if (mode === 'native' && !rec.gpu.caps.f16) {
     throw new Error('embed: native f16 tables need shader-f16; use f16Table: "packed"');
   }
-  return { shader: 'embedding.wgsl', defines: { T_F16: mode === 'native', T_PACKED: mode === 'packed', DST_ROWS: dstRows }, constants: { WG } };
+  return { shader: 'embedding.wgsl', defines: { T_F16: mode === 'native', T_PACKED: mode === 'packed',
+    DST_ROWS: dstRows }, constants: { WG } };
 }
 
 export function embed(rec: Recorder, table: Tensor | RowBlockedMatrix, ids: Tensor, out: Tensor,
@@ -84,6 +86,7 @@ export function embed(rec: Recorder, table: Tensor | RowBlockedMatrix, ids: Tens
     if (sd) bindings.push(sd.binding);
     bindings.push(so.binding);
     rec.dispatch(kernel, o.label ?? 'embed', bindings,
-      [n, d, b.row0, b.rows, vocab, bi === 0 ? 1 : 0, st.base, si.base, sd?.base ?? 0, so.base, dstRow0, outRows], groups);
+      [n, d, b.row0, b.rows, vocab, bi === 0 ? 1 : 0, st.base, si.base, sd?.base ?? 0, so.base,
+        dstRow0, outRows], groups);
   });
 }

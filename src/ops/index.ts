@@ -43,4 +43,5 @@ import * as sample from './reference/sample';
 import * as softmax from './reference/softmax';
 
 /** Plain-TypeScript CPU references of every kernel family (f64 math), as the tests use them. */
-export const ref = { attention, conv1d, convert, elementwise, embedding, matmul, matmulInt8, norm, rope, sample, softmax };
+export const ref = { attention, conv1d, convert, elementwise, embedding, matmul, matmulInt8,
+  norm, rope, sample, softmax };

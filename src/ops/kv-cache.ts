@@ -61,7 +61,8 @@ export class KvCache {
     const shp = [beams, kvHeads, maxSeq, headDim];
     const bytes = beams * kvHeads * maxSeq * headDim * (dtype === 'f16' ? 2 : 4);
     if (bytes > gpu.caps.maxStorageBindingBytes) {
-      throw new RangeError(`KvCache "${label}": ${bytes} bytes per tensor exceeds the ${gpu.caps.maxStorageBindingBytes}-byte storage binding limit (fewer beams, a shorter maxSeq or f16)`);
+      throw new RangeError(`KvCache "${label}": ${bytes} bytes per tensor exceeds the ` +
+        `${gpu.caps.maxStorageBindingBytes}-byte storage binding limit (fewer beams, a shorter maxSeq or f16)`);
     }
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const k = new Tensor(gpu.pool.create(`${label}.k_cache`, bytes, usage), shp, dtype);
@@ -113,7 +114,8 @@ export function writeKv(rec: Recorder, k: Tensor, v: Tensor, cache: KvCache, opt
   for (const t of [k, v]) {
     if (t.dtype !== 'f32') throw new TypeError(`${label}: "${t.label}" is ${t.dtype}, expected f32`);
     if (t.numel !== n) {
-      throw new RangeError(`${label}: "${t.label}" has ${t.numel} elements, expected beams ${beams} × tokens ${tokens} × kvHeads ${kvHeads} × headDim ${headDim} = ${n}`);
+      throw new RangeError(`${label}: "${t.label}" has ${t.numel} elements, expected beams ${beams} × tokens ` +
+        `${tokens} × kvHeads ${kvHeads} × headDim ${headDim} = ${n}`);
     }
   }
   if (!Number.isInteger(pos) || pos < 0 || pos + tokens > maxSeq) {
@@ -121,7 +123,8 @@ export function writeKv(rec: Recorder, k: Tensor, v: Tensor, cache: KvCache, opt
   }
   if (beams > cache.beams) throw new RangeError(`${label}: ${beams} beams, cache "${cache.label}" has ${cache.beams}`);
   const n4 = n / 4;
-  rec.dispatch({ shader: 'kv-cache.wgsl', entryPoint: 'write_kv', defines: { KV_F16: cache.dtype === 'f16' }, constants: { WG } },
+  rec.dispatch({ shader: 'kv-cache.wgsl', entryPoint: 'write_kv',
+    defines: { KV_F16: cache.dtype === 'f16' }, constants: { WG } },
     label, [k, v, cache.k, cache.v], [n4, tokens, kvHeads, headDim / 4, maxSeq, pos], dispatchGrid(rec, n4));
   cache.length = Math.max(cache.length, pos + tokens);
 }
@@ -150,12 +153,14 @@ export function reorderKv(rec: Recorder, cache: KvCache, beamIndices: Tensor, sc
   const pos = opts.pos ?? cache.length;
   const from = opts.from ?? 0;
   const { beams, kvHeads, headDim, maxSeq, dtype } = cache;
-  if (scratch.beams !== beams || scratch.kvHeads !== kvHeads || scratch.headDim !== headDim || scratch.maxSeq !== maxSeq || scratch.dtype !== dtype) {
+  if (scratch.beams !== beams || scratch.kvHeads !== kvHeads || scratch.headDim !== headDim ||
+    scratch.maxSeq !== maxSeq || scratch.dtype !== dtype) {
     throw new RangeError(`${label}: scratch "${scratch.label}" must have the shape and dtype of "${cache.label}"`);
   }
   if (scratch.k.buffer === cache.k.buffer) throw new RangeError(`${label}: scratch and cache are the same buffers`);
   if (beamIndices.dtype !== 'u32' || beamIndices.numel !== beams) {
-    throw new TypeError(`${label}: beam indices "${beamIndices.label}" must be u32 [${beams}], got ${beamIndices.dtype} [${beamIndices.shape}]`);
+    throw new TypeError(`${label}: beam indices "${beamIndices.label}" must be u32 [${beams}], got ` +
+      `${beamIndices.dtype} [${beamIndices.shape}]`);
   }
   if (!(0 <= from && from <= pos && pos <= maxSeq)) {
     throw new RangeError(`${label}: positions [${from}, ${pos}) outside [0, ${maxSeq}]`);
@@ -167,6 +172,7 @@ export function reorderKv(rec: Recorder, cache: KvCache, beamIndices: Tensor, sc
   const params = [n, beams, kvHeads, rowWords, maxSeq, from, span];
   rec.dispatch({ shader: 'kv-cache.wgsl', entryPoint: 'reorder', defines: { REORDER: true }, constants: { WG } },
     `${label}.gather`, [beamIndices, cache.k, cache.v, scratch.k, scratch.v], params, dispatchGrid(rec, n));
-  rec.dispatch({ shader: 'kv-cache.wgsl', entryPoint: 'reorder', defines: { REORDER: true, IDENTITY: true }, constants: { WG } },
+  rec.dispatch({ shader: 'kv-cache.wgsl', entryPoint: 'reorder',
+    defines: { REORDER: true, IDENTITY: true }, constants: { WG } },
     `${label}.copy_back`, [scratch.k, scratch.v, cache.k, cache.v], params, dispatchGrid(rec, n));
 }

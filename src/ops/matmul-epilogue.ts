@@ -38,18 +38,21 @@ export function checkEpilogue(label: string, y: Tensor, M: number, N: number, ep
   if (segs.length > 2) fail(`at most 2 output segments, got ${segs.length}`);
   let prev = 0;
   for (const [i, s] of segs.entries()) {
-    if (!Number.isInteger(s.col) || s.col <= prev || s.col >= N) fail(`segment ${i + 1} starts at column ${s.col}; segments must start in (${prev}, ${N}) in order`);
+    if (!Number.isInteger(s.col) || s.col <= prev || s.col >= N) fail(`segment ${i + 1} starts at column ${s.col}; ` +
+      `segments must start in (${prev}, ${N}) in order`);
     prev = s.col;
   }
   for (const [i, s] of segs.entries()) {
     const width = (segs[i + 1]?.col ?? N) - s.col;
     if (s.y.buffer !== y.buffer) fail(`segment "${s.y.label}" is not in the output buffer "${y.label}"`);
     if (s.y.dtype !== 'f32') fail(`segment "${s.y.label}" is ${s.y.dtype}, expected f32`);
-    if (s.y.shape[s.y.shape.length - 1] !== width || s.y.numel < M * width) fail(`segment "${s.y.label}" is [${s.y.shape}], expected [${M}, ${width}]`);
+    if (s.y.shape[s.y.shape.length - 1] !== width || s.y.numel < M * width) fail(`segment "${s.y.label}" is ` +
+      `[${s.y.shape}], expected [${M}, ${width}]`);
   }
   if (ep.gluRows !== undefined) {
     if (segs.length) fail('a GLU product has one output');
-    if (!Number.isInteger(ep.gluRows) || ep.gluRows < 1 || 2 * ep.gluRows !== N) fail(`gluRows ${ep.gluRows} must be half of the ${N} weight rows`);
+    if (!Number.isInteger(ep.gluRows) || ep.gluRows < 1 || 2 * ep.gluRows !== N) fail(`gluRows ${ep.gluRows} must be ` +
+      `half of the ${N} weight rows`);
   }
 }
 

@@ -53,7 +53,8 @@ export interface MatmulOptions extends MatmulDispatchOptions {
  * The general strided, batched problem (all sizes, strides and offsets in elements of the tensor's dtype):
  * for i < batch, m < M, n < N:
  *   y[yOffset + i·batchStrideY + m·ldy + n] = alpha · Σ_k x[xOffset + i·batchStrideX + m·ldx + k]
- *                                                   · w[wOffset + ⌊i / wBatchDiv⌋·batchStrideW + n·ldw + k]  (+ bias[biasOffset + n])
+ *                                                   · w[wOffset + ⌊i / wBatchDiv⌋·batchStrideW + n·ldw + k]
+ *                                             + bias[biasOffset + n]   (when a bias is given)
  * `y` must be a different buffer from `x`, `w` and `bias` (WebGPU forbids writing a buffer that is also read in
  * the same dispatch).
  */
@@ -149,7 +150,8 @@ function plan(gpu: Gpu, variant: MatmulVariant, p: FullProblem, vec: boolean, xv
       return {
         kernel: {
           shader: 'matmul.wgsl',
-          defines: { ...io, VEC: vec, XVEC: vec && xvec && !subgroups, SUBGROUPS: subgroups, SG4: WG === 4, GLU: gluRows !== undefined },
+          defines: { ...io, VEC: vec, XVEC: vec && xvec && !subgroups, SUBGROUPS: subgroups, SG4: WG === 4,
+            GLU: gluRows !== undefined },
           constants: { WG, TM },
         },
         workgroups: [gluRows !== undefined ? cdiv(gluRows, WG) : cdiv(p.N, 2 * WG), cdiv(p.M, TM), p.batch],
@@ -169,12 +171,14 @@ function plan(gpu: Gpu, variant: MatmulVariant, p: FullProblem, vec: boolean, xv
     }
     case 'naive':
       return {
-        kernel: { shader: 'matmul-baselines.wgsl', entryPoint: 'naive', defines: { ...io, W_F16_NATIVE: false, VEC: false, XVEC: false, APPENDIX: false } },
+        kernel: { shader: 'matmul-baselines.wgsl', entryPoint: 'naive',
+          defines: { ...io, W_F16_NATIVE: false, VEC: false, XVEC: false, APPENDIX: false } },
         workgroups: [cdiv(p.N, 16), cdiv(p.M, 16), p.batch],
       };
     case 'regblock':
       return {
-        kernel: { shader: 'matmul-baselines.wgsl', entryPoint: 'regblock', defines: { ...io, W_F16_NATIVE: false, VEC: false, XVEC: false, APPENDIX: false } },
+        kernel: { shader: 'matmul-baselines.wgsl', entryPoint: 'regblock',
+          defines: { ...io, W_F16_NATIVE: false, VEC: false, XVEC: false, APPENDIX: false } },
         workgroups: [cdiv(p.N, TILE), cdiv(p.M, TILE), p.batch],
       };
     default:
@@ -304,7 +308,8 @@ export function matmul(rec: Recorder, x: Tensor, w: Tensor | RowBlockedMatrix, b
     throw new RangeError(`${label}: bias "${bias.label}" has ${bias.numel} elements, N = ${N}`);
   }
   if (opts.epilogue?.gluRows !== undefined && w instanceof RowBlockedMatrix && w.blocks.length > 1) {
-    throw new RangeError(`${label}: a fused GLU needs [gate; up] in one binding; "${w.blocks[0].tensor.label}" is split into ${w.blocks.length} blocks`);
+    throw new RangeError(`${label}: a fused GLU needs [gate; up] in one binding; "${w.blocks[0].tensor.label}" is ` +
+      `split into ${w.blocks.length} blocks`);
   }
   const d: MatmulDispatchOptions = { ...opts, variant: opts.variant ?? chooseMatmulVariant(rec.gpu, M), label };
   const blocks = w instanceof RowBlockedMatrix ? w.blocks : [{ tensor: w, row0: 0, rows: N }];
@@ -334,7 +339,8 @@ export interface BatchedMatmulOptions extends MatmulDispatchOptions {
 export function batchedMatmul(rec: Recorder, a: Tensor, b: Tensor, c: Tensor, opts: BatchedMatmulOptions = {}): void {
   const label = opts.label ?? 'batched_matmul';
   if (a.shape.length !== 3 || b.shape.length !== 3 || c.shape.length !== 3) {
-    throw new RangeError(`${label}: expected A [B,M,K], B [B',N,K], C [B,M,N]; got [${a.shape}], [${b.shape}], [${c.shape}]`);
+    throw new RangeError(`${label}: expected A [B,M,K], B [B',N,K], C [B,M,N]; got [${a.shape}], ` +
+      `[${b.shape}], [${c.shape}]`);
   }
   const [batch, M, K] = a.shape;
   const [batchB, N, Kb] = b.shape;
@@ -345,5 +351,6 @@ export function batchedMatmul(rec: Recorder, a: Tensor, b: Tensor, c: Tensor, op
   if (c.shape[0] !== batch || c.shape[1] !== M || c.shape[2] !== N) {
     throw new RangeError(`${label}: C is [${c.shape}], expected [${batch},${M},${N}]`);
   }
-  matmulStrided(rec, { x: a, w: b, y: c, M, N, K, batch, wBatchDiv: batch / batchB, alpha: opts.alpha }, { ...opts, label });
+  matmulStrided(rec, { x: a, w: b, y: c, M, N, K, batch, wBatchDiv: batch / batchB,
+    alpha: opts.alpha }, { ...opts, label });
 }

@@ -8,7 +8,8 @@
  * addLayerNorm(rec, h, attnOut, ln2.w, ln2.b, h, hn, { label: 'enc.l0.ln2' });  // h += attnOut; hn = LN(h)
  * rmsNorm(rec, x, w, x, { eps: 1e-6 });                                         // in place
  */
-import { f32, grid, type KernelSpec, type Recorder, type Tensor, bindSpan, forChunks, maxBinding, unitsPerBinding } from '../gpu';
+import { f32, grid, type KernelSpec, type Recorder, type Tensor, bindSpan, forChunks, maxBinding,
+  unitsPerBinding } from '../gpu';
 
 export interface NormOptions {
   label?: string;
@@ -47,7 +48,8 @@ export function normKernel(rec: Recorder, d: number, rms: boolean, residual: boo
   const vectors = vec4 ? d / 4 : d;
   return {
     shader: 'norm.wgsl',
-    defines: { RMS: rms, RESIDUAL: residual, INPLACE: inplace, VEC4: vec4, SUBGROUPS: subgroups ?? rec.gpu.caps.subgroups },
+    defines: { RMS: rms, RESIDUAL: residual, INPLACE: inplace, VEC4: vec4, SUBGROUPS: subgroups ??
+      rec.gpu.caps.subgroups },
     constants: { WG: workgroupSize ?? normWorkgroupSize(vectors, rec.gpu.caps.cpuAdapter) },
   };
 }
@@ -73,8 +75,10 @@ function norm(rec: Recorder, op: string, a: NormArgs): void {
   }
   const rows = a.x.numel / d;
   const rowTensors = [a.x, a.r, a.y, a.res].filter((t): t is Tensor => !!t);
-  for (const t of [...rowTensors, a.w, a.b]) if (t && t.dtype !== 'f32') throw new TypeError(`${op}: "${t.label}" is ${t.dtype}, expected f32`);
-  for (const t of rowTensors) if (t.numel !== rows * d) throw new RangeError(`${op}: "${t.label}" has ${t.numel} elements, expected ${rows}×${d}`);
+  for (const t of [...rowTensors, a.w, a.b]) if (t && t.dtype !== 'f32') throw new TypeError(`${op}: "${t.label}" is ` +
+    `${t.dtype}, expected f32`);
+  for (const t of rowTensors) if (t.numel !== rows * d) throw new RangeError(`${op}: "${t.label}" has ${t.numel} ` +
+    `elements, expected ${rows}×${d}`);
 
   const residual = !!a.r;
   // In place: y === x (plain) or res === x (residual; res === r is handled by swapping x and r: x + r == r + x).
@@ -105,7 +109,8 @@ function norm(rec: Recorder, op: string, a: NormArgs): void {
     const u = vec4 ? 4 : 1;
     const kernel = normKernel(rec, d, a.rms, residual, inplace, vec4, a.opts.subgroups, a.opts.workgroupSize);
     rec.dispatch(kernel, label, used.map((s) => s.binding),
-      [n, d / u, f32(a.opts.eps ?? 1e-5), sx.base / u, (sr?.base ?? 0) / u, sw.base / u, (sb?.base ?? 0) / u, sy.base / u, (sres?.base ?? 0) / u],
+      [n, d / u, f32(a.opts.eps ?? 1e-5), sx.base / u, (sr?.base ?? 0) / u, sw.base / u, (sb?.base ?? 0) / u,
+        sy.base / u, (sres?.base ?? 0) / u],
       grid(n, rec.gpu.caps.maxWorkgroupsPerDimension));
   });
 }

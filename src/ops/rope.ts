@@ -10,7 +10,8 @@
  * // decoder step on a fused QKV row [tokens, 3072]: q (16 heads) and k (4 heads) are adjacent → one dispatch
  * rope(rec, qkv, { heads: 20, headDim: 128, tokenStride: 3072, positionOffset: 57 });
  */
-import { grid, type KernelSpec, type Recorder, type Tensor, bindSpan, forChunks, maxBinding, unitsPerBinding } from '../gpu';
+import { grid, type KernelSpec, type Recorder, type Tensor, bindSpan, forChunks, maxBinding,
+  unitsPerBinding } from '../gpu';
 
 export interface RopeOptions {
   heads: number;
@@ -84,14 +85,16 @@ export function rope(rec: Recorder, x: Tensor, o: RopeOptions): void {
   const width = heads * headDim; // elements touched per token, from its first head
   const tokens = o.tokens ?? Math.max(0, Math.floor((x.numel - offset - width) / stride) + 1);
   if (tokens > 0 && offset + (tokens - 1) * stride + width > x.numel) {
-    throw new RangeError(`rope: ${tokens} tokens of stride ${stride} from element ${offset} exceed "${x.label}" (${x.numel} elements)`);
+    throw new RangeError(`rope: ${tokens} tokens of stride ${stride} from element ${offset} exceed ` +
+      `"${x.label}" (${x.numel} elements)`);
   }
   if (o.positions) {
     if (o.positions.dtype !== 'u32') {
       throw new TypeError(`rope: positions "${o.positions.label}" is ${o.positions.dtype}, expected u32`);
     }
     if (o.positions.numel < tokens) {
-      throw new RangeError(`rope: positions "${o.positions.label}" has ${o.positions.numel} entries for ${tokens} tokens`);
+      throw new RangeError(`rope: positions "${o.positions.label}" has ${o.positions.numel} ` +
+        `entries for ${tokens} tokens`);
     }
   }
   if (tokens === 0) return;
@@ -107,7 +110,8 @@ export function rope(rec: Recorder, x: Tensor, o: RopeOptions): void {
     const bindings = [sx.binding, si.binding];
     if (sp) bindings.push(sp.binding);
     rec.dispatch(kernel, o.label ?? 'rope', bindings,
-      [n, heads, headDim, half, stride, sx.base, o.positionOffset ?? 0, mod, mod ? t0 % mod : t0, sp?.base ?? 0, si.base],
+      [n, heads, headDim, half, stride, sx.base, o.positionOffset ?? 0, mod,
+        mod ? t0 % mod : t0, sp?.base ?? 0, si.base],
       grid(Math.ceil((n * half) / WG), rec.gpu.caps.maxWorkgroupsPerDimension));
   });
 }

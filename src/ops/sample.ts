@@ -52,8 +52,10 @@ export function sampleKernels(rec: Recorder, lse: boolean, bias: boolean, subgro
   const sg = subgroups ?? rec.gpu.caps.subgroups;
   const WG = workgroupSize ?? sampleWorkgroupSize(rec.gpu.caps.cpuAdapter);
   return {
-    partial: { shader: 'sample.wgsl', entryPoint: 'topk_partial', defines: { FINAL: false, LSE: lse, BIAS: false, SUBGROUPS: sg }, constants: { WG } },
-    final: { shader: 'sample.wgsl', entryPoint: 'topk_final', defines: { FINAL: true, LSE: lse, BIAS: bias, SUBGROUPS: sg }, constants: { WG } },
+    partial: { shader: 'sample.wgsl', entryPoint: 'topk_partial',
+      defines: { FINAL: false, LSE: lse, BIAS: false, SUBGROUPS: sg }, constants: { WG } },
+    final: { shader: 'sample.wgsl', entryPoint: 'topk_final',
+      defines: { FINAL: true, LSE: lse, BIAS: bias, SUBGROUPS: sg }, constants: { WG } },
   };
 }
 
@@ -65,7 +67,8 @@ function scratchTensor(gpu: Gpu, name: string, elems: number, dtype: 'u32' | 'f3
   let t = m.get(name);
   if (!t || t.numel < elems) {
     const size = Math.max(256, 2 ** Math.ceil(Math.log2(elems)));
-    const buf = gpu.pool.create(`sample.${name}`, size * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    const buf = gpu.pool.create(`sample.${name}`, size * 4,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     t = new Tensor(buf, [size], dtype);
     m.set(name, t);
   }
@@ -120,10 +123,12 @@ export function topK(rec: Recorder, logits: Tensor, outIdx: Tensor, outVal: Tens
   const si = bindSpan(rec, outIdx, 0, groups * k, 4, maxBytes);
   const sv = bindSpan(rec, outVal, 0, groups * k, 4, maxBytes);
   const groupRows = flat ? rows : 1;
-  const params = (xBase: number) => [rows, vocab, chunk, chunks, k, xBase, groupRows, sb?.base ?? 0, si.base, sv.base, 0xff800000];
+  const params = (xBase: number) => [rows, vocab, chunk, chunks, k, xBase, groupRows, sb?.base ?? 0,
+    si.base, sv.base, 0xff800000];
   const label = o.label ?? (k === 1 && !lse ? 'argmax' : `top${k}`);
 
-  rec.dispatch(kernels.partial, `${label}.partial`, ss ? [sx.binding, sc.binding, ss.binding] : [sx.binding, sc.binding], params(sx.base), [chunks, rows]);
+  rec.dispatch(kernels.partial, `${label}.partial`, ss ? [sx.binding, sc.binding, ss.binding] :
+    [sx.binding, sc.binding], params(sx.base), [chunks, rows]);
   const finalBindings = [sc.binding];
   if (ss) finalBindings.push(ss.binding);
   if (sb) finalBindings.push(sb.binding);
@@ -141,7 +146,8 @@ export function argmax(rec: Recorder, logits: Tensor, out: Tensor, o: ArgmaxOpti
   const vocab = o.vocab ?? logits.shape[logits.shape.length - 1];
   const rows = logits.numel / vocab;
   const outVal = o.outVal ?? scratchTensor(rec.gpu, 'argmax.values', rows, 'f32');
-  topK(rec, logits, out, outVal, { k: 1, vocab, label: o.label, subgroups: o.subgroups, workgroupSize: o.workgroupSize });
+  topK(rec, logits, out, outVal, { k: 1, vocab, label: o.label, subgroups: o.subgroups,
+    workgroupSize: o.workgroupSize });
 }
 
 export interface BeamCandidatesOptions {
@@ -156,9 +162,11 @@ export interface BeamCandidatesOptions {
  * score = beamScores[b] + log_softmax(logits[b])[v], sorted descending; outIdx = b·vocab + v.
  * Without beamScores (the first step) the score is the log-probability alone.
  */
-export function beamCandidates(rec: Recorder, logits: Tensor, beamScores: Tensor | undefined, outIdx: Tensor, outVal: Tensor,
+export function beamCandidates(rec: Recorder, logits: Tensor, beamScores: Tensor | undefined,
+  outIdx: Tensor, outVal: Tensor,
   o: BeamCandidatesOptions): void {
-  topK(rec, logits, outIdx, outVal, { k: o.k, logSoftmax: true, rowBias: beamScores, flatten: true, vocab: o.vocab, label: o.label ?? 'beam' });
+  topK(rec, logits, outIdx, outVal, { k: o.k, logSoftmax: true, rowBias: beamScores, flatten: true, vocab: o.vocab,
+    label: o.label ?? 'beam' });
 }
 
 /** One beam continuation, as the searches in src/generate consume it. */

@@ -6,7 +6,8 @@
  * softmax(rec, scores, scores);        // in place, rows = numel / n
  * logSoftmax(rec, logits, logp, { n: 59264 });
  */
-import { grid, type KernelSpec, type Recorder, type Tensor, bindSpan, forChunks, maxBinding, unitsPerBinding } from '../gpu';
+import { grid, type KernelSpec, type Recorder, type Tensor, bindSpan, forChunks, maxBinding,
+  unitsPerBinding } from '../gpu';
 
 export interface SoftmaxOptions {
   /** Row length; default the last axis of x. */

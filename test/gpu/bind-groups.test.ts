@@ -46,7 +46,8 @@ describe('bind group cache', () => {
     const cache = new BindGroupCache(gpu.device, 2);
     const pipeline = gpu.pipelines.get({ shader: 'copy.wgsl' });
     const bufs = [0, 1, 2].map((i) => gpu.tensor(`b${i}`, [64], 'f32'));
-    const entries = (i: number) => [{ binding: 1, resource: { buffer: bufs[i].buffer, offset: 0, size: 256 } }, { binding: 2, resource: { buffer: bufs[(i + 1) % 3].buffer, offset: 0, size: 256 } }];
+    const entries = (i: number) => [{ binding: 1, resource: { buffer: bufs[i].buffer, offset: 0, size: 256 } },
+      { binding: 2, resource: { buffer: bufs[(i + 1) % 3].buffer, offset: 0, size: 256 } }];
     const uniform = gpu.pool.acquire('params', 256, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const params = { binding: 0, resource: { buffer: uniform, offset: 0, size: 16 } };
     const get = (i: number) => cache.get(pipeline, [params, ...entries(i)], 't');

@@ -17,10 +17,13 @@ describe('adapter', () => {
   it('without any adapter, Gpu.create fails with a message that says what to install or set', () => {
     const dir = mkdtempSync(join(tmpdir(), 'no-icd-'));
     const icd = join(dir, 'none.json');
-    writeFileSync(icd, '{"file_format_version":"1.0.0","ICD":{"library_path":"/nonexistent/libvulkan_none.so","api_version":"1.3.0"}}');
+    writeFileSync(icd,
+      '{"file_format_version":"1.0.0","ICD":{"library_path":"/nonexistent/libvulkan_none.so","api_version":"1.3.0"}}');
     const r = spawnSync(process.execPath, ['--import', 'tsx', '-e',
-      "import('./src/gpu/index.ts').then(m => m.Gpu.create()).then(() => console.log('GOT ADAPTER'), e => console.log('ERROR: ' + e.message))"],
-    { cwd: REPO, encoding: 'utf8', env: { ...process.env, VK_ICD_FILENAMES: icd, VK_DRIVER_FILES: icd }, timeout: 60_000 });
+      "import('./src/gpu/index.ts').then(m => m.Gpu.create()).then(() => console.log('GOT ADAPTER'), e => " +
+        "console.log('ERROR: ' + e.message))"],
+    { cwd: REPO, encoding: 'utf8', env: { ...process.env, VK_ICD_FILENAMES: icd,
+      VK_DRIVER_FILES: icd }, timeout: 60_000 });
     expect(r.stdout).toContain('ERROR: No WebGPU adapter is available');
     expect(r.stdout).toContain('scripts/setup.sh');
     expect(r.stdout).toContain('VK_ICD_FILENAMES');
@@ -37,7 +40,8 @@ describe('adapter', () => {
 
 describe('preprocessor', () => {
   const sources = {
-    'main.wgsl': '#include "a.wgsl"\n#if X\nx_on\n#if !Y\nnot_y\n#else\ny\n#endif\n#else\nx_off\n#endif\n#include "a.wgsl"\nend',
+    'main.wgsl': '#include "a.wgsl"\n#if X\nx_on\n#if !Y\nnot_y\n#else\ny\n#endif\n#else\nx_off\n#endif\n#include ' +
+      '"a.wgsl"\nend',
     'a.wgsl': 'from_a',
     'bad.wgsl': '#if X\nno end',
     'bad2.wgsl': '#bogus',
@@ -61,7 +65,8 @@ describe('pipelines, buffers, recorder', () => {
     const a = gpu.pipelines.get({ shader: 'elementwise.wgsl', entryPoint: 'add', constants: { WG: 64 } });
     expect(gpu.pipelines.get({ shader: 'elementwise.wgsl', entryPoint: 'add', constants: { WG: 64 } })).toBe(a);
     expect(gpu.pipelines.get({ shader: 'elementwise.wgsl', entryPoint: 'add', constants: { WG: 128 } })).not.toBe(a);
-    await expect(gpu.pipelines.check({ shader: 'elementwise.wgsl', entryPoint: 'gelu', defines: { UNARY: true } })).resolves.toBeUndefined();
+    await expect(gpu.pipelines.check({ shader: 'elementwise.wgsl', entryPoint: 'gelu',
+      defines: { UNARY: true } })).resolves.toBeUndefined();
   });
 
   it('a steady-state loop allocates no new buffers', async () => {

@@ -66,7 +66,8 @@ describe('windowAttention', () => {
     { windows: 3, windowLen: 65, heads: 6, kvHeads: 2, headDim: 20, scale: 0.25, seed: 12 },
     { windows: 2, windowLen: 7, heads: 4, kvHeads: 1, headDim: 16, scale: 0.5, causal: true, seed: 13 },
   ];
-  const name = (o: WindowAttentionOptions) => `W${o.windows} L${o.windowLen} H${o.heads}${o.kvHeads ? `/${o.kvHeads} kv` : ''} D${o.headDim}` +
+  const name = (o: WindowAttentionOptions) =>
+    `W${o.windows} L${o.windowLen} H${o.heads}${o.kvHeads ? `/${o.kvHeads} kv` : ''} D${o.headDim}` +
     `${o.causal ? ' causal' : ''}${o.slidingWindow !== undefined ? ` sliding ${o.slidingWindow}` : ''}`;
   for (const { seed, ...o } of cases) {
     it(`${name(o)} matches the f64 reference (cpu variant)`, async () => {
@@ -160,9 +161,12 @@ describe('windowAttention', () => {
     const t = gpu.tensor('x', [10, 2, 16], 'f32');
     const u = gpu.tensor('y', [10, 2, 16], 'f32');
     const rec = new Recorder(gpu, 'bad');
-    expect(() => windowAttention(rec, t, t, t, u, { windows: 1, windowLen: 10, heads: 2, headDim: 18, scale: 1 })).toThrow(/headDim 18/);
-    expect(() => windowAttention(rec, t, t, t, u, { windows: 2, windowLen: 10, heads: 2, headDim: 16, scale: 1 })).toThrow(/"x" has 320 elements/);
-    expect(() => windowAttention(rec, t, t, t, t, { windows: 1, windowLen: 10, heads: 2, headDim: 16, scale: 1 })).toThrow(/share a buffer/);
+    expect(() => windowAttention(rec, t, t, t, u, { windows: 1, windowLen: 10, heads: 2, headDim: 18,
+      scale: 1 })).toThrow(/headDim 18/);
+    expect(() => windowAttention(rec, t, t, t, u, { windows: 2, windowLen: 10, heads: 2, headDim: 16,
+      scale: 1 })).toThrow(/"x" has 320 elements/);
+    expect(() => windowAttention(rec, t, t, t, t, { windows: 1, windowLen: 10, heads: 2, headDim: 16,
+      scale: 1 })).toThrow(/share a buffer/);
     gpu.release(t, u);
   });
 });
@@ -252,16 +256,21 @@ describe('decodeAttention (split-K over the KV cache)', () => {
     const want = ref.cachedAttention(q, hk, hv, { ...c, ...o, tokens: 1, pos0: 39 });
     expect(relL2(await gpu.readF32(out), want)).toBeLessThan(TOL);
     const tiny = gpu.tensor('tiny', [8], 'f32');
-    expect(() => decodeAttention(new Recorder(gpu, 'x'), tq, cache, out, { ...o, scratch: tiny })).toThrow(/scratch "tiny" needs/);
+    expect(() => decodeAttention(new Recorder(gpu, 'x'), tq, cache, out,
+      { ...o, scratch: tiny })).toThrow(/scratch "tiny" needs/);
     expect(() => decodeAttention(new Recorder(gpu, 'x'), tq, cache, out, { ...o, pos: 51 })).toThrow(/pos 51/);
-    expect(() => decodeAttention(new Recorder(gpu, 'x'), tq, cache, out, { ...o, qHeads: 3 })).toThrow(/multiple of kvHeads/);
+    expect(() => decodeAttention(new Recorder(gpu, 'x'), tq, cache, out,
+      { ...o, qHeads: 3 })).toThrow(/multiple of kvHeads/);
     gpu.release(tq, out, scratch, tiny);
     cache.destroy(gpu);
   });
 });
 
 describe('prefillAttention (causal, queries against the KV cache)', () => {
-  const cases: { beams: number; pos0: number; tokens: number; qHeads: number; kvHeads: number; headDim: number; variant: FlashVariant }[] = [
+  const cases: {
+    beams: number; pos0: number; tokens: number; qHeads: number; kvHeads: number; headDim: number;
+    variant: FlashVariant;
+  }[] = [
     { beams: 1, pos0: 0, tokens: 7, qHeads: 4, kvHeads: 1, headDim: 64, variant: 'cpu' },
     { beams: 2, pos0: 65, tokens: 9, qHeads: 4, kvHeads: 2, headDim: 128, variant: 'cpu' },
     { beams: 1, pos0: 3, tokens: 150, qHeads: 2, kvHeads: 2, headDim: 16, variant: 'cpu' },
@@ -313,7 +322,8 @@ describe('prefillAttention (causal, queries against the KV cache)', () => {
     const kAll = randomF32((T + 1) * 2 * 32, 2);
     const vAll = randomF32((T + 1) * 2 * 32, 3);
     const cache = KvCache.create(gpu, 'seq', c);
-    const up = (a: Float32Array<ArrayBuffer>, r0: number, r1: number, w: number, label: string) => gpu.upload(label, a.slice(r0 * w, r1 * w), [r1 - r0, w / 32, 32], 'f32');
+    const up = (a: Float32Array<ArrayBuffer>, r0: number, r1: number, w: number, label: string) =>
+      gpu.upload(label, a.slice(r0 * w, r1 * w), [r1 - r0, w / 32, 32], 'f32');
     const tk = up(kAll, 0, T, 64, 'k'), tv = up(vAll, 0, T, 64, 'v'), tq = up(qAll, 0, T, 128, 'q');
     const k1 = up(kAll, T, T + 1, 64, 'k1'), v1 = up(vAll, T, T + 1, 64, 'v1'), q1 = up(qAll, T, T + 1, 128, 'q1');
     const outP = gpu.tensor('outP', [T, 4, 32], 'f32');
@@ -361,11 +371,13 @@ describe('fallbacks: a device without subgroups and shader-f16', () => {
       const tpq = gpu.upload('pq', pq, [10, 4, 64], 'f32');
       const pout = gpu.tensor('pout', [10, 4, 64], 'f32');
       const rec2 = new Recorder(gpu, 'prefill');
-      prefillAttention(rec2, tpq, cache, pout, { qHeads: 4, kvHeads: 2, headDim: 64, scale: 0.125, pos0: 20, tokens: 5 });
+      prefillAttention(rec2, tpq, cache, pout, { qHeads: 4, kvHeads: 2, headDim: 64,
+        scale: 0.125, pos0: 20, tokens: 5 });
       rec2.submit();
       const pwant = ref.cachedAttention(pq, hk, hv, { ...c, qHeads: 4, tokens: 5, pos0: 20, scale: 0.125 });
       expect(relL2(await gpu.readF32(pout), pwant)).toBeLessThan(TOL);
-      expect(() => KvCache.create(gpu, 'half', { beams: 1, maxSeq: 4, kvHeads: 1, headDim: 8, dtype: 'f16' })).toThrow(/shader-f16/);
+      expect(() => KvCache.create(gpu, 'half', { beams: 1, maxSeq: 4, kvHeads: 1, headDim: 8,
+        dtype: 'f16' })).toThrow(/shader-f16/);
       expect(gpu.errors).toEqual([]);
     } finally {
       gpu.destroy();

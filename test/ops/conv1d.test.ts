@@ -7,15 +7,19 @@ import { randomF32, relL2, testGpu } from '../helpers/gpu';
 // f32 accumulation over K = 3·Cin ≤ 800 terms against f64.
 const TOL = 1e-5;
 
-interface Case { cin: number; cout: number; t: number; windows: number; stride: 1 | 2; layout: 'channel-major' | 'time-major'; gelu: boolean; weights: 'f32' | 'native' | 'packed' }
+interface Case {
+  cin: number; cout: number; t: number; windows: number; stride: 1 | 2; layout: 'channel-major' | 'time-major';
+  gelu: boolean; weights: 'f32' | 'native' | 'packed';
+}
 
 const cases: Case[] = [
   { cin: 1, cout: 1, t: 1, windows: 1, stride: 1, layout: 'time-major', gelu: false, weights: 'f32' },
   { cin: 1, cout: 3, t: 2, windows: 2, stride: 2, layout: 'channel-major', gelu: true, weights: 'f32' },
   { cin: 7, cout: 65, t: 33, windows: 3, stride: 2, layout: 'time-major', gelu: true, weights: 'f32' },
   { cin: 7, cout: 65, t: 33, windows: 3, stride: 1, layout: 'channel-major', gelu: false, weights: 'f32' },
-  { cin: 128, cout: 96, t: 100, windows: 2, stride: 1, layout: 'channel-major', gelu: true, weights: 'f32' },   // conv1-like
-  { cin: 160, cout: 80, t: 129, windows: 2, stride: 2, layout: 'time-major', gelu: true, weights: 'f32' },     // conv2-like
+  // conv1-like, then conv2-like
+  { cin: 128, cout: 96, t: 100, windows: 2, stride: 1, layout: 'channel-major', gelu: true, weights: 'f32' },
+  { cin: 160, cout: 80, t: 129, windows: 2, stride: 2, layout: 'time-major', gelu: true, weights: 'f32' },
   { cin: 64, cout: 70, t: 65, windows: 1, stride: 2, layout: 'time-major', gelu: true, weights: 'packed' },
   { cin: 64, cout: 70, t: 65, windows: 1, stride: 1, layout: 'channel-major', gelu: false, weights: 'native' },
   { cin: 5, cout: 130, t: 1000, windows: 1, stride: 2, layout: 'channel-major', gelu: true, weights: 'packed' },
@@ -28,7 +32,8 @@ function fallbackGpu(): Promise<Gpu> {
 }
 afterAll(async () => { if (fallback) (await fallback).destroy(); });
 
-async function run(gpu: Gpu, c: Case, seed: number, maxBindingBytes?: number): Promise<{ got: Float32Array; want: Float32Array; dispatches: number }> {
+async function run(gpu: Gpu, c: Case, seed: number,
+  maxBindingBytes?: number): Promise<{ got: Float32Array; want: Float32Array; dispatches: number }> {
   const x = randomF32(c.windows * c.cin * c.t, seed, 2);
   let w = randomF32(c.cout * c.cin * 3, seed + 1, 1 / Math.sqrt(3 * c.cin));
   const b = randomF32(c.cout, seed + 2, 0.5);
@@ -49,13 +54,15 @@ async function run(gpu: Gpu, c: Case, seed: number, maxBindingBytes?: number): P
   rec.submit();
   const got = await gpu.readF32(ty);
   gpu.release(tx, tw, tb, ty);
-  const want = ref.conv1d(x, w, b, { cin: c.cin, cout: c.cout, windows: c.windows, stride: c.stride, channelMajor: c.layout === 'channel-major', gelu: c.gelu });
+  const want = ref.conv1d(x, w, b, { cin: c.cin, cout: c.cout, windows: c.windows, stride: c.stride,
+    channelMajor: c.layout === 'channel-major', gelu: c.gelu });
   return { got, want, dispatches };
 }
 
 describe('conv1d', () => {
   for (const c of cases) {
-    const name = `${c.windows}×[${c.layout === 'channel-major' ? `${c.cin}×${c.t}` : `${c.t}×${c.cin}`}] → ${c.cout}, stride ${c.stride}${c.gelu ? ', GELU' : ''}, ${c.weights} weights`;
+    const name = `${c.windows}×[${c.layout === 'channel-major' ? `${c.cin}×${c.t}` : `${c.t}×${c.cin}`}] → ` +
+      `${c.cout}, stride ${c.stride}${c.gelu ? ', GELU' : ''}, ${c.weights} weights`;
     it(`matches the reference: ${name}`, async (ctx) => {
       const gpu = await testGpu();
       if (c.weights === 'native' && !gpu.caps.f16) ctx.skip('no shader-f16 on this adapter');
@@ -66,14 +73,16 @@ describe('conv1d', () => {
 
   it('runs on a device without shader-f16 (packed f16 weights)', async () => {
     const gpu = await fallbackGpu();
-    const c: Case = { cin: 9, cout: 33, t: 40, windows: 2, stride: 2, layout: 'time-major', gelu: true, weights: 'packed' };
+    const c: Case = { cin: 9, cout: 33, t: 40, windows: 2, stride: 2, layout: 'time-major',
+      gelu: true, weights: 'packed' };
     const { got, want } = await run(gpu, c, 5);
     expect(relL2(got, want)).toBeLessThan(TOL);
   });
 
   it('splits windows across bindings without mixing them (forced 4 KiB limit)', async () => {
     const gpu = await testGpu();
-    const c: Case = { cin: 8, cout: 16, t: 50, windows: 7, stride: 2, layout: 'channel-major', gelu: false, weights: 'f32' };
+    const c: Case = { cin: 8, cout: 16, t: 50, windows: 7, stride: 2, layout: 'channel-major',
+      gelu: false, weights: 'f32' };
     const { got, want, dispatches } = await run(gpu, c, 9, 4096);
     expect(dispatches).toBeGreaterThan(1);
     expect(relL2(got, want)).toBeLessThan(TOL);

@@ -16,7 +16,8 @@ function packHalves(bits: Uint16Array): Uint32Array<ArrayBuffer> {
 function nastyF32(n: number, seed: number): Float32Array<ArrayBuffer> {
   const r = rng(seed);
   const out = new Float32Array(n);
-  const specials = [0, -0, Infinity, -Infinity, NaN, 65504, 65520, -70000, 6.1e-5, 5.96e-8, 2.98e-8, 1e-9, 1.00048828125, 1.000244140625, 2049, 3.4e38];
+  const specials = [0, -0, Infinity, -Infinity, NaN, 65504, 65520, -70000, 6.1e-5, 5.96e-8, 2.98e-8, 1e-9,
+    1.00048828125, 1.000244140625, 2049, 3.4e38];
   for (let i = 0; i < n; i++) {
     out[i] = i < specials.length && n > 100 ? specials[i] : (r() * 2 - 1) * 2 ** Math.floor(r() * 40 - 26);
   }
@@ -80,7 +81,8 @@ describe('convert', () => {
     gpu.release(th, tx, o32, o16, o16n);
   });
 
-  for (const [srcOffset, dstOffset, count] of [[1, 0, 7], [0, 1, 8], [3, 5, 1], [2, 3, 1001], [5, 6, 64], [1, 1, 2], [3, 3, 1001], [2, 2, 1001], [0, 0, 4097]]) {
+  for (const [srcOffset, dstOffset, count] of [[1, 0, 7], [0, 1, 8], [3, 5, 1], [2, 3, 1001], [5, 6, 64], [1, 1, 2],
+    [3, 3, 1001], [2, 2, 1001], [0, 0, 4097]]) {
     it(`odd offsets keep neighbours intact (src +${srcOffset}, dst +${dstOffset}, n=${count})`, async () => {
       const gpu = await testGpu();
       const total = srcOffset + count + 3;
@@ -126,12 +128,14 @@ describe('convert', () => {
     gpu.release(src, d32, d16);
   });
 
-  it('vectorised body + element-wise head/tail give the same bits as the element-wise kernel alone, split too', async () => {
+  it('vectorised body + element-wise head/tail give the same bits as the element-wise kernel alone, ' +
+    'split too', async () => {
     const gpu = await testGpu();
     const n = 20_011;
     const bf = f32ToBf16Bits(nastyF32(n + 3, 8));
     const src = gpu.upload('bf16', packHalves(bf), [Math.ceil((n + 3) / 2)], 'u32');
-    const outs = [gpu.tensor('a32', [n + 2], 'f32'), gpu.tensor('b32', [n + 2], 'f32'), gpu.tensor('a16', [n + 3], 'f16'), gpu.tensor('b16', [n + 3], 'f16')];
+    const outs = [gpu.tensor('a32', [n + 2], 'f32'), gpu.tensor('b32', [n + 2], 'f32'),
+      gpu.tensor('a16', [n + 3], 'f16'), gpu.tensor('b16', [n + 3], 'f16')];
     const rec = new Recorder(gpu, 'convert vec');
     convert(rec, src, outs[0], { from: 'bf16', srcOffset: 2, dstOffset: 2, count: n, maxBindingBytes: 8192 });
     convert(rec, src, outs[1], { from: 'bf16', srcOffset: 2, dstOffset: 2, count: n, vec: false });

@@ -28,7 +28,8 @@ describe('embedding', () => {
         if (kind !== 'f32') table = f16BitsToF32(bits) as Float32Array<ArrayBuffer>;
         const ids = randomIds(n, vocab, d);
         if (n > 2) ids[n - 1] = vocab + 5; // out of range → zeros
-        const tt = kind === 'f32' ? gpu.upload('E', table, [vocab, d], 'f32') : gpu.upload('E16', bits, [vocab, d], 'f16');
+        const tt = kind === 'f32' ? gpu.upload('E', table, [vocab, d], 'f32') :
+          gpu.upload('E16', bits, [vocab, d], 'f16');
         const ti = gpu.upload('ids', ids, [n], 'u32');
         const fill = randomF32(n * d, 9, 100);
         const to = gpu.upload('out', fill, [n, d], 'f32');
@@ -72,11 +73,13 @@ describe('embedding', () => {
     embed(rec, tt, ti, to, { maxBindingBytes: 2048 });
     expect(rec.count).toBeGreaterThan(5);
     rec.submit();
-    expect(Array.from(await gpu.readF32(to))).toEqual(Array.from(ref.embed(table, d, ids, new Float32Array(ids.length * d))));
+    expect(Array.from(await gpu.readF32(to))).toEqual(Array.from(ref.embed(table, d, ids,
+      new Float32Array(ids.length * d))));
     gpu.release(tt, ti, to);
   });
 
-  it('splices rows into arbitrary destination rows (dstRows) and at an offset (dstRow0), leaving others intact', async () => {
+  it('splices rows into arbitrary destination rows (dstRows) and at an offset (dstRow0), leaving ' +
+    'others intact', async () => {
     const gpu = await testGpu();
     const vocab = 40, d = 9, outRows = 12;
     const table = randomF32(vocab * d, 21, 1);

@@ -90,7 +90,8 @@ describe('KV cache', () => {
       expect(Array.from(got.k)).toEqual(Array.from(want.k));
       expect(Array.from(got.v)).toEqual(Array.from(want.v));
       // Position 31, 32 were never reordered: still the original beam rows.
-      const row = (a: Float32Array, b: number, h: number, p: number) => Array.from(a.subarray(((b * 2 + h) * 33 + p) * 8, ((b * 2 + h) * 33 + p + 1) * 8));
+      const row = (a: Float32Array, b: number, h: number, p: number) =>
+        Array.from(a.subarray(((b * 2 + h) * 33 + p) * 8, ((b * 2 + h) * 33 + p + 1) * 8));
       expect(row(got.k, 0, 1, 32)).toEqual(row(host.k, 0, 1, 32));
       gpu.release(idx, idx2);
       cache.destroy(gpu);

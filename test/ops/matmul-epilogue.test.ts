@@ -21,20 +21,23 @@ import { randomF32, relL2, testGpu } from '../helpers/gpu';
 const TOL = 1e-5;
 const FLOAT_VARIANTS: MatmulVariant[] = ['gemm', 'gemv', 'tiled', 'splitk', 'naive', 'regblock'];
 const INT8_VARIANTS: Partial<Int8Variant>[] = [
-  { mode: 'w8', k8: false, rows: 1 }, { mode: 'w8', k8: false, rows: 4 }, { mode: 'w8', k8: true, rows: 16 }, { mode: 'w8a8', rows: 2 },
+  { mode: 'w8', k8: false, rows: 1 }, { mode: 'w8', k8: false, rows: 4 }, { mode: 'w8', k8: true, rows: 16 },
+  { mode: 'w8a8', rows: 2 },
 ];
 const G = 32;
 
 type Kind = 'f32' | 'f16' | 'int8';
 
 /** A weight matrix of the given kind plus the float values the GPU really multiplies by. */
-function weights(gpu: Gpu, kind: Kind, N: number, K: number, seed: number, maxBlockBytes?: number): { w: RowBlockedMatrix; values: Float32Array } {
+function weights(gpu: Gpu, kind: Kind, N: number, K: number, seed: number,
+  maxBlockBytes?: number): { w: RowBlockedMatrix; values: Float32Array } {
   const w = randomF32(N * K, seed, 0.5);
   if (kind === 'int8') {
     const { q, scales } = quantizeRows(w, N, K, G);
     const s = f16BitsToF32(scales);
     const values = new Float32Array(N * K);
-    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) values[n * K + k] = q[n * K + k] * s[n * Math.ceil(K / G) + Math.floor(k / G)];
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) values[n * K + k] = q[n * K + k] *
+      s[n * Math.ceil(K / G) + Math.floor(k / G)];
     return { w: uploadInt8Matrix(gpu, `w.${kind}`, q, scales, N, K, G, maxBlockBytes), values };
   }
   const m = gpu.matrix(`w.${kind}`, N, K, kind, maxBlockBytes);
@@ -48,7 +51,8 @@ function destroy(gpu: Gpu, w: RowBlockedMatrix): void {
 }
 
 /** Every kernel the kind has: float variants by name, INT8 variants by options (W8A8 flagged). */
-function kernels(kind: Kind): { name: string; run: (rec: Recorder, x: Tensor, w: RowBlockedMatrix, b: Tensor | undefined, y: Tensor, ep: object) => void; approx: boolean }[] {
+type RunKernel = (rec: Recorder, x: Tensor, w: RowBlockedMatrix, b: Tensor | undefined, y: Tensor, ep: object) => void;
+function kernels(kind: Kind): { name: string; run: RunKernel; approx: boolean }[] {
   if (kind === 'int8') {
     return INT8_VARIANTS.map((variant) => ({
       name: JSON.stringify(variant),
@@ -103,7 +107,8 @@ describe('matmul epilogue: bias + GELU', () => {
 describe('matmul epilogue: output segments (fused QKV)', () => {
   for (const kind of ['f32', 'f16', 'int8'] as const) {
     for (const blocked of [false, true]) {
-      it(`${kind}${blocked ? ', row blocks ending inside segments' : ''}: q, k, v equal the three separate products`, async () => {
+      it(`${kind}${blocked ? ', row blocks ending inside segments' : ''}: q, k, v equal the three ` +
+        `separate products`, async () => {
         const gpu = await testGpu();
         const [K, widths] = [72, [37, 20, 23]];
         const N = widths.reduce((a, c) => a + c, 0);
@@ -120,7 +125,8 @@ describe('matmul epilogue: output segments (fused QKV)', () => {
           const ks = kernels(kind);
           const rec = new Recorder(gpu, 'segments');
           const outs = ks.map(() => splitViews(gpu, 'qkv', M, widths));
-          ks.forEach((k, i) => k.run(rec, tx, w.w, tb, outs[i][0], { segments: [{ col: 37, y: outs[i][1] }, { col: 57, y: outs[i][2] }] }));
+          ks.forEach((k, i) => k.run(rec, tx, w.w, tb, outs[i][0],
+            { segments: [{ col: 37, y: outs[i][1] }, { col: 57, y: outs[i][2] }] }));
           const viaSplit = splitViews(gpu, 'qkv.auto', M, widths);
           linearSplit(rec, tx, w.w, tb, viaSplit, { label: 'auto' });
           rec.submit();
@@ -148,9 +154,12 @@ describe('matmul epilogue: output segments (fused QKV)', () => {
     const [a, b2, c] = splitViews(gpu, 'seg', 2, [10, 10, 10]);
     const other = gpu.tensor('other', [2, 10], 'f32');
     const rec = new Recorder(gpu, 'bad segments');
-    expect(() => matmul(rec, x, w.w, undefined, a, { epilogue: { segments: [{ col: 10, y: other }, { col: 20, y: c }] } })).toThrow(/not in the output buffer/);
-    expect(() => matmul(rec, x, w.w, undefined, a, { epilogue: { segments: [{ col: 20, y: b2 }, { col: 10, y: c }] } })).toThrow(/in order/);
-    expect(() => matmul(rec, x, w.w, undefined, a, { epilogue: { segments: [{ col: 12, y: b2 }, { col: 20, y: c }] } })).toThrow(/expected \[2, 8\]/);
+    expect(() => matmul(rec, x, w.w, undefined, a, { epilogue: { segments: [{ col: 10, y: other },
+      { col: 20, y: c }] } })).toThrow(/not in the output buffer/);
+    expect(() => matmul(rec, x, w.w, undefined, a, { epilogue: { segments: [{ col: 20, y: b2 },
+      { col: 10, y: c }] } })).toThrow(/in order/);
+    expect(() => matmul(rec, x, w.w, undefined, a, { epilogue: { segments: [{ col: 12, y: b2 },
+      { col: 20, y: c }] } })).toThrow(/expected \[2, 8\]/);
     expect(() => linearSplit(rec, x, w.w, undefined, [a, b2], { label: 'short' })).toThrow(/do not cover/);
     rec.submit();
     gpu.release(x, a, other);
@@ -162,7 +171,8 @@ describe('matmul epilogue: GLU silu(x·gateᵀ) ⊙ (x·upᵀ)', () => {
   for (const kind of ['f32', 'f16', 'int8'] as const) {
     for (const [M, F, K] of [[1, 33, 64], [4, 65, 100], [20, 7, 2048]] as const) {
       const withBias = M === 4;
-      it(`${kind} M=${M} F=${F} K=${K}${withBias ? ' + bias' : ''}: fused kernels and linearGlu equal the reference`, async () => {
+      it(`${kind} M=${M} F=${F} K=${K}${withBias ? ' + bias' : ''}: fused kernels and linearGlu equal the ` +
+        `reference`, async () => {
         const gpu = await testGpu();
         const seed = M * 31 + F * 7 + K;
         const x = randomF32(M * K, seed, 1);
@@ -192,7 +202,8 @@ describe('matmul epilogue: GLU silu(x·gateᵀ) ⊙ (x·upᵀ)', () => {
     }
   }
 
-  it('falls back to a split product + silu·mul when [gate; up] spans several bindings, and refuses to fuse on tiled kernels', async () => {
+  it('falls back to a split product + silu·mul when [gate; up] spans several bindings, and refuses to fuse on ' +
+    'tiled kernels', async () => {
     const gpu = await testGpu();
     const [M, F, K] = [3, 40, 24];
     const x = randomF32(M * K, 1, 1);
@@ -206,7 +217,8 @@ describe('matmul epilogue: GLU silu(x·gateᵀ) ⊙ (x·upᵀ)', () => {
     linearGlu(rec, tx, w.w, undefined, y, { label: 'glu' });
     expect(() => linear(rec, tx, w.w, undefined, y, { epilogue: { gluRows: F } })).toThrow(/one binding/);
     const single = weights(gpu, 'f32', 2 * F, K, 2);
-    expect(() => matmul(rec, tx, single.w, undefined, y, { variant: 'tiled', epilogue: { gluRows: F } })).toThrow(/cannot fuse/);
+    expect(() => matmul(rec, tx, single.w, undefined, y, { variant: 'tiled',
+      epilogue: { gluRows: F } })).toThrow(/cannot fuse/);
     rec.submit();
     expect(relL2(await gpu.readF32(y), want)).toBeLessThan(TOL);
     gpu.release(tx, y);

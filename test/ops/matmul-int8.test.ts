@@ -16,7 +16,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { f16BitsToF32, Gpu, Recorder, type Tensor } from '../../src/gpu';
 import {
-  chooseInt8Variant, embedInt8, Int8Matrix, matmulInt8, quantizeActivations, quantizedActivationWords, uploadInt8Matrix, type Int8Variant,
+  chooseInt8Variant, embedInt8, Int8Matrix, matmulInt8, quantizeActivations, quantizedActivationWords, uploadInt8Matrix,
+  type Int8Variant,
 } from '../../src/ops/matmul-int8';
 import * as ref from '../../src/ops/reference/matmul-int8';
 import { quantizeActivations as quantizeActsCpu, quantizeRows } from '../../src/weights/quant';
@@ -37,7 +38,8 @@ function variants(gpu: Gpu, M: number): Int8Variant[] {
     { mode: 'w8', dot4: false, rows: r, k8: true }, { mode: 'w8', dot4: false, rows: alt, k8: true },
     { mode: 'w8a8', dot4: false, rows: r },
   ];
-  if (dot4) v.push({ mode: 'w8', dot4: true, rows: r }, { mode: 'w8a8', dot4: true, rows: r }, { mode: 'w8a8', dot4: true, rows: alt });
+  if (dot4) v.push({ mode: 'w8', dot4: true, rows: r }, { mode: 'w8a8', dot4: true, rows: r },
+    { mode: 'w8a8', dot4: true, rows: alt });
   return v;
 }
 
@@ -53,7 +55,8 @@ function problem(M: number, N: number, K: number, G: number, seed: number, withB
 }
 
 /** Runs quantizeActivations on the GPU and reads back (q [M,K] unpadded, scales [M, groups]). */
-async function gpuActivations(gpu: Gpu, tx: Tensor, M: number, K: number, G: number, dot4: boolean): Promise<{ q: Int8Array; s: Float32Array }> {
+async function gpuActivations(gpu: Gpu, tx: Tensor, M: number, K: number, G: number,
+  dot4: boolean): Promise<{ q: Int8Array; s: Float32Array }> {
   const out = gpu.tensor('xq', [quantizedActivationWords(M, K, G)], 'u32');
   const rec = new Recorder(gpu, 'quantize');
   const qa = quantizeActivations(rec, tx, out, { M, K, groupSize: G, dot4 });
@@ -63,7 +66,8 @@ async function gpuActivations(gpu: Gpu, tx: Tensor, M: number, K: number, G: num
   const bytes = new Int8Array(words.buffer, words.byteOffset, qa.sOff * 4);
   const q = new Int8Array(M * K);
   for (let m = 0; m < M; m++) q.set(bytes.subarray(m * qa.ldq * 4, m * qa.ldq * 4 + K), m * K);
-  const s = new Float32Array(words.buffer.slice(words.byteOffset + qa.sOff * 4, words.byteOffset + (qa.sOff + M * Math.ceil(K / G)) * 4));
+  const s = new Float32Array(words.buffer.slice(words.byteOffset + qa.sOff * 4,
+    words.byteOffset + (qa.sOff + M * Math.ceil(K / G)) * 4));
   return { q, s };
 }
 
@@ -224,7 +228,8 @@ describe('without subgroups', () => {
       // The automatic choice plus the other kernels at its row count (TM = 16 without subgroups compiles slowly).
       const r = chooseInt8Variant(plain, M).rows;
       const vs: Int8Variant[] = [chooseInt8Variant(plain, M), { mode: 'w8', dot4: false, rows: r, k8: M <= 8 },
-        { mode: 'w8a8', dot4: false, rows: r }, ...(plain.caps.packedDot4 ? [{ mode: 'w8a8', dot4: true, rows: r } as const] : [])];
+        { mode: 'w8a8', dot4: false, rows: r }, ...(plain.caps.packedDot4 ?
+          [{ mode: 'w8a8', dot4: true, rows: r } as const] : [])];
       for (const v of vs) {
         const y = plain.tensor('y', [M, N], 'f32');
         const rec = new Recorder(plain, 'plain');

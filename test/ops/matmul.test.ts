@@ -19,7 +19,8 @@ import { randomF32, relL2, testGpu } from '../helpers/gpu';
 const TOL = 1e-5;
 const VARIANTS: MatmulVariant[] = ['gemm', 'gemv', 'tiled', 'splitk', 'naive', 'regblock'];
 
-function uploadW(gpu: Gpu, w: Float32Array, N: number, K: number, dtype: 'f32' | 'f16'): { t: Tensor; values: Float32Array } {
+function uploadW(gpu: Gpu, w: Float32Array, N: number, K: number,
+  dtype: 'f32' | 'f16'): { t: Tensor; values: Float32Array } {
   if (dtype === 'f32') return { t: gpu.upload('w', w, [N, K], 'f32'), values: w };
   return { t: gpu.upload('w16', f32ToF16Bits(w), [N, K], 'f16'), values: ref.roundToF16(w) };
 }
@@ -33,7 +34,8 @@ const SHAPES: [number, number, number][] = [
 describe('matmul y = x·Wᵀ + b', () => {
   for (const [M, N, K] of SHAPES) {
     for (const dtype of ['f32', 'f16'] as const) {
-      it(`all variants match the reference: M=${M} N=${N} K=${K} ${dtype} weights${(M + N) % 2 ? ' + bias' : ''}`, async () => {
+      it(`all variants match the reference: M=${M} N=${N} K=${K} ${dtype} ` +
+        `weights${(M + N) % 2 ? ' + bias' : ''}`, async () => {
         const gpu = await testGpu();
         const seed = M * 1_000_003 + N * 1009 + K;
         const x = randomF32(M * K, seed, 1);
@@ -149,7 +151,8 @@ describe('matmul y = x·Wᵀ + b', () => {
         const auto = gpu.tensor('y.auto', [M, N], 'f32');
         matmul(rec, tx, wm, tb, auto, { label: 'lm_head' });
         rec.submit();
-        for (const y of [...outs, auto]) expect(relL2(await gpu.readF32(y), want), `${y.label} M=${M}`).toBeLessThan(TOL);
+        for (const y of [...outs, auto]) expect(relL2(await gpu.readF32(y), want),
+          `${y.label} M=${M}`).toBeLessThan(TOL);
         gpu.release(tx, tb, auto, ...outs);
       }
       for (const blk of wm.blocks) gpu.pool.destroy(blk.tensor.buffer);

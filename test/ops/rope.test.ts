@@ -18,10 +18,13 @@ const cases: Case[] = [
   { name: 'odd sizes: 7 tokens, 5 heads × 6, rotary 4', tokens: 7,
     opts: { heads: 5, headDim: 6, rotaryDim: 4, positionOffset: 3 }, positions: (t) => 3 + t },
   { name: 'fused QKV row: q 4 heads + k 1 head of 16, stride 96, θ 5e5', tokens: 65,
-    opts: { heads: 5, headDim: 16, tokenStride: 96, positionOffset: 11, theta: 500000 }, positions: (t) => 11 + t, size: 65 * 96 },
+    opts: { heads: 5, headDim: 16, tokenStride: 96, positionOffset: 11,
+      theta: 500000 }, positions: (t) => 11 + t, size: 65 * 96 },
   { name: 'k part of a fused row (offset 64)', tokens: 33,
-    opts: { heads: 1, headDim: 16, tokenStride: 96, offset: 64, positionOffset: 2 }, positions: (t) => 2 + t, size: 33 * 96 },
-  { name: 'interleaved pairs', tokens: 9, opts: { heads: 2, headDim: 10, rotaryDim: 8, interleaved: true }, positions: (t) => t },
+    opts: { heads: 1, headDim: 16, tokenStride: 96, offset: 64,
+      positionOffset: 2 }, positions: (t) => 2 + t, size: 33 * 96 },
+  { name: 'interleaved pairs', tokens: 9, opts: { heads: 2, headDim: 10, rotaryDim: 8,
+    interleaved: true }, positions: (t) => t },
 ];
 
 describe('rope', () => {
@@ -62,7 +65,8 @@ describe('rope', () => {
     rope(rec, tx, { heads, headDim, positions: tp, maxBindingBytes: 4096 });
     expect(rec.count).toBeGreaterThan(5);
     rec.submit();
-    const want = ref.rope(x, { tokens, heads, headDim, rotaryDim: headDim, theta: 10000, tokenStride: heads * headDim, offset: 0, positions });
+    const want = ref.rope(x, { tokens, heads, headDim, rotaryDim: headDim, theta: 10000,
+      tokenStride: heads * headDim, offset: 0, positions });
     expect(relL2(await gpu.readF32(tx), want)).toBeLessThan(TOL);
     gpu.release(tx, tp);
   });
@@ -76,7 +80,8 @@ describe('rope', () => {
     rope(rec, tx, { heads, headDim, rotaryDim: 4, positionModulo: 150, positionOffset: 1, maxBindingBytes: 4096 });
     rec.submit();
     const positions = Array.from({ length: tokens }, (_, t) => 1 + (t % 150));
-    const want = ref.rope(x, { tokens, heads, headDim, rotaryDim: 4, theta: 10000, tokenStride: heads * headDim, offset: 0, positions });
+    const want = ref.rope(x, { tokens, heads, headDim, rotaryDim: 4, theta: 10000,
+      tokenStride: heads * headDim, offset: 0, positions });
     expect(relL2(await gpu.readF32(tx), want)).toBeLessThan(TOL);
     gpu.release(tx);
   });
@@ -98,7 +103,8 @@ describe('rope', () => {
     for (let t = 0; t < tokens; t++) {
       for (let i = 0; i < half; i++) {
         const a = Math.fround(t * inv[i]);
-        worst = Math.max(worst, Math.abs(got[t * headDim + i] - Math.cos(a)), Math.abs(got[t * headDim + half + i] - Math.sin(a)));
+        worst = Math.max(worst, Math.abs(got[t * headDim + i] - Math.cos(a)),
+          Math.abs(got[t * headDim + half + i] - Math.sin(a)));
         const exact = t / 10000 ** ((2 * i) / headDim);
         worstExact = Math.max(worstExact, Math.abs(Math.cos(a) - Math.cos(exact)));
       }

@@ -17,7 +17,8 @@ function tiedLogits(n: number, seed: number, levels: number): Float32Array<Array
   return Float32Array.from({ length: n }, () => Math.floor(r() * levels) * 0.5 - 3);
 }
 
-async function runTopK(gpu: Gpu, logits: Float32Array<ArrayBuffer>, vocab: number, k: number, o: Omit<TopKOptions, 'k'> & { bias?: Float32Array<ArrayBuffer> } = {}) {
+async function runTopK(gpu: Gpu, logits: Float32Array<ArrayBuffer>, vocab: number, k: number,
+  o: Omit<TopKOptions, 'k'> & { bias?: Float32Array<ArrayBuffer> } = {}) {
   const rows = logits.length / vocab;
   const groups = o.flatten && rows > 1 ? 1 : rows;
   const tl = gpu.upload('logits', logits, [rows, vocab], 'f32');
@@ -34,7 +35,8 @@ async function runTopK(gpu: Gpu, logits: Float32Array<ArrayBuffer>, vocab: numbe
 }
 
 describe('sample', () => {
-  const shapes: [number, number][] = [[1, 1], [1, 7], [3, 65], [2, 1000], [5, 4099], [1, 59264], [8, 59264], [1, 151_936]];
+  const shapes: [number, number][] = [[1, 1], [1, 7], [3, 65], [2, 1000], [5, 4099], [1, 59264],
+    [8, 59264], [1, 151_936]];
   for (const device of ['default', 'no-subgroups'] as const) {
     for (const [rows, vocab] of shapes) {
       it(`argmax matches torch.argmax (${device}, ${rows}×${vocab})`, async () => {
@@ -65,7 +67,8 @@ describe('sample', () => {
     });
   }
 
-  const topkCases: [number, number, number][] = [[1, 7, 7], [3, 65, 2], [2, 1000, 8], [4, 59264, 8], [2, 5000, 64], [1, 4099, 33]];
+  const topkCases: [number, number, number][] = [[1, 7, 7], [3, 65, 2], [2, 1000, 8], [4, 59264, 8],
+    [2, 5000, 64], [1, 4099, 33]];
   for (const [rows, vocab, k] of topkCases) {
     it(`top-${k} per row is exact and sorted (${rows}×${vocab})`, async () => {
       const gpu = await testGpu();
@@ -156,7 +159,8 @@ describe('sample', () => {
       const wa = ref.topK(logits, vocab, k);
       expect(a.idx).toEqual(wa.idx);
       expect(a.val).toEqual(wa.val);
-      const b = await runTopK(gpu, logits, vocab, k, { workgroupSize: wg, subgroups, logSoftmax: true, flatten: true, bias });
+      const b = await runTopK(gpu, logits, vocab, k, { workgroupSize: wg, subgroups,
+        logSoftmax: true, flatten: true, bias });
       const wb = ref.topK(logits, vocab, k, { logSoftmax: true, flatten: true, rowBias: bias });
       expect(b.idx).toEqual(wb.idx);
       wb.val.forEach((v, i) => expect(Math.abs(b.val[i] - v)).toBeLessThan(2e-5 * Math.abs(v) + 1e-6));

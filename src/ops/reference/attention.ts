@@ -50,13 +50,18 @@ function attendRow(
   }
 }
 
-/** Attention within independent windows; q, result: [windows * windowLen, heads, headDim], k, v: [.., kvHeads, headDim]. */
-export function windowAttention(q: Float32Array, k: Float32Array, v: Float32Array, o: WindowAttentionRefOptions): Float32Array {
+/**
+ * Attention within independent windows; q, result: [windows * windowLen, heads, headDim],
+ * k, v: [.., kvHeads, headDim].
+ */
+export function windowAttention(q: Float32Array, k: Float32Array, v: Float32Array,
+  o: WindowAttentionRefOptions): Float32Array {
   const { windows, windowLen: L, heads: H, headDim: D, scale } = o;
   const KV = o.kvHeads ?? H;
   const out = new Float32Array(windows * L * H * D);
   const at = (a: Float32Array, w: number, t: number, h: number, d: number) => a[((w * L + t) * H + h) * D + d];
-  const kvAt = (a: Float32Array, w: number, t: number, h: number, d: number) => a[((w * L + t) * KV + Math.floor(h / (H / KV))) * D + d];
+  const kvAt = (a: Float32Array, w: number, t: number, h: number, d: number) =>
+    a[((w * L + t) * KV + Math.floor(h / (H / KV))) * D + d];
   for (let w = 0; w < windows; w++) {
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < L; i++) {
@@ -101,7 +106,8 @@ export function writeKv(cache: Float32Array, rows: Float32Array, s: CacheShape, 
 }
 
 /** New cache where beam b holds positions [from, pos) of beam `src[b]`; everything else is unchanged. */
-export function reorderKv(cache: Float32Array, src: ArrayLike<number>, s: CacheShape, pos: number, from = 0): Float32Array {
+export function reorderKv(cache: Float32Array, src: ArrayLike<number>, s: CacheShape, pos: number,
+  from = 0): Float32Array {
   const { beams, maxSeq: S, kvHeads: KH, headDim: D } = s;
   const out = cache.slice();
   for (let b = 0; b < beams; b++) {
@@ -127,7 +133,8 @@ export interface CachedAttentionRefOptions extends CacheShape {
  * Causal grouped-query attention of q [beams * tokens, qHeads, headDim] against a KV cache
  * (decode: tokens = 1, pos0 = pos − 1). q-head h reads kv-head floor(h / (qHeads / kvHeads)).
  */
-export function cachedAttention(q: Float32Array, kCache: Float32Array, vCache: Float32Array, o: CachedAttentionRefOptions): Float32Array {
+export function cachedAttention(q: Float32Array, kCache: Float32Array, vCache: Float32Array,
+  o: CachedAttentionRefOptions): Float32Array {
   const { beams, tokens: T, maxSeq: S, kvHeads: KH, headDim: D, qHeads: QH, pos0, scale } = o;
   const group = QH / KH;
   const out = new Float32Array(beams * T * QH * D);

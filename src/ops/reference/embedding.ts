@@ -1,7 +1,8 @@
 /** Plain-TypeScript reference for src/ops/embedding.ts. */
 
 /** out[dstRows[j]] = table[ids[j]] (zeros for ids ≥ vocab); rows not written keep `out`'s values. */
-export function embed(table: Float32Array, d: number, ids: ArrayLike<number>, out: Float32Array, dstRows?: ArrayLike<number>, dstRow0 = 0): Float32Array {
+export function embed(table: Float32Array, d: number, ids: ArrayLike<number>, out: Float32Array,
+  dstRows?: ArrayLike<number>, dstRow0 = 0): Float32Array {
   const res = out.slice();
   const vocab = table.length / d;
   for (let j = 0; j < ids.length; j++) {

@@ -5,7 +5,8 @@
 import { dequantizeRows } from '../../weights/quant';
 
 /** y[M,N] = x[M,K] · dequant(q, s)[N,K]ᵀ (+ bias) — the weight-only kernel's exact target. */
-export function matmulInt8(x: ArrayLike<number>, q: Int8Array, scales: Uint16Array | Float32Array, M: number, N: number, K: number, G: number,
+export function matmulInt8(x: ArrayLike<number>, q: Int8Array, scales: Uint16Array | Float32Array, M: number,
+  N: number, K: number, G: number,
   bias?: ArrayLike<number>): Float32Array {
   const w = dequantizeRows(q, scales, N, K, G);
   const y = new Float32Array(M * N);
@@ -23,7 +24,8 @@ export function matmulInt8(x: ArrayLike<number>, q: Int8Array, scales: Uint16Arr
  * The W8A8 kernel's exact target: activations already quantised (xq [M,K] int8, xs [M, groups] f32), weights
  * (q, s): y[m,n] = Σ_g xs[m,g] · s[n,g] · Σ_{k∈g} xq[m,k] · q[n,k] (+ bias). The inner sums are exact integers.
  */
-export function matmulW8A8(xq: Int8Array, xs: Float32Array, q: Int8Array, scales: Float32Array, M: number, N: number, K: number, G: number,
+export function matmulW8A8(xq: Int8Array, xs: Float32Array, q: Int8Array, scales: Float32Array, M: number,
+  N: number, K: number, G: number,
   bias?: ArrayLike<number>): Float32Array {
   const groups = Math.ceil(K / G);
   const y = new Float32Array(M * N);
@@ -42,7 +44,8 @@ export function matmulW8A8(xq: Int8Array, xs: Float32Array, q: Int8Array, scales
 }
 
 /** out[dstRow0 + j] = dequant(table[ids[j]]) (zeros for ids ≥ vocab). */
-export function embedInt8(q: Int8Array, scales: Uint16Array | Float32Array, vocab: number, d: number, G: number, ids: ArrayLike<number>,
+export function embedInt8(q: Int8Array, scales: Uint16Array | Float32Array, vocab: number, d: number,
+  G: number, ids: ArrayLike<number>,
   out: Float32Array, dstRow0 = 0): Float32Array {
   const table = dequantizeRows(q, scales, vocab, d, G);
   const res = out.slice();

@@ -2,7 +2,8 @@
 import { f16BitsToF32, f32ToF16Bits } from '../../gpu';
 
 /** y[M,N] = x[M,K] · w[N,K]ᵀ (+ bias[N]) */
-export function matmul(x: ArrayLike<number>, w: ArrayLike<number>, M: number, N: number, K: number, bias?: ArrayLike<number>): Float32Array {
+export function matmul(x: ArrayLike<number>, w: ArrayLike<number>, M: number, N: number, K: number,
+  bias?: ArrayLike<number>): Float32Array {
   const y = new Float32Array(M * N);
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {
@@ -15,7 +16,8 @@ export function matmul(x: ArrayLike<number>, w: ArrayLike<number>, M: number, N:
 }
 
 /** C[i] = alpha · A[i] · B[⌊i / (batch / batchB)⌋]ᵀ for A [batch,M,K], B [batchB,N,K] → C [batch,M,N]. */
-export function batchedMatmul(a: ArrayLike<number>, b: ArrayLike<number>, batch: number, batchB: number, M: number, N: number, K: number, alpha = 1): Float32Array {
+export function batchedMatmul(a: ArrayLike<number>, b: ArrayLike<number>, batch: number, batchB: number, M: number,
+  N: number, K: number, alpha = 1): Float32Array {
   const c = new Float32Array(batch * M * N);
   const div = batch / batchB;
   for (let i = 0; i < batch; i++) {

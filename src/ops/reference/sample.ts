@@ -24,7 +24,8 @@ export function scores(logits: Float32Array, vocab: number, o: TopKRefOptions = 
 }
 
 /** Top k per row (or over all rows with flatten: indices r·vocab + v). */
-export function topK(logits: Float32Array, vocab: number, k: number, o: TopKRefOptions = {}): { idx: number[]; val: number[] } {
+export function topK(logits: Float32Array, vocab: number, k: number,
+  o: TopKRefOptions = {}): { idx: number[]; val: number[] } {
   const s = scores(logits, vocab, o);
   const rows = logits.length / vocab;
   const groups = o.flatten ? [[0, s.length]] : Array.from({ length: rows }, (_, r) => [r * vocab, (r + 1) * vocab]);
