@@ -4,7 +4,8 @@ import { defineConfig } from 'tsup';
 // `npm run shaders`), so the same build works in Node and in browsers. Node-only packages stay external and
 // are loaded lazily (dynamic import) only on Node code paths.
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'ops/index': 'src/ops/index.ts', 'server/index': 'src/server/index.ts', 'cli/main': 'src/cli/main.ts' },
+  entry: { index: 'src/index.ts', 'ops/index': 'src/ops/index.ts', 'server/index': 'src/server/index.ts',
+    'cli/main': 'src/cli/main.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

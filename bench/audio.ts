@@ -47,10 +47,12 @@ const rows: string[][] = [];
 const row = (...cells: (string | number)[]) => rows.push(cells.map(String));
 const ms = (v: number) => v.toFixed(1);
 
-console.log(`CPU: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} logical; load average ${loadavg()[0].toFixed(2)}; Node ${process.version}; ${RUNS} runs after ${WARMUP} warm-up`);
+console.log(`CPU: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} logical; load average ` +
+  `${loadavg()[0].toFixed(2)}; Node ${process.version}; ${RUNS} runs after ${WARMUP} warm-up`);
 
 // ------------------------------------------------------------------ corpus clips
-const clips = ['en-jfk.wav', 'en-jfk-44k-stereo-24bit.flac', 'en-jfk.mp3', 'yue-wenetspeech-yue-48k-stereo.wav', 'en-ldc93s1-8k.wav'];
+const clips = ['en-jfk.wav', 'en-jfk-44k-stereo-24bit.flac', 'en-jfk.mp3', 'yue-wenetspeech-yue-48k-stereo.wav',
+  'en-ldc93s1-8k.wav'];
 if (existsSync(AUDIO)) {
   const quiet = console.error;
   for (const f of clips) {
@@ -65,7 +67,8 @@ if (existsSync(AUDIO)) {
     const total = await median(() => decodeAudio(bytes, f));
     console.error = quiet;
     const secs = pcm!.channels[0].length / pcm!.sampleRate;
-    row(f, `${container} ${pcm!.sampleRate / 1000}k×${pcm!.channels.length}`, secs.toFixed(2), ms(dec.med), ms(mix.med), ms(total.med), ms(total.cpu), `${Math.round((secs * 1000) / total.med)}×`);
+    row(f, `${container} ${pcm!.sampleRate / 1000}k×${pcm!.channels.length}`, secs.toFixed(2), ms(dec.med), ms(mix.med),
+      ms(total.med), ms(total.cpu), `${Math.round((secs * 1000) / total.med)}×`);
   }
 } else {
   console.log(`(corpus not found at ${AUDIO}: corpus rows skipped)`);
@@ -74,26 +77,31 @@ if (existsSync(AUDIO)) {
 // ------------------------------------------------------------------ synthetic long input
 for (const [rate, ch] of [[48000, 2], [44100, 2], [8000, 1]] as const) {
   const n = rate * 60;
-  const chans = Array.from({ length: ch }, (_, c) => Float32Array.from({ length: n }, (_, i) => 0.3 * Math.sin((2 * Math.PI * (440 + 220 * c) * i) / rate)));
+  const chans = Array.from({ length: ch }, (_, c) => Float32Array.from({ length: n },
+    (_, i) => 0.3 * Math.sin((2 * Math.PI * (440 + 220 * c) * i) / rate)));
   const r = new Resampler(rate, 16000);
   const t = await median(() => r.process(downmixToMono(chans)));
-  row(`synthetic 60 s`, `f32 ${rate / 1000}k×${ch}`, '60.00', '—', ms(t.med), ms(t.med), ms(t.cpu), `${Math.round(60000 / t.med)}×`);
+  row(`synthetic 60 s`, `f32 ${rate / 1000}k×${ch}`, '60.00', '—', ms(t.med), ms(t.med), ms(t.cpu),
+    `${Math.round(60000 / t.med)}×`);
 }
 
 // ------------------------------------------------------------------ log-mel
 const mel = new LogMelSpectrogram();
 let window: Float32Array = new Float32Array(480_000);
 if (existsSync(AUDIO)) {
-  window = splitWindows((await decodeAudio(new Uint8Array(readFileSync(join(AUDIO, 'en-jfk.wav'))), 'en-jfk.wav')).samples)[0].samples;
+  const jfk = await decodeAudio(new Uint8Array(readFileSync(join(AUDIO, 'en-jfk.wav'))), 'en-jfk.wav');
+  window = splitWindows(jfk.samples)[0].samples;
 } else {
   for (let i = 0; i < window.length; i++) window[i] = 0.1 * Math.sin(i / 13) + 0.01 * Math.sin(i / 3.1);
 }
 const out = new Float32Array(128 * 3000);
 const m = await median(() => mel.compute(window, out));
-const table = [['input', 'format', 'audio s', 'decode ms', 'mix+resample ms', 'total ms', 'total CPU ms', 'realtime'], ...rows];
+const table = [['input', 'format', 'audio s', 'decode ms', 'mix+resample ms', 'total ms', 'total CPU ms', 'realtime'],
+  ...rows];
 const widths = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
 for (const [i, r] of table.entries()) {
   console.log(r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
   if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 }
-console.log(`\nlog-mel 128×3000 of one 30 s window: median ${ms(m.med)} ms wall, ${ms(m.cpu)} ms CPU (first call, cold JIT: ${ms(m.first)} ms)`);
+console.log(`\nlog-mel 128×3000 of one 30 s window: median ${ms(m.med)} ms wall, ${ms(m.cpu)} ms CPU (first call, ` +
+  `cold JIT: ${ms(m.first)} ms)`);

@@ -5,7 +5,8 @@
  *   npm run bench:load -- --model .cache/models/glm-asr-nano-2512-random [--precision f16|f32] [--json]
  *
  * Make the full-size random checkpoint first (4.5 GB, about 70 s):
- *   python3 weights-tools/make_checkpoint.py --preset glm-asr-nano-2512 --out .cache/models/glm-asr-nano-2512-random --no-check
+ *   python3 weights-tools/make_checkpoint.py --preset glm-asr-nano-2512 \
+ *     --out .cache/models/glm-asr-nano-2512-random --no-check
  *
  * The bound we hold to: peak host memory while loading ≤ largest tensor × 2 + 300 MB. On a CPU adapter
  * (lavapipe) GPU buffers live in host memory and so count in RSS; there the bound applies to
@@ -58,9 +59,13 @@ const record = {
 if (values.json) console.log(JSON.stringify([record]));
 else {
   const f = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
-  console.log(`load ${values.model} (${f(totalBytes)} in files, largest tensor ${f(largest)}) as ${values.precision} on ${gpu.describe()}`);
-  console.log(`  time ${(ms / 1000).toFixed(2)} s (${record.gbps.toFixed(2)} GB/s of file data), GPU buffers ${f(gpuBytes)}`);
+  console.log(`load ${values.model} (${f(totalBytes)} in files, largest tensor ${f(largest)}) as ` +
+    `${values.precision} on ${gpu.describe()}`);
+  console.log(`  time ${(ms / 1000).toFixed(2)} s (${record.gbps.toFixed(2)} GB/s of file data), GPU ` +
+    `buffers ${f(gpuBytes)}`);
   console.log(`  peak RSS ${f(peak.rss)} (baseline ${f(baseline.rss)}), peak JS heap + array buffers ${f(peak.js)}`);
-  console.log(`  host overhead ${f(overhead)}${gpu.adapter.isFallback ? ' (RSS growth minus GPU buffers: CPU adapter)' : ''} vs bound 2×largest+300 MiB = ${f(bound)}: ${record.withinBound ? 'within' : 'OVER'}`);
+  const why = gpu.adapter.isFallback ? ' (RSS growth minus GPU buffers: CPU adapter)' : '';
+  console.log(`  host overhead ${f(overhead)}${why} vs bound 2×largest+300 MiB = ${f(bound)}: ` +
+    `${record.withinBound ? 'within' : 'OVER'}`);
 }
 asr.dispose();

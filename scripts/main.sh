@@ -26,4 +26,5 @@ if [ -f "$corpus/audio/en-vosk-digits.wav" ]; then
   clips+=("$corpus/audio/en-vosk-digits.wav")   # a real human recording: a harder test than the synthetic clips
   expected+=("$corpus/manifest.json")
 fi
-"${cli[@]}" "${clips[@]}" --model demo --format json --max-new-tokens 40 "$@" | node scripts/show-demo.mjs "${expected[@]}"
+"${cli[@]}" "${clips[@]}" --model demo --format json --max-new-tokens 40 "$@" |
+  node scripts/show-demo.mjs "${expected[@]}"

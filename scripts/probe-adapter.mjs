@@ -4,7 +4,8 @@ import { create } from 'webgpu';
 const adapter = await create([]).requestAdapter();
 if (adapter) {
   const i = adapter.info;
-  const cpu = i.isFallbackAdapter || /cpu|software|swiftshader|llvmpipe|lavapipe/i.test(`${i.architecture} ${i.description} ${i.device}`);
+  const cpu = i.isFallbackAdapter || /cpu|software|swiftshader|llvmpipe|lavapipe/i.test(`${i.architecture} ` +
+    `${i.description} ${i.device}`);
   console.log(`${cpu ? 'cpu' : 'hardware'} ${i.vendor} ${i.architecture} ${i.description}`.trim());
 }
 process.exit(0);

@@ -36,7 +36,8 @@ function procStat(): ProcTimes | undefined {
 }
 
 export class LoadMeter {
-  private constructor(private readonly t0: number, private readonly p0: ProcTimes | undefined, private readonly c0: NodeJS.CpuUsage) {}
+  private constructor(private readonly t0: number, private readonly p0: ProcTimes | undefined,
+    private readonly c0: NodeJS.CpuUsage) {}
 
   static start(): LoadMeter {
     return new LoadMeter(performance.now(), procStat(), process.cpuUsage());

@@ -12,7 +12,8 @@
  *
  * Prints one JSON line per model on stdout (progress on stderr):
  *   {engine: 'ort-webgpu'|'ort-cpu', onnx, kind: 'encoder'|'decoder', layers, beams?, past?, adapter, sessionMs,
- *    medianMs, minMs, cpuMs (median CPU time of this process per run, its threads included), times[], iters, warmup, load: LoadReport, peakRssBytes, check: {ok, outputs: [{name, relL2, maxAbs}]}}
+ *    medianMs, minMs, cpuMs (median CPU time of this process per run, its threads included), times[], iters,
+ *    warmup, load: LoadReport, peakRssBytes, check: {ok, outputs: [{name, relL2, maxAbs}]}}
  *
  * Method (shared/spec/onnxruntime-webgpu-peer.md): outputs are CPU tensors, so `run()` only resolves after the
  * GPU work and the readback are done (gpu-buffer outputs would resolve early); inputs are CPU tensors, so every
@@ -49,7 +50,8 @@ interface CheckDoc { model: string; inputs: CheckEntry[]; outputs: CheckEntry[];
 function readEntry(dir: string, e: CheckEntry): ort.Tensor {
   const buf = readFileSync(join(dir, e.file));
   const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
-  return e.dtype === 'int64' ? new ort.Tensor('int64', new BigInt64Array(ab), e.shape) : new ort.Tensor('float32', new Float32Array(ab), e.shape);
+  return e.dtype === 'int64' ? new ort.Tensor('int64', new BigInt64Array(ab), e.shape) :
+    new ort.Tensor('float32', new Float32Array(ab), e.shape);
 }
 
 
@@ -58,7 +60,8 @@ function vulkanDrivers(): string[] {
   try {
     const maps = readFileSync('/proc/self/maps', 'utf8');
     const libs = new Set<string>();
-    for (const m of maps.matchAll(/\s(\/\S*(?:libvulkan_\w+|libvk_swiftshader|nvidia-vulkan|libGLX_nvidia|amdvlk\w*)\S*\.so[.\d]*)$/gm)) libs.add(basename(m[1]));
+    const driver = /\s(\/\S*(?:libvulkan_\w+|libvk_swiftshader|nvidia-vulkan|libGLX_nvidia|amdvlk\w*)\S*\.so[.\d]*)$/gm;
+    for (const m of maps.matchAll(driver)) libs.add(basename(m[1]));
     return [...libs];
   } catch {
     return [];
@@ -107,7 +110,8 @@ async function open(onnx: string, ep: 'webgpu' | 'cpu', beams: number, past: num
     });
     const ok = outputs.every((o) => o.relL2 <= 1e-4);
     check = { ok, outputs: outputs.length > 5 ? [outputs[0], ...outputs.filter((o) => o.relL2 > 1e-4)] : outputs };
-    log(`${basename(onnx)}: check vs PyTorch reference: ${ok ? 'OK' : 'WRONG'} (${outputs.map((o) => `${o.name} ${o.relL2}`).slice(0, 3).join(', ')}${outputs.length > 3 ? ', …' : ''})`);
+    log(`${basename(onnx)}: check vs PyTorch reference: ${ok ? 'OK' : 'WRONG'} ` +
+      `(${outputs.map((o) => `${o.name} ${o.relL2}`).slice(0, 3).join(', ')}${outputs.length > 3 ? ', …' : ''})`);
   }
 
   // 2. Timing feeds.
@@ -117,9 +121,13 @@ async function open(onnx: string, ep: 'webgpu' | 'cpu', beams: number, past: num
   } else {
     const pastIn = doc.inputs.filter((e) => e.name.startsWith('past_'));
     const [, kv, , hd] = pastIn[0].shape;
-    feeds.ids = new ort.Tensor('int64', BigInt64Array.from({ length: beams }, (_, i) => BigInt(100 + 37 * i)), [beams, 1]);
+    feeds.ids = new ort.Tensor('int64', BigInt64Array.from({ length: beams },
+      (_, i) => BigInt(100 + 37 * i)), [beams, 1]);
     feeds.pos = new ort.Tensor('int64', BigInt64Array.from([BigInt(past)]), [1]);
-    pastIn.forEach((e, i) => { feeds[e.name] = new ort.Tensor('float32', seededUniform(beams * kv * past * hd, 1 + i, 0.5), [beams, kv, past, hd]); });
+    pastIn.forEach((e, i) => {
+      const values = seededUniform(beams * kv * past * hd, 1 + i, 0.5);
+      feeds[e.name] = new ort.Tensor('float32', values, [beams, kv, past, hd]);
+    });
   }
   return { onnx, kind, doc, session, sessionMs, feeds, check, times: [], cpu: [] };
 }
@@ -175,8 +183,11 @@ async function main() {
     const record = {
       engine: ep === 'webgpu' ? 'ort-webgpu' : 'ort-cpu', onnx: m.onnx, kind: m.kind, layers: m.doc.layers,
       ...(m.kind === 'decoder' ? { beams, past } : {}),
-      adapter, sessionMs: Math.round(m.sessionMs), medianMs: Number(median(m.times).toFixed(2)), minMs: Number(Math.min(...m.times).toFixed(2)),
-      cpuMs: Number(median(m.cpu).toFixed(2)), cpuTimes: m.cpu.map((t) => Number(t.toFixed(1))), times: m.times.map((t) => Number(t.toFixed(1))), iters: m.times.length, warmup, load, peakRssBytes: peakRssBytes(), check: m.check,
+      adapter, sessionMs: Math.round(m.sessionMs), medianMs: Number(median(m.times).toFixed(2)),
+      minMs: Number(Math.min(...m.times).toFixed(2)),
+      cpuMs: Number(median(m.cpu).toFixed(2)), cpuTimes: m.cpu.map((t) => Number(t.toFixed(1))),
+      times: m.times.map((t) => Number(t.toFixed(1))), iters: m.times.length, warmup, load,
+      peakRssBytes: peakRssBytes(), check: m.check,
     };
     process.stdout.write(`${JSON.stringify(record)}\n`);
   }
