@@ -8,9 +8,10 @@ format used by GLM-4 / GLM-ASR:
 
 Only what our generated tokenizers use is supported; `load()` asserts that a tokenizer.json matches this shape.
 
-The GLM-4 pre-tokenizer regex is
+The GLM-4 pre-tokenizer regex is (one pattern, wrapped here)
 
-    (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+
+    (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|
+    \\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+
 
 Debian's python3 has no `regex` module (no \\p{L}), so `pretokenize()` is a hand-written scanner that tries the
 seven alternatives in order with the same greedy/backtracking outcome, using unicodedata categories
@@ -21,7 +22,8 @@ import json
 import unicodedata
 
 GLM4_SPLIT_REGEX = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+    r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 
 # --------------------------------------------------------------------------------------------------------------

@@ -28,8 +28,9 @@ Models above 2 GB are written by torch with external data (one file per initiali
 model gets its own folder `<out>/<name>/<name>.onnx`.
 
 Usage:
-    python3 weights-tools/export_onnx.py --model .cache/models/glm-asr-nano-2512-random --out .cache/onnx/glm-asr-nano-2512-random \
-        --encoder-layers 2 --decoder-layers 2 [--part encoder|decoder|both] [--head-group 10] [--no-check]
+    python3 weights-tools/export_onnx.py --model .cache/models/glm-asr-nano-2512-random \
+        --out .cache/onnx/glm-asr-nano-2512-random --encoder-layers 2 --decoder-layers 2 \
+        [--part encoder|decoder|both] [--head-group 10] [--no-check]
 """
 
 import argparse
@@ -83,7 +84,8 @@ def load_tensors(model_dir, names):
 
 def encoder_names(n_layers):
     a = "audio_tower."
-    names = [a + "conv1.weight", a + "conv1.bias", a + "conv2.weight", a + "conv2.bias", a + "norm.weight", a + "norm.bias",
+    names = [a + "conv1.weight", a + "conv1.bias", a + "conv2.weight", a + "conv2.bias",
+             a + "norm.weight", a + "norm.bias",
              "multi_modal_projector.linear_1.weight", "multi_modal_projector.linear_1.bias",
              "multi_modal_projector.linear_2.weight", "multi_modal_projector.linear_2.bias"]
     for i in range(n_layers):
@@ -102,7 +104,8 @@ def decoder_names(n_layers, tied):
     for i in range(n_layers):
         p = f"{l}model.layers.{i}."
         names += [p + s for s in ("input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
-                                  "self_attn.v_proj.weight", "self_attn.o_proj.weight", "post_attention_layernorm.weight",
+                                  "self_attn.v_proj.weight", "self_attn.o_proj.weight",
+                                  "post_attention_layernorm.weight",
                                   "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight")]
     return names
 
@@ -155,12 +158,14 @@ class EncoderWindow(torch.nn.Module):
             assert KV == H, "the GLM-ASR encoder has no GQA"
             outs = []
             for g in range(0, H, self.head_group):        # softmax inputs of at most head_group x T^2 f32
-                s = torch.matmul(q[:, g:g + self.head_group], k[:, g:g + self.head_group].transpose(-1, -2)) * (hd ** -0.5)
+                kg = k[:, g:g + self.head_group].transpose(-1, -2)
+                s = torch.matmul(q[:, g:g + self.head_group], kg) * (hd ** -0.5)
                 outs.append(torch.matmul(torch.softmax(s, dim=-1), v[:, g:g + self.head_group]))
             o = torch.cat(outs, dim=1) if len(outs) > 1 else outs[0]
             o = o.transpose(1, 2).reshape(B, T, H * hd)
             x = x + ref.linear(o, p(q_ + "self_attn.o_proj.weight"), p(q_ + "self_attn.o_proj.bias"))
-            h = F.layer_norm(x, (d,), p(q_ + "post_attention_layernorm.weight"), p(q_ + "post_attention_layernorm.bias"), cfg.a_ln_eps)
+            h = F.layer_norm(x, (d,), p(q_ + "post_attention_layernorm.weight"),
+                             p(q_ + "post_attention_layernorm.bias"), cfg.a_ln_eps)
             h = F.gelu(ref.linear(h, p(q_ + "mlp.fc1.weight"), p(q_ + "mlp.fc1.bias")))
             x = x + ref.linear(h, p(q_ + "mlp.fc2.weight"), p(q_ + "mlp.fc2.bias"))
         x = F.layer_norm(x, (d,), p(a + "norm.weight"), p(a + "norm.bias"), cfg.a_ln_eps)
@@ -234,7 +239,8 @@ def save_check(path_json, model_file, inputs, outputs, extra):
 
 
 def seeded_mel(n_mels, seed=7):
-    """A log-mel-like input in the range Whisper's normalisation gives ((log10 - 4) / 4 after clamping: about [-1, 1.5])."""
+    """A log-mel-like input in the range Whisper's normalisation gives ((log10 - 4) / 4 after clamping:
+    about [-1, 1.5])."""
     g = torch.Generator().manual_seed(seed)
     return (torch.rand(1, n_mels, ref.N_FRAMES, generator=g) * 2.0 - 0.8).float()
 
@@ -261,7 +267,8 @@ def main(argv=None):
     ap.add_argument("--part", choices=["encoder", "decoder", "both"], default="both")
     ap.add_argument("--encoder-layers", type=int, default=None, help="first N encoder layers (default: all)")
     ap.add_argument("--decoder-layers", type=int, default=None, help="first N decoder layers (default: all)")
-    ap.add_argument("--head-group", type=int, default=10, help="encoder heads per softmax (keep H_g x T^2 x 4 <= 128 MiB)")
+    ap.add_argument("--head-group", type=int, default=10,
+                    help="encoder heads per softmax (keep H_g x T^2 x 4 <= 128 MiB)")
     ap.add_argument("--no-check", action="store_true", help="skip the PyTorch reference outputs")
     args = ap.parse_args(argv)
 
@@ -320,7 +327,8 @@ def main(argv=None):
             rel = float((got[0] - want[0]).norm() / want[0].norm())
             print(f"  export module vs reference: logits rel-L2 {rel:.2e}", flush=True)
             save_check(path[:-5] + ".check.json", path,
-                       [("ids", ids.numpy()), ("pos", pos.numpy())] + [(nm, t.numpy()) for nm, t in zip(in_names[2:], past)],
+                       [("ids", ids.numpy()), ("pos", pos.numpy())]
+                       + [(nm, t.numpy()) for nm, t in zip(in_names[2:], past)],
                        [(nm, t.numpy()) for nm, t in zip(out_names, want)],
                        {"layers": n, "beams": B, "past": P, "export_vs_reference_rel_l2": rel})
         del W, m

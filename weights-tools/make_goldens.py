@@ -162,7 +162,8 @@ def main():
         path, meta, t, res, samples = dump_one(spec, models[spec["model"]], out)
         manifest["dumps"].append({
             "file": os.path.relpath(path, out), "model": spec["model"], "metadata": meta,
-            "tensors": {k: {"dtype": st_io._default_dtype(v), "shape": list(np.shape(v))} for k, v in sorted(t.items())},
+            "tensors": {k: {"dtype": st_io._default_dtype(v), "shape": list(np.shape(v))}
+                        for k, v in sorted(t.items())},
         })
         print(f"{spec['name']}: {os.path.getsize(path) / 1e6:.2f} MB  windows={meta['n_windows']} "
               f"audio_tokens={meta['window_audio_tokens']} greedy_len={meta['greedy_len']} "

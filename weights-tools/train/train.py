@@ -18,8 +18,9 @@ model uses (checked against the reference `log_mel` + `encoder_forward` at start
     the whole encoder cost ~ (4 N_audio) x 1500 per head instead of 1500 x 1500.
 
 Loss: cross-entropy on the answer tokens and the end token (`<|user|>`, one of the config's eos ids, so the
-reference greedy search and the engine stop on it), given the official prompt
-    <|user|>\\n<|begin_of_audio|><|pad|>*N<|end_of_audio|><|user|>\\nPlease transcribe this audio into text<|assistant|>\\n
+reference greedy search and the engine stop on it), given the official prompt (one string, wrapped here)
+    <|user|>\\n<|begin_of_audio|><|pad|>*N<|end_of_audio|>
+    <|user|>\\nPlease transcribe this audio into text<|assistant|>\\n
 plus an auxiliary CTC loss on the projector output (a training-only linear head, not exported) that makes the
 acoustic front end learn the words directly, long before the decoder learns to read the audio, plus (with
 --guide-weight) a guided-attention loss: at the position that predicts answer word i, one head in each of
@@ -471,7 +472,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "models", "demo"))
     ap.add_argument("--steps", type=int, default=4000, help="upper bound on optimizer steps")
     ap.add_argument("--time-budget", type=float, default=0.0,
-                    help="wall seconds for the whole run: the final LR decay starts at --decay-at of it (0 = no budget)")
+                    help="wall seconds for the whole run: the final LR decay starts at --decay-at of it "
+                         "(0 = no budget)")
     ap.add_argument("--decay-start", type=int, default=0,
                     help="step at which the final LR decay starts (0 = by --decay-at); "
                          "pass the logged value to reproduce a budgeted run exactly")
@@ -484,13 +486,15 @@ def main():
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--ctc-weight", type=float, default=0.5)
     ap.add_argument("--guide-weight", type=float, default=1.0,
-                    help="weight of the guided-attention loss (0 = off; needs --ctc-weight > 0: the CTC alignment is its target)")
+                    help="weight of the guided-attention loss (0 = off; needs --ctc-weight > 0: the CTC alignment "
+                         "is its target)")
     ap.add_argument("--guide-layers", default="1,2", help="decoder layers whose head --guide-head is guided")
     ap.add_argument("--guide-head", type=int, default=0)
     ap.add_argument("--speed-perturb", type=float, default=0.0,
                     help="a: each training clip is resampled by a factor drawn from U[1 - a, 1 + a] (0 = off)")
     ap.add_argument("--accent-start", type=int, default=1000,
-                    help="train on the clips without a synthetic accent only until this step (0 = all clips from the start)")
+                    help="train on the clips without a synthetic accent only until this step "
+                         "(0 = all clips from the start)")
     ap.add_argument("--spec-aug", type=float, default=0.0, help="probability of SpecAugment masks per clip")
     ap.add_argument("--kind-repeat", default="number:2",
                     help="KIND:N,... each training clip of that kind appears N times per epoch ('' = each once)")
@@ -581,8 +585,8 @@ def main():
     spec_aug = SpecAugment(rng, args.spec_aug) if args.spec_aug > 0 else None
     batches, step, ema = [], 0, None
     while step < args.steps:
-        if sched["start"] is None and (step >= int(args.decay_at * args.steps) or
-                                       (args.time_budget and time.time() - t_start >= args.decay_at * args.time_budget)):
+        over_budget = args.time_budget and time.time() - t_start >= args.decay_at * args.time_budget
+        if sched["start"] is None and (step >= int(args.decay_at * args.steps) or over_budget):
             sched["start"] = step
         if sched["start"] is not None and sched["len"] is None:
             sched["len"] = max(50, round(sched["start"] * (1 - args.decay_at) / args.decay_at))
@@ -599,7 +603,8 @@ def main():
             g["lr"] = lr_at(step)
         clips = [md.clip_samples(train_pcm, m) for m in part]
         if args.speed_perturb > 0:
-            clips = [speed_perturb(x, float(rng.uniform(1 - args.speed_perturb, 1 + args.speed_perturb))) for x in clips]
+            clips = [speed_perturb(x, float(rng.uniform(1 - args.speed_perturb, 1 + args.speed_perturb)))
+                     for x in clips]
         loss, st = task.loss(clips, [m["text"] for m in part], spec_aug,
                              args.ctc_weight, args.guide_weight, guide_layers, args.guide_head)
         opt.zero_grad()
@@ -616,7 +621,8 @@ def main():
     wall, cpu = time.time() - t_start, time.process_time() - cpu_start
     vs = export(W, args.out, tj, base)
     size = os.path.getsize(os.path.join(args.out, "model.safetensors"))
-    info = {"event": "done", "steps": step, "decay_start": sched["start"], "decay_len": sched["len"], "train_wall_s": round(wall, 1), "train_cpu_s": round(cpu, 1),
+    info = {"event": "done", "steps": step, "decay_start": sched["start"], "decay_len": sched["len"],
+            "train_wall_s": round(wall, 1), "train_cpu_s": round(cpu, 1),
             "params": n_params, "vocab": vs, "safetensors_bytes": size, "out": args.out}
     log(**info)
     os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
