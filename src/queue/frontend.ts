@@ -87,12 +87,14 @@ export class QueueFrontEnd {
   private readonly events: QueueEvents;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private idleWaiters: (() => void)[] = [];
+  private connectedOnce = false;
   private readonly inlineMaxBytes: number;
   private readonly resultTtl: number;
   private readonly maxWaiting: number;
 
   constructor(private readonly options: QueueFrontEndOptions) {
     this.redis = connectRedis(options.url, 'fail-fast');
+    this.redis.once('ready', () => (this.connectedOnce = true));
     this.eventsRedis = connectRedis(options.url, 'blocking');
     this.inlineMaxBytes = options.queueDir ? (options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES) : Infinity;
     this.resultTtl = options.resultTtlSeconds ?? DEFAULT_RESULT_TTL_S;
@@ -265,11 +267,13 @@ export class QueueFrontEnd {
   }
 
   /**
-   * Resolves once the command connection is up; rejects with QueueUnavailableError after REDIS_TIMEOUT_MS. (It
-   * queues nothing while Redis is away, so a refused request leaves no job behind to run later.)
+   * Resolves once the command connection is up: at once, or on the first connection within REDIS_TIMEOUT_MS;
+   * rejects with QueueUnavailableError otherwise, and at once when a connection that was up is lost. (It queues
+   * nothing while Redis is away, so a refused request leaves no job behind to run later.)
    */
   private ready(): Promise<void> {
     if (this.redis.status === 'ready') return Promise.resolve();
+    if (this.connectedOnce) return Promise.reject(new QueueUnavailableError('the connection was lost'));
     return this.guard(new Promise<void>((resolve) => this.redis.once('ready', () => resolve())));
   }
 
