@@ -133,12 +133,14 @@ export interface TestFrontEnd {
 }
 
 export async function startFrontEnd(
-  url: string, options: Omit<QueueFrontEndOptions, 'url'> = {},
+  url: string, options: Omit<QueueFrontEndOptions, 'url'> & { apiKey?: string } = {},
 ): Promise<TestFrontEnd> {
+  const { apiKey, ...queueOptions } = options;
   const logs: Record<string, unknown>[] = [];
   const app = buildServer({
     transcriber: new QueuedModel('fake-model', 4),
-    remoteQueue: new QueueFrontEnd({ url, ...options }),
+    remoteQueue: new QueueFrontEnd({ url, ...queueOptions }),
+    apiKey,
     rateLimit: false,
     logger: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
   });

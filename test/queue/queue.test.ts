@@ -46,8 +46,8 @@ const frontEnd = async (options: Parameters<typeof startFrontEnd>[1] = {}) => {
   frontEnds.push(f);
   return f;
 };
-const getJob = async (base: string, id: string) => {
-  const res = await fetch(`${base}/v1/jobs/${id}`);
+const getJob = async (base: string, id: string, key?: string) => {
+  const res = await fetch(`${base}/v1/jobs/${id}`, key ? { headers: { authorization: `Bearer ${key}` } } : {});
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 
@@ -75,25 +75,26 @@ describe('front end and workers over Redis', () => {
 
   it('bad audio found by the worker is the usual 400; async jobs and unknown ids', async () => {
     await worker();
-    const f = await frontEnd();
+    const f = await frontEnd({ apiKey: 'k' });
     const tooShort = makeWav(0.03, 2);
-    const res = await postAudio(f.base, tooShort);
+    const res = await postAudio(f.base, tooShort, {}, { key: 'k' });
     expect(res.status).toBe(400);
     expect(((await res.json()) as any).error.code).toBe('audio_too_short');
 
     const wav = makeWav(0.4, 3);
-    const posted = await postAudio(f.base, wav, { async: 'true', response_format: 'text' });
+    const posted = await postAudio(f.base, wav, { async: 'true', response_format: 'text' }, { key: 'k' });
     expect(posted.status).toBe(202);
     const { id, status } = (await posted.json()) as { id: string; status: string };
     expect(status).toBe('queued');
     const job = await waitFor('the async job', async () => {
-      const j = await getJob(f.base, id);
+      const j = await getJob(f.base, id, 'k');
       return j.body.status === 'completed' ? j : undefined;
     });
     expect(job.body.result).toBe(fakeText(wav));
-    expect((await getJob(f.base, '00000000-0000-0000-0000-000000000000')).status).toBe(404);
-    expect((await getJob(f.base, 'nope')).status).toBe(404);
-    const both = await postAudio(f.base, wav, { async: 'true', stream: 'true' });
+    expect((await getJob(f.base, id)).status).toBe(401); // the key, as for the rest of /v1
+    expect((await getJob(f.base, '00000000-0000-0000-0000-000000000000', 'k')).status).toBe(404);
+    expect((await getJob(f.base, 'nope', 'k')).status).toBe(404);
+    const both = await postAudio(f.base, wav, { async: 'true', stream: 'true' }, { key: 'k' });
     expect(both.status).toBe(400);
     expect(((await both.json()) as any).error.param).toBe('async');
   });
