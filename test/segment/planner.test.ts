@@ -4,11 +4,12 @@
  * the chunks do not depend on how the probabilities are split into pushes.
  */
 import { describe, expect, it } from 'vitest';
-import { ChunkPlanner, type SpeechChunk } from '../../src/models/glm-asr/segments';
+import { ChunkPlanner, DEFAULT_SEGMENTER, type SpeechChunk } from '../../src/models/glm-asr/segments';
 
 const SR = 16000;
 const FRAME = 512; // 32 ms
 const frames = (sec: number) => Math.round((sec * SR) / FRAME);
+const PAD = DEFAULT_SEGMENTER.padMs / 1000;
 
 /** Probabilities for `sec` seconds: speech (0.9) in the given [start, end) second ranges, else 0.05. */
 function probs(sec: number, speech: [number, number][], speechP = 0.9, quietP = 0.05): Float32Array {
@@ -33,12 +34,12 @@ function plan(p: Float32Array, pieces = [p.length]): SpeechChunk[] {
 const sec = (c: SpeechChunk) => [c.startSample / SR, c.endSample / SR];
 
 describe('ChunkPlanner', () => {
-  it('merges nearby speech into one chunk, padded by 100 ms, and finds nothing in silence', () => {
+  it('merges nearby speech into one chunk, padded, and finds nothing in silence', () => {
     const c = plan(probs(20, [[2, 4], [5, 7]]));
     expect(c.length).toBe(1);
     const [s, e] = sec(c[0]);
-    expect(s).toBeCloseTo(frames(2) * FRAME / SR - 0.1, 6);
-    expect(e).toBeCloseTo(frames(7) * FRAME / SR + 0.1, 6);
+    expect(s).toBeCloseTo(frames(2) * FRAME / SR - PAD, 6);
+    expect(e).toBeCloseTo(frames(7) * FRAME / SR + PAD, 6);
     expect(c[0].maxProb).toBeCloseTo(0.9, 6);
     expect(plan(probs(60, []))).toEqual([]);
   });
@@ -49,7 +50,7 @@ describe('ChunkPlanner', () => {
     p.fill(0.9, frames(30), frames(30.2)); // 200 ms blip: shorter than 250 ms
     const c = plan(p);
     expect(c.length).toBe(1);
-    expect(sec(c[0])[1]).toBeCloseTo(frames(4) * FRAME / SR + 0.1, 6);
+    expect(sec(c[0])[1]).toBeCloseTo(frames(4) * FRAME / SR + PAD, 6);
     // Probabilities only ever at 0.4 never start speech.
     expect(plan(probs(10, [[1, 5]], 0.4))).toEqual([]);
   });
@@ -61,10 +62,10 @@ describe('ChunkPlanner', () => {
     for (const x of c) expect(x.endSample - x.startSample).toBeLessThanOrEqual(30 * SR);
     // 1-25.5 s, then 25.65-54 s (a 150 ms pause: the padding of both stops at its middle), then 60-62 s.
     const middle = ((frames(25.5) + frames(25.65)) * FRAME) / 2;
-    expect(c[0].startSample).toBe(frames(1) * FRAME - 0.1 * SR);
+    expect(c[0].startSample).toBe(frames(1) * FRAME - PAD * SR);
     expect(c[0].endSample).toBe(middle);
     expect(c[1].startSample).toBe(middle);
-    expect(c[1].endSample).toBe(frames(54) * FRAME + 0.1 * SR);
+    expect(c[1].endSample).toBe(frames(54) * FRAME + PAD * SR);
     // No cut inside speech: every chunk edge lies outside every speech range.
     for (const x of c) {
       for (const edge of [x.startSample, x.endSample]) {

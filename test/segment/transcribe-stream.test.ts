@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { decodeAudio } from '../../src/audio';
 import { Decoder } from '../../src/models/glm-asr/decoder';
 import { GlmAsr } from '../../src/models/glm-asr/node';
+import { DEFAULT_SEGMENTER } from '../../src/models/glm-asr/segments';
 import { GpuSearchModel, TextDeltas, type TranscribeEvent } from '../../src/models/glm-asr/transcriber';
 import { Tokenizer } from '../../src/tokenizer';
 import { randomF32, testGpu } from '../helpers/gpu';
@@ -21,10 +22,10 @@ const CLIPS = ['digits-oh.wav', 'command-hum.wav', 'command-bandpass.wav'];
 /** Silence between utterances: longer than a chunk, so each utterance is a chunk of its own. */
 const GAP_SEC = 31;
 /**
- * A segment starts at most 100 ms of padding + one 32 ms VAD frame before its clip, and ends at most that after it;
+ * A segment starts at most the padding + one 32 ms VAD frame before its clip, and ends at most that after it;
  * inside the clip it may start (end) up to 0.5 s late (early): the clips have silence at their edges.
  */
-const OUTSIDE_SEC = 0.135;
+const OUTSIDE_SEC = DEFAULT_SEGMENTER.padMs / 1000 + 0.035;
 const INSIDE_SEC = 0.5;
 
 describe('segmenter vad and transcribeStream (demo model)', () => {
