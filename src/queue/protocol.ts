@@ -58,7 +58,8 @@ export type QueueJobResult =
 /** What a worker's `progress` updates carry: the engine's progress, or (`stream`) each of its events. */
 export type QueueProgress =
   | { type: 'progress'; stage: string; done: number; total: number }
-  | { type: 'event'; event: TranscribeEvent };
+  /** `run` tells the runs of a job apart: a job run again after its worker died sends its events again. */
+  | { type: 'event'; run: string; event: TranscribeEvent };
 
 /** A worker's heartbeat (`glm-asr:worker:<id>`, expires unless refreshed). */
 export interface WorkerInfo {

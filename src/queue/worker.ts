@@ -60,12 +60,13 @@ export interface QueueWorker {
  * client's text), and gathers the events into the transcription as `GlmAsr.transcribe` does.
  */
 async function streamed(events: AsyncIterable<TranscribeEvent>, job: Job<QueueJobData>): Promise<Transcription> {
+  const run = randomUUID();
   const segments: Segment[] = [];
   let sent = Promise.resolve();
   let lost: unknown = null;
   for await (const event of events) {
     sent = sent
-      .then(() => job.updateProgress({ type: 'event', event } satisfies QueueProgress))
+      .then(() => job.updateProgress({ type: 'event', run, event } satisfies QueueProgress))
       .catch((err: unknown) => void (lost ??= err));
     if (event.type === 'segment-end') segments.push(event.segment);
     if (event.type === 'done') {

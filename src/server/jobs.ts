@@ -64,9 +64,7 @@ export async function transcribeOnQueue(
   const id = remote.newJobId();
   info.jobId = id;
   const failedToQueue = new AbortController();
-  const onProgress = (p: QueueProgress) => {
-    if (p.type === 'event') opts.onEvent?.(p.event);
-  };
+  const onProgress = opts.onEvent ? onceAcrossRuns(opts.onEvent) : undefined;
   // Listening before the job exists: its first progress update may come before `submit` returns.
   const waiting = remote.wait(id, { signal: AbortSignal.any([opts.signal, failedToQueue.signal]), onProgress });
   try {
@@ -80,6 +78,28 @@ export async function transcribeOnQueue(
   info.queueMs = result.queueMs;
   info.runMs = result.runMs;
   return unwrap(result);
+}
+
+/**
+ * The events of a job's runs as one stream. A job run again (its worker died) sends its events from the start;
+ * the engine is deterministic, so event k of every run is the same, and only events past those already passed on
+ * are passed on. (Workers of one queue must therefore run the same model at the same precision.)
+ */
+export function onceAcrossRuns(onEvent: (e: TranscribeEvent) => void): (p: QueueProgress) => void {
+  let run: string | null = null;
+  let seen = 0;
+  let passed = 0;
+  return (p) => {
+    if (p.type !== 'event') return;
+    if (p.run !== run) {
+      run = p.run;
+      seen = 0;
+    }
+    if (++seen > passed) {
+      passed = seen;
+      onEvent(p.event);
+    }
+  };
 }
 
 function unwrap(result: QueueJobResult): Transcription {
