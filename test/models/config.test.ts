@@ -142,7 +142,8 @@ describe('parseGlmAsrConfig', () => {
       vocab: 59264, hidden: 2048, heads: 16, kvHeads: 4, headDim: 128, ffn: 6144, layers: 28, rmsEps: 1e-5,
       ropeTheta: 10000, ropeType: 'default', maxPositions: 8192, tiedEmbeddings: true, act: 'silu',
     });
-    expect(c.ids).toEqual({ audioTokenId: 59260, eosTokenIds: [59246, 59253, 59255], bosTokenId: null, padTokenId: null });
+    expect(c.ids).toEqual({ audioTokenId: 59260, eosTokenIds: [59246, 59253, 59255],
+      bosTokenId: null, padTokenId: null });
     expect(c.frontEnd).toEqual({
       sampleRate: 16000, nFft: 400, nFreqBins: 201, hopLength: 160, chunkLength: 30, nSamples: 480000, nFrames: 3000,
       melBins: 128, paddingValue: 0, dither: 0, maxAudioLenSeconds: 655, maxWindows: 21, encoderFrames: 1500,
@@ -153,7 +154,8 @@ describe('parseGlmAsrConfig', () => {
   });
 
   it('accepts JSON text and fills HF class defaults for omitted fields', () => {
-    const minimal = { model_type: 'glmasr', audio_config: { model_type: 'glmasr_encoder' }, text_config: { model_type: 'llama' } };
+    const minimal = { model_type: 'glmasr', audio_config: { model_type: 'glmasr_encoder' },
+      text_config: { model_type: 'llama' } };
     const c = parse({ config: JSON.stringify(minimal) });
     const full = parse({ config: officialConfig() });
     expect(c).toEqual(full);
@@ -161,9 +163,11 @@ describe('parseGlmAsrConfig', () => {
 
   it('parses a tiny config with other sizes and a single-int eos', () => {
     const c = parse({ config: tinyConfig() });
-    expect(c.encoder).toMatchObject({ hidden: 64, heads: 4, kvHeads: 4, headDim: 16, rotaryDim: 8, ropeTheta: 500, layers: 2, ffn: 256, numMelBins: 16 });
+    expect(c.encoder).toMatchObject({ hidden: 64, heads: 4, kvHeads: 4, headDim: 16, rotaryDim: 8, ropeTheta: 500,
+      layers: 2, ffn: 256, numMelBins: 16 });
     expect(c.projector).toEqual({ mergeFactor: 4, inDim: 256, hidden: 96, outDim: 48, act: 'gelu' });
-    expect(c.decoder).toMatchObject({ vocab: 100, hidden: 48, heads: 6, kvHeads: 2, headDim: 8, ffn: 96, layers: 3, rmsEps: 1e-6, ropeTheta: 20000, tiedEmbeddings: false });
+    expect(c.decoder).toMatchObject({ vocab: 100, hidden: 48, heads: 6, kvHeads: 2, headDim: 8, ffn: 96, layers: 3,
+      rmsEps: 1e-6, ropeTheta: 20000, tiedEmbeddings: false });
     expect(c.ids.eosTokenIds).toEqual([99]);
     expect(c.ids.audioTokenId).toBe(7);
     expect(c.frontEnd.melBins).toBe(16);
@@ -183,10 +187,12 @@ describe('parseGlmAsrConfig', () => {
   it('reads the older preprocessor_config.json layout and processor max_audio_len', () => {
     const c = parse({
       config: officialConfig(),
-      preprocessorConfig: { feature_extractor_type: 'WhisperFeatureExtractor', feature_size: 128, chunk_length: 20, sampling_rate: 16000, hop_length: 160, n_fft: 400 },
+      preprocessorConfig: { feature_extractor_type: 'WhisperFeatureExtractor', feature_size: 128, chunk_length: 20,
+        sampling_rate: 16000, hop_length: 160, n_fft: 400 },
       processorConfig: { max_audio_len: 100 },
     });
-    expect(c.frontEnd).toMatchObject({ chunkLength: 20, nSamples: 320000, nFrames: 2000, encoderFrames: 1000, tokensPerWindow: 250, maxWindows: 5, maxAudioTokens: 1250 });
+    expect(c.frontEnd).toMatchObject({ chunkLength: 20, nSamples: 320000, nFrames: 2000, encoderFrames: 1000,
+      tokensPerWindow: 250, maxWindows: 5, maxAudioTokens: 1250 });
   });
 
   it('loads from a FileProvider', async () => {
@@ -205,31 +211,50 @@ describe('parseGlmAsrConfig', () => {
 describe('ConfigError for inconsistencies', () => {
   const cases: Array<[string, (c: Record<string, any>) => void, string, RegExp]> = [
     ['unknown model_type', (c) => { c.model_type = 'whisper'; }, 'model_type', /unsupported model type "whisper"/],
-    ['wrong architecture', (c) => { c.architectures = ['LlamaForCausalLM']; }, 'architectures', /GlmAsrForConditionalGeneration/],
+    ['wrong architecture', (c) => { c.architectures = ['LlamaForCausalLM']; }, 'architectures',
+      /GlmAsrForConditionalGeneration/],
     ['no identity', (c) => { delete c.model_type; delete c.architectures; }, 'model_type', /required field is missing/],
     ['missing text_config', (c) => { delete c.text_config; }, 'text_config', /required section is missing/],
     ['missing audio_config', (c) => { delete c.audio_config; }, 'audio_config', /required section is missing/],
     ['original format', (c) => { c.whisper_config = {}; }, 'whisper_config', /original/],
     ['wrong type', (c) => { c.text_config.hidden_size = '2048'; }, 'text_config.hidden_size', /expected an integer/],
-    ['encoder hidden % heads', (c) => { delete c.audio_config.head_dim; c.audio_config.num_attention_heads = 24; c.audio_config.num_key_value_heads = 24; }, 'audio_config.num_attention_heads', /not divisible/],
-    ['decoder hidden % heads', (c) => { delete c.text_config.head_dim; c.text_config.num_attention_heads = 15; c.text_config.num_key_value_heads = 5; }, 'text_config.num_attention_heads', /not divisible/],
-    ['heads % kvHeads', (c) => { c.text_config.num_key_value_heads = 3; }, 'text_config.num_key_value_heads', /not a multiple/],
-    ['encoder heads % kvHeads', (c) => { c.audio_config.num_key_value_heads = 3; }, 'audio_config.num_key_value_heads', /not a multiple/],
-    ['odd rotary dim', (c) => { c.audio_config.partial_rotary_factor = 0.25; c.audio_config.head_dim = 20; }, 'audio_config.partial_rotary_factor', /must be even/],
+    ['encoder hidden % heads', (c) => {
+      delete c.audio_config.head_dim; c.audio_config.num_attention_heads = 24; c.audio_config.num_key_value_heads = 24;
+    }, 'audio_config.num_attention_heads', /not divisible/],
+    ['decoder hidden % heads', (c) => {
+      delete c.text_config.head_dim; c.text_config.num_attention_heads = 15; c.text_config.num_key_value_heads = 5;
+    }, 'text_config.num_attention_heads', /not divisible/],
+    ['heads % kvHeads', (c) => { c.text_config.num_key_value_heads = 3; },
+      'text_config.num_key_value_heads', /not a multiple/],
+    ['encoder heads % kvHeads', (c) => { c.audio_config.num_key_value_heads = 3; },
+      'audio_config.num_key_value_heads', /not a multiple/],
+    ['odd rotary dim', (c) => { c.audio_config.partial_rotary_factor = 0.25; c.audio_config.head_dim = 20; },
+      'audio_config.partial_rotary_factor', /must be even/],
     ['odd decoder head dim', (c) => { c.text_config.head_dim = 127; }, 'text_config.head_dim', /must be even/],
-    ['encoder act', (c) => { c.audio_config.hidden_act = 'relu'; }, 'audio_config.hidden_act', /unsupported activation "relu"/],
-    ['decoder act', (c) => { c.text_config.hidden_act = 'gelu'; }, 'text_config.hidden_act', /unsupported activation "gelu"/],
-    ['projector act', (c) => { c.projector_hidden_act = 'gelu_new'; }, 'projector_hidden_act', /unsupported activation/],
-    ['rope type', (c) => { c.text_config.rope_parameters = { rope_theta: 10000, rope_type: 'llama3', factor: 8 }; }, 'text_config.rope_parameters.rope_type', /unsupported rope type "llama3"/],
-    ['rope scaling', (c) => { c.text_config.rope_scaling = { type: 'linear', factor: 2 }; }, 'text_config.rope_scaling', /unsupported rope scaling/],
-    ['encoder rope type', (c) => { c.audio_config.rope_parameters = { rope_type: 'yarn' }; }, 'audio_config.rope_parameters.rope_type', /unsupported rope type/],
+    ['encoder act', (c) => { c.audio_config.hidden_act = 'relu'; }, 'audio_config.hidden_act',
+      /unsupported activation "relu"/],
+    ['decoder act', (c) => { c.text_config.hidden_act = 'gelu'; }, 'text_config.hidden_act',
+      /unsupported activation "gelu"/],
+    ['projector act', (c) => { c.projector_hidden_act = 'gelu_new'; }, 'projector_hidden_act',
+      /unsupported activation/],
+    ['rope type', (c) => { c.text_config.rope_parameters = { rope_theta: 10000, rope_type: 'llama3', factor: 8 }; },
+      'text_config.rope_parameters.rope_type', /unsupported rope type "llama3"/],
+    ['rope scaling', (c) => { c.text_config.rope_scaling = { type: 'linear', factor: 2 }; }, 'text_config.rope_scaling',
+      /unsupported rope scaling/],
+    ['encoder rope type', (c) => { c.audio_config.rope_parameters = { rope_type: 'yarn' }; },
+      'audio_config.rope_parameters.rope_type', /unsupported rope type/],
     ['attention bias', (c) => { c.text_config.attention_bias = true; }, 'text_config.attention_bias', /not supported/],
-    ['projector width', (c) => { c.audio_config.intermediate_size = 4096; }, 'audio_config.intermediate_size', /must equal 4 × hidden_size \(5120\)/],
+    ['projector width', (c) => { c.audio_config.intermediate_size = 4096; }, 'audio_config.intermediate_size',
+      /must equal 4 × hidden_size \(5120\)/],
     ['audio token outside vocab', (c) => { c.audio_token_id = 60000; }, 'audio_token_id', /outside the vocabulary/],
-    ['eos outside vocab', (c) => { c.text_config.eos_token_id = [59246, 70000]; }, 'text_config.eos_token_id', /70000 is outside/],
-    ['text model type', (c) => { c.text_config.model_type = 'glm4'; }, 'text_config.model_type', /unsupported text model type/],
-    ['encoder model type', (c) => { c.audio_config.model_type = 'whisper'; }, 'audio_config.model_type', /unsupported audio encoder type/],
-    ['negative layers', (c) => { c.text_config.num_hidden_layers = 0; }, 'text_config.num_hidden_layers', /must be ≥ 1/],
+    ['eos outside vocab', (c) => { c.text_config.eos_token_id = [59246, 70000]; },
+      'text_config.eos_token_id', /70000 is outside/],
+    ['text model type', (c) => { c.text_config.model_type = 'glm4'; }, 'text_config.model_type',
+      /unsupported text model type/],
+    ['encoder model type', (c) => { c.audio_config.model_type = 'whisper'; }, 'audio_config.model_type',
+      /unsupported audio encoder type/],
+    ['negative layers', (c) => { c.text_config.num_hidden_layers = 0; },
+      'text_config.num_hidden_layers', /must be ≥ 1/],
   ];
   for (const [label, mutate, field, msg] of cases) {
     it(label, () => {
@@ -255,13 +280,16 @@ describe('ConfigError for inconsistencies', () => {
   it('front-end inconsistencies', () => {
     const p1 = officialProcessor();
     p1.feature_extractor.n_samples = 470000;
-    expect(configError(() => parse({ config: officialConfig(), processorConfig: p1 })).field).toBe('feature_extractor.n_samples');
+    expect(configError(() => parse({ config: officialConfig(),
+      processorConfig: p1 })).field).toBe('feature_extractor.n_samples');
     const p2 = officialProcessor();
     p2.feature_extractor.nb_max_frames = 1500;
-    expect(configError(() => parse({ config: officialConfig(), processorConfig: p2 })).field).toBe('feature_extractor.nb_max_frames');
+    expect(configError(() => parse({ config: officialConfig(),
+      processorConfig: p2 })).field).toBe('feature_extractor.nb_max_frames');
     const p3 = officialProcessor();
     p3.feature_extractor.feature_extractor_type = 'SeamlessM4TFeatureExtractor';
-    expect(configError(() => parse({ config: officialConfig(), processorConfig: p3 })).field).toBe('feature_extractor.feature_extractor_type');
+    expect(configError(() => parse({ config: officialConfig(),
+      processorConfig: p3 })).field).toBe('feature_extractor.feature_extractor_type');
     const p4 = officialProcessor();
     p4.feature_extractor.chunk_length = 1; // 100 frames → 50 encoder frames, not a multiple of 4
     delete p4.feature_extractor.n_samples;

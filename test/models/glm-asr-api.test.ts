@@ -22,7 +22,8 @@ describe('GlmAsr', () => {
 
   it('rejects with the abort reason, before and during generation', async () => {
     const samples = randomF32(16000 * 3, 1, 0.1);
-    await expect(asr.transcribe({ samples, sampleRate: 16000 }, { signal: AbortSignal.abort(new Error('stop now')) })).rejects.toThrow('stop now');
+    await expect(asr.transcribe({ samples, sampleRate: 16000 },
+      { signal: AbortSignal.abort(new Error('stop now')) })).rejects.toThrow('stop now');
     const ctl = new AbortController();
     const run = asr.transcribe({ samples, sampleRate: 16000 }, {
       segmenter: 'fixed',
@@ -57,41 +58,54 @@ describe('GlmAsr', () => {
   });
 
   it('corrupt audio bytes give an AudioDecodeError naming the input', async () => {
-    await expect(asr.transcribe(Uint8Array.from([82, 73, 70, 70, 9, 9]), { name: 'broken.wav' })).rejects.toThrow(/broken\.wav/);
-    await expect(asr.transcribe(new Uint8Array(100), { name: 'zeros.bin' })).rejects.toMatchObject({ name: 'AudioDecodeError' });
+    await expect(asr.transcribe(Uint8Array.from([82, 73, 70, 70, 9, 9]),
+      { name: 'broken.wav' })).rejects.toThrow(/broken\.wav/);
+    await expect(asr.transcribe(new Uint8Array(100),
+      { name: 'zeros.bin' })).rejects.toMatchObject({ name: 'AudioDecodeError' });
   });
 
   it('refuses audio too short for one audio token, with the minimum in the message', async () => {
-    await expect(asr.transcribe({ samples: randomF32(960, 4, 0.1), sampleRate: 16000 }, { name: 'blip.wav' })).rejects.toThrow(/blip\.wav: audio is too short \(60\.0 ms\); GLM-ASR needs at least 60\.1 ms/);
-    const t = await asr.transcribe({ samples: randomF32(961, 4, 0.1), sampleRate: 16000 }, { segmenter: 'fixed', maxNewTokens: 2 });
+    await expect(asr.transcribe({ samples: randomF32(960, 4, 0.1), sampleRate: 16000 }, { name: 'blip.wav' }))
+      .rejects.toThrow(/blip\.wav: audio is too short \(60\.0 ms\); GLM-ASR needs at least 60\.1 ms/);
+    const t = await asr.transcribe({ samples: randomF32(961, 4, 0.1), sampleRate: 16000 },
+      { segmenter: 'fixed', maxNewTokens: 2 });
     expect(t.tokens.length).toBeGreaterThan(0);
   });
 
   it('rejects a beam count above maxBeams with a clear message', async () => {
-    await expect(asr.transcribe({ samples: randomF32(16000, 3, 0.1), sampleRate: 16000 }, { beams: 9 })).rejects.toThrow(/beams must be an integer in \[1, 4\]/);
+    await expect(asr.transcribe({ samples: randomF32(16000, 3, 0.1), sampleRate: 16000 },
+      { beams: 9 })).rejects.toThrow(/beams must be an integer in \[1, 4\]/);
   });
 
   it('rejects bad transcribe options up front, naming the option, the value and the range', async () => {
     const audio = { samples: randomF32(16000, 3, 0.1), sampleRate: 16000 };
     for (const maxNewTokens of [0, -1, 1.5, NaN, 8193]) {
-      await expect(asr.transcribe(audio, { segmenter: 'fixed', maxNewTokens })).rejects.toThrow(`maxNewTokens must be an integer in [1, 8192] (the decoder's positions), got ${maxNewTokens}`);
+      await expect(asr.transcribe(audio, { segmenter: 'fixed', maxNewTokens })).rejects.toThrow(`maxNewTokens must ` +
+        `be an integer in [1, 8192] (the decoder's positions), got ${maxNewTokens}`);
     }
     await expect(asr.transcribe(audio, { beams: 0 })).rejects.toMatchObject({ name: 'OptionError', option: 'beams' });
-    await expect(asr.transcribe(audio, { lengthPenalty: NaN })).rejects.toThrow('lengthPenalty must be a finite number, got NaN');
-    await expect(asr.transcribe(audio, { earlyStopping: 'yes' as never })).rejects.toThrow(`earlyStopping must be true, false or 'never', got "yes"`);
-    await expect(asr.transcribe(audio, { signal: {} as AbortSignal })).rejects.toThrow('signal must be an AbortSignal, got an object (Object)');
+    await expect(asr.transcribe(audio, { lengthPenalty: NaN })).rejects.toThrow('lengthPenalty must be a ' +
+      'finite number, got NaN');
+    await expect(asr.transcribe(audio, { earlyStopping: 'yes' as never })).rejects.toThrow(`earlyStopping must be ` +
+      `true, false or 'never', got "yes"`);
+    await expect(asr.transcribe(audio, { signal: {} as AbortSignal })).rejects.toThrow('signal must be an ' +
+      'AbortSignal, got an object (Object)');
   });
 
-  it('takes file bytes as Uint8Array or ArrayBuffer; a path string or another type is refused with what to pass', async () => {
+  it('takes file bytes as Uint8Array or ArrayBuffer; a path string or another type is refused with ' +
+    'what to pass', async () => {
     const wav = makeWav(1, 5);
     const fromBytes = await asr.transcribe(wav, { segmenter: 'fixed', maxNewTokens: 2 });
     const fromBuffer = await asr.transcribe(wav.slice().buffer, { segmenter: 'fixed', maxNewTokens: 2 });
     expect(fromBuffer.tokens).toEqual(fromBytes.tokens);
     expect(fromBuffer.durationSec).toBe(1);
-    await expect(asr.transcribe('clip.wav' as never)).rejects.toThrow('audio must be the file\'s bytes (e.g. await readFile(path)) or { samples, sampleRate }, got the string "clip.wav"');
-    await expect(asr.transcribe(new Int16Array(100) as never)).rejects.toThrow(/audio must be a Uint8Array or ArrayBuffer of file bytes, or \{ samples: Float32Array, sampleRate \}, got an object \(Int16Array\)/);
+    await expect(asr.transcribe('clip.wav' as never)).rejects.toThrow('audio must be the file\'s bytes (e.g. await ' +
+      'readFile(path)) or { samples, sampleRate }, got the string "clip.wav"');
+    await expect(asr.transcribe(new Int16Array(100) as never)).rejects.toThrow('audio must be a Uint8Array or ' +
+      'ArrayBuffer of file bytes, or { samples: Float32Array, sampleRate }, got an object (Int16Array)');
     await expect(asr.transcribe(undefined as never)).rejects.toMatchObject({ name: 'OptionError', option: 'audio' });
-    await expect(asr.transcribe({ samples: [0.1, 0.2], sampleRate: 16000 } as never)).rejects.toThrow('audio.samples must be a Float32Array, got an array');
+    await expect(asr.transcribe({ samples: [0.1, 0.2], sampleRate: 16000 } as never)).rejects.toThrow('audio.samples ' +
+      'must be a Float32Array, got an array');
   });
 
   it('refuses non-finite samples like the file decoders do, naming the input and the sample', async () => {
@@ -103,22 +117,26 @@ describe('GlmAsr', () => {
         message: `mic: sample 1234 is ${bad}; samples must be finite numbers`,
       });
     }
-    await expect(asr.transcribe({ samples: new Float32Array(16000).fill(NaN), sampleRate: 16000 })).rejects.toThrow('audio: sample 0 is NaN');
+    await expect(asr.transcribe({ samples: new Float32Array(16000).fill(NaN),
+      sampleRate: 16000 })).rejects.toThrow('audio: sample 0 is NaN');
   });
 
-  it('resamples raw samples at other rates to 16 kHz (as decoded files are); the rate is an integer in 1-768 kHz', async () => {
+  it('resamples raw samples at other rates to 16 kHz (as decoded files are); the rate is an integer in ' +
+    '1-768 kHz', async () => {
     for (const rate of [44100, 8000]) {
       const samples = randomF32(rate * 2, 7, 0.1);
       const t = await asr.transcribe({ samples, sampleRate: rate }, { segmenter: 'fixed', maxNewTokens: 3 });
       expect(t.durationSec).toBe(2);
-      const at16k = await asr.transcribe({ samples: resample(samples, rate, 16000), sampleRate: 16000 }, { segmenter: 'fixed', maxNewTokens: 3 });
+      const at16k = await asr.transcribe({ samples: resample(samples, rate, 16000), sampleRate: 16000 },
+        { segmenter: 'fixed', maxNewTokens: 3 });
       expect(t.tokens).toEqual(at16k.tokens);
     }
     for (const sampleRate of [0, -16000, 999, 768_001, 16000.5, NaN, '16000']) {
       await expect(asr.transcribe({ samples: randomF32(16000, 3, 0.1), sampleRate } as never)).rejects.toMatchObject({
         name: 'OptionError',
         option: 'audio.sampleRate',
-        message: `audio.sampleRate must be an integer in [1000, 768000] Hz (the resampler's range), got ${typeof sampleRate === 'string' ? '"16000"' : sampleRate}`,
+        message: `audio.sampleRate must be an integer in [1000, 768000] Hz (the resampler's range), got ` +
+          `${typeof sampleRate === 'string' ? '"16000"' : sampleRate}`,
       });
     }
   });
@@ -135,11 +153,15 @@ describe('GlmAsr.load option and file checks', () => {
 
   it('rejects bad options before creating a device or reading a file', async () => {
     for (const maxBeams of [0, -1, 1.5, NaN, 65]) {
-      await expect(GlmAsr.load(untouchable, { maxBeams })).rejects.toThrow(`maxBeams must be an integer in [1, 64], got ${maxBeams}`);
+      await expect(GlmAsr.load(untouchable, { maxBeams })).rejects.toThrow(`maxBeams must be an integer in ` +
+        `[1, 64], got ${maxBeams}`);
     }
-    await expect(GlmAsr.load(untouchable, { precision: 'bogus' as never })).rejects.toThrow('precision must be one of auto, f32, f16, int8, got "bogus"');
-    await expect(GlmAsr.load(untouchable, { gpu: {} as never })).rejects.toMatchObject({ name: 'OptionError', option: 'gpu' });
-    await expect(GlmAsr.load(untouchable, { onProgress: 1 as never })).rejects.toThrow('onProgress must be a function, got 1');
+    await expect(GlmAsr.load(untouchable, { precision: 'bogus' as never })).rejects.toThrow('precision must be one ' +
+      'of auto, f32, f16, int8, got "bogus"');
+    await expect(GlmAsr.load(untouchable, { gpu: {} as never })).rejects.toMatchObject({ name: 'OptionError',
+      option: 'gpu' });
+    await expect(GlmAsr.load(untouchable, { onProgress: 1 as never })).rejects.toThrow('onProgress ' +
+      'must be a function, got 1');
     await expect(GlmAsr.load('/no/such/folder', { maxBeams: 0 })).rejects.toMatchObject({ option: 'maxBeams' });
     await expect(GlmAsr.load('')).rejects.toMatchObject({ name: 'OptionError', option: 'source' });
     await expect(GlmAsr.load(42 as never)).rejects.toMatchObject({ name: 'OptionError', option: 'source' });
@@ -153,7 +175,8 @@ describe('GlmAsr.load option and file checks', () => {
 
     it('is refused with the file and the problem: not JSON, or a BPE model without merges', async () => {
       writeFileSync(join(dir, 'tokenizer.json'), good.slice(0, 100));
-      await expect(GlmAsr.load(dir)).rejects.toThrow(new RegExp(`^${dir}/tokenizer\\.json: \\(root\\): not valid JSON`));
+      await expect(GlmAsr.load(dir)).rejects.toThrow(new RegExp(`^${dir}/tokenizer\\.json: ` +
+        `\\(root\\): not valid JSON`));
       const json = JSON.parse(good) as { model: Record<string, unknown> };
       delete json.model.merges;
       writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
@@ -175,7 +198,8 @@ describe('activations larger than one storage binding', () => {
     const dump = await openSafetensorsFile(join(__dirname, '..', 'goldens', 'dumps', 'tiny-long-2win.safetensors'));
     const raw = await dump.read('input_samples');
     await dump.close();
-    const windows = splitWindows(new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), asr.config.frontEnd.nSamples);
+    const windows = splitWindows(new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4),
+      asr.config.frontEnd.nSamples);
     expect(windows).toHaveLength(2);
     const logitsOf = async (prefillChunk?: number) => {
       const dec = await asr.prefill(windows, { beams: 1, maxNewTokens: 2, prefillChunk });
@@ -201,12 +225,14 @@ describe('a generation that reaches the end of the decoder positions', () => {
     const dir = mkdtempSync(join(tmpdir(), 'glm-asr-pos-'));
     try {
       for (const f of readdirSync(TINY)) copyFileSync(join(TINY, f), join(dir, f));
-      const config = JSON.parse(readFileSync(join(TINY, 'config.json'), 'utf8')) as { text_config: Record<string, unknown> };
+      const config = JSON.parse(readFileSync(join(TINY, 'config.json'),
+        'utf8')) as { text_config: Record<string, unknown> };
       config.text_config.max_position_embeddings = 64;
       writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
       const asr = await GlmAsr.load(dir, { gpu: await testGpu(), precision: 'f32' });
       const prompt = buildTranscriptionPrompt(asr.tokenizer, asr.audioTokens(16000)).ids.length;
-      const t = await asr.transcribe({ samples: randomF32(16000, 11, 0.1), sampleRate: 16000 }, { segmenter: 'fixed', maxNewTokens: 64 });
+      const t = await asr.transcribe({ samples: randomF32(16000, 11, 0.1), sampleRate: 16000 },
+        { segmenter: 'fixed', maxNewTokens: 64 });
       // This random model never says eos here: it generates until the last position (prompt + n - 1 = 64).
       expect(t.tokens).toHaveLength(64 - prompt + 1);
       asr.dispose();

@@ -25,7 +25,8 @@ export class Decoder {
   length = 0;
   private promptLength = 0;
 
-  constructor(private readonly gpu: Gpu, private readonly w: GlmAsrWeights, private readonly cfg: GlmAsrConfig, readonly beams: number, readonly maxSeq: number) {
+  constructor(private readonly gpu: Gpu, private readonly w: GlmAsrWeights, private readonly cfg: GlmAsrConfig,
+    readonly beams: number, readonly maxSeq: number) {
     const d = cfg.decoder;
     const shape = { beams, maxSeq, kvHeads: d.kvHeads, headDim: d.headDim };
     this.caches = w.decoderLayers.map((_, i) => KvCache.create(gpu, `dec.l${i}`, shape));
@@ -40,7 +41,8 @@ export class Decoder {
    * attends to the cache written by the ones before it.
    */
   prefill(rec: Recorder, embeds: Tensor, tokens: number, chunk = this.defaultPrefillChunk()): void {
-    if (tokens > this.maxSeq) throw new RangeError(`prompt of ${tokens} tokens exceeds the KV cache (${this.maxSeq} positions)`);
+    if (tokens > this.maxSeq) throw new RangeError(`prompt of ${tokens} tokens exceeds the KV cache ` +
+      `(${this.maxSeq} positions)`);
     for (let t0 = 0; t0 < tokens; t0 += chunk) {
       const n = Math.min(chunk, tokens - t0);
       this.forward(rec, embeds.rows(t0, n), n, 1, t0);
@@ -72,7 +74,8 @@ export class Decoder {
   reorder(rec: Recorder, src: Tensor): void {
     // The prompt was written to row 0 only: the first reorder copies it to every beam.
     const from = this.reordered ? this.promptLength : 0;
-    for (const c of this.caches) reorderKv(rec, c, src, this.scratchCache, { pos: this.length, from, label: 'dec.reorder' });
+    for (const c of this.caches) reorderKv(rec, c, src, this.scratchCache,
+      { pos: this.length, from, label: 'dec.reorder' });
     this.reordered = true;
   }
   private reordered = false;
@@ -102,7 +105,8 @@ export class Decoder {
     const scale = 1 / Math.sqrt(d.headDim);
     const attnOpts = { qHeads: d.heads, kvHeads: d.kvHeads, headDim: d.headDim, scale, beams };
     // Every beam row of a step sits at the same position; a prefill's rows are consecutive positions.
-    const ropeOpts = { headDim: d.headDim, theta: d.ropeTheta, positionOffset: pos, positionModulo: tokens === 1 ? 1 : undefined };
+    const ropeOpts = { headDim: d.headDim, theta: d.ropeTheta, positionOffset: pos,
+      positionModulo: tokens === 1 ? 1 : undefined };
 
     rmsNorm(rec, x, this.w.decoderLayers[0].ln1.w, h, { eps: d.rmsEps, label: 'dec.l0.ln1' });
     this.w.decoderLayers.forEach((l, i) => {

@@ -21,7 +21,8 @@ import type { GlmAsrWeights } from './weights';
  * into audio embeddings `out`: f32 [windows × tokensPerWindow, text hidden]. Records into `rec`; the caller
  * submits. Scratch tensors come from the pool and are released before returning (safe: GPU order).
  */
-export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, mel: Tensor, windows: number, out: Tensor, taps: EncoderTaps = {}): void {
+export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, mel: Tensor, windows: number,
+  out: Tensor, taps: EncoderTaps = {}): void {
   const gpu = rec.gpu;
   const e = cfg.encoder;
   const { nFrames } = cfg.frontEnd;
@@ -30,11 +31,13 @@ export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, 
   const t2 = conv1dOutputLength(t1, 2);
   const rows = windows * t2;
   const mergedRows = rows / cfg.projector.mergeFactor;
-  if (!Number.isInteger(mergedRows)) throw new Error(`encoder: ${t2} frames per window is not a multiple of the merge factor ${cfg.projector.mergeFactor}`);
+  if (!Number.isInteger(mergedRows)) throw new Error(`encoder: ${t2} frames per window is not a multiple of the ` +
+    `merge factor ${cfg.projector.mergeFactor}`);
 
   // 1-2. Conv front end (exact GELU fused): mel [W, mel, T] → [W·T, d] → stride 2 → [W·T/2, d].
   const c1 = gpu.tensor('enc.conv1.out', [windows * t1, d], 'f32');
-  conv1d(rec, mel, w.conv1.w, w.conv1.b, c1, { input: 'channel-major', windows, stride: 1, gelu: true, label: 'enc.conv1' });
+  conv1d(rec, mel, w.conv1.w, w.conv1.b, c1, { input: 'channel-major', windows, stride: 1,
+    gelu: true, label: 'enc.conv1' });
   let x = gpu.tensor('enc.x', [rows, d], 'f32');
   conv1d(rec, c1, w.conv2.w, w.conv2.b, x, { input: 'time-major', windows, stride: 2, gelu: true, label: 'enc.conv2' });
   gpu.release(c1);
@@ -49,7 +52,8 @@ export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, 
   const mlpAct = gpu.tensor('enc.mlp.act', [rows, e.ffn], 'f32');
   let x2 = gpu.tensor('enc.x2', [rows, d], 'f32');
   const ropeOpts = { headDim: e.headDim, rotaryDim: e.rotaryDim, theta: e.ropeTheta, positionModulo: t2 };
-  const attnOpts = { windows, windowLen: t2, heads: e.heads, kvHeads: e.kvHeads, headDim: e.headDim, scale: 1 / Math.sqrt(e.headDim) };
+  const attnOpts = { windows, windowLen: t2, heads: e.heads, kvHeads: e.kvHeads, headDim: e.headDim,
+    scale: 1 / Math.sqrt(e.headDim) };
 
   // 3. ln1 of layer 0; later layers get theirs fused with the previous residual add.
   layerNorm(rec, x, w.encoderLayers[0].ln1.w, w.encoderLayers[0].ln1.b!, h, { eps: e.eps, label: 'enc.l0.ln1' });
@@ -76,7 +80,8 @@ export function encodeAudio(rec: Recorder, w: GlmAsrWeights, cfg: GlmAsrConfig, 
   // 4. Merge 4 consecutive frames (a reshape of contiguous rows) and project: linear_1+GELU → linear_2.
   const merged = h.view([mergedRows, d * cfg.projector.mergeFactor]);
   const p1Act = gpu.tensor('proj.linear_1.act', [mergedRows, cfg.projector.hidden], 'f32');
-  linear(rec, merged, w.projector1.w, w.projector1.b, p1Act, { label: 'proj.linear_1+gelu', epilogue: { activation: 'gelu' } });
+  linear(rec, merged, w.projector1.w, w.projector1.b, p1Act,
+    { label: 'proj.linear_1+gelu', epilogue: { activation: 'gelu' } });
   linear(rec, p1Act, w.projector2.w, w.projector2.b, out, { label: 'proj.linear_2' });
   gpu.release(x, x2, h, q /* and k, v: one buffer */, attn, o, mlpAct, p1Act);
 }
@@ -99,11 +104,13 @@ export interface EncoderTaps {
 export function encoderWindowBatch(cfg: GlmAsrConfig, maxBindingBytes: number): number {
   const frames = encoderFrames(cfg);
   const t1 = conv1dOutputLength(cfg.frontEnd.nFrames, 1);
-  const perWindow = 4 * Math.max(frames * cfg.encoder.ffn, 3 * frames * cfg.encoder.heads * cfg.encoder.headDim, t1 * cfg.encoder.hidden,
+  const perWindow = 4 * Math.max(frames * cfg.encoder.ffn,
+    3 * frames * cfg.encoder.heads * cfg.encoder.headDim, t1 * cfg.encoder.hidden,
     (frames / cfg.projector.mergeFactor) * cfg.projector.hidden,
     cfg.frontEnd.melBins * cfg.frontEnd.nFrames);
   const n = Math.floor(maxBindingBytes / perWindow);
-  if (n < 1) throw new RangeError(`one encoder window needs ${perWindow}-byte activations, more than the ${maxBindingBytes}-byte storage binding limit`);
+  if (n < 1) throw new RangeError(`one encoder window needs ${perWindow}-byte activations, more than the ` +
+    `${maxBindingBytes}-byte storage binding limit`);
   return Math.min(n, cfg.frontEnd.maxWindows);
 }
 
