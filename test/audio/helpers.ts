@@ -45,7 +45,8 @@ export function pythonMissing(...modules: string[]): string | null {
   const r = spawnSync(PYTHON, ['-c', `import ${modules.join(', ')}`], { encoding: 'utf8', timeout: 60_000 });
   const why =
     r.error || r.status !== 0
-      ? `${PYTHON} with ${modules.join(' + ')} is not available (${r.error?.message ?? r.stderr.trim().split('\n').pop()}): cross-check skipped`
+      ? `${PYTHON} with ${modules.join(' + ')} is not available ` +
+        `(${r.error?.message ?? r.stderr.trim().split('\n').pop()}): cross-check skipped`
       : null;
   pyCache.set(key, why);
   return why;

@@ -10,7 +10,8 @@ import { SafetensorsFile } from '../../src/weights/safetensors';
 import { BlobSource } from '../../src/weights/sources';
 import { testGpu } from '../helpers/gpu';
 
-const FILES = ['config.json', 'generation_config.json', 'processor_config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
+const FILES = ['config.json', 'generation_config.json', 'processor_config.json', 'preprocessor_config.json',
+  'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
 
 async function blob(path: string): Promise<Blob> {
   const res = await fetch(path);
@@ -26,8 +27,13 @@ describe('GlmAsr in the browser', () => {
     const asr = await GlmAsr.load(new FileMapProvider(files, 'tiny'), { gpu });
     expect(asr.weights.precision).toBe(gpu.caps.f16 ? 'f16' : 'f32');
 
-    const dump = await SafetensorsFile.open(new BlobSource(await blob('/test/goldens/dumps/tiny-zh-funasr-sample.safetensors')));
-    const f32 = async (n: string) => { const b = await dump.read(n); return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4); };
+    const dump = await SafetensorsFile.open(
+      new BlobSource(await blob('/test/goldens/dumps/tiny-zh-funasr-sample.safetensors')),
+    );
+    const f32 = async (n: string) => {
+      const b = await dump.read(n);
+      return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+    };
     const ids = await dump.read('greedy_ids');
     const golden = Array.from(new Int32Array(ids.buffer, ids.byteOffset, ids.byteLength / 4));
     const t = await asr.transcribe({ samples: await f32('input_samples'), sampleRate: 16000 }, {

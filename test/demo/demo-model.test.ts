@@ -25,7 +25,8 @@ interface ReferenceClip {
 }
 
 const expected: Record<string, string> = JSON.parse(readFileSync(join(SAMPLES, 'expected.json'), 'utf8'));
-const reference: { max_new_tokens: number; reference_correct: number; clips: Record<string, ReferenceClip> } = JSON.parse(
+const reference: { max_new_tokens: number; reference_correct: number; clips: Record<string, ReferenceClip> } =
+  JSON.parse(
   readFileSync(join(SAMPLES, 'reference-ids.json'), 'utf8'),
 );
 const names = Object.keys(expected).sort();
@@ -55,7 +56,8 @@ describe('demo model (models/demo)', () => {
 
   for (const name of names) {
     it(`${name}: greedy token ids equal the PyTorch reference`, async () => {
-      const t = await asr.transcribe(readFileSync(join(SAMPLES, name)), { name, segmenter: 'fixed', maxNewTokens: reference.max_new_tokens });
+      const t = await asr.transcribe(readFileSync(join(SAMPLES, name)),
+        { name, segmenter: 'fixed', maxNewTokens: reference.max_new_tokens });
       results.set(name, t);
       expect(t.tokens).toEqual(reference.clips[name].ids);
       expect(t.text).toBe(reference.clips[name].text);
@@ -75,15 +77,18 @@ describe('demo model (models/demo)', () => {
 describe('--model demo on the command line', () => {
   it('selects the bundled model, says it is a closed-vocabulary demo, and prints the reference transcript', () => {
     const name = names[0];
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'transcribe', join(SAMPLES, name), '--model', 'demo',
-      '--format', 'json', '--precision', 'f32', '--max-new-tokens', String(reference.max_new_tokens)], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'transcribe',
+      join(SAMPLES, name), '--model', 'demo',
+      '--format', 'json', '--precision', 'f32', '--max-new-tokens', String(reference.max_new_tokens)],
+    { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/demo model.*closed vocabulary/);
     const out = JSON.parse(r.stdout.trim());
     expect(out.tokens).toEqual(reference.clips[name].ids);
     expect(out.text).toBe(reference.clips[name].text);
     // --quiet leaves the notice out (Dawn may still print its own warnings)
-    const q = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'transcribe', join(SAMPLES, name), '--model', 'demo', '--quiet',
+    const q = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'transcribe',
+      join(SAMPLES, name), '--model', 'demo', '--quiet',
       '--max-new-tokens', '4'], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
     expect(q.status).toBe(0);
     expect(q.stderr).not.toMatch(/demo model/);

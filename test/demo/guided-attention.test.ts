@@ -27,7 +27,8 @@ for labels, n in (([3, 3, 5, 2], 13), ([1], 6), ([4, 2, 4, 4, 1], 17), ([2, 6, 1
     mine = np.zeros((n, C))
     for s, l in enumerate(labels):
         mine[:, l] += post[s]
-    out.append({"labels": labels, "shape": list(post.shape), "max_abs_diff": float(np.abs(mine[:, 1:] - occ[:, 1:]).max()),
+    out.append({"labels": labels, "shape": list(post.shape),
+                "max_abs_diff": float(np.abs(mine[:, 1:] - occ[:, 1:]).max()),
                 "min_mass_per_label": float(post.sum(1).min()), "max_mass_per_row": float(post.sum(0).max())})
 print(json.dumps(out))
 `;
@@ -35,8 +36,9 @@ print(json.dumps(out))
 describe('demo training: CTC word posteriors for guided attention', skipWhen(missingTools([TORCH])), () => {
   it('equal the occupancy implied by torch.nn.functional.ctc_loss gradients', () => {
     const seed = String(1 + Math.floor(Math.random() * 1e6));
-    const cases = runPython<{ labels: number[]; shape: number[]; max_abs_diff: number; min_mass_per_label: number; max_mass_per_row: number }[]>(
-      SCRIPT, seed);
+    type Case = { labels: number[]; shape: number[]; max_abs_diff: number; min_mass_per_label: number;
+      max_mass_per_row: number };
+    const cases = runPython<Case[]>(SCRIPT, seed);
     expect(cases).toHaveLength(5);
     for (const c of cases) {
       expect(c.shape[0], `labels ${c.labels}`).toBe(c.labels.length);

@@ -20,7 +20,8 @@ export function missingTools(checks: string[]): string | null {
 
 export const TORCH = `${PY} -c "import torch, numpy"`;
 
-const PRELUDE = 'import sys\nsys.argv = ["train.py"]\nsys.path.insert(0, "weights-tools/train"); sys.path.insert(0, "weights-tools")\n';
+const PRELUDE = 'import sys\nsys.argv = ["train.py"]\nsys.path.insert(0, "weights-tools/train"); ' +
+  'sys.path.insert(0, "weights-tools")\n';
 
 /** Runs `script` in the repository root with `input` on stdin and returns what it printed, parsed as JSON. */
 export function runPython<T>(script: string, input: string, timeoutMs = 120_000): T {

@@ -46,7 +46,9 @@ print(json.dumps(out))
 
 type Word = string[];
 interface Result {
-  accents: { accent: Record<string, string>; voice: string; text: string; plain: Word[]; back: Word[]; roundtrip: Word[] }[];
+  accents: {
+    accent: Record<string, string>; voice: string; text: string; plain: Word[]; back: Word[]; roundtrip: Word[];
+  }[];
   renders: { split: string; i: number; accent: string; n: number; identical: boolean }[];
   shifts: Record<string, string[]>;
 }
@@ -72,7 +74,8 @@ describe('demo training data (make_data.py)', skipWhen(missing), () => {
     expect(r.renders.find((x) => x.split === 'train' && x.i === 0)?.accent).not.toBe('');
   });
 
-  it(`a synthetic accent shifts vowels only: espeak says exactly the shifted phonemes, or the group unshifted (seed ${seed})`, () => {
+  it(`a synthetic accent shifts vowels only: espeak says exactly the shifted phonemes, or the group ` +
+    `unshifted (seed ${seed})`, () => {
     let accented = 0;
     for (const a of r.accents) {
       const where = `${a.voice} "${a.text}" with ${JSON.stringify(a.accent)}`;
@@ -83,7 +86,8 @@ describe('demo training data (make_data.py)', skipWhen(missing), () => {
       if (said === JSON.stringify(target)) {
         if (JSON.stringify(target) !== JSON.stringify(a.plain.map((w) => w.map(bare)))) accented++;
       } else {
-        expect(said, `${where}: neither the shifted phonemes nor the unshifted fallback`).toBe(JSON.stringify(a.roundtrip.map((w) => w.map(bare))));
+        expect(said, `${where}: neither the shifted phonemes nor the unshifted ` +
+          `fallback`).toBe(JSON.stringify(a.roundtrip.map((w) => w.map(bare))));
       }
     }
     expect(accented, 'no synthetic accent was spoken').toBeGreaterThan(r.accents.length / 3);

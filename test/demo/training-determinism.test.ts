@@ -21,13 +21,16 @@ describe('demo training: determinism', skipWhen(missing), () => {
 
   it('two runs with the same arguments export the same bytes', () => {
     const data = join(tmp, 'data');
-    const made = spawnSync(PY, ['weights-tools/train/make_data.py', '--out', data, '--train', '96', '--dev', '8', '--heldout', '4'],
+    const made = spawnSync(PY, ['weights-tools/train/make_data.py', '--out', data, '--train', '96',
+      '--dev', '8', '--heldout', '4'],
       { cwd: REPO, encoding: 'utf8' });
     expect(made.status, made.stderr).toBe(0);
     const train = (name: string) => {
       const out = join(tmp, name);
-      const r = spawnSync(PY, ['weights-tools/train/train.py', '--data', data, '--out', out, '--report', join(tmp, `${name}.json`),
-        '--batch', '16', '--steps', '6', '--warmup', '2', '--decay-start', '3', '--decay-len', '3', '--eval-every', '1000'],
+      const r = spawnSync(PY, ['weights-tools/train/train.py', '--data', data, '--out', out, '--report',
+        join(tmp, `${name}.json`),
+        '--batch', '16', '--steps', '6', '--warmup', '2', '--decay-start', '3', '--decay-len', '3',
+        '--eval-every', '1000'],
       { cwd: REPO, encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
       return readFileSync(join(out, 'model.safetensors'));

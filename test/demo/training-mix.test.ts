@@ -25,13 +25,15 @@ try:
     error = None
 except ValueError as e:
     error = str(e)
-print(json.dumps({"repeat_ok": repeat_ok, "plain_ok": plain_ok, "error": error, "kinds": sorted(set(m["kind"] for m in clips))}))
+print(json.dumps({"repeat_ok": repeat_ok, "plain_ok": plain_ok, "error": error,
+                  "kinds": sorted(set(m["kind"] for m in clips))}))
 `;
 
 describe('demo training mix', skipWhen(missingTools([TORCH])), () => {
   it('repeats the clips of the named kinds', () => {
     const seed = String(1 + Math.floor(Math.random() * 1e6));
-    const out = runPython<{ repeat_ok: boolean; plain_ok: boolean; error: string | null; kinds: string[] }>(SCRIPT, seed);
+    type Result = { repeat_ok: boolean; plain_ok: boolean; error: string | null; kinds: string[] };
+    const out = runPython<Result>(SCRIPT, seed);
     expect(out.repeat_ok, `seed ${seed}`).toBe(true);
     expect(out.plain_ok).toBe(true);
     expect(out.error).toMatch(/unknown text kind \['numbers'\]/);

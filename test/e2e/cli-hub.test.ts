@@ -21,11 +21,13 @@ describe('CLI with the Hugging Face hub', () => {
   let golden: number[];
 
   beforeAll(async () => {
-    const files = readdirSync(TINY).map((f) => ({ path: f, data: new Uint8Array(readFileSync(join(TINY, f))), lfs: f.endsWith('.safetensors') }));
+    const files = readdirSync(TINY).map((f) => ({ path: f, data: new Uint8Array(readFileSync(join(TINY, f))),
+      lfs: f.endsWith('.safetensors') }));
     hub = await FakeHub.start([{ id: 'test-org/tiny-glm-asr', commit: randomCommit(), files }]);
     const dump = await openSafetensorsFile(join(REPO, 'test/goldens/dumps/tiny-zh-funasr-sample.safetensors'));
     const s = await dump.read('input_samples');
-    writeFileSync(wav, makeWav({ format: 3, bits: 32, rate: 16000, channels: 1, samples: new Float32Array(s.buffer, s.byteOffset, s.byteLength / 4) }));
+    writeFileSync(wav, makeWav({ format: 3, bits: 32, rate: 16000, channels: 1,
+      samples: new Float32Array(s.buffer, s.byteOffset, s.byteLength / 4) }));
     const ids = await dump.read('greedy_ids');
     golden = Array.from(new Int32Array(ids.buffer, ids.byteOffset, ids.byteLength / 4)).slice(0, -1);
     await dump.close();
@@ -33,11 +35,13 @@ describe('CLI with the Hugging Face hub', () => {
   afterAll(() => hub.close());
 
   // Asynchronous: the stand-in hub runs in this process and must keep answering while the CLI runs.
-  const cli = (args: string[], env: Record<string, string> = {}) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
     execFile(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], {
       cwd: REPO, encoding: 'utf8', timeout: 120_000,
       env: { ...process.env, HF_HOME: home, HF_ENDPOINT: hub.endpoint, HF_HUB_OFFLINE: '', HF_TOKEN: '', ...env },
-    }, (err, stdout, stderr) => resolve({ status: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    }, (err, stdout, stderr) =>
+      resolve({ status: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
   });
 
   it('download puts the model in the hub cache layout and prints the snapshot folder', async () => {
@@ -45,7 +49,8 @@ describe('CLI with the Hugging Face hub', () => {
     expect(r.status, r.stderr).toBe(0);
     const dir = r.stdout.trim();
     expect(dir).toMatch(/hub\/models--test-org--tiny-glm-asr\/snapshots\/[0-9a-f]{40}$/);
-    expect(readFileSync(join(dir, 'model.safetensors')).equals(readFileSync(join(TINY, 'model.safetensors')))).toBe(true);
+    expect(readFileSync(join(dir, 'model.safetensors')).equals(readFileSync(join(TINY, 'model.safetensors'))))
+      .toBe(true);
   });
 
   it('--model ORG/NAME transcribes with the reference ids, then offline from the cache', async () => {

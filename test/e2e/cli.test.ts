@@ -34,7 +34,8 @@ describe('glm-asr CLI', () => {
     const raw = await dump.read('input_samples');
     const samples = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
     writeFileSync(wav, makeWav({ format: 3, bits: 32, rate: 16000, channels: 1, samples }));
-    writeFileSync(wav2, makeWav({ format: 3, bits: 32, rate: 16000, channels: 1, samples: samples.subarray(0, 24000) }));
+    writeFileSync(wav2, makeWav({ format: 3, bits: 32, rate: 16000, channels: 1,
+      samples: samples.subarray(0, 24000) }));
     writeFileSync(corrupt, Uint8Array.from([0x52, 0x49, 0x46, 0x46, 1, 2, 3]));
     const ids = await dump.read('greedy_ids');
     golden = Array.from(new Int32Array(ids.buffer, ids.byteOffset, ids.byteLength / 4));
@@ -59,13 +60,15 @@ describe('glm-asr CLI', () => {
     const piped = cli(['transcribe', wav, '--model', MODEL, '--max-new-tokens', '4']);
     expect(piped.stderr).not.toMatch(/\[#*\.*\]/);
     // `script` runs the CLI with a pseudo-terminal on stdin/stdout/stderr.
-    const cmd = [process.execPath, '--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'transcribe', wav, '--model', MODEL, '--max-new-tokens', '4']
+    const cmd = [process.execPath, '--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'transcribe', wav,
+      '--model', MODEL, '--max-new-tokens', '4']
       .map((a) => `'${a}'`).join(' ');
     const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
     expect(tty.status).toBe(0);
     expect(tty.stdout).toMatch(/load \[[#.]+\]/);
     expect(tty.stdout).toMatch(/generate \[[#.]+\] \d+\/4 tokens/);
-    const quiet = spawnSync('script', ['-qec', `${cmd} --quiet`, '/dev/null'], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+    const quiet = spawnSync('script', ['-qec', `${cmd} --quiet`, '/dev/null'],
+      { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
     expect(quiet.stdout).not.toMatch(/\[[#.]+\]/);
   });
 
@@ -78,7 +81,8 @@ describe('glm-asr CLI', () => {
   });
 
   it('a missing or corrupt file fails with exit 1 and its name, the others are still transcribed', () => {
-    const r = cli(['transcribe', join(dir, 'nope.wav'), corrupt, wav, '--model', MODEL, '--max-new-tokens', '4', '--format', 'json']);
+    const r = cli(['transcribe', join(dir, 'nope.wav'), corrupt, wav, '--model', MODEL,
+      '--max-new-tokens', '4', '--format', 'json']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('nope.wav');
     expect(r.stderr).toContain('corrupt.wav');

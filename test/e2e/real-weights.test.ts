@@ -30,7 +30,8 @@ describe('official checkpoint', skipWhen(skipReason), () => {
       const clip = loadManifest().find((c) => c.file === file)!;
       const asr = await GlmAsr.load(MODEL_DIR!);
       try {
-        const t = await asr.transcribe(new Uint8Array(readFileSync(join(CORPUS, file))), { name: file, maxNewTokens: 128 });
+        const t = await asr.transcribe(new Uint8Array(readFileSync(join(CORPUS, file))),
+          { name: file, maxNewTokens: 128 });
         expect(normalise(t.text)).toBe(normalise(clip.transcript));
       } finally {
         asr.dispose();

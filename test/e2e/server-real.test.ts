@@ -34,7 +34,8 @@ describe('server with the real engine', () => {
   const noClip = existsSync(CLIP) ? null : `${CLIP} not found (../shared absent)`;
   it('the openai client transcribes a corpus clip (text as the library gives it)', skipWhen(noClip), async () => {
     const bytes = new Uint8Array(readFileSync(CLIP));
-    const res = await client.audio.transcriptions.create({ file: await toFile(bytes, 'en-jfk.wav'), model: 'glm-asr-nano-2512', response_format: 'verbose_json' });
+    const res = await client.audio.transcriptions.create({ file: await toFile(bytes, 'en-jfk.wav'),
+      model: 'glm-asr-nano-2512', response_format: 'verbose_json' });
     const direct = await asr.transcribe(bytes, { name: 'en-jfk.wav' });
     expect(res.text).toBe(direct.text);
     expect(res.duration).toBeCloseTo(11, 0);
@@ -43,14 +44,16 @@ describe('server with the real engine', () => {
   it('concurrent requests get their own transcripts', async () => {
     const clips = [0, 1, 2].map((seed) => makeWav(1.5 + seed * 0.5, seed));
     const expected = [];
-    for (const [i, c] of clips.entries()) expected.push((await asr.transcribe(c, { name: `c${i}.wav`, maxNewTokens: 500 })).text);
+    for (const [i, c] of clips.entries()) expected.push((await asr.transcribe(c,
+      { name: `c${i}.wav`, maxNewTokens: 500 })).text);
     const got = await Promise.all(clips.map(async (c, i) =>
       (await client.audio.transcriptions.create({ file: await toFile(c, `c${i}.wav`), model: 'm' })).text));
     expect(got).toEqual(expected);
   });
 
   it('corrupt audio is a 400 with the decoder message', async () => {
-    await expect(client.audio.transcriptions.create({ file: await toFile(Uint8Array.from([82, 73, 70, 70, 1, 2]), 'bad.wav'), model: 'm' }))
+    const bad = await toFile(Uint8Array.from([82, 73, 70, 70, 1, 2]), 'bad.wav');
+    await expect(client.audio.transcriptions.create({ file: bad, model: 'm' }))
       .rejects.toMatchObject({ status: 400 });
   });
 });

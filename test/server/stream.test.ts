@@ -21,7 +21,8 @@ describe('server stream=true', () => {
   afterAll(() => srv.close());
 
   it('text deltas, then done with the whole text, through the openai client', async () => {
-    const stream = await client.audio.transcriptions.create({ file: await toFile(wav, 'a.wav'), model: MODEL, stream: true });
+    const stream = await client.audio.transcriptions.create({ file: await toFile(wav, 'a.wav'),
+      model: MODEL, stream: true });
     const events: { type: string; delta?: string; text?: string }[] = [];
     for await (const e of stream) events.push(e);
     const deltas = events.filter((e) => e.type === 'transcript.text.delta').map((e) => e.delta);
