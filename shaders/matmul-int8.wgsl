@@ -190,13 +190,16 @@ alias WB = array<vec4f, 8>;
 alias PV = vec2f;
 
 #if INT4
+// The 32 codes c of a column, NOT offset: part() subtracts 8 · Σx once per row instead of 8 per weight.
+fn c4x4(u: u32, s: vec4u) -> vec4f {
+  return vec4f((vec4u(u) >> s) & vec4u(15u));
+}
 fn w_block(row: u32, k: u32) -> WB {
   let a = W[row + k / 32u];
-  let x = i4x8(a.x);
-  let y = i4x8(a.y);
-  let z = i4x8(a.z);
-  let w = i4x8(a.w);
-  return WB(x[0], x[1], y[0], y[1], z[0], z[1], w[0], w[1]);
+  let lo = vec4u(0u, 4u, 8u, 12u);
+  let hi = vec4u(16u, 20u, 24u, 28u);
+  return WB(c4x4(a.x, lo), c4x4(a.x, hi), c4x4(a.y, lo), c4x4(a.y, hi),
+            c4x4(a.z, lo), c4x4(a.z, hi), c4x4(a.w, lo), c4x4(a.w, hi));
 }
 #else
 fn w_block(row: u32, k: u32) -> WB {
@@ -265,7 +268,14 @@ fn part(m: u32, k: u32, lane: u32, wa: WB, wb: WB) -> PV {
            dot(x[4], wa[4]) + dot(x[5], wa[5]) + dot(x[6], wa[6]) + dot(x[7], wa[7]);
   let sb = dot(x[0], wb[0]) + dot(x[1], wb[1]) + dot(x[2], wb[2]) + dot(x[3], wb[3]) +
            dot(x[4], wb[4]) + dot(x[5], wb[5]) + dot(x[6], wb[6]) + dot(x[7], wb[7]);
+#if INT4
+  // Σ (c − 8) x = Σ c x − 8 Σ x (codes are unsigned in w_block)
+  let xs = ((x[0] + x[1]) + (x[2] + x[3])) + ((x[4] + x[5]) + (x[6] + x[7]));
+  let sx = 8.0 * dot(xs, vec4f(1.0));
+  return PV(sa - sx, sb - sx);
+#else
   return PV(sa, sb);
+#endif
 }
 
 fn fin(p: PV, m: u32, g: u32, s: vec2f) -> vec2f {
