@@ -35,6 +35,7 @@ const ALLOWED_LONG_LINES: readonly string[] = [
   'test/segment/cli-stream.test.ts',
   'test/segment/planner.test.ts',
   'test/segment/transcribe-stream.test.ts',
+  'test/segment/vad-load.test.ts',
   'test/weights/quant-int4.test.ts',
   'test/weights/quant.test.ts',
 ];
