@@ -35,7 +35,7 @@ describe('glm-asr usage errors: exit 2, one line, before loading', () => {
     [t('--max-new-tokens', '-1'), /--max-new-tokens must be a positive integer/],
     [t('--max-new-tokens', '1.5'), /--max-new-tokens must be a positive integer/],
     [t('--max-input-mb', '0'), /--max-input-mb must be an integer from 1/],
-    [t('--precision', 'bogus'), /--precision must be one of auto, f32, f16, int8/],
+    [t('--precision', 'bogus'), /--precision must be one of auto, f32, f16, int8, int4/],
     [t('--frobnicate'), /unknown option --frobnicate/],
     [['transcribe', CLIP, '--model'], /--model/],
     [['serve', '--model', NO_MODEL, '--port', '99999'], /--port must be an integer from 0 to 65535, got "99999"/],

@@ -157,7 +157,7 @@ describe('GlmAsr.load option and file checks', () => {
         `[1, 64], got ${maxBeams}`);
     }
     await expect(GlmAsr.load(untouchable, { precision: 'bogus' as never })).rejects.toThrow('precision must be one ' +
-      'of auto, f32, f16, int8, got "bogus"');
+      'of auto, f32, f16, int8, int4, got "bogus"');
     await expect(GlmAsr.load(untouchable, { gpu: {} as never })).rejects.toMatchObject({ name: 'OptionError',
       option: 'gpu' });
     await expect(GlmAsr.load(untouchable, { onProgress: 1 as never })).rejects.toThrow('onProgress ' +
