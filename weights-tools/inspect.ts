@@ -1,6 +1,6 @@
 /**
  * Prints what a safetensors file or checkpoint folder holds: every tensor (dtype, shape, bytes), the metadata,
- * the INT8 quantization scheme if any, and totals per dtype.
+ * the quantization scheme (INT8 or 4-bit) if any, and totals per dtype.
  *
  *   npm run inspect -- FILE_OR_DIR [--summary] [--json]
  */
@@ -45,7 +45,8 @@ export async function inspectPath(p: string): Promise<InspectReport> {
       tensors,
       totals: [...by.values()].sort((a, b) => b.bytes - a.bytes),
       totalBytes: tensors.reduce((s, t) => s + t.bytes, 0),
-      quantizedTensors: tensors.filter((t) => t.dtype === 'I8' && ckpt.has(t.name + SCALE_SUFFIX)).length,
+      quantizedTensors: tensors
+        .filter((t) => (t.dtype === 'I8' || t.dtype === 'U8') && ckpt.has(t.name + SCALE_SUFFIX)).length,
     };
   } finally {
     await ckpt.close();
@@ -58,7 +59,7 @@ const fmtBytes = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(3)} GB` : n >= 
 export function formatReport(r: InspectReport, summary = false): string {
   const lines: string[] = [`${r.path}`];
   for (const f of r.files) lines.push(`  file ${f.file}: metadata ${JSON.stringify(f.metadata)}`);
-  const weights = r.scheme ? ` (${r.quantizedTensors} INT8 weights with ${SCALE_SUFFIX} tensors)` : '';
+  const weights = r.scheme ? ` (${r.quantizedTensors} quantised weights with ${SCALE_SUFFIX} tensors)` : '';
   lines.push(`  quantization: ${r.scheme ?? 'none (float checkpoint)'}${weights}`);
   if (!summary) {
     const w = Math.max(...r.tensors.map((t) => t.name.length), 4);
