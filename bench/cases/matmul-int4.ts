@@ -16,7 +16,9 @@
 import { Recorder, type Gpu } from '../../src/gpu';
 import { linear, linearGlu } from '../../src/ops/linear';
 import { Int4Matrix, uploadInt4Matrix } from '../../src/ops/matmul-int4';
-import { Int8Matrix, matmulInt8, uploadInt8Matrix, type Int8Variant, type QuantMatrix } from '../../src/ops/matmul-int8';
+import {
+  Int8Matrix, matmulInt8, uploadInt8Matrix, type Int8Variant, type QuantMatrix,
+} from '../../src/ops/matmul-int8';
 import { quantizeRows, quantizeRows4 } from '../../src/weights/quant';
 import { type BenchCase, type BenchInstance, seededUniform } from '../lib';
 import { BEAM4, DECODE, GEMM } from './matmul-int8';
@@ -57,7 +59,10 @@ function rows(shape: Shape, decode: boolean): BenchCase[] {
   const nk = shape.N * shape.K;
   // GPU bytes read per run: INT8 1 B + f32 scale per G; 4-bit ½ B + f16 scale per G
   const bytes = (bits: 8 | 4, G: number) => (decode
-    ? { bytes: bits === 8 ? nk + (nk / G) * 4 : nk / 2 + (nk / G) * 2, bytesNote: 'weight bytes read per run (codes + scales)' }
+    ? {
+      bytes: bits === 8 ? nk + (nk / G) * 4 : nk / 2 + (nk / G) * 2,
+      bytesNote: 'weight bytes read per run (codes + scales)',
+    }
     : {});
   const c = (variant: string, bits: 8 | 4, G: number, v?: Partial<Int8Variant>): BenchCase =>
     ({ op, variant, shape, flops, ...bytes(bits, G), setup: quantCase(shape, bits, G, v) });
@@ -73,7 +78,8 @@ function rows(shape: Shape, decode: boolean): BenchCase[] {
 const STEP = { layers: 28, hidden: 2048, qkv: 3072, ffn: 6144, vocab: 59264 };
 
 /** A matrix of random codes and scales (f16 bits in [2^-8, 2^-7)), uploaded row block by row block. */
-function randomMatrix(gpu: Gpu, bits: 8 | 4, G: number, label: string, rows: number, cols: number, seed: number): QuantMatrix {
+function randomMatrix(gpu: Gpu, bits: 8 | 4, G: number, label: string, rows: number, cols: number,
+  seed: number): QuantMatrix {
   const m = bits === 8 ? Int8Matrix.create(gpu, label, rows, cols, G) : Int4Matrix.create(gpu, label, rows, cols, G);
   const rowBytes = bits === 8 ? cols : cols / 2;
   const step = Math.max(1, Math.floor((16 << 20) / rowBytes));

@@ -1,7 +1,8 @@
 /**
  * Precision-agnostic entry points for model code: one call for a weight matrix in any storage the engine
  * supports (float RowBlockedMatrix → matmul / embed; its subclasses Int8Matrix and Int4Matrix → matmulInt8 /
- * embedInt8), plus the fused shapes the model uses: several outputs from one stacked product ([q; k; v]) and the gated MLP.
+ * embedInt8), plus the fused shapes the model uses: several outputs from one stacked product ([q; k; v]) and the
+ * gated MLP.
  *
  * @example
  * linear(rec, h, l.fc1.w, l.fc1.b, act, { label: 'enc.l0.fc1', epilogue: { activation: 'gelu' } });

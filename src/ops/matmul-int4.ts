@@ -83,7 +83,9 @@ export class Int4Matrix extends RowBlockedMatrix {
   writeScales(gpu: Gpu, row0: number, bits: Uint16Array): void {
     const g = this.groups;
     const n = bits.length / g;
-    if (!Number.isInteger(n)) throw new RangeError(`Int4Matrix.writeScales: ${bits.length} scales are not whole rows of ${g}`);
+    if (!Number.isInteger(n)) {
+      throw new RangeError(`Int4Matrix.writeScales: ${bits.length} scales are not whole rows of ${g}`);
+    }
     const ld = this.sLd;
     let rowsOut = bits;
     if (ld !== g) {
@@ -96,11 +98,15 @@ export class Int4Matrix extends RowBlockedMatrix {
 
   private writeRows(gpu: Gpu, row0: number, n: number, what: string,
     pick: (b: Int4Matrix['qblocks'][number]) => Tensor, rowBytes: number, bytes: Uint8Array): void {
-    if (row0 < 0 || row0 + n > this.rows) throw new RangeError(`Int4Matrix.${what}: rows ${row0}..${row0 + n} exceed ${this.rows}`);
+    if (row0 < 0 || row0 + n > this.rows) {
+      throw new RangeError(`Int4Matrix.${what}: rows ${row0}..${row0 + n} exceed ${this.rows}`);
+    }
     for (const b of this.qblocks) {
       const lo = Math.max(row0, b.row0);
       const hi = Math.min(row0 + n, b.row0 + b.rows);
-      if (lo < hi) gpu.write(pick(b), bytes.subarray((lo - row0) * rowBytes, (hi - row0) * rowBytes), ((lo - b.row0) * rowBytes) / 4);
+      if (lo < hi) {
+        gpu.write(pick(b), bytes.subarray((lo - row0) * rowBytes, (hi - row0) * rowBytes), ((lo - b.row0) * rowBytes) / 4);
+      }
     }
   }
 }

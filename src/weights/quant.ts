@@ -186,7 +186,8 @@ export const packedRowBytes4 = (K: number): number => Math.ceil(K / 2);
  * c = q + 8) and the f16 scale bits ([rows, ceil(K/G)]). s = −w* / 8 (w*: the group's weight of largest magnitude),
  * rounded to f16; q = round(w / s) to nearest, ties away from zero, clamped to [−8, 7]; |w − q·s| ≤ |s|.
  */
-export function quantizeRows4(w: Float32Array, rows: number, K: number, G: number): { packed: Uint8Array; scales: Uint16Array } {
+export function quantizeRows4(w: Float32Array, rows: number, K: number,
+  G: number): { packed: Uint8Array; scales: Uint16Array } {
   if (w.length !== rows * K) throw new RangeError(`quantizeRows4: ${w.length} values are not ${rows} rows of ${K}`);
   const groups = groupsOf(K, G);
   const rb = packedRowBytes4(K);
@@ -346,7 +347,10 @@ export async function quantizeCheckpoint(ckpt: Checkpoint, sink: ByteSink, opts:
     quantized_from: [...sourceDtypes].join(',') || 'none',
   };
   const writer = await SafetensorsStreamWriter.create(sink, specs, metadata);
-  const summary: QuantizeSummary = { scheme: schemeName(G, bits), tensors: names.length, quantized: 0, bytesIn: 0, bytesOut: writer.totalBytes, worstRelError: 0 };
+  const summary: QuantizeSummary = {
+    scheme: schemeName(G, bits), tensors: names.length, quantized: 0, bytesIn: 0, bytesOut: writer.totalBytes,
+    worstRelError: 0,
+  };
   try {
     for (const [index, name] of names.entries()) {
       const t = ckpt.get(name);
@@ -367,7 +371,8 @@ export async function quantizeCheckpoint(ckpt: Checkpoint, sink: ByteSink, opts:
         const w = toFloat32(c.data, t.dtype);
         const r = bits === 8 ? quantizeRows(w, rows, K, G) : quantizeRows4(w, rows, K, G);
         scales.set(r.scales, c.rowStart * groups);
-        const deq = 'q' in r ? dequantizeRows(r.q, r.scales, rows, K, G) : dequantizeRows4(r.packed, r.scales, rows, K, G);
+        const deq = 'q' in r
+          ? dequantizeRows(r.q, r.scales, rows, K, G) : dequantizeRows4(r.packed, r.scales, rows, K, G);
         for (let i = 0; i < w.length; i++) {
           amax = Math.max(amax, Math.abs(w[i]));
           errMax = Math.max(errMax, Math.abs(w[i] - deq[i]));
@@ -378,7 +383,10 @@ export async function quantizeCheckpoint(ckpt: Checkpoint, sink: ByteSink, opts:
       await writer.write(name + SCALE_SUFFIX, new Uint8Array(scales.buffer));
       summary.quantized++;
       if (amax > 0) summary.worstRelError = Math.max(summary.worstRelError, errMax / amax);
-      opts.onTensor?.({ name, index, total: names.length, quantized, bytesIn: t.byteLength, bytesOut: N * storedShape(t.shape, bits)[1] + scales.byteLength });
+      opts.onTensor?.({
+        name, index, total: names.length, quantized, bytesIn: t.byteLength,
+        bytesOut: N * storedShape(t.shape, bits)[1] + scales.byteLength,
+      });
     }
     await writer.finish();
   } catch (e) {
@@ -394,7 +402,7 @@ function rowBytesOf(shape: readonly number[], elem: number): number {
   return shape.slice(1).reduce((a, b) => a * b, 1) * elem;
 }
 
-/** What an opened checkpoint holds: its quantization scheme (from any file's metadata), or null for a float checkpoint. */
+/** What an opened checkpoint holds: its quantization scheme (from any file's metadata), or null for float weights. */
 export function checkpointScheme(ckpt: Checkpoint): QuantScheme | null {
   let found: QuantScheme | null = null;
   for (const f of ckpt.files.values()) {

@@ -3,8 +3,8 @@
  * chunk uploaded as raw bytes into a pooled staging buffer and converted on the GPU (bf16/f16/f32 → the storage
  * type); host memory stays at about one chunk. INT8 matrices (weights/quant.ts: I8 rows + F16 scales) go into an
  * `Int8Matrix` as stored, 4-bit ones (packed U8 rows + F16 scales) into an `Int4Matrix`; a float matrix asked for
- * as 4-bit is quantised on the host chunk by chunk (`quantizeRows4`, the quantize tool's rounding). Every buffer the uploader creates is permanent and recorded, so `destroy` frees all of
- * them when a load fails half-way.
+ * as 4-bit is quantised on the host chunk by chunk (`quantizeRows4`, the quantize tool's rounding). Every buffer
+ * the uploader creates is permanent and recorded, so `destroy` frees all of them when a load fails half-way.
  *
  * Unlike the rest of src/weights, this module sits above the GPU layers (it records conversion kernels).
  *

@@ -49,7 +49,9 @@ const models = new Map<string, Promise<GlmAsr>>();
 type Kind = 'f32' | 'int4' | 'deq' | 'atload';
 function model(gpu: Gpu, name: string, kind: Kind): Promise<GlmAsr> {
   const key = `${name}:${kind}`;
-  const dir = { f32: join(GOLDENS, name), atload: join(GOLDENS, name), int4: join(tmp, name), deq: join(tmp, `${name}-deq`) }[kind];
+  const dir = {
+    f32: join(GOLDENS, name), atload: join(GOLDENS, name), int4: join(tmp, name), deq: join(tmp, `${name}-deq`),
+  }[kind];
   if (!models.has(key)) {
     models.set(key, GlmAsr.load(dir, { gpu, precision: kind === 'int4' || kind === 'atload' ? 'int4' : 'f32' }));
   }
@@ -141,7 +143,8 @@ describe('4-bit checkpoints of the tiny goldens', () => {
         const worst = Math.max(...errs);
         report.push(`${file}: 4-bit vs f32 on the dequantised weights: ${a.ids.length} ids equal, ` +
           `logits rel-L2 ≤ ${worst.toExponential(1)}`);
-        expect(worst, `logits rel-L2 ${worst.toExponential(2)} at step ${errs.indexOf(worst)}`).toBeLessThan(DEQ_LOGITS);
+        expect(worst, `logits rel-L2 ${worst.toExponential(2)} at step ${errs.indexOf(worst)}`)
+          .toBeLessThan(DEQ_LOGITS);
         const c = await greedyLogits(await model(gpu, name, 'atload'), samples, maxNewTokens);
         expect(c.ids).toEqual(b.ids);
         c.logits.forEach((l, i) => expect(Array.from(l)).toEqual(Array.from(b.logits[i])));
@@ -188,7 +191,9 @@ describe('4-bit checkpoints of the tiny goldens', () => {
     const victim = 'language_model.model.layers.0.mlp.down_proj.weight';
     type Stored = { name: string; dtype: SafetensorsDtype; shape: number[]; data: Uint8Array };
     const tensors: Stored[] = [];
-    for (const [name, t] of ck.tensors) tensors.push({ name, dtype: t.dtype, shape: [...t.shape], data: await ck.read(name) });
+    for (const [name, t] of ck.tensors) {
+      tensors.push({ name, dtype: t.dtype, shape: [...t.shape], data: await ck.read(name) });
+    }
     await ck.close();
     const write = async (dir: string, edit: (t: Stored) => Stored) => {
       mkdirSync(dir);

@@ -15,7 +15,8 @@ import {
 import { randomF32 } from '../helpers/gpu';
 
 describe('quantizeRows4 / dequantizeRows4', () => {
-  for (const [rows, K, G] of [[5, 64, 32], [3, 81, 32], [7, 200, 64], [2, 50, 128], [1, 1, 32], [4, 2047, 64]] as const) {
+  const sizes = [[5, 64, 32], [3, 81, 32], [7, 200, 64], [2, 50, 128], [1, 1, 32], [4, 2047, 64]] as const;
+  for (const [rows, K, G] of sizes) {
     it(`rows=${rows} K=${K} G=${G}: w* exact, |w − q·s| ≤ |s| (≤ |s|/2 inside the code range), rel RMS < 0.1`, () => {
       const w = randomF32(rows * K, rows * K + G, 2);
       const { packed, scales } = quantizeRows4(w, rows, K, G);
@@ -28,7 +29,9 @@ describe('quantizeRows4 / dequantizeRows4', () => {
         for (let g = 0; g < groupsOf(K, G); g++) {
           const s = f16BitsToNumber(scales[r * groupsOf(K, G) + g]);
           let peak = 0;
-          for (let k = g * G; k < Math.min(K, (g + 1) * G); k++) if (Math.abs(w[r * K + k]) > Math.abs(peak)) peak = w[r * K + k];
+          for (let k = g * G; k < Math.min(K, (g + 1) * G); k++) {
+            if (Math.abs(w[r * K + k]) > Math.abs(peak)) peak = w[r * K + k];
+          }
           expect(Math.abs(s + peak / 8)).toBeLessThanOrEqual((Math.abs(peak) / 8) * 2 ** -10); // f16 rounding
           for (let k = g * G; k < Math.min(K, (g + 1) * G); k++) {
             const e = Math.abs(w[r * K + k] - d[r * K + k]);
@@ -76,14 +79,16 @@ describe('4-bit scheme and the checks that name the tensor', () => {
 
   it('parses int4-sym-g{32,64,128}; rejects other group sizes and a group_size that disagrees', () => {
     expect(parseScheme(schemeMetadata(32, 4))).toEqual(scheme);
-    expect(() => parseScheme({ quantization: 'int4-sym-g48' }, 'x.safetensors')).toThrow(/x.safetensors: group size 48/);
+    expect(() => parseScheme({ quantization: 'int4-sym-g48' }, 'x.safetensors'))
+      .toThrow(/x.safetensors: group size 48/);
     expect(() => parseScheme({ quantization: 'int4-sym-g32', group_size: '64' })).toThrow(/disagrees/);
     expect(() => parseScheme({ quantization: 'int4-asym-g32' })).toThrow(/unsupported quantization scheme/);
   });
 
-  it('accepts U8 [out, ceil(in/2)] + F16 [out, groups]; a truncated packed tensor, an I8 one, a wrong scale count fail', () => {
+  it('accepts U8 [out, ceil(in/2)] + F16 [out, groups]; refuses a truncated packed tensor, I8, a wrong scale count', () => {
     const okS = { shape: [6, 4], dtype: 'F16' };
-    expect(quantMatrixProblem(tensors({ shape: [6, 50], dtype: 'U8' }, okS), 'l.weight', shape, scheme)).toBeUndefined();
+    expect(quantMatrixProblem(tensors({ shape: [6, 50], dtype: 'U8' }, okS), 'l.weight', shape, scheme))
+      .toBeUndefined();
     expect(quantMatrixProblem(tensors({ shape: [6, 49], dtype: 'U8' }, okS), 'l.weight', shape, scheme))
       .toBe('U8 [6,49]; an int4-sym-g32 checkpoint stores it as U8 [6,50] (two 4-bit codes per byte)');
     expect(quantMatrixProblem(tensors({ shape: [6, 100], dtype: 'I8' }, okS), 'l.weight', shape, scheme))
@@ -123,7 +128,8 @@ describe('quantizeCheckpoint bits 4', () => {
     expect(summary.worstRelError).toBeLessThanOrEqual(1 / 8 + 1e-3); // |e| ≤ |s| = max|w| / 8
     const out = await Checkpoint.open(new FileMapProvider([['model.safetensors', new Blob([sink.bytes()])]]));
     expect(checkpointScheme(out)).toEqual({ name: 'int4-sym-g32', bits: 4, groupSize: 32, scaleDtype: 'F16' });
-    expect(out.files.get('model.safetensors')!.metadata).toMatchObject({ quantization: 'int4-sym-g32', group_size: '32' });
+    expect(out.files.get('model.safetensors')!.metadata)
+      .toMatchObject({ quantization: 'int4-sym-g32', group_size: '32' });
     expect(out.get('model.fc.weight')).toMatchObject({ dtype: 'U8', shape: [40, 41] });
     expect(out.get(`model.fc.weight${SCALE_SUFFIX}`)).toMatchObject({ dtype: 'F16', shape: [40, 3] });
     const want = quantizeRows4(bf16BitsToF32(f32ToBf16Bits(fc)), 40, 81, 32);

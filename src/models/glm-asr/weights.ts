@@ -98,7 +98,8 @@ export async function loadWeights(gpu: Gpu, ckpt: Checkpoint, cfg: GlmAsrConfig,
       '(make one with `npm run quantize -- IN OUT`); this one holds float weights');
   }
   if (scheme && precision !== schemePrecision(scheme)) {
-    throw new Error(`${ckpt.provider.name} is ${scheme.bits === 4 ? 'a 4-bit' : 'an INT8'} checkpoint (${scheme.name}); ` +
+    const what = scheme.bits === 4 ? 'a 4-bit' : 'an INT8';
+    throw new Error(`${ckpt.provider.name} is ${what} checkpoint (${scheme.name}); ` +
       `load it with precision '${schemePrecision(scheme)}' (or 'auto'), not '${precision}'`);
   }
   const table = glmAsrTensors(cfg);
