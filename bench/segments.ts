@@ -4,7 +4,8 @@
  * (default 20), the rest faint noise, `--minutes` long (default 10). Memory: the process's resident set after the
  * model is loaded and the PCM is built (`baseline`), and its peak (`maxRSS`) during the transcription; their
  * difference is what transcribing adds on top of the decoded PCM (lavapipe's GPU buffers are host memory too).
- * Run one length per process (the peak is per process).
+ * Run one length per process (the peak is per process). With `node --expose-gc` (NODE_OPTIONS) it also reports the
+ * resident set after a collection at the first and at the last segment: what the transcription keeps.
  *
  *   npx tsx bench/segments.ts [--minutes 10] [--every 20] [--segmenter vad|fixed] [--json]
  *   (with the GPU environment: bash scripts/with-gpu-env.sh npx tsx bench/segments.ts …)
@@ -56,11 +57,22 @@ async function main(): Promise<void> {
   let firstText = NaN;
   let firstSegment = NaN;
   let segments = 0;
+  // With node --expose-gc: the resident set after a collection at the first and the last segment (what is kept,
+  // without the garbage a peak includes).
+  const gc = (globalThis as { gc?: () => void }).gc;
+  let rssFirst = NaN;
+  let rssLast = NaN;
   for await (const e of asr.transcribeStream({ samples: pcm, sampleRate: sr }, { segmenter })) {
     if (e.type === 'text' && Number.isNaN(firstText)) firstText = performance.now() - t0;
     if (e.type === 'segment-end') {
       segments++;
       if (Number.isNaN(firstSegment)) firstSegment = performance.now() - t0;
+      if (gc) {
+        gc();
+        const rss = process.memoryUsage().rss / 2 ** 20;
+        if (segments === 1) rssFirst = rss;
+        rssLast = rss;
+      }
     }
   }
   const totalMs = performance.now() - t0;
@@ -71,6 +83,7 @@ async function main(): Promise<void> {
     firstTextMs: Math.round(firstText), firstSegmentMs: Math.round(firstSegment), totalMs: Math.round(totalMs),
     pcmMB: Math.round(pcm.byteLength / 2 ** 20), baselineRssMB: Math.round(baselineMB), maxRssMB: Math.round(maxRssMB),
     addedMB: Math.round(maxRssMB - baselineMB),
+    ...(gc ? { keptFirstSegmentMB: Math.round(rssFirst), keptLastSegmentMB: Math.round(rssLast) } : {}),
   };
   if (args.includes('--json')) console.log(JSON.stringify(record));
   else console.table(record);

@@ -31,6 +31,12 @@ import { ChunkPlanner, type SpeechChunk } from './segments';
 import { encodeAudio, encoderFrames, encoderWindowBatch, type EncoderTaps } from './encoder';
 import { loadWeights, schemePrecision, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
 
+/**
+ * Most speech chunks encoded together. The pooled buffers of the largest batch stay allocated, so this bounds the
+ * working set (docs/benchmarks.md: about 20 MB of host memory per chunk of a batch with the demo model on lavapipe).
+ */
+const VAD_BATCH_CHUNKS = 8;
+
 export interface LoadOptions {
   /**
    * Weight storage: 'f32', 'f16', 'int8', 'int4', or 'auto' (an INT8 / 4-bit checkpoint: int8 / int4; else f16
@@ -282,7 +288,7 @@ export class GlmAsr {
     const planner = new ChunkPlanner({ frameSamples: vad.chunkSamples(fe.sampleRate), sampleRate: fe.sampleRate },
       { maxChunkSec: fe.nSamples / fe.sampleRate });
     const piece = 10 * fe.sampleRate;
-    const batch = Math.min(fe.maxWindows, encoderWindowBatch(this.config, this.gpu.caps.maxStorageBindingBytes));
+    const batch = Math.min(VAD_BATCH_CHUNKS, encoderWindowBatch(this.config, this.gpu.caps.maxStorageBindingBytes));
     const ready: SpeechChunk[] = [];
     let pos = 0;
     // Encoder batches of 1, 2, 4, … chunks up to what one batch holds: the first text comes after one chunk, and
