@@ -31,10 +31,7 @@ import { ChunkPlanner, type SpeechChunk } from './segments';
 import { encodeAudio, encoderFrames, encoderWindowBatch, type EncoderTaps } from './encoder';
 import { loadWeights, schemePrecision, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
 
-/**
- * Most speech chunks encoded together. The pooled buffers of the largest batch stay allocated, so this bounds the
- * working set (docs/benchmarks.md: about 20 MB of host memory per chunk of a batch with the demo model on lavapipe).
- */
+/** Most speech chunks encoded together: the pooled buffers of the largest batch stay, so this bounds the working set. */
 const VAD_BATCH_CHUNKS = 8;
 
 export interface LoadOptions {
