@@ -29,7 +29,10 @@ import * as ropeCases from './cases/rope';
 import * as sampleCases from './cases/sample';
 
 /** Every kernel family's rows, in output order. Add a module here to register its cases. */
-const CASE_MODULES: { cases: BenchCase[] }[] = [copyCases, hostCases, matmulCases, matmulInt8Cases, matmulInt4Cases, fusionCases, attentionCases, normCases, ropeCases, conv1dCases, sampleCases];
+const CASE_MODULES: { cases: BenchCase[] }[] = [
+  copyCases, hostCases, matmulCases, matmulInt8Cases, matmulInt4Cases, fusionCases, attentionCases, normCases,
+  ropeCases, conv1dCases, sampleCases,
+];
 
 function parseArgs(argv: string[]) {
   const opts = { json: false, filter: '', iters: 7, warmup: 2 };
@@ -49,12 +52,15 @@ function parseArgs(argv: string[]) {
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
-  if (!Number.isInteger(opts.iters) || !Number.isInteger(opts.warmup)) throw new Error('--iters/--warmup need integers');
+  if (!Number.isInteger(opts.iters) || !Number.isInteger(opts.warmup)) {
+    throw new Error('--iters/--warmup need integers');
+  }
   return opts;
 }
 
 const find = (rs: BenchRecord[], variant: string, shape: Record<string, number>) =>
-  rs.find((r) => r.op === 'matmul' && r.variant === variant && JSON.stringify(r.shape) === JSON.stringify(shape) && !r.skipped);
+  rs.find((r) => r.op === 'matmul' && r.variant === variant &&
+    JSON.stringify(r.shape) === JSON.stringify(shape) && !r.skipped);
 
 /** The targets of the matmul work item, computed from this run's records. */
 function targetChecks(rs: BenchRecord[]): string[] {
@@ -65,7 +71,8 @@ function targetChecks(rs: BenchRecord[]): string[] {
     const b = find(rs, base, g);
     if (ours && b) {
       const s = b.medianMs / ours.medianMs;
-      lines.push(`GEMM ${g.M}x${g.N}x${g.K}: ours-f32 is ${s.toFixed(2)}x ${base} (${ours.gflops} vs ${b.gflops} GFLOP/s; ` +
+      lines.push(`GEMM ${g.M}x${g.N}x${g.K}: ours-f32 is ${s.toFixed(2)}x ${base} ` +
+        `(${ours.gflops} vs ${b.gflops} GFLOP/s; ` +
         `cpu-time ratio ${(b.cpuMs / ours.cpuMs).toFixed(2)}x) — target >= 2x: ${s >= 2 ? 'MET' : 'NOT MET'}`);
     }
   }
@@ -74,9 +81,12 @@ function targetChecks(rs: BenchRecord[]): string[] {
     const d = find(rs, v, matmulCases.DECODE);
     if (d && copy && d.gbps && copy.gbps) {
       const pct = (100 * d.gbps) / copy.gbps;
-      lines.push(`decode M=1 K=${matmulCases.DECODE.K} N=${matmulCases.DECODE.N} ${v}: ${d.gbps.toFixed(2)} GB/s of weights read ` +
-        `(${d.medianMs.toFixed(1)} ms) = ${pct.toFixed(0)}% of the shader copy's ${copy.gbps.toFixed(2)} GB/s read + written ` +
-        `(${(2 * pct).toFixed(0)}% of its read rate; cpu-time ratio ${((100 * d.gbps * d.medianMs / d.cpuMs) / (copy.gbps * copy.medianMs / copy.cpuMs)).toFixed(0)}%) — target >= 50%: ${pct >= 50 ? 'MET' : 'NOT MET'}`);
+      const cpuPct = (100 * d.gbps * d.medianMs / d.cpuMs) / (copy.gbps * copy.medianMs / copy.cpuMs);
+      lines.push(`decode M=1 K=${matmulCases.DECODE.K} N=${matmulCases.DECODE.N} ${v}: ` +
+        `${d.gbps.toFixed(2)} GB/s of weights read ` +
+        `(${d.medianMs.toFixed(1)} ms) = ${pct.toFixed(0)}% of the shader copy's ${copy.gbps.toFixed(2)} GB/s ` +
+        `read + written (${(2 * pct).toFixed(0)}% of its read rate; cpu-time ratio ${cpuPct.toFixed(0)}%) ` +
+        `— target >= 50%: ${pct >= 50 ? 'MET' : 'NOT MET'}`);
     }
   }
   return lines;
@@ -101,7 +111,8 @@ async function main() {
     return;
   }
   console.log(formatTable(records));
-  console.log(`\nload average after the run: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 cores shared with other jobs: ` +
+  console.log(`\nload average after the run: ${loadavg().map((l) => l.toFixed(2)).join(' ')} ` +
+    '(2 cores shared with other jobs: ' +
     'wall-clock medians are noisy; cpu ms is this process\'s CPU time per run)');
   const checks = targetChecks(records);
   if (checks.length) console.log(`\nTargets:\n  ${checks.join('\n  ')}`);

@@ -2,9 +2,10 @@
  * Attention rows of the kernel benchmark.
  *   encoder: one 30 s window, 1500 frames × 20 heads × 64, bidirectional (the fused kernel never allocates a
  *            1500² score buffer: its only buffers are q, k, v, out; asserted in test/ops/attention.test.ts)
- *   decoder step: 1 beam, 16 q heads / 4 kv heads × 128, over 1000 and 8000 cached positions (f32 and f16 cache)
- * GFLOP/s counts 4·(queries)·(keys)·headDim·heads (QKᵀ and P·V, 2 flops per multiply-add); decode GB/s counts the
- * K and V cache bytes read.
+ *   decoder step: 1 beam, 16 q heads / 4 kv heads × 128, over 1000 and 8000 cached positions (f32 and f16
+ *                 cache)
+ * GFLOP/s counts 4·(queries)·(keys)·headDim·heads (QKᵀ and P·V, 2 flops per multiply-add); decode GB/s counts
+ * the K and V cache bytes read.
  */
 import { Recorder, type Gpu } from '../../src/gpu';
 import { decodeAttention, windowAttention, type FlashVariant } from '../../src/ops/attention';
@@ -20,7 +21,8 @@ function windowCase(variant: FlashVariant | 'default', L: number, H: number, D: 
     shape: { windows: 1, windowLen: L, heads: H, headDim: D },
     flops: 4 * L * L * H * D,
     skip: (gpu: Gpu) => variant === 'gpu' && gpu.adapter.isFallback
-      ? "the workgroup-memory variant's unrolled loops take about a minute to compile on CPU JITs (and run slower there)"
+      ? "the workgroup-memory variant's unrolled loops take about a minute to compile on CPU JITs " +
+        '(and run slower there)'
       : undefined,
     setup(gpu): BenchInstance {
       const shape = [L, H, D];
@@ -28,9 +30,16 @@ function windowCase(variant: FlashVariant | 'default', L: number, H: number, D: 
       const k = gpu.upload('bench.k', fill(L * H * D, 2), shape, 'f32');
       const v = gpu.upload('bench.v', fill(L * H * D, 3), shape, 'f32');
       const out = gpu.tensor('bench.out', shape, 'f32');
-      const o = { windows: 1, windowLen: L, heads: H, headDim: D, scale: D ** -0.5, variant: variant === 'default' ? undefined : variant };
+      const o = {
+        windows: 1, windowLen: L, heads: H, headDim: D, scale: D ** -0.5,
+        variant: variant === 'default' ? undefined : variant,
+      };
       return {
-        run: () => { const rec = new Recorder(gpu, 'bench window attention'); windowAttention(rec, q, k, v, out, o); rec.submit(); },
+        run: () => {
+          const rec = new Recorder(gpu, 'bench window attention');
+          windowAttention(rec, q, k, v, out, o);
+          rec.submit();
+        },
         dispose: () => gpu.release(q, k, v, out),
       };
     },
@@ -60,7 +69,11 @@ function decodeCase(dtype: KvDType, pos: number, qHeads: number, kvHeads: number
       const out = gpu.tensor('bench.out', [1, qHeads, headDim], 'f32');
       const o = { pos, qHeads, kvHeads, headDim, scale: headDim ** -0.5 };
       return {
-        run: () => { const r = new Recorder(gpu, 'bench decode attention'); decodeAttention(r, q, cache, out, o); r.submit(); },
+        run: () => {
+          const r = new Recorder(gpu, 'bench decode attention');
+          decodeAttention(r, q, cache, out, o);
+          r.submit();
+        },
         dispose: () => { gpu.release(q, out); cache.destroy(gpu); },
       };
     },

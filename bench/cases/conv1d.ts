@@ -19,13 +19,17 @@ function setup(s: Shape, weights: 'f32' | 'native' | 'packed'): (gpu: Gpu) => Be
     const tout = conv1dOutputLength(s.t, s.stride);
     const x = gpu.upload('bench.x', seededUniform(s.cin * s.t, 1), [s.cin * s.t], 'f32');
     const wf = seededUniform(s.cout * s.cin * 3, 2, 0.02);
-    const w = weights === 'f32' ? gpu.upload('bench.w', wf, [s.cout, s.cin, 3], 'f32') : gpu.upload('bench.w16', f32ToF16Bits(wf), [s.cout, s.cin, 3], 'f16');
+    const w = weights === 'f32'
+      ? gpu.upload('bench.w', wf, [s.cout, s.cin, 3], 'f32')
+      : gpu.upload('bench.w16', f32ToF16Bits(wf), [s.cout, s.cin, 3], 'f16');
     const b = gpu.upload('bench.b', seededUniform(s.cout, 3), [s.cout], 'f32');
     const y = gpu.tensor('bench.y', [tout, s.cout], 'f32');
     return {
       run: () => {
         const rec = new Recorder(gpu, 'bench conv1d');
-        conv1d(rec, x, w, b, y, { input: s.input, stride: s.stride, gelu: true, f16Weights: weights === 'f32' ? undefined : weights });
+        conv1d(rec, x, w, b, y, {
+          input: s.input, stride: s.stride, gelu: true, f16Weights: weights === 'f32' ? undefined : weights,
+        });
         rec.submit();
       },
       dispose: () => gpu.release(x, w, b, y),
@@ -38,7 +42,10 @@ function rows(name: string, s: Shape): BenchCase[] {
   const flops = 2 * conv1dOutputLength(s.t, s.stride) * s.cout * s.cin * 3;
   return [
     { op: name, variant: 'ours-f32', shape, flops, setup: setup(s, 'f32') },
-    { op: name, variant: 'ours-f16', shape, flops, skip: (gpu) => (gpu.caps.f16 ? undefined : 'no shader-f16'), setup: setup(s, 'native') },
+    {
+      op: name, variant: 'ours-f16', shape, flops,
+      skip: (gpu) => (gpu.caps.f16 ? undefined : 'no shader-f16'), setup: setup(s, 'native'),
+    },
     { op: name, variant: 'ours-f16-packed', shape, flops, setup: setup(s, 'packed') },
   ];
 }

@@ -27,7 +27,8 @@ function buffers(gpu: Gpu) {
 export function shaderCopy(rec: Recorder, src: GPUBuffer, dst: GPUBuffer, bytes: number, label = 'copy'): void {
   const n = bytes / 16;
   rec.dispatch({ shader: 'copy.wgsl', constants: { WG: 256 } }, label,
-    [{ buffer: src, size: bytes }, { buffer: dst, size: bytes }], [n], grid(Math.ceil(n / 256), rec.gpu.caps.maxWorkgroupsPerDimension));
+    [{ buffer: src, size: bytes }, { buffer: dst, size: bytes }], [n],
+    grid(Math.ceil(n / 256), rec.gpu.caps.maxWorkgroupsPerDimension));
 }
 
 const shape = { MiB: COPY_BYTES >> 20 };

@@ -24,7 +24,9 @@ const G = 64;
 
 type Precision = 'f32' | 'int8';
 
-function upload(gpu: Gpu, label: string, rows: number, cols: number, precision: Precision, seed: number): RowBlockedMatrix {
+function upload(
+  gpu: Gpu, label: string, rows: number, cols: number, precision: Precision, seed: number,
+): RowBlockedMatrix {
   const w = seededUniform(rows * cols, seed, 0.05);
   if (precision === 'int8') {
     const { q, scales } = quantizeRows(w, rows, cols, G);
@@ -57,7 +59,9 @@ function instance(gpu: Gpu, body: (rec: Recorder) => void, dispose: () => void):
 function gluCases(M: number, precision: Precision): BenchCase[] {
   const shape = { M, K: D, F: FFN };
   const bytes = 2 * FFN * D * (precision === 'int8' ? 1 + 4 / G : 4);
-  const common = { op: 'fusion-glu', shape, flops: 2 * M * 2 * FFN * D, bytes, bytesNote: 'gate + up weight bytes per run' };
+  const common = {
+    op: 'fusion-glu', shape, flops: 2 * M * 2 * FFN * D, bytes, bytesNote: 'gate + up weight bytes per run',
+  };
   const x = (gpu: Gpu) => gpu.upload('bench.x', seededUniform(M * D, 1), [M, D], 'f32');
   return [
     {
@@ -66,7 +70,8 @@ function gluCases(M: number, precision: Precision): BenchCase[] {
         const tx = x(gpu);
         const w = upload(gpu, 'bench.gate_up', 2 * FFN, D, precision, 2);
         const out = gpu.tensor('bench.act', [M, FFN], 'f32');
-        return instance(gpu, (rec) => linearGlu(rec, tx, w, undefined, out, { label: 'glu' }), () => (gpu.release(tx, out), destroy(gpu, w)));
+        return instance(gpu, (rec) => linearGlu(rec, tx, w, undefined, out, { label: 'glu' }),
+          () => (gpu.release(tx, out), destroy(gpu, w)));
       },
     },
     {
@@ -104,7 +109,10 @@ function qkvCases(precision: Precision): BenchCase[] {
   const M = 1;
   const N = Q + 2 * KV;
   const shape = { M, K: D, N };
-  const common = { op: 'fusion-qkv', shape, flops: 2 * M * N * D, bytes: N * D * (precision === 'int8' ? 1 + 4 / G : 4), bytesNote: 'q + k + v weight bytes per run' };
+  const common = {
+    op: 'fusion-qkv', shape, flops: 2 * M * N * D,
+    bytes: N * D * (precision === 'int8' ? 1 + 4 / G : 4), bytesNote: 'q + k + v weight bytes per run',
+  };
   const x = (gpu: Gpu) => gpu.upload('bench.x', seededUniform(M * D, 1), [M, D], 'f32');
   return [
     {
@@ -113,7 +121,8 @@ function qkvCases(precision: Precision): BenchCase[] {
         const tx = x(gpu);
         const w = upload(gpu, 'bench.qkv', N, D, precision, 4);
         const outs = splitViews(gpu, 'bench.qkv.out', M, [Q, KV, KV]);
-        return instance(gpu, (rec) => linearSplit(rec, tx, w, undefined, outs, { label: 'qkv' }), () => (gpu.release(tx, outs[0]), destroy(gpu, w)));
+        return instance(gpu, (rec) => linearSplit(rec, tx, w, undefined, outs, { label: 'qkv' }),
+          () => (gpu.release(tx, outs[0]), destroy(gpu, w)));
       },
     },
     {
@@ -143,7 +152,8 @@ function geluCases(): BenchCase[] {
       ...common, variant: 'fused-f32',
       setup: (gpu) => {
         const { tx, w, b, out } = setupBoth(gpu);
-        return instance(gpu, (rec) => linear(rec, tx, w, b, out, { label: 'fc1+gelu', epilogue: { activation: 'gelu' } }),
+        return instance(gpu,
+          (rec) => linear(rec, tx, w, b, out, { label: 'fc1+gelu', epilogue: { activation: 'gelu' } }),
           () => (gpu.release(tx, b, out), destroy(gpu, w)));
       },
     },

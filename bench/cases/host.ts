@@ -30,6 +30,12 @@ function chain(cache: boolean) {
 }
 
 export const cases: BenchCase[] = [
-  { op: 'host-dispatch', variant: 'bind-group-cache', shape: { dispatches: DISPATCHES, M: 1, K: D, N: D }, setup: chain(true) },
-  { op: 'host-dispatch', variant: 'create-per-dispatch', shape: { dispatches: DISPATCHES, M: 1, K: D, N: D }, setup: chain(false) },
+  {
+    op: 'host-dispatch', variant: 'bind-group-cache', shape: { dispatches: DISPATCHES, M: 1, K: D, N: D },
+    setup: chain(true),
+  },
+  {
+    op: 'host-dispatch', variant: 'create-per-dispatch', shape: { dispatches: DISPATCHES, M: 1, K: D, N: D },
+    setup: chain(false),
+  },
 ];

@@ -29,7 +29,9 @@ function floatCase(shape: { M: number; N: number; K: number }, dtype: 'f32' | 'f
     const { M, N, K } = shape;
     const x = gpu.upload('bench.x', seededUniform(M * K, 1), [M, K], 'f32');
     const w0 = seededUniform(N * K, 2, 0.05);
-    const w = dtype === 'f32' ? gpu.upload('bench.w', w0, [N, K], 'f32') : gpu.upload('bench.w16', f32ToF16Bits(w0), [N, K], 'f16');
+    const w = dtype === 'f32'
+      ? gpu.upload('bench.w', w0, [N, K], 'f32')
+      : gpu.upload('bench.w16', f32ToF16Bits(w0), [N, K], 'f16');
     const y = gpu.tensor('bench.y', [M, N], 'f32');
     return {
       run: () => {
@@ -70,16 +72,21 @@ function rows(shape: { M: number; N: number; K: number }, kind: 'decode' | 'gemm
   const flops = 2 * shape.M * shape.N * shape.K;
   const decode = kind === 'decode';
   const wBytes = (G: number) => shape.N * shape.K + (shape.N * shape.K / G) * 4;
-  const extra = (G: number) => (decode ? { bytes: wBytes(G), bytesNote: 'weight bytes read per run (int8 + f32 scales; float: 4 or 2 B each)' } : {});
+  const extra = (G: number) => (decode
+    ? { bytes: wBytes(G), bytesNote: 'weight bytes read per run (int8 + f32 scales; float: 4 or 2 B each)' }
+    : {});
   const c = (variant: string, setup: BenchCase['setup'], G = 64, skip?: BenchCase['skip']): BenchCase =>
     ({ op, variant, shape, flops, ...extra(G), setup, skip });
-  const floatBytes = (b: number) => (decode ? { bytes: shape.N * shape.K * b, bytesNote: 'weight bytes read per run' } : {});
+  const floatBytes = (b: number) =>
+    (decode ? { bytes: shape.N * shape.K * b, bytesNote: 'weight bytes read per run' } : {});
   const list: BenchCase[] = [
     { op, variant: 'ours-f32', shape, flops, ...floatBytes(4), setup: floatCase(shape, 'f32') },
     { op, variant: 'ours-f16', shape, flops, ...floatBytes(2), setup: floatCase(shape, 'f16') },
     c('int8-auto', int8Case(shape, 64)),
   ];
-  if (kind === 'encoder') return [...list, c('int8-w8a8', int8Case(shape, 64, { mode: 'w8a8', dot4: true }), 64, noDot4)];
+  if (kind === 'encoder') {
+    return [...list, c('int8-w8a8', int8Case(shape, 64, { mode: 'w8a8', dot4: true }), 64, noDot4)];
+  }
   list.push(
     c('int8-w8-k32', int8Case(shape, 64, { mode: 'w8', dot4: false, k8: false })),
     c('int8-w8-k32-unpack4xI8', int8Case(shape, 64, { mode: 'w8', dot4: true, k8: false }), 64, noDot4),
@@ -92,4 +99,6 @@ function rows(shape: { M: number; N: number; K: number }, kind: 'decode' | 'gemm
   return list;
 }
 
-export const cases: BenchCase[] = [...rows(DECODE, 'decode'), ...rows(BEAM4, 'decode'), ...rows(GEMM, 'gemm'), ...rows(ENCODER_FC1, 'encoder')];
+export const cases: BenchCase[] = [
+  ...rows(DECODE, 'decode'), ...rows(BEAM4, 'decode'), ...rows(GEMM, 'gemm'), ...rows(ENCODER_FC1, 'encoder'),
+];

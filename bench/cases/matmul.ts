@@ -20,10 +20,15 @@ export const DECODE = { M: 1, N: 6144, K: 2048 };
 
 function weights(gpu: Gpu, N: number, K: number, dtype: 'f32' | 'f16'): Tensor {
   const w = seededUniform(N * K, 2, 0.05);
-  return dtype === 'f32' ? gpu.upload('bench.w', w, [N, K], 'f32') : gpu.upload('bench.w16', f32ToF16Bits(w), [N, K], 'f16');
+  return dtype === 'f32'
+    ? gpu.upload('bench.w', w, [N, K], 'f32')
+    : gpu.upload('bench.w16', f32ToF16Bits(w), [N, K], 'f16');
 }
 
-function ours(shape: { M: number; N: number; K: number }, dtype: 'f32' | 'f16', opts: { variant?: MatmulVariant; f16Read?: F16Read } = {}) {
+function ours(
+  shape: { M: number; N: number; K: number }, dtype: 'f32' | 'f16',
+  opts: { variant?: MatmulVariant; f16Read?: F16Read } = {},
+) {
   return (gpu: Gpu): BenchInstance => {
     const { M, N, K } = shape;
     const x = gpu.upload('bench.x', seededUniform(M * K, 1), [M, K], 'f32');
@@ -63,13 +68,22 @@ const needF16 = (gpu: Gpu) => (gpu.caps.f16 ? undefined : 'no shader-f16');
 const gemmFlops = 2 * GEMM.M * GEMM.N * GEMM.K;
 
 export const cases: BenchCase[] = [
-  { op: 'matmul', variant: 'baseline-naive', shape: GEMM, flops: gemmFlops, setup: ours(GEMM, 'f32', { variant: 'naive' }) },
+  {
+    op: 'matmul', variant: 'baseline-naive', shape: GEMM, flops: gemmFlops,
+    setup: ours(GEMM, 'f32', { variant: 'naive' }),
+  },
   { op: 'matmul', variant: 'baseline-appendix', shape: GEMM, flops: gemmFlops, setup: appendix(GEMM) },
-  { op: 'matmul', variant: 'baseline-regblock', shape: GEMM, flops: gemmFlops, setup: ours(GEMM, 'f32', { variant: 'regblock' }) },
+  {
+    op: 'matmul', variant: 'baseline-regblock', shape: GEMM, flops: gemmFlops,
+    setup: ours(GEMM, 'f32', { variant: 'regblock' }),
+  },
   { op: 'matmul', variant: 'tiled-f32', shape: GEMM, flops: gemmFlops, setup: ours(GEMM, 'f32', { variant: 'tiled' }) },
   { op: 'matmul', variant: 'ours-f32', shape: GEMM, flops: gemmFlops, setup: ours(GEMM, 'f32') },
   { op: 'matmul', variant: 'ours-f16', shape: GEMM, flops: gemmFlops, setup: ours(GEMM, 'f16') },
-  { op: 'matmul', variant: 'ours-f16-native', shape: GEMM, flops: gemmFlops, skip: needF16, setup: ours(GEMM, 'f16', { f16Read: 'native' }) },
+  {
+    op: 'matmul', variant: 'ours-f16-native', shape: GEMM, flops: gemmFlops, skip: needF16,
+    setup: ours(GEMM, 'f16', { f16Read: 'native' }),
+  },
   ...(['f32', 'f16'] as const).flatMap((dtype): BenchCase[] => {
     const bytes = DECODE.N * DECODE.K * (dtype === 'f32' ? 4 : 2);
     const bytesNote = 'weight bytes read per run';
@@ -77,9 +91,15 @@ export const cases: BenchCase[] = [
     return [
       { op: 'matmul', variant: `ours-${dtype}`, shape: DECODE, bytes, bytesNote, flops, setup: ours(DECODE, dtype) },
       ...(dtype === 'f16'
-        ? [{ op: 'matmul', variant: 'ours-f16-native', shape: DECODE, bytes, bytesNote, flops, skip: needF16, setup: ours(DECODE, 'f16', { f16Read: 'native' }) }]
+        ? [{
+          op: 'matmul', variant: 'ours-f16-native', shape: DECODE, bytes, bytesNote, flops, skip: needF16,
+          setup: ours(DECODE, 'f16', { f16Read: 'native' }),
+        }]
         : []),
-      { op: 'matmul', variant: `splitk-${dtype}`, shape: DECODE, bytes, bytesNote, flops, setup: ours(DECODE, dtype, { variant: 'splitk' }) },
+      {
+        op: 'matmul', variant: `splitk-${dtype}`, shape: DECODE, bytes, bytesNote, flops,
+        setup: ours(DECODE, dtype, { variant: 'splitk' }),
+      },
     ];
   }),
 ];

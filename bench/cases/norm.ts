@@ -39,9 +39,10 @@ function norm(kind: NormKind, rows: number, d: number, subgroups: boolean | unde
 function normCases(kind: NormKind, rows: number, d: number): BenchCase[] {
   const bytes = (kind === 'add+layernorm' ? 4 : 2) * rows * d * 4;
   const shape = { rows, d };
+  const bytesNote = 'x (+r) read, y (+res) written';
   return [
-    { op: kind, variant: 'ours', shape, bytes, bytesNote: 'x (+r) read, y (+res) written', setup: norm(kind, rows, d, undefined) },
-    { op: kind, variant: 'ours-tree', shape, bytes, bytesNote: 'x (+r) read, y (+res) written', setup: norm(kind, rows, d, false) },
+    { op: kind, variant: 'ours', shape, bytes, bytesNote, setup: norm(kind, rows, d, undefined) },
+    { op: kind, variant: 'ours-tree', shape, bytes, bytesNote, setup: norm(kind, rows, d, false) },
   ];
 }
 
@@ -50,7 +51,8 @@ const CONVERT_N = 16 << 20;
 function convertCase(to: 'f32' | 'f16'): (gpu: Gpu) => BenchInstance {
   return (gpu) => {
     const words = new Uint32Array(CONVERT_N / 2);
-    for (let i = 0; i < words.length; i++) words[i] = ((0x3f80 + (i % 127)) << 16) | (0xbf00 + (i % 255)); // finite bf16 pairs
+    // finite bf16 pairs
+    for (let i = 0; i < words.length; i++) words[i] = ((0x3f80 + (i % 127)) << 16) | (0xbf00 + (i % 255));
     const src = gpu.upload('bench.bf16', words, [words.length], 'u32');
     const dst = gpu.tensor('bench.dst', [CONVERT_N], to);
     return {
@@ -70,7 +72,8 @@ export const cases: BenchCase[] = [
   ...normCases('rmsnorm', 1, 2048),
   ...normCases('rmsnorm', 1500, 2048),
   {
-    op: 'softmax', variant: 'ours', shape: { rows: 30000, n: 1500 }, bytes: 2 * 30000 * 1500 * 4, bytesNote: 'x read, y written',
+    op: 'softmax', variant: 'ours', shape: { rows: 30000, n: 1500 }, bytes: 2 * 30000 * 1500 * 4,
+    bytesNote: 'x read, y written',
     setup(gpu) {
       const x = gpu.upload('bench.scores', seededUniform(30000 * 1500, 5, 8), [30000, 1500], 'f32');
       return {
@@ -79,6 +82,12 @@ export const cases: BenchCase[] = [
       };
     },
   },
-  { op: 'convert', variant: 'bf16-to-f32', shape: { n: CONVERT_N }, bytes: CONVERT_N * 6, bytesNote: '2 B read + 4 B written per element', setup: convertCase('f32') },
-  { op: 'convert', variant: 'bf16-to-f16-packed', shape: { n: CONVERT_N }, bytes: CONVERT_N * 4, bytesNote: '2 B read + 2 B written per element', setup: convertCase('f16') },
+  {
+    op: 'convert', variant: 'bf16-to-f32', shape: { n: CONVERT_N }, bytes: CONVERT_N * 6,
+    bytesNote: '2 B read + 4 B written per element', setup: convertCase('f32'),
+  },
+  {
+    op: 'convert', variant: 'bf16-to-f16-packed', shape: { n: CONVERT_N }, bytes: CONVERT_N * 4,
+    bytesNote: '2 B read + 2 B written per element', setup: convertCase('f16'),
+  },
 ];

@@ -20,10 +20,13 @@ function setup(elems: number, opts: RopeOptions): (gpu: Gpu) => BenchInstance {
 
 const note = 'rotated elements read + written';
 export const cases: BenchCase[] = [
-  { op: 'rope', variant: 'ours', shape: { tokens: 1500, heads: 20, headDim: 64, rotaryDim: 32 }, bytes: 2 * 1500 * 20 * 32 * 4, bytesNote: note,
+  { op: 'rope', variant: 'ours', shape: { tokens: 1500, heads: 20, headDim: 64, rotaryDim: 32 },
+    bytes: 2 * 1500 * 20 * 32 * 4, bytesNote: note,
     setup: setup(1500 * 20 * 64, { heads: 20, headDim: 64, rotaryDim: 32, positionModulo: 1500 }) },
-  { op: 'rope', variant: 'ours', shape: { tokens: 200, heads: 20, headDim: 128, stride: 3072 }, bytes: 2 * 200 * 20 * 128 * 4, bytesNote: note,
+  { op: 'rope', variant: 'ours', shape: { tokens: 200, heads: 20, headDim: 128, stride: 3072 },
+    bytes: 2 * 200 * 20 * 128 * 4, bytesNote: note,
     setup: setup(200 * 3072, { heads: 20, headDim: 128, tokenStride: 3072, positionOffset: 0 }) },
-  { op: 'rope', variant: 'ours', shape: { tokens: 1, heads: 20, headDim: 128 }, bytes: 2 * 20 * 128 * 4, bytesNote: note,
+  { op: 'rope', variant: 'ours', shape: { tokens: 1, heads: 20, headDim: 128 },
+    bytes: 2 * 20 * 128 * 4, bytesNote: note,
     setup: setup(3072, { heads: 20, headDim: 128, tokenStride: 3072, positionOffset: 7000 }) },
 ];

@@ -11,7 +11,8 @@ const VOCAB = 59264;
 
 function setup(rows: number, kind: 'argmax' | 'topk' | 'beam', k: number): (gpu: Gpu) => BenchInstance {
   return (gpu) => {
-    const logits = gpu.upload('bench.logits', new Float32Array(rows * VOCAB).map((_, i) => Math.sin(i * 0.37) * 10), [rows, VOCAB], 'f32');
+    const values = new Float32Array(rows * VOCAB).map((_, i) => Math.sin(i * 0.37) * 10);
+    const logits = gpu.upload('bench.logits', values, [rows, VOCAB], 'f32');
     const scores = gpu.upload('bench.scores', new Float32Array(rows).map((_, i) => -i), [rows], 'f32');
     const idx = gpu.tensor('bench.idx', [rows * k], 'u32');
     const val = gpu.tensor('bench.val', [rows * k], 'f32');
@@ -30,7 +31,16 @@ function setup(rows: number, kind: 'argmax' | 'topk' | 'beam', k: number): (gpu:
 
 const note = 'logits read';
 export const cases: BenchCase[] = [
-  { op: 'argmax', variant: 'ours', shape: { rows: 1, vocab: VOCAB }, bytes: VOCAB * 4, bytesNote: note, setup: setup(1, 'argmax', 1) },
-  { op: 'topk', variant: 'ours-k8', shape: { rows: 4, vocab: VOCAB }, bytes: 4 * VOCAB * 4, bytesNote: note, setup: setup(4, 'topk', 8) },
-  { op: 'beam-topk', variant: 'ours-k8', shape: { rows: 4, vocab: VOCAB }, bytes: 4 * VOCAB * 4, bytesNote: note, setup: setup(4, 'beam', 8) },
+  {
+    op: 'argmax', variant: 'ours', shape: { rows: 1, vocab: VOCAB }, bytes: VOCAB * 4, bytesNote: note,
+    setup: setup(1, 'argmax', 1),
+  },
+  {
+    op: 'topk', variant: 'ours-k8', shape: { rows: 4, vocab: VOCAB }, bytes: 4 * VOCAB * 4, bytesNote: note,
+    setup: setup(4, 'topk', 8),
+  },
+  {
+    op: 'beam-topk', variant: 'ours-k8', shape: { rows: 4, vocab: VOCAB }, bytes: 4 * VOCAB * 4, bytesNote: note,
+    setup: setup(4, 'beam', 8),
+  },
 ];
