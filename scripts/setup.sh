@@ -21,7 +21,8 @@ apt_update_once() { [ $apt_updated = 1 ] || { as_root apt-get update -qq; apt_up
 
 # 1. Debian packages (only the missing ones).
 need=()
-for pkg in libvulkan1 mesa-vulkan-drivers chromium espeak-ng sox redis-server python3-torch python3-numpy python3-scipy; do
+for pkg in libvulkan1 mesa-vulkan-drivers chromium espeak-ng sox redis-server \
+  python3-torch python3-numpy python3-scipy; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -59,8 +60,9 @@ if [ ! -f "$so" ]; then
   if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
     mirror="$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)"
     [ -n "$mirror" ] || mirror="$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list)"
-    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-      "$mirror" | as_root tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: %s\n' \
+      "$mirror" /usr/share/keyrings/debian-archive-keyring.gpg \
+      | as_root tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
     apt_updated=0
   fi
   apt_update_once
@@ -70,7 +72,8 @@ if [ ! -f "$so" ]; then
   dpkg-deb -x "$tmp"/mesa-vulkan-drivers_*.deb "$lvp"
   rm -rf "$tmp"
 fi
-printf '{"file_format_version":"1.0.0","ICD":{"library_path":"%s","api_version":"1.4.305"}}\n' "$so" > "$lvp/lvp_icd.json"
+printf '{"file_format_version":"1.0.0","ICD":{"library_path":"%s","api_version":"1.4.305"}}\n' "$so" \
+  > "$lvp/lvp_icd.json"
 echo "export VK_ICD_FILENAMES='$lvp/lvp_icd.json'" > "$cache/gpu-env.sh"
 if probe "VK_ICD_FILENAMES=$lvp/lvp_icd.json" | grep -q .; then
   log "using the CPU adapter: $(probe "VK_ICD_FILENAMES=$lvp/lvp_icd.json" | head -1)"
