@@ -285,7 +285,9 @@ class Fields {
     const list = Array.isArray(v) ? v : [v];
     if (list.length === 0) this.fail(key, 'must not be an empty list');
     for (const x of list) {
-      if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) this.fail(key, `expected a token id or list of ids, got ${preview(v)}`);
+      if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) {
+        this.fail(key, `expected a token id or list of ids, got ${preview(v)}`);
+      }
     }
     return list as number[];
   }
@@ -306,7 +308,9 @@ function parseJsonInput(file: string, input: unknown): Json | null {
 }
 
 /** Reads rope type and theta from `rope_parameters` (v5) or `rope_theta` + `rope_scaling` (older). */
-function readRope(f: Fields, defTheta: number): { theta: number; type: 'default'; partialRotaryFactor: number | undefined } {
+function readRope(
+  f: Fields, defTheta: number,
+): { theta: number; type: 'default'; partialRotaryFactor: number | undefined } {
   const rp = f.sub('rope_parameters', false);
   let theta = f.num('rope_theta', defTheta, { positive: true });
   let type = 'default';
@@ -315,7 +319,12 @@ function readRope(f: Fields, defTheta: number): { theta: number; type: 'default'
     theta = rp.num('rope_theta', theta, { positive: true });
     type = rp.str('rope_type', rp.has('type') ? rp.str('type') : 'default');
     if (rp.has('partial_rotary_factor')) prf = rp.num('partial_rotary_factor', 1, { positive: true });
-    if (type !== 'default') rp.fail(rp.has('rope_type') ? 'rope_type' : 'type', `unsupported rope type ${JSON.stringify(type)} (only "default" is implemented)`);
+    if (type !== 'default') {
+      rp.fail(
+        rp.has('rope_type') ? 'rope_type' : 'type',
+        `unsupported rope type ${JSON.stringify(type)} (only "default" is implemented)`,
+      );
+    }
   }
   const rs = f.sub('rope_scaling', false);
   if (rs) {
@@ -365,14 +374,17 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
   if ('whisper_config' in cfgJson || 'lm_config' in cfgJson) {
     top.fail(
       'whisper_config' in cfgJson ? 'whisper_config' : 'lm_config',
-      'this is the original (pre-2025-12-27, trust_remote_code) GLM-ASR config format; use the current Hugging Face-format revision of the checkpoint',
+      'this is the original (pre-2025-12-27, trust_remote_code) GLM-ASR config format; ' +
+        'use the current Hugging Face-format revision of the checkpoint',
     );
   }
   const modelType = top.has('model_type') ? top.str('model_type') : undefined;
   let architectures: string[] | undefined;
   if (top.has('architectures')) {
     const a = cfgJson.architectures;
-    if (!Array.isArray(a) || !a.every((x) => typeof x === 'string')) top.fail('architectures', `expected a list of strings, got ${preview(a)}`);
+    if (!Array.isArray(a) || !a.every((x) => typeof x === 'string')) {
+      top.fail('architectures', `expected a list of strings, got ${preview(a)}`);
+    }
     architectures = a as string[];
   }
   if (modelType === undefined && architectures === undefined) {
@@ -390,38 +402,64 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
 
   // ---- encoder -------------------------------------------------------------------------------
   const audioType = audio.str('model_type', 'glmasr_encoder');
-  if (audioType !== 'glmasr_encoder') audio.fail('model_type', `unsupported audio encoder type ${JSON.stringify(audioType)} (expected "glmasr_encoder")`);
+  if (audioType !== 'glmasr_encoder') {
+    audio.fail('model_type', `unsupported audio encoder type ${JSON.stringify(audioType)} (expected "glmasr_encoder")`);
+  }
   const eHidden = audio.int('hidden_size', HF_AUDIO_DEFAULTS.hidden_size);
   const eFfn = audio.int('intermediate_size', HF_AUDIO_DEFAULTS.intermediate_size);
   const eLayers = audio.int('num_hidden_layers', HF_AUDIO_DEFAULTS.num_hidden_layers, { max: MAX_LAYERS });
   const eHeads = audio.int('num_attention_heads', HF_AUDIO_DEFAULTS.num_attention_heads);
   const eKv = audio.int('num_key_value_heads', eHeads);
-  if (eHeads % eKv !== 0) audio.fail('num_key_value_heads', `num_attention_heads ${eHeads} is not a multiple of num_key_value_heads ${eKv}`);
+  if (eHeads % eKv !== 0) {
+    audio.fail('num_key_value_heads', `num_attention_heads ${eHeads} is not a multiple of num_key_value_heads ${eKv}`);
+  }
   let eHeadDim: number;
   if (audio.has('head_dim')) {
     eHeadDim = audio.int('head_dim');
   } else {
-    if (eHidden % eHeads !== 0) audio.fail('num_attention_heads', `hidden_size ${eHidden} is not divisible by num_attention_heads ${eHeads} (and no head_dim is given)`);
+    if (eHidden % eHeads !== 0) {
+      audio.fail(
+        'num_attention_heads',
+        `hidden_size ${eHidden} is not divisible by num_attention_heads ${eHeads} (and no head_dim is given)`,
+      );
+    }
     eHeadDim = eHidden / eHeads;
   }
   const eAct = audio.str('hidden_act', HF_AUDIO_DEFAULTS.hidden_act);
-  if (eAct !== 'gelu') audio.fail('hidden_act', `unsupported activation ${JSON.stringify(eAct)} (the encoder implements exact "gelu")`);
+  if (eAct !== 'gelu') {
+    audio.fail('hidden_act', `unsupported activation ${JSON.stringify(eAct)} (the encoder implements exact "gelu")`);
+  }
   const eRope = readRope(audio, HF_AUDIO_DEFAULTS.rope_theta);
-  const prf = audio.num('partial_rotary_factor', eRope.partialRotaryFactor ?? HF_AUDIO_DEFAULTS.partial_rotary_factor, { positive: true });
-  if (eRope.partialRotaryFactor !== undefined && audio.has('partial_rotary_factor') && eRope.partialRotaryFactor !== prf) {
-    audio.fail('partial_rotary_factor', `${prf} disagrees with rope_parameters.partial_rotary_factor ${eRope.partialRotaryFactor}`);
+  const prf = audio.num(
+    'partial_rotary_factor',
+    eRope.partialRotaryFactor ?? HF_AUDIO_DEFAULTS.partial_rotary_factor,
+    { positive: true },
+  );
+  if (
+    eRope.partialRotaryFactor !== undefined && audio.has('partial_rotary_factor') &&
+    eRope.partialRotaryFactor !== prf
+  ) {
+    audio.fail(
+      'partial_rotary_factor',
+      `${prf} disagrees with rope_parameters.partial_rotary_factor ${eRope.partialRotaryFactor}`,
+    );
   }
   if (prf > 1) audio.fail('partial_rotary_factor', `must be ≤ 1, got ${prf}`);
   const eRotary = Math.floor(eHeadDim * prf);
   if (eRotary < 2 || eRotary % 2 !== 0) {
-    audio.fail('partial_rotary_factor', `rotary dim floor(head_dim ${eHeadDim} × ${prf}) = ${eRotary} must be even and ≥ 2`);
+    audio.fail(
+      'partial_rotary_factor',
+      `rotary dim floor(head_dim ${eHeadDim} × ${prf}) = ${eRotary} must be even and ≥ 2`,
+    );
   }
   const eMel = audio.int('num_mel_bins', HF_AUDIO_DEFAULTS.num_mel_bins);
   const eMaxPos = audio.int('max_position_embeddings', HF_AUDIO_DEFAULTS.max_position_embeddings);
 
   // ---- decoder -------------------------------------------------------------------------------
   const textType = text.str('model_type', 'llama');
-  if (textType !== 'llama') text.fail('model_type', `unsupported text model type ${JSON.stringify(textType)} (expected "llama")`);
+  if (textType !== 'llama') {
+    text.fail('model_type', `unsupported text model type ${JSON.stringify(textType)} (expected "llama")`);
+  }
   const dVocab = text.int('vocab_size', HF_TEXT_DEFAULTS.vocab_size);
   const dHidden = text.int('hidden_size', HF_TEXT_DEFAULTS.hidden_size);
   const dFfn = text.int('intermediate_size', HF_TEXT_DEFAULTS.intermediate_size);
@@ -430,21 +468,36 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
   // HF merges the GLM-ASR default kwargs under the file's text_config, so a missing
   // num_key_value_heads stays 4 even when num_attention_heads is given.
   const dKv = text.int('num_key_value_heads', HF_TEXT_DEFAULTS.num_key_value_heads);
-  if (dHeads % dKv !== 0) text.fail('num_key_value_heads', `num_attention_heads ${dHeads} is not a multiple of num_key_value_heads ${dKv}`);
+  if (dHeads % dKv !== 0) {
+    text.fail('num_key_value_heads', `num_attention_heads ${dHeads} is not a multiple of num_key_value_heads ${dKv}`);
+  }
   let dHeadDim: number;
   if (text.has('head_dim')) {
     dHeadDim = text.int('head_dim');
   } else {
-    if (dHidden % dHeads !== 0) text.fail('num_attention_heads', `hidden_size ${dHidden} is not divisible by num_attention_heads ${dHeads} (and no head_dim is given)`);
+    if (dHidden % dHeads !== 0) {
+      text.fail(
+        'num_attention_heads',
+        `hidden_size ${dHidden} is not divisible by num_attention_heads ${dHeads} (and no head_dim is given)`,
+      );
+    }
     dHeadDim = dHidden / dHeads;
   }
   if (dHeadDim % 2 !== 0) text.fail('head_dim', `head_dim ${dHeadDim} must be even for rotary embeddings`);
   const dAct = text.str('hidden_act', HF_TEXT_DEFAULTS.hidden_act);
-  if (dAct !== 'silu') text.fail('hidden_act', `unsupported activation ${JSON.stringify(dAct)} (the decoder implements SwiGLU with "silu")`);
+  if (dAct !== 'silu') {
+    text.fail(
+      'hidden_act',
+      `unsupported activation ${JSON.stringify(dAct)} (the decoder implements SwiGLU with "silu")`,
+    );
+  }
   const dEps = text.num('rms_norm_eps', HF_TEXT_DEFAULTS.rms_norm_eps, { positive: true });
   const dRope = readRope(text, HF_TEXT_DEFAULTS.rope_theta);
   if (dRope.partialRotaryFactor !== undefined && dRope.partialRotaryFactor !== 1) {
-    text.fail('rope_parameters.partial_rotary_factor', `partial rotary (${dRope.partialRotaryFactor}) is not supported in the decoder`);
+    text.fail(
+      'rope_parameters.partial_rotary_factor',
+      `partial rotary (${dRope.partialRotaryFactor}) is not supported in the decoder`,
+    );
   }
   if (text.has('partial_rotary_factor') && text.num('partial_rotary_factor', 1) !== 1) {
     text.fail('partial_rotary_factor', 'partial rotary is not supported in the decoder');
@@ -452,7 +505,8 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
   const dMaxPos = text.int('max_position_embeddings', HF_TEXT_DEFAULTS.max_position_embeddings);
   if (text.bool('attention_bias')) text.fail('attention_bias', 'attention biases are not supported (expected false)');
   if (text.bool('mlp_bias')) text.fail('mlp_bias', 'MLP biases are not supported (expected false)');
-  const tied = top.bool('tie_word_embeddings') ?? text.bool('tie_word_embeddings') ?? HF_TOP_DEFAULTS.tie_word_embeddings;
+  const tied = top.bool('tie_word_embeddings') ?? text.bool('tie_word_embeddings') ??
+    HF_TOP_DEFAULTS.tie_word_embeddings;
 
   // ---- projector -----------------------------------------------------------------------------
   // HF GlmAsrMultiModalProjector: linear_1 = Linear(audio_config.intermediate_size,
@@ -463,17 +517,25 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
   // token, while the token count uses a hard-coded merge factor of 4: the two only agree when
   // intermediate_size == 4 × hidden_size, so anything else is rejected.
   const pAct = top.str('projector_hidden_act', HF_TOP_DEFAULTS.projector_hidden_act);
-  if (pAct !== 'gelu') top.fail('projector_hidden_act', `unsupported activation ${JSON.stringify(pAct)} (the projector implements exact "gelu")`);
+  if (pAct !== 'gelu') {
+    top.fail(
+      'projector_hidden_act',
+      `unsupported activation ${JSON.stringify(pAct)} (the projector implements exact "gelu")`,
+    );
+  }
   if (eFfn !== MERGE_FACTOR * eHidden) {
     audio.fail(
       'intermediate_size',
-      `${eFfn} must equal ${MERGE_FACTOR} × hidden_size (${MERGE_FACTOR * eHidden}): the projector input concatenates ${MERGE_FACTOR} encoder frames`,
+      `${eFfn} must equal ${MERGE_FACTOR} × hidden_size (${MERGE_FACTOR * eHidden}): ` +
+        `the projector input concatenates ${MERGE_FACTOR} encoder frames`,
     );
   }
 
   // ---- ids -----------------------------------------------------------------------------------
   const audioTokenId = top.int('audio_token_id', HF_TOP_DEFAULTS.audio_token_id, { min: 0 });
-  if (audioTokenId >= dVocab) top.fail('audio_token_id', `${audioTokenId} is outside the vocabulary (vocab_size ${dVocab})`);
+  if (audioTokenId >= dVocab) {
+    top.fail('audio_token_id', `${audioTokenId} is outside the vocabulary (vocab_size ${dVocab})`);
+  }
 
   const genJson = parseJsonInput(names.generationConfig, files.generationConfig);
   const gen = genJson ? new Fields(names.generationConfig, genJson, '') : null;
@@ -526,7 +588,9 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
     const f = feOwner(key);
     return [f ? f.int(key, def, { min }) : def, f];
   };
-  const feNum = (key: string, def: number, opts: { positive?: boolean; nonNegative?: boolean } = {}): [number, Fields | null] => {
+  const feNum = (
+    key: string, def: number, opts: { positive?: boolean; nonNegative?: boolean } = {},
+  ): [number, Fields | null] => {
     const f = feOwner(key);
     return [f ? f.num(key, def, opts) : def, f];
   };
@@ -534,11 +598,19 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
   const typeOwner = feOwner('feature_extractor_type');
   if (typeOwner) {
     const t = typeOwner.str('feature_extractor_type');
-    if (t !== 'WhisperFeatureExtractor') typeOwner.fail('feature_extractor_type', `unsupported feature extractor ${JSON.stringify(t)} (expected "WhisperFeatureExtractor")`);
+    if (t !== 'WhisperFeatureExtractor') {
+      typeOwner.fail(
+        'feature_extractor_type',
+        `unsupported feature extractor ${JSON.stringify(t)} (expected "WhisperFeatureExtractor")`,
+      );
+    }
   }
   const [melBins, melOwner] = feInt('feature_size', eMel);
   if (melBins !== eMel) {
-    melOwner!.fail('feature_size', `${melBins} mel bins disagree with ${names.config} audio_config.num_mel_bins ${eMel}`);
+    melOwner!.fail(
+      'feature_size',
+      `${melBins} mel bins disagree with ${names.config} audio_config.num_mel_bins ${eMel}`,
+    );
   }
   const [sampleRate] = feInt('sampling_rate', HF_FRONTEND_DEFAULTS.sampling_rate);
   const [nFft] = feInt('n_fft', HF_FRONTEND_DEFAULTS.n_fft, 2);
@@ -548,7 +620,12 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
   const [dither] = feNum('dither', HF_FRONTEND_DEFAULTS.dither, { nonNegative: true });
   const nSamplesDerived = chunkLength * sampleRate;
   const [nSamples, nsOwner] = feInt('n_samples', nSamplesDerived);
-  if (nSamples !== nSamplesDerived) nsOwner!.fail('n_samples', `${nSamples} != chunk_length ${chunkLength} × sampling_rate ${sampleRate} = ${nSamplesDerived}`);
+  if (nSamples !== nSamplesDerived) {
+    nsOwner!.fail(
+      'n_samples',
+      `${nSamples} != chunk_length ${chunkLength} × sampling_rate ${sampleRate} = ${nSamplesDerived}`,
+    );
+  }
   if (nSamples % hopLength !== 0) {
     (nsOwner ?? chunkOwner ?? new Fields(names.processorConfig, {}, '')).fail(
       nsOwner ? 'n_samples' : 'chunk_length',
@@ -557,7 +634,9 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
   }
   const nFramesDerived = nSamples / hopLength;
   const [nFrames, nfOwner] = feInt('nb_max_frames', nFramesDerived);
-  if (nFrames !== nFramesDerived) nfOwner!.fail('nb_max_frames', `${nFrames} != n_samples ${nSamples} / hop_length ${hopLength} = ${nFramesDerived}`);
+  if (nFrames !== nFramesDerived) {
+    nfOwner!.fail('nb_max_frames', `${nFrames} != n_samples ${nSamples} / hop_length ${hopLength} = ${nFramesDerived}`);
+  }
   const encoderFrames = Math.floor((nFrames - 1) / 2) + 1;
   if (encoderFrames % MERGE_FACTOR !== 0) {
     (chunkOwner ?? new Fields(names.processorConfig, {}, '')).fail(
@@ -568,7 +647,10 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
   const tokensPerWindow = encoderFrames / MERGE_FACTOR;
 
   let maxAudioLen: number = HF_FRONTEND_DEFAULTS.max_audio_len;
-  for (const f of [procJson ? new Fields(names.processorConfig, procJson, '') : null, preJson ? new Fields(names.preprocessorConfig, preJson, '') : null]) {
+  for (const f of [
+    procJson ? new Fields(names.processorConfig, procJson, '') : null,
+    preJson ? new Fields(names.preprocessorConfig, preJson, '') : null,
+  ]) {
     if (f?.has('max_audio_len')) {
       maxAudioLen = f.num('max_audio_len', maxAudioLen, { positive: true });
       break;
@@ -576,7 +658,9 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
   }
   const maxWindows = Math.floor(maxAudioLen / chunkLength);
   if (maxWindows < 1) {
-    throw new ConfigError(names.processorConfig, 'max_audio_len', `${maxAudioLen} s is shorter than one ${chunkLength} s window`);
+    throw new ConfigError(
+      names.processorConfig, 'max_audio_len', `${maxAudioLen} s is shorter than one ${chunkLength} s window`,
+    );
   }
 
   const config: GlmAsrConfig = {
