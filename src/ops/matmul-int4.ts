@@ -105,7 +105,8 @@ export class Int4Matrix extends RowBlockedMatrix {
       const lo = Math.max(row0, b.row0);
       const hi = Math.min(row0 + n, b.row0 + b.rows);
       if (lo < hi) {
-        gpu.write(pick(b), bytes.subarray((lo - row0) * rowBytes, (hi - row0) * rowBytes), ((lo - b.row0) * rowBytes) / 4);
+        gpu.write(pick(b), bytes.subarray((lo - row0) * rowBytes, (hi - row0) * rowBytes),
+          ((lo - b.row0) * rowBytes) / 4);
       }
     }
   }

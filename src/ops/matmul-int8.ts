@@ -19,7 +19,9 @@
  * const w = uploadInt8Matrix(gpu, 'fc1', q, scales, N, K, 64);   // q: Int8Array [N,K], scales f16 bits [N,groups]
  * matmulInt8(rec, x, w, bias, y, { label: 'enc.l0.fc1' });
  */
-import { bindSpan, f16BitsToF32, grid, maxBinding, RowBlockedMatrix, Tensor, type Gpu, type KernelSpec, type Recorder } from '../gpu';
+import {
+  bindSpan, f16BitsToF32, grid, maxBinding, RowBlockedMatrix, Tensor, type Gpu, type KernelSpec, type Recorder,
+} from '../gpu';
 import { GROUP_SIZES, groupsOf, padRows, paddedRowBytes } from '../weights/quant';
 import { columnLaneConfig, GEMV_MAX_ROWS } from './matmul';
 import { Int4Matrix } from './matmul-int4';
@@ -56,7 +58,10 @@ export class Int8Matrix extends RowBlockedMatrix {
   }
 
   /** Permanent (non-pooled) buffers, split into row blocks that each fit `maxBlockBytes`. */
-  static create(gpu: Gpu, label: string, rows: number, cols: number, groupSize: number, maxBlockBytes = gpu.caps.maxStorageBindingBytes): Int8Matrix {
+  static create(
+    gpu: Gpu, label: string, rows: number, cols: number, groupSize: number,
+    maxBlockBytes = gpu.caps.maxStorageBindingBytes,
+  ): Int8Matrix {
     if (!(GROUP_SIZES as readonly number[]).includes(groupSize)) {
       throw new RangeError(`Int8Matrix "${label}": group size ${groupSize} is not one of ${GROUP_SIZES.join(', ')}`);
     }
@@ -116,8 +121,8 @@ export class Int8Matrix extends RowBlockedMatrix {
  * Uploads a quantised matrix from host arrays: q [rows, cols] int8 (unpadded), scales [rows, groups] as f16 bits
  * (as stored in the checkpoint) or f32.
  */
-export function uploadInt8Matrix(gpu: Gpu, label: string, q: Int8Array, scales: Uint16Array | Float32Array, rows: number, cols: number,
-  groupSize: number, maxBlockBytes?: number): Int8Matrix {
+export function uploadInt8Matrix(gpu: Gpu, label: string, q: Int8Array, scales: Uint16Array | Float32Array,
+  rows: number, cols: number, groupSize: number, maxBlockBytes?: number): Int8Matrix {
   const m = Int8Matrix.create(gpu, label, rows, cols, groupSize, maxBlockBytes);
   m.writeQ(gpu, 0, q.subarray(0, rows * cols));
   m.writeScales(gpu, 0, scales);
@@ -212,7 +217,8 @@ export function quantizeActivations(rec: Recorder, x: Tensor, out: Tensor,
   if (out.dtype !== 'u32') throw new TypeError(`${label}: output "${out.label}" is ${out.dtype}, expected u32`);
   if (!(GROUP_SIZES as readonly number[]).includes(G)) throw new RangeError(`${label}: group size ${G}`);
   if (M > 0 && (M - 1) * ldx + K > x.numel) {
-    throw new RangeError(`${label}: x "${x.label}" has ${x.numel} elements, ${M} rows of ${K} (stride ${ldx}) need more`);
+    throw new RangeError(
+      `${label}: x "${x.label}" has ${x.numel} elements, ${M} rows of ${K} (stride ${ldx}) need more`);
   }
   if (out.numel < sOff + M * groups) {
     throw new RangeError(`${label}: output "${out.label}" has ${out.numel} words, needs ${sOff + M * groups}`);
@@ -225,8 +231,9 @@ export function quantizeActivations(rec: Recorder, x: Tensor, out: Tensor,
   }
   const xs = bindSpan(rec, x, 0, x.numel);
   const os = bindSpan(rec, out, 0, sOff + M * groups);
-  rec.dispatch({ shader: 'quantize-act.wgsl', defines: { DOT4: dot4 }, constants: { WG: QWG } }, label, [xs.binding, os.binding],
-    [M, K, groups, G, xs.base, ldx, os.base, ldq, os.base + sOff], grid(Math.ceil((M * groups) / QWG), rec.gpu.caps.maxWorkgroupsPerDimension));
+  rec.dispatch({ shader: 'quantize-act.wgsl', defines: { DOT4: dot4 }, constants: { WG: QWG } }, label,
+    [xs.binding, os.binding], [M, K, groups, G, xs.base, ldx, os.base, ldq, os.base + sOff],
+    grid(Math.ceil((M * groups) / QWG), rec.gpu.caps.maxWorkgroupsPerDimension));
   return { ...q, sOff: sOff };
 }
 
@@ -267,12 +274,17 @@ export function matmulInt8(rec: Recorder, x: Tensor, w: QuantMatrix, bias: Tenso
   const M = x.numel / K;
   const ep = o.epilogue ?? {};
   checkEpilogue(label, y, M, N, ep);
-  if (ep.gluRows !== undefined && w.qblocks.length > 1) fail(`a fused GLU needs [gate; up] in one binding; "${w.qblocks[0].q.label}" is split into ${w.qblocks.length} blocks`);
+  if (ep.gluRows !== undefined && w.qblocks.length > 1) {
+    fail(`a fused GLU needs [gate; up] in one binding; "${w.qblocks[0].q.label}" is split into ` +
+      `${w.qblocks.length} blocks`);
+  }
   const yCols = mainOutputColumns(N, ep);
   const yCol = o.yCol ?? 0;
   const ldy = o.yRowStride ?? yCols;
   if (yCol + yCols > ldy) fail(`columns ${yCol}..${yCol + yCols} exceed the y row stride ${ldy}`);
-  if (M > 0 && (M - 1) * ldy + yCol + yCols > y.numel) fail(`y "${y.label}" [${y.shape}] has ${y.numel} elements, needs ${(M - 1) * ldy + yCol + yCols}`);
+  if (M > 0 && (M - 1) * ldy + yCol + yCols > y.numel) {
+    fail(`y "${y.label}" [${y.shape}] has ${y.numel} elements, needs ${(M - 1) * ldy + yCol + yCols}`);
+  }
   if (bias && bias.numel < N) fail(`bias "${bias.label}" has ${bias.numel} elements, N = ${N}`);
   if (y.buffer === x.buffer || (bias && y.buffer === bias.buffer)) fail(`y "${y.label}" shares a buffer with an input`);
   if (M === 0 || N === 0) return;
@@ -335,8 +347,9 @@ export function matmulInt8(rec: Recorder, x: Tensor, w: QuantMatrix, bias: Tenso
       ...yb.params(blk.row0),
     ];
     const blabel = w.qblocks.length > 1 ? `${label}[${blk.row0}:${blk.row0 + blk.rows}]` : label;
-    rec.dispatch(kernel, `${blabel} [${tag}]`, [xBinding, ws.binding, ss.binding, yb.binding, bb?.binding ?? ss.binding],
-      [...params], [glu ? Math.ceil(ep.gluRows! / WG) : Math.ceil(blk.rows / (2 * WG)), Math.ceil(M / v.rows), 1]);
+    rec.dispatch(kernel, `${blabel} [${tag}]`,
+      [xBinding, ws.binding, ss.binding, yb.binding, bb?.binding ?? ss.binding], [...params],
+      [glu ? Math.ceil(ep.gluRows! / WG) : Math.ceil(blk.rows / (2 * WG)), Math.ceil(M / v.rows), 1]);
   }
   if (scratch) gpu.release(scratch);
 }

@@ -106,7 +106,8 @@ export function quantMatrixProblem(
   const want = [shape[0], groupsOf(shape[1], scheme.groupSize)];
   const s = tensors.get(name + SCALE_SUFFIX);
   if (!s || s.dtype !== 'F16' || s.shape.length !== 2 || s.shape[0] !== want[0] || s.shape[1] !== want[1]) {
-    return `"${name}${SCALE_SUFFIX}" must be F16 [${want}] for ${scheme.name}, found ${s ? `${s.dtype} [${s.shape}]` : 'nothing'}`;
+    const found = s ? `${s.dtype} [${s.shape}]` : 'nothing';
+    return `"${name}${SCALE_SUFFIX}" must be F16 [${want}] for ${scheme.name}, found ${found}`;
   }
   return undefined;
 }
@@ -115,7 +116,9 @@ export function quantMatrixProblem(
  * Quantises `rows` rows of K f32 weights. Returns q (row-major [rows, K]) and the f16 scale bits
  * ([rows, ceil(K/G)]). Rounding: to nearest, ties away from zero; clamped to ±127.
  */
-export function quantizeRows(w: Float32Array, rows: number, K: number, G: number): { q: Int8Array; scales: Uint16Array } {
+export function quantizeRows(
+  w: Float32Array, rows: number, K: number, G: number,
+): { q: Int8Array; scales: Uint16Array } {
   if (w.length !== rows * K) throw new RangeError(`quantizeRows: ${w.length} values are not ${rows} rows of ${K}`);
   const groups = groupsOf(K, G);
   const q = new Int8Array(rows * K);
@@ -148,7 +151,9 @@ export function quantizeRows(w: Float32Array, rows: number, K: number, G: number
 }
 
 /** W ≈ q · s as f32 [rows, K] (the reference every INT8 kernel is tested against). */
-export function dequantizeRows(q: Int8Array, scales: Uint16Array | Float32Array, rows: number, K: number, G: number): Float32Array {
+export function dequantizeRows(
+  q: Int8Array, scales: Uint16Array | Float32Array, rows: number, K: number, G: number,
+): Float32Array {
   const groups = groupsOf(K, G);
   const s = scales instanceof Uint16Array ? Float32Array.from(scales, f16BitsToNumber) : scales;
   const out = new Float32Array(rows * K);
@@ -256,7 +261,9 @@ export function padRows4(packed: Uint8Array, rows: number, K: number, G: number)
  * Symmetric per-row, per-group activation quantisation as the W8A8 kernels do it on the GPU (quantize-act.wgsl):
  * s = amax / 127, q = roundEven(x · (127 / amax)). For tests; the GPU result is what the W8A8 reference uses.
  */
-export function quantizeActivations(x: Float32Array, M: number, K: number, G: number): { q: Int8Array; scales: Float32Array } {
+export function quantizeActivations(
+  x: Float32Array, M: number, K: number, G: number,
+): { q: Int8Array; scales: Float32Array } {
   const groups = groupsOf(K, G);
   const q = new Int8Array(M * K);
   const scales = new Float32Array(M * groups);
@@ -292,7 +299,9 @@ export interface QuantizeCheckpointOptions {
   groupSize?: number;
   /** Host bytes of source tensor data per read (default 32 MiB): bounds memory. */
   chunkBytes?: number;
-  onTensor?: (p: { name: string; index: number; total: number; quantized: boolean; bytesIn: number; bytesOut: number }) => void;
+  onTensor?: (p: {
+    name: string; index: number; total: number; quantized: boolean; bytesIn: number; bytesOut: number;
+  }) => void;
 }
 
 export interface QuantizeSummary {
@@ -310,7 +319,9 @@ export interface QuantizeSummary {
  * to `sink` as one safetensors file, streaming tensor by tensor and row chunk by row chunk: host memory stays at
  * about one chunk plus one tensor's scales.
  */
-export async function quantizeCheckpoint(ckpt: Checkpoint, sink: ByteSink, opts: QuantizeCheckpointOptions = {}): Promise<QuantizeSummary> {
+export async function quantizeCheckpoint(
+  ckpt: Checkpoint, sink: ByteSink, opts: QuantizeCheckpointOptions = {},
+): Promise<QuantizeSummary> {
   const bits = opts.bits ?? 8;
   if (bits !== 8 && bits !== 4) throw new RangeError(`${bits} bits: only 8 and 4 are supported`);
   const G = opts.groupSize ?? DEFAULT_GROUP_SIZE[bits];
@@ -357,7 +368,8 @@ export async function quantizeCheckpoint(ckpt: Checkpoint, sink: ByteSink, opts:
       summary.bytesIn += t.byteLength;
       const quantized = isQuantizable(name, t.shape);
       if (!quantized) {
-        for await (const c of ckpt.readChunks(name, Math.max(chunkBytes, rowBytesOf(t.shape, DTYPE_SIZE[t.dtype])))) await writer.write(name, c.data);
+        const readBytes = Math.max(chunkBytes, rowBytesOf(t.shape, DTYPE_SIZE[t.dtype]));
+        for await (const c of ckpt.readChunks(name, readBytes)) await writer.write(name, c.data);
         opts.onTensor?.({ name, index, total: names.length, quantized, bytesIn: t.byteLength, bytesOut: t.byteLength });
         continue;
       }
@@ -415,7 +427,8 @@ export function checkpointScheme(ckpt: Checkpoint): QuantScheme | null {
   if (!found) {
     const i8 = [...ckpt.tensors.values()].find((t) => t.dtype === 'I8');
     if (i8) {
-      throw new Error(`${ckpt.provider.name}: tensor "${i8.name}" is I8 but no file declares a quantization scheme in __metadata__`);
+      throw new Error(
+        `${ckpt.provider.name}: tensor "${i8.name}" is I8 but no file declares a quantization scheme in __metadata__`);
     }
   }
   return found;

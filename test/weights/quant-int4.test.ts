@@ -17,7 +17,8 @@ import { randomF32 } from '../helpers/gpu';
 describe('quantizeRows4 / dequantizeRows4', () => {
   const sizes = [[5, 64, 32], [3, 81, 32], [7, 200, 64], [2, 50, 128], [1, 1, 32], [4, 2047, 64]] as const;
   for (const [rows, K, G] of sizes) {
-    it(`rows=${rows} K=${K} G=${G}: w* exact, |w − q·s| ≤ |s| (≤ |s|/2 inside the code range), rel RMS < 0.1`, () => {
+    it(`rows=${rows} K=${K} G=${G}: w* exact, |w − q·s| ≤ |s| (≤ |s|/2 inside the code range), ` +
+      'rel RMS < 0.1', () => {
       const w = randomF32(rows * K, rows * K + G, 2);
       const { packed, scales } = quantizeRows4(w, rows, K, G);
       expect(packed.length).toBe(rows * packedRowBytes4(K));
@@ -85,7 +86,8 @@ describe('4-bit scheme and the checks that name the tensor', () => {
     expect(() => parseScheme({ quantization: 'int4-asym-g32' })).toThrow(/unsupported quantization scheme/);
   });
 
-  it('accepts U8 [out, ceil(in/2)] + F16 [out, groups]; refuses a truncated packed tensor, I8, a wrong scale count', () => {
+  it('accepts U8 [out, ceil(in/2)] + F16 [out, groups]; ' +
+    'refuses a truncated packed tensor, I8, a wrong scale count', () => {
     const okS = { shape: [6, 4], dtype: 'F16' };
     expect(quantMatrixProblem(tensors({ shape: [6, 50], dtype: 'U8' }, okS), 'l.weight', shape, scheme))
       .toBeUndefined();

@@ -9,7 +9,8 @@ import { toFloat32 } from '../../src/weights/dtype';
 import { bf16BitsToF32, f16BitsToNumber, f32ToBf16Bits } from '../../src/weights/half';
 import { writeSafetensors, type ByteSink } from '../../src/weights/safetensors-writer';
 import {
-  checkpointScheme, dequantizeRows, groupsOf, isQuantizable, padRows, parseScheme, quantizeActivations, quantizeCheckpoint, quantizeRows,
+  checkpointScheme, dequantizeRows, groupsOf, isQuantizable, padRows, parseScheme, quantizeActivations,
+  quantizeCheckpoint, quantizeRows,
   roundEven, SCALE_SUFFIX, schemeMetadata,
 } from '../../src/weights/quant';
 import { randomF32 } from '../helpers/gpu';
@@ -74,7 +75,8 @@ describe('activation quantisation (W8A8 reference)', () => {
 
 describe('scheme metadata and tensor selection', () => {
   it('round-trips the metadata and rejects unknown schemes', () => {
-    expect(parseScheme(schemeMetadata(64))).toEqual({ name: 'int8-sym-g64', bits: 8, groupSize: 64, scaleDtype: 'F16' });
+    expect(parseScheme(schemeMetadata(64)))
+      .toEqual({ name: 'int8-sym-g64', bits: 8, groupSize: 64, scaleDtype: 'F16' });
     expect(parseScheme({ format: 'pt' })).toBeNull();
     expect(parseScheme(null)).toBeNull();
     expect(() => parseScheme({ quantization: 'int4-g32' })).toThrow(/unsupported/);
@@ -121,13 +123,17 @@ describe('quantizeCheckpoint', () => {
     const sink = new MemorySink();
     const seen: string[] = [];
     // 1000-byte chunks: several row chunks per matrix.
-    const summary = await quantizeCheckpoint(ckpt, sink, { groupSize: 32, chunkBytes: 1000, onTensor: (p) => seen.push(p.name) });
+    const summary = await quantizeCheckpoint(ckpt, sink, {
+      groupSize: 32, chunkBytes: 1000, onTensor: (p) => seen.push(p.name),
+    });
     expect(summary).toMatchObject({ scheme: 'int8-sym-g32', tensors: 4, quantized: 2 });
     expect(seen).toHaveLength(4);
 
     const out = await Checkpoint.open(new FileMapProvider([['model.safetensors', new Blob([sink.bytes()])]]));
     expect(checkpointScheme(out)).toEqual({ name: 'int8-sym-g32', bits: 8, groupSize: 32, scaleDtype: 'F16' });
-    expect(out.files.get('model.safetensors')!.metadata).toMatchObject({ format: 'pt', quantization: 'int8-sym-g32', group_size: '32', quantized_from: 'BF16' });
+    expect(out.files.get('model.safetensors')!.metadata).toMatchObject({
+      format: 'pt', quantization: 'int8-sym-g32', group_size: '32', quantized_from: 'BF16',
+    });
     expect([...out.tensors.keys()]).toEqual([
       'model.layers.0.mlp.fc.weight', `model.layers.0.mlp.fc.weight${SCALE_SUFFIX}`, 'model.layers.0.mlp.fc.bias',
       'model.embed_tokens.weight', `model.embed_tokens.weight${SCALE_SUFFIX}`, 'model.conv.weight',
@@ -139,7 +145,8 @@ describe('quantizeCheckpoint', () => {
     expect(Array.from(await out.read('model.conv.weight'))).toEqual(Array.from(bf(conv)));
     const want = quantizeRows(bf16BitsToF32(f32ToBf16Bits(fc)), 40, 80, 32);
     expect(new Int8Array((await out.read('model.layers.0.mlp.fc.weight')).buffer)).toEqual(want.q);
-    expect(new Uint16Array((await out.read(`model.layers.0.mlp.fc.weight${SCALE_SUFFIX}`)).buffer)).toEqual(want.scales);
+    expect(new Uint16Array((await out.read(`model.layers.0.mlp.fc.weight${SCALE_SUFFIX}`)).buffer))
+      .toEqual(want.scales);
     const deq = dequantizeRows(want.q, want.scales, 40, 80, 32);
     expect(Math.max(...deq.map((v, i) => Math.abs(v - toFloat32(bf(fc), 'BF16')[i])))).toBeLessThan(0.1 / 127);
 
