@@ -25,7 +25,8 @@ describe('CLI output per segment (demo model, vad segmenter)', () => {
   beforeAll(async () => {
     const parts: Float32Array[] = [randomF32(16000, 1, 0.002)]; // faint noise between the utterances
     for (const [i, name] of CLIPS.entries()) {
-      parts.push((await decodeAudio(readFileSync(join(SAMPLES, name)), name)).samples, randomF32(31 * 16000, 2 + i, 0.002));
+      const clip = (await decodeAudio(readFileSync(join(SAMPLES, name)), name)).samples;
+      parts.push(clip, randomF32(31 * 16000, 2 + i, 0.002));
     }
     const samples = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
     parts.reduce((at, p) => (samples.set(p, at), at + p.length), 0);
@@ -54,7 +55,8 @@ describe('CLI output per segment (demo model, vad segmenter)', () => {
     expect(run('txt')).toBe(texts.map((t) => `${t}\n`).join(''));
     const srt = run('srt');
     expect(srt.match(/^\d+\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n/gm)).toHaveLength(CLIPS.length);
-    expect(srt.startsWith(`1\n${formatTimestamp(lines[0].start, ',')} --> ${formatTimestamp(lines[0].end, ',')}\n`)).toBe(true);
+    const [start, end] = [formatTimestamp(lines[0].start, ','), formatTimestamp(lines[0].end, ',')];
+    expect(srt.startsWith(`1\n${start} --> ${end}\n`)).toBe(true);
     expect(srt.split('\n\n').filter((cue) => cue.trim()).map((cue) => cue.split('\n')[2])).toEqual(texts);
     const vtt = run('vtt');
     expect(vtt.startsWith('WEBVTT\n\n')).toBe(true);

@@ -44,7 +44,8 @@ describe('ChunkPlanner', () => {
     expect(plan(probs(60, []))).toEqual([]);
   });
 
-  it('hysteresis: speech lasts while p stays above 0.35 (ends at the first quieter frame); a 200 ms blip is dropped', () => {
+  it('hysteresis: speech lasts while p stays above 0.35 (ends at the first quieter frame); a 200 ms blip is dropped',
+    () => {
     const p = probs(40, [[1, 3]]);
     p.fill(0.4, frames(3), frames(4)); // between the thresholds: still speech
     p.fill(0.9, frames(30), frames(30.2)); // 200 ms blip: shorter than 250 ms
@@ -55,7 +56,8 @@ describe('ChunkPlanner', () => {
     expect(plan(probs(10, [[1, 5]], 0.4))).toEqual([]);
   });
 
-  it('closes a chunk in the pause before speech that would take it past 30 s; pads meet in the middle of a short pause', () => {
+  it('closes a chunk in the pause before speech that would take it past 30 s; pads meet in the middle of a short pause',
+    () => {
     const speech: [number, number][] = [[1, 12], [12.15, 25.5], [25.65, 40], [41, 54], [60, 62]];
     const c = plan(probs(90, speech));
     expect(c.length).toBe(3);
@@ -74,7 +76,8 @@ describe('ChunkPlanner', () => {
     }
   });
 
-  it('cuts a single speech run longer than 30 s once, at its quietest frame, the pieces meeting without padding', () => {
+  it('cuts a single speech run longer than 30 s once, at its quietest frame, the pieces meeting without padding',
+    () => {
     const p = probs(50, [[2, 47]]);
     p[frames(25)] = 0.55; // the quietest frame of the run's allowed span (still speech)
     const c = plan(p);

@@ -86,7 +86,8 @@ describe('segmenter vad and transcribeStream (demo model)', () => {
     }
     expect(prefill).not.toHaveBeenCalled();
     // The same audio with segmenter 'fixed' does run it (the spy sees it).
-    await asr.transcribe({ samples: new Float32Array(16000 * 2), sampleRate: 16000 }, { segmenter: 'fixed', maxNewTokens: 2 });
+    const silence = { samples: new Float32Array(16000 * 2), sampleRate: 16000 };
+    await asr.transcribe(silence, { segmenter: 'fixed', maxNewTokens: 2 });
     expect(prefill).toHaveBeenCalled();
   });
 

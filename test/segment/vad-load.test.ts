@@ -40,7 +40,7 @@ describe('VAD weights at load', () => {
     });
   });
 
-  it('the option is checked; an engine loaded without VAD weights refuses segmenter vad, naming the way out', async () => {
+  it('the option is checked; an engine without VAD weights refuses segmenter vad, naming the way out', async () => {
     await expect(GlmAsr.load(TINY, { vad: 42 as never })).rejects.toMatchObject({ name: 'OptionError', option: 'vad' });
     const engine = await Engine.load(new NodeFolderProvider(TINY), { gpu: await testGpu(), precision: 'f32' });
     try {

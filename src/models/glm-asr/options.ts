@@ -79,7 +79,8 @@ export function checkLoadOptions(source: unknown, options: unknown): void {
   const isVadFiles = (v: Record<string, unknown>) => typeof v.config === 'string' && v.weights instanceof Uint8Array;
   if (o.vad !== undefined && !isProvider(o.vad) && !(typeof o.vad === 'object' && o.vad !== null &&
     isVadFiles(o.vad as Record<string, unknown>))) {
-    throw new OptionError('vad', `must be a FileProvider or { config: string, weights: Uint8Array }, got ${show(o.vad)}`);
+    const what = 'a FileProvider or { config: string, weights: Uint8Array }';
+    throw new OptionError('vad', `must be ${what}, got ${show(o.vad)}`);
   }
 }
 

@@ -25,13 +25,14 @@ import { checkpointScheme } from '../../weights/quant';
 import { loadGlmAsrConfig, validateAgainstTensors, type GlmAsrConfig } from './config';
 import { Decoder } from './decoder';
 import {
-  audioArgument, checkLoadOptions, checkTranscribeOptions, OptionError, type AudioBlocks, type AudioInput, type SegmenterKind,
+  audioArgument, checkLoadOptions, checkTranscribeOptions, OptionError, type AudioBlocks, type AudioInput,
+  type SegmenterKind,
 } from './options';
 import { ChunkPlanner, type SpeechChunk } from './segments';
 import { encodeAudio, encoderFrames, encoderWindowBatch, type EncoderTaps } from './encoder';
 import { loadWeights, schemePrecision, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
 
-/** Most speech chunks encoded together: the pooled buffers of the largest batch stay, so this bounds the working set. */
+/** Most speech chunks encoded together: the largest batch's pooled buffers stay, so this bounds the working set. */
 const VAD_BATCH_CHUNKS = 8;
 
 export interface LoadOptions {
@@ -155,7 +156,9 @@ export class GlmAsr {
     readonly vad?: SileroVad,
   ) {
     const fe = config.frontEnd;
-    this.mel = new LogMelSpectrogram({ sampleRate: fe.sampleRate, nFft: fe.nFft, hopLength: fe.hopLength, nMels: fe.melBins });
+    this.mel = new LogMelSpectrogram({
+      sampleRate: fe.sampleRate, nFft: fe.nFft, hopLength: fe.hopLength, nMels: fe.melBins,
+    });
   }
 
   /**
@@ -238,11 +241,12 @@ export class GlmAsr {
     const fe = this.config.frontEnd;
 
     options.onProgress?.({ stage: 'decode-audio', done: 0, total: 1 });
-    const samples = 'bytes' in input ? (await decodeAudio(input.bytes, name, { signal: options.signal })).samples : input.samples;
+    const samples = 'bytes' in input
+      ? (await decodeAudio(input.bytes, name, { signal: options.signal })).samples : input.samples;
     timings.decodeAudio = performance.now() - t0;
     const durationSec = samples.length / fe.sampleRate;
     if (this.audioTokens(samples.length) === 0) {
-      // Below one audio token (6 hops + 1 sample: 961 at 16 kHz) the model sees no audio: refuse rather than invent text.
+      // Below one audio token (6 hops + 1 sample: 961 at 16 kHz) the model sees no audio: refuse, do not invent text.
       const minMs = this.minAudioSeconds * 1000;
       throw new RangeError(`${name}: audio is too short (${(durationSec * 1000).toFixed(1)} ms); ` +
         `GLM-ASR needs at least ${minMs.toFixed(1)} ms`);
@@ -403,7 +407,9 @@ export class GlmAsr {
     const budget = Math.min(maxNewTokens, decoder.maxSeq - decoder.length + 1);
     const { signal, lengthPenalty = 1, earlyStopping } = options;
     if (beams === 1) {
-      const r = await greedy(model, { maxNewTokens: budget, eosTokenIds, signal, onToken: (tok, i) => onToken(tok, i, budget) });
+      const r = await greedy(model, {
+        maxNewTokens: budget, eosTokenIds, signal, onToken: (tok, i) => onToken(tok, i, budget),
+      });
       if (r.finishReason === 'aborted') signal?.throwIfAborted();
       return { tokens: r.tokens, eosToken: r.eosToken, sumLogprobs: NaN, length: 0 };
     }
@@ -479,7 +485,9 @@ export class GlmAsr {
     const audioEmb = gpu.tensor('audio.embeddings', [W * perWindow, cfg.decoder.hidden], 'f32');
     if (o.taps?.mel) rec.copy(melGpu, o.taps.mel);
     const batch = encoderWindowBatch(cfg, gpu.caps.maxStorageBindingBytes);
-    if (o.taps && batch < W) throw new RangeError(`taps need all ${W} windows in one encoder batch (at most ${batch} fit)`);
+    if (o.taps && batch < W) {
+      throw new RangeError(`taps need all ${W} windows in one encoder batch (at most ${batch} fit)`);
+    }
     for (let w0 = 0; w0 < W; w0 += batch) {
       const n = Math.min(batch, W - w0);
       const mel = n === W ? melGpu : melGpu.rows(w0, n);
@@ -505,7 +513,8 @@ export class GlmAsr {
     const T = ids.ids.length;
     const maxSeq = Math.min(T + o.maxNewTokens, cfg.decoder.maxPositions);
     if (T >= maxSeq) {
-      throw new RangeError(`the prompt (${T} tokens) leaves no room to generate within ${cfg.decoder.maxPositions} positions`);
+      const limit = cfg.decoder.maxPositions;
+      throw new RangeError(`the prompt (${T} tokens) leaves no room to generate within ${limit} positions`);
     }
     const idsGpu = gpu.upload('prompt.ids', Uint32Array.from(ids.ids), [T], 'u32');
     const promptEmb = gpu.tensor('prompt.embeddings', [T, cfg.decoder.hidden], 'f32');
@@ -600,7 +609,9 @@ export class GpuSearchModel implements SearchModel {
     if (this.lseIdx) topK(rec, logits, this.lseIdx, values, { k: 1, logSoftmax: true, label: 'argmax.logprob' });
     rec.submit();
     const read = await this.gpu.readU32(this.best, this.lseIdx ? this.maxRows + rows : rows);
-    if (this.lseIdx) this.lastLogprobs = new Float32Array(read.buffer, read.byteOffset + this.maxRows * 4, rows).slice();
+    if (this.lseIdx) {
+      this.lastLogprobs = new Float32Array(read.buffer, read.byteOffset + this.maxRows * 4, rows).slice();
+    }
     return Int32Array.from(read.subarray(0, rows));
   }
 
