@@ -135,6 +135,16 @@ describe('segmenter vad and transcribeStream (demo model)', () => {
     await expect(asr.transcribe(audio, { audioBlocks: 2 as never })).rejects.toMatchObject({ option: 'audioBlocks' });
   });
 
+  it('beam search: the same avgLogprob as greedy when both choose the same tokens, whatever lengthPenalty', async () => {
+    const clip = { samples: recording.subarray(0, Math.round((offsets[0][1] + 1) * 16000)), sampleRate: 16000 };
+    const greedy = (await asr.transcribe(clip)).segments[0];
+    for (const lengthPenalty of [1, 0.5]) {
+      const beam = (await asr.transcribe(clip, { beams: 2, lengthPenalty })).segments[0];
+      expect(beam.tokens).toEqual(greedy.tokens);
+      expect(Math.abs(beam.avgLogprob! - greedy.avgLogprob!)).toBeLessThan(1e-5);
+    }
+  });
+
   it("greedy log-probabilities equal a CPU log-softmax of the decoder's logits", async () => {
     const fe = asr.config.frontEnd;
     const samples = new Float32Array(fe.nSamples);
