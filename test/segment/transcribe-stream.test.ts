@@ -135,7 +135,7 @@ describe('segmenter vad and transcribeStream (demo model)', () => {
     await expect(asr.transcribe(audio, { audioBlocks: 2 as never })).rejects.toMatchObject({ option: 'audioBlocks' });
   });
 
-  it('beam search: the same avgLogprob as greedy when both choose the same tokens, whatever lengthPenalty', async () => {
+  it('beam search: the same avgLogprob as greedy on the same tokens, whatever lengthPenalty', async () => {
     const clip = { samples: recording.subarray(0, Math.round((offsets[0][1] + 1) * 16000)), sampleRate: 16000 };
     const greedy = (await asr.transcribe(clip)).segments[0];
     for (const lengthPenalty of [1, 0.5]) {
