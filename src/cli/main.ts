@@ -3,7 +3,7 @@
  * The `glm-asr` command.
  *
  *   glm-asr transcribe FILE... --model DIR|ORG/NAME [--segmenter vad|fixed] [--beams N] [--max-new-tokens N]
- *                     [--precision auto|f32|f16|int8] [--format txt|json|jsonl|srt|vtt] [--quiet]
+ *                     [--precision auto|f32|f16|int8|int4] [--format txt|json|jsonl|srt|vtt] [--quiet]
  *   glm-asr eval MANIFEST --model DIR|ORG/NAME [transcribe's model options] [--format txt|json]
  *   glm-asr download ORG/NAME[@REVISION]
  *   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
@@ -29,14 +29,15 @@ import { srtCue, verboseSegment, VTT_HEADER, vttCue } from '../formats';
 
 const USAGE = `Usage:
   glm-asr transcribe FILE... --model DIR|ORG/NAME [options]
-      --beams N              beam search with N beams, 1..64 (default 1: greedy)
-      --max-new-tokens N     most tokens generated per segment (default 500)
-      --max-input-mb N       largest input read, in MiB (default 1024); FILE may be a pipe (e.g. <(sox ...))
       --segmenter S          vad: speech chunks of at most 30 s found by the VAD, one segment each (default);
                              fixed: 30 s windows, up to 21 per prompt
       --audio-blocks B       fixed windows in one prompt: single (default) | per-window audio blocks
-      --precision P          weight storage: auto | f32 | f16 | int8 (default auto; int8 needs a checkpoint
-                             made by "npm run quantize", which auto picks)
+      --beams N              beam search with N beams, 1..64 (default 1: greedy)
+      --max-new-tokens N     most tokens generated per segment (default 500)
+      --max-input-mb N       largest input read, in MiB (default 1024); FILE may be a pipe (e.g. <(sox ...))
+      --precision P          weight storage: auto | f32 | f16 | int8 | int4 (default auto: an INT8 or 4-bit
+                             checkpoint made by "npm run quantize" loads as such; int4 on a float checkpoint
+                             quantises it at load; int8 needs an INT8 checkpoint)
       --format F             txt | json | jsonl | srt | vtt (default txt); txt, jsonl, srt and vtt print each
                              segment as soon as it is done (jsonl: one object per segment); json prints one
                              object per file per line
@@ -90,6 +91,8 @@ async function transcribeCommand(args: string[]): Promise<number> {
       model: { type: 'string' },
       beams: { type: 'string', default: '1' },
       'max-new-tokens': { type: 'string', default: '500' },
+      segmenter: { type: 'string', default: 'vad' },
+      'audio-blocks': { type: 'string', default: 'single' },
       'max-input-mb': { type: 'string', default: '1024' },
       precision: { type: 'string', default: 'auto' },
       format: { type: 'string', default: 'txt' },
@@ -97,8 +100,6 @@ async function transcribeCommand(args: string[]): Promise<number> {
     },
   });
   if (!values.model) throw new UsageError('--model is required');
-      segmenter: { type: 'string', default: 'vad' },
-      'audio-blocks': { type: 'string', default: 'single' },
   if (!positionals.length) throw new UsageError('no audio files given');
   // Every option is checked here, before the model loads; the upper bound of --max-new-tokens is the model's
   // decoder length, which transcribe checks.
@@ -123,6 +124,8 @@ async function transcribeCommand(args: string[]): Promise<number> {
         const out = new SegmentPrinter(file, format, files.length > 1);
         const events = asr.transcribeStream(bytes, {
           name: file,
+          segmenter,
+          audioBlocks,
           beams,
           maxNewTokens,
           onProgress: (p) => {
@@ -130,8 +133,6 @@ async function transcribeCommand(args: string[]): Promise<number> {
             progress.bar(`${basename(file)} ${p.stage}`, Math.round(p.done), Math.round(p.total), unit);
           },
         });
-          segmenter,
-          audioBlocks,
         for await (const e of events) {
           if (e.type === 'segment-end') {
             progress.done();
