@@ -25,7 +25,8 @@ describe('adapter', () => {
     { cwd: REPO, encoding: 'utf8', env: { ...process.env, VK_ICD_FILENAMES: icd,
       VK_DRIVER_FILES: icd }, timeout: 60_000 });
     expect(r.stdout).toContain('ERROR: No WebGPU adapter is available');
-    expect(r.stdout).toContain('scripts/setup.sh');
+    expect(r.stdout).toContain('npx glm-asr setup');
+    expect(r.stdout).toContain('npx glm-asr doctor');
     expect(r.stdout).toContain('VK_ICD_FILENAMES');
   });
 
