@@ -289,6 +289,8 @@ function transcribeOnServer(audio, onPhase) {
   form.append('file', audio.blob, audio.name);
   form.append('model', state.model);
   form.append('response_format', 'verbose_json');
+  // The in-browser mode has no VAD weights yet (src/web/engine.ts): both modes use fixed 30 s windows, so they agree.
+  form.append('segmenter', 'fixed');
   const beams = Number(els.beams.value);
   if (Number.isInteger(beams) && beams > 1) form.append('beams', String(beams));
 
