@@ -289,8 +289,6 @@ function transcribeOnServer(audio, onPhase) {
   form.append('file', audio.blob, audio.name);
   form.append('model', state.model);
   form.append('response_format', 'verbose_json');
-  // The in-browser mode has no VAD weights yet (src/web/engine.ts): both modes use fixed 30 s windows, so they agree.
-  form.append('segmenter', 'fixed');
   const beams = Number(els.beams.value);
   if (Number.isInteger(beams) && beams > 1) form.append('beams', String(beams));
 
@@ -459,7 +457,8 @@ function showResult(result, name, secs, where) {
   els.resultText.textContent = result.text || '';
   const dur = typeof result.duration === 'number' ? `${clock(result.duration)} of audio · ` : '';
   const model = where === 'browser'
-    ? `in this browser · ${result.model || 'local model'}`
+    ? `in this browser · ${result.model || 'local model'}` +
+      (result.segmenter === 'fixed' ? ' · fixed 30 s windows (the VAD weights could not be fetched)' : '')
     : `on the server · ${state.model}`;
   els.resultMeta.textContent = `${dur}${secs.toFixed(1)} s · ${model}`;
   // The generated token ids, when known (in-browser mode; one-segment server results), for tools and tests.

@@ -60,6 +60,13 @@ function currentSource() {
   return { key: `url:${url}`, source: { kind: 'url', url, headers }, label: url };
 }
 
+/** The server's VAD weights folder (same origin, so the key may go with it); the engine checks it is there. */
+function vadSource() {
+  const key = apiKey();
+  const headers = key ? { Authorization: `Bearer ${key}` } : {};
+  return { url: new URL('vad/silero-vad-v5/', location.href).href, headers };
+}
+
 function apiKey() {
   const typed = els.apiKey && els.apiKey.value.trim();
   if (typed) return typed;
@@ -92,7 +99,8 @@ function describeLoaded(m) {
     provider: 'from the given files',
   }[m.from];
   const took = `${(m.loadMs / 1000).toFixed(1)} s`;
-  return `Loaded ${m.name} (${how}) in ${took} · ${m.precision} weights, ${bytes(m.gpuBytes)} on ${m.adapter}.`;
+  const cut = m.segmenter === 'vad' ? 'VAD segmentation' : 'fixed 30 s windows (no VAD weights)';
+  return `Loaded ${m.name} (${how}) in ${took} · ${m.precision} weights, ${bytes(m.gpuBytes)} on ${m.adapter} · ${cut}.`;
 }
 
 async function refreshCacheInfo() {
@@ -133,6 +141,7 @@ async function ensureLoaded({ signal, onProgress } = {}) {
   const started = performance.now();
   loading = engine
     .load(sel.source, {
+      vad: vadSource(),
       signal,
       onProgress: (p) => {
         const frac = p.total > 0 ? Math.min(1, p.done / p.total) : 0;

@@ -1,13 +1,15 @@
 /**
  * Files the server hands out: the web page (`/`, `/<name>`), the browser bundle
  * (`/glm-asr.browser.js`) and, for the page's in-browser mode, the checkpoint's files
- * (`/models/<id>/<file>`, key required when one is set, Range requests supported).
+ * (`/models/<id>/<file>`) and the package's VAD weights (`/vad/silero-vad-v5/<file>`), both with the key
+ * required when one is set and Range requests supported.
  * Only plain names from fixed lists or patterns are served, so no path can leave its folder.
  */
 import { createReadStream, existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { shippedVadFolder } from '../models/glm-asr/node';
 import { requireKey } from './access';
 import { BROWSER_BUNDLE, clip, type ServerContext } from './context';
 import { ApiError, notFound, sendError } from './errors';
@@ -39,6 +41,10 @@ export const MODEL_FILE_NAME = new RegExp(
     '|tokenizer\\.json|tokenizer_config\\.json|special_tokens_map\\.json|chat_template\\.jinja|chat_template\\.json' +
     '|model\\.safetensors|model\\.safetensors\\.index\\.json|model-\\d{5}-of-\\d{5}\\.safetensors)$',
 );
+
+/** The files of the package's VAD folder the VAD route serves. */
+export const VAD_ROUTE = '/vad/silero-vad-v5/';
+const VAD_FILES = new Set(['config.json', 'model.safetensors', 'LICENSE']);
 
 const MODEL_FILE_TYPES: Record<string, string> = {
   json: 'application/json; charset=utf-8',
@@ -101,17 +107,19 @@ async function sendStatic(reply: FastifyReply, name: string, root: string | null
   return reply.type(type).send(body);
 }
 
-/** One file of the served checkpoint folder, whole or one byte range; HEAD sends the headers only. */
-async function sendModelFile(
-  modelDir: string,
+/**
+ * One file of a served folder, whole or one byte range; HEAD sends the headers only.
+ * `file` is null when the caller's list does not have it; `label` names the request in the 404.
+ */
+async function sendFolderFile(
+  dir: string,
   request: FastifyRequest,
   reply: FastifyReply,
-  id: string,
+  label: string,
   file: string | null,
 ): Promise<FastifyReply> {
-  const label = `models/${clip(id, 60)}/${clip(file ?? '', 100)}`;
-  if (!file || !MODEL_FILE_NAME.test(file)) return sendError(reply, notFound(label));
-  const path = join(modelDir, file);
+  if (!file) return sendError(reply, notFound(label));
+  const path = join(dir, file);
   let size: number;
   let mtimeMs: number;
   try {
@@ -130,7 +138,7 @@ async function sendModelFile(
     .header('last-modified', new Date(mtimeMs).toUTCString())
     .header('cache-control', 'no-cache')
     .header('x-content-type-options', 'nosniff')
-    .type(MODEL_FILE_TYPES[ext] ?? 'application/octet-stream');
+    .type(MODEL_FILE_TYPES[ext] ?? (file === 'LICENSE' ? 'text/plain; charset=utf-8' : 'application/octet-stream'));
   if (request.headers['if-none-match'] === etag) return reply.code(304).send();
   const ifRange = request.headers['if-range'];
   const range = ifRange !== undefined && ifRange !== etag ? null : parseRange(request.headers.range, size);
@@ -148,22 +156,51 @@ async function sendModelFile(
   return reply.send(createReadStream(path, { start, end }));
 }
 
-/** The checkpoint's files at /models/<id>/<file> (when a model folder is offered). */
+/** The package's VAD folder, or null when this installation has none (then there is no VAD route). */
+function vadFolderOrNull(): string | null {
+  try {
+    return shippedVadFolder();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The checkpoint's files at /models/<id>/<file> (when a model folder is offered) and the VAD weights at
+ * /vad/silero-vad-v5/<file>, which the page's in-browser mode loads for the 'vad' segmenter, as the server uses.
+ */
 export const modelFilesPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   const { modelDir, modelSlug } = ctx;
-  if (!modelDir || !modelSlug) return;
+  const vadDir = vadFolderOrNull();
   // HEAD is its own route: fastify's automatic one would read the whole file to discard it.
   for (const method of ['GET', 'HEAD'] as const) {
-    app.route<{ Params: { id: string; file: string } }>({
-      method,
-      url: '/models/:id/:file',
-      exposeHeadRoute: false,
-      preParsing: requireKey(ctx),
-      handler: (request, reply) => {
-        const { id, file } = request.params;
-        return sendModelFile(modelDir, request, reply, id, id === modelSlug ? file : null);
-      },
-    });
+    if (modelDir && modelSlug) {
+      app.route<{ Params: { id: string; file: string } }>({
+        method,
+        url: '/models/:id/:file',
+        exposeHeadRoute: false,
+        preParsing: requireKey(ctx),
+        handler: (request, reply) => {
+          const { id, file } = request.params;
+          const label = `models/${clip(id, 60)}/${clip(file, 100)}`;
+          const known = id === modelSlug && MODEL_FILE_NAME.test(file);
+          return sendFolderFile(modelDir, request, reply, label, known ? file : null);
+        },
+      });
+    }
+    if (vadDir) {
+      app.route<{ Params: { file: string } }>({
+        method,
+        url: `${VAD_ROUTE}:file`,
+        exposeHeadRoute: false,
+        preParsing: requireKey(ctx),
+        handler: (request, reply) => {
+          const { file } = request.params;
+          const label = `${VAD_ROUTE.slice(1)}${clip(file, 100)}`;
+          return sendFolderFile(vadDir, request, reply, label, VAD_FILES.has(file) ? file : null);
+        },
+      });
+    }
   }
 };
 

@@ -40,11 +40,18 @@ export interface LoadedModel {
   /** The WebGPU adapter, e.g. "google swiftshader". */
   adapter: string;
   loadMs: number;
+  /** 'vad' when the VAD weights were loaded; 'fixed' (30 s windows) when they could not be fetched. */
+  segmenter: 'vad' | 'fixed';
 }
 
 export interface EngineLoadOptions {
   /** Weight storage; default 'auto' (f16 where the adapter has shader-f16 and is not a CPU adapter). */
   precision?: WeightPrecision | 'auto';
+  /**
+   * Folder URL of the Silero VAD weights (the server's /vad/silero-vad-v5/). When it is missing or
+   * cannot be read, transcriptions use fixed 30 s windows and `LoadedModel.segmenter` says 'fixed'.
+   */
+  vad?: { url: string; headers?: Record<string, string> };
   signal?: AbortSignal;
   onProgress?: (p: EngineProgress) => void;
 }
@@ -65,6 +72,21 @@ export interface BrowserTranscription extends VerboseJson {
   /** The model's name (its folder URL or folder name). */
   model: string;
   timings: Transcription['timings'];
+  /** How the audio was cut: see `LoadedModel.segmenter`. */
+  segmenter: LoadedModel['segmenter'];
+}
+
+/** The page's fetch, called as a plain function: a provider calling its own `fetchFn` would be an illegal invocation. */
+const pageFetch: typeof fetch = (input, init) => globalThis.fetch(input, init);
+
+/** The VAD folder as a provider when its config.json can be fetched, else undefined (fixed windows then). */
+async function reachableVad(url: string, headers?: Record<string, string>): Promise<FileProvider | undefined> {
+  try {
+    const vad = new UrlFolderProvider(url, { headers, fetch: pageFetch });
+    return (await vad.exists('config.json')) ? vad : undefined;
+  } catch {
+    return undefined; // not served here (network error, HTTP error): the model still works with fixed windows
+  }
 }
 
 /**
@@ -148,7 +170,7 @@ export class BrowserEngine {
         downloadedBytes = opened.downloadedBytes;
         from = opened.fromCache ? 'cache' : 'network';
       } else {
-        provider = new UrlFolderProvider(url, { headers: source.headers });
+        provider = new UrlFolderProvider(url, { headers: source.headers, fetch: pageFetch });
         from = 'url-ranged';
       }
     } else if (source.kind === 'files') {
@@ -168,7 +190,10 @@ export class BrowserEngine {
     }
     if (signal?.aborted) throw abortError(signal);
 
+    const vad = options.vad ? await reachableVad(options.vad.url, options.vad.headers) : undefined;
+    if (signal?.aborted) throw abortError(signal);
     const asr = await GlmAsr.load(provider, {
+      vad,
       precision: options.precision ?? 'auto',
       onProgress: (p) => onProgress?.({ stage: 'load', done: p.bytesDone, total: p.bytesTotal }),
     });
@@ -186,6 +211,7 @@ export class BrowserEngine {
       precision: asr.weights.precision,
       adapter: [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') || 'unknown adapter',
       loadMs: performance.now() - t0,
+      segmenter: vad ? 'vad' : 'fixed',
     };
     // A lost device (driver reset, tab in the background for long on some systems) cannot be reused.
     void asr.gpu.device.lost.then(() => {
@@ -206,22 +232,21 @@ export class BrowserEngine {
       await this.whenLoaded();
       const asr = this.asr;
       if (!asr || !this.info) throw new Error('No model is loaded: load one first.');
-      const model = this.info.name;
+      const { name: model, segmenter } = this.info;
       options.signal?.throwIfAborted();
       const bytes = audio instanceof Uint8Array ? audio : new Uint8Array(await audio.arrayBuffer());
       const beams = options.beams ?? 1;
       if (beams > asr.maxBeams) throw new RangeError(`In this browser at most ${asr.maxBeams} beams are available; ` +
         `${beams} were asked for.`);
       const t = await asr.transcribe(bytes, {
-        // The page does not load the VAD weights yet: fixed 30 s windows (one segment per 630 s).
-        segmenter: 'fixed',
+        segmenter,
         name: options.name,
         signal: options.signal,
         beams,
         maxNewTokens: options.maxNewTokens,
         onProgress: (p) => options.onProgress?.(p),
       });
-      return { ...toVerboseJson(t), tokens: t.tokens, model, timings: t.timings };
+      return { ...toVerboseJson(t), tokens: t.tokens, model, timings: t.timings, segmenter };
     };
     const job = this.tail.then(run, run);
     this.tail = job.catch(() => undefined);

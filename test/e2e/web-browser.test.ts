@@ -2,10 +2,12 @@
  * The web page in a real browser against the real server with the real (tiny golden) model:
  *
  * - in-browser mode: headless Chromium loads the browser bundle, downloads the checkpoint from the server's
- *   model route into Cache Storage, transcribes a clip on its WebGPU adapter (SwiftShader) and must return
- *   the PyTorch reference's greedy ids; after a reload the model loads from the cache with no request to the
- *   model route; "Clear cached model" empties the cache;
- * - server mode: the same clip uploaded through the page gives the same text;
+ *   model route into Cache Storage and the VAD weights from the VAD route, transcribes a clip on its WebGPU
+ *   adapter (SwiftShader) with VAD segmentation; after a reload the model loads from the cache with no request
+ *   to the model route; "Clear cached model" empties the cache; without the VAD route the page falls back to
+ *   fixed 30 s windows, says so, and returns the PyTorch reference's greedy ids (`golden`, fixed windows);
+ * - server mode: the same clip uploaded through the page gives the same text and ids (both VAD), and the API
+ *   with segmenter=fixed gives the golden ids;
  * - the model route: ranges, HEAD, known file names only.
  *
  * Screenshots: test-output/web-browser-mode.png, test-output/web-server-mode.png.
@@ -45,9 +47,11 @@ describe('web page with the real model (headless Chromium)', skipWhen(NO_CHROMIU
   let wav: Buffer;
   let golden: number[];
   let browserText = '';
+  let browserTokens: number[] = [];
   const bundleDir = mkdtempSync(join(tmpdir(), 'glm-asr-web-'));
 
   const modelRequests = () => logs.filter((l) => l.path.startsWith('/models/')).length;
+  const vadRequests = () => logs.filter((l) => l.path.startsWith('/vad/silero-vad-v5/') && l.status < 300).length;
 
   beforeAll(async () => {
     await buildWeb({ quiet: true, outDir: bundleDir, minify: false });
@@ -106,7 +110,7 @@ describe('web page with the real model (headless Chromium)', skipWhen(NO_CHROMIU
     };
   }
 
-  it('in-browser mode: downloads the model, caches it, transcribes with the reference ids', async () => {
+  it('in-browser mode: downloads the model and the VAD, caches the model, transcribes with VAD segments', async () => {
     const context = await browser.newContext({ viewport: { width: 900, height: 1000 } });
     const page = await context.newPage();
     const problems = watch(page);
@@ -124,12 +128,18 @@ describe('web page with the real model (headless Chromium)', skipWhen(NO_CHROMIU
     expect(downloads.every((l) => l.status === 200 || l.status === 404)).toBe(true);
     await expect.poll(() => page.textContent('#cache-status')).toMatch(/^Cached in this browser: \d+(\.\d)? (KB|MB)/);
 
+    expect(await page.textContent('#model-status')).toContain('VAD segmentation');
+    expect(vadRequests()).toBeGreaterThan(0);
+
     const r = await transcribeClip(page);
     expect(r.mode).toBe('browser');
-    expect(r.tokens).toEqual(golden);
+    expect(r.tokens.length).toBeGreaterThan(0);
     expect(r.text.length).toBeGreaterThan(0);
-    expect(await page.textContent('#result-meta')).toContain('in this browser');
+    const meta = await page.textContent('#result-meta');
+    expect(meta).toContain('in this browser');
+    expect(meta).not.toContain('fixed 30 s windows');
     browserText = r.text;
+    browserTokens = r.tokens;
     // the JSON download carries the ids too
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
     expect(dl.suggestedFilename()).toBe('funasr-sample.json');
@@ -151,7 +161,7 @@ describe('web page with the real model (headless Chromium)', skipWhen(NO_CHROMIU
     expect(await page.textContent('#cache-status')).toContain('Cached in this browser');
     // no "Load model" click this time: Transcribe loads the selected model first
     const again = await transcribeClip(page);
-    expect(again.tokens).toEqual(golden);
+    expect(again.tokens).toEqual(browserTokens);
     expect(await page.getAttribute('html', 'data-model-loaded')).toBe('cache');
     expect(await page.textContent('#model-status')).toContain('from the browser cache, no download');
     expect(modelRequests()).toBe(before);
@@ -174,6 +184,20 @@ describe('web page with the real model (headless Chromium)', skipWhen(NO_CHROMIU
     await context.close();
   });
 
+  it('in-browser mode without the VAD route: fixed 30 s windows, said in the result, the reference ids', async () => {
+    const context = await browser.newContext();
+    await context.route('**/vad/silero-vad-v5/**', (route) => route.abort());
+    const page = await context.newPage();
+    await openBrowserMode(page);
+    await page.click('#load-model-button');
+    await page.waitForSelector('html[data-model-loaded]', { timeout: 60_000 });
+    expect(await page.textContent('#model-status')).toContain('fixed 30 s windows (no VAD weights)');
+    const r = await transcribeClip(page);
+    expect(r.tokens).toEqual(golden);
+    expect(await page.textContent('#result-meta')).toContain('fixed 30 s windows (the VAD weights could not be');
+    await context.close();
+  });
+
   it('with an API key: the model route wants it, and the page sends it', async () => {
     const key = 'sk-web-test';
     const keyed = buildServer({
@@ -185,6 +209,9 @@ describe('web page with the real model (headless Chromium)', skipWhen(NO_CHROMIU
       const denied = await fetch(`${url}/models/tiny/config.json`);
       expect(denied.status).toBe(401);
       await denied.arrayBuffer();
+      const vadDenied = await fetch(`${url}/vad/silero-vad-v5/config.json`);
+      expect(vadDenied.status).toBe(401);
+      await vadDenied.arrayBuffer();
       const page = await browser.newPage();
       const problems = watch(page);
       await page.goto(url);
@@ -196,6 +223,7 @@ describe('web page with the real model (headless Chromium)', skipWhen(NO_CHROMIU
       await page.fill('#api-key', key);
       await page.click('#load-model-button');
       await expect.poll(() => page.getAttribute('html', 'data-model-loaded'), { timeout: 60_000 }).toBe('network');
+      expect(await page.textContent('#model-status')).toContain('VAD segmentation'); // the key went to /vad/ too
       expect(problems.filter((p) => !p.includes('401'))).toEqual([]);
       await page.close();
     } finally {
@@ -224,7 +252,7 @@ describe('web page with the real model (headless Chromium)', skipWhen(NO_CHROMIU
     }
   });
 
-  it('server mode: the upload flow gives the same text as the in-browser mode', async () => {
+  it('server mode: the upload flow gives the same text and ids as the in-browser mode (both VAD)', async () => {
     expect(browserText).not.toBe('');
     const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
     const problems = watch(page);
@@ -237,12 +265,24 @@ describe('web page with the real model (headless Chromium)', skipWhen(NO_CHROMIU
     const r = await transcribeClip(page);
     expect(r.mode).toBe('server');
     expect(r.text).toBe(browserText);
-    expect(r.tokens).toEqual(golden); // one segment: verbose_json carries the ids
+    expect(r.tokens).toEqual(browserTokens); // one segment: verbose_json carries the ids
     expect(logs.filter((l) => l.path === '/v1/audio/transcriptions' && l.status === 200).length).toBe(posts + 1);
     expect(await page.textContent('#result-meta')).toContain('on the server');
     await page.screenshot({ path: join(OUT, 'web-server-mode.png'), fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
+  });
+
+  it('the API with segmenter=fixed gives the reference ids (fixed 30 s windows)', async () => {
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(wav)], { type: 'audio/wav' }), 'funasr-sample.wav');
+    form.append('response_format', 'verbose_json');
+    form.append('segmenter', 'fixed');
+    const res = await fetch(`${base}/v1/audio/transcriptions`, { method: 'POST', body: form });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { segments: { tokens: number[] }[] };
+    expect(body.segments).toHaveLength(1);
+    expect(body.segments[0].tokens).toEqual(golden);
   });
 
   it('model route: ranges, HEAD, only the checkpoint files', async () => {
