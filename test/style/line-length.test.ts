@@ -8,16 +8,6 @@ const SOURCE_GLOBS = ['*.ts', '*.mjs', '*.js', '*.wgsl', '*.py', '*.sh'];
 /** Committed data, not hand-written source. */
 const EXCLUDED_DIRS = ['test/goldens/'];
 
-// being edited in this session: wrap, then remove
-const ALLOWED_LONG_LINES: readonly string[] = [
-  'src/models/glm-asr/options.ts',
-  'src/models/glm-asr/transcriber.ts',
-  'test/segment/cli-stream.test.ts',
-  'test/segment/planner.test.ts',
-  'test/segment/transcribe-stream.test.ts',
-  'test/segment/vad-load.test.ts',
-];
-
 const root = new URL('../../', import.meta.url);
 
 function trackedSources(): string[] {
@@ -45,12 +35,7 @@ describe('line length', () => {
   });
 
   it(`keeps every tracked source line at most ${MAX_LINE} characters`, () => {
-    const offenders = files.filter((f) => !ALLOWED_LONG_LINES.includes(f)).flatMap(longLines);
+    const offenders = files.flatMap(longLines);
     expect(offenders, `lines over ${MAX_LINE} characters; wrap them`).toEqual([]);
-  });
-
-  it('lists only allow-listed files that still exist and still have long lines', () => {
-    const stale = ALLOWED_LONG_LINES.filter((f) => !files.includes(f) || longLines(f).length === 0);
-    expect(stale, 'remove these from ALLOWED_LONG_LINES').toEqual([]);
   });
 });
