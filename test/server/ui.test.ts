@@ -67,6 +67,17 @@ describe('web page (headless Chromium)', skipWhen(NO_CHROMIUM), () => {
       if (m.type() === 'error' && !m.text().includes('401')) problems.push(`console: ${m.text()}`);
     });
 
+    // the upload's form fields (Playwright does not show multipart bodies that carry a Blob)
+    await page.addInitScript(() => {
+      const fields: string[] = [];
+      (window as unknown as { formFields: string[] }).formFields = fields;
+      const append = FormData.prototype.append;
+      FormData.prototype.append = function (this: FormData, ...args: Parameters<FormData['append']>) {
+        fields.push(args[0]);
+        return append.apply(this, args);
+      } as FormData['append'];
+    });
+
     await page.goto(srv.base);
     await page.waitForSelector('html[data-ready="true"]');
     await expect.poll(() => page.textContent('#server-status')).toContain('glm-asr-nano-2512');
@@ -90,6 +101,10 @@ describe('web page (headless Chromium)', skipWhen(NO_CHROMIUM), () => {
     expect(await page.isVisible('#cancel-button')).toBe(true);
     await page.waitForSelector('#result:not([hidden])');
     expect(await page.textContent('#result-text')).toBe(fakeText(wav));
+    // no segmenter field: the server's default, the VAD, as the in-browser mode uses (docs/web.md)
+    const fields = await page.evaluate(() => (window as unknown as { formFields: string[] }).formFields);
+    expect(fields).toContain('response_format');
+    expect(fields).not.toContain('segmenter');
     expect(await page.locator('#segments li').count()).toBe(2);
     expect(await page.textContent('#segments li:first-child time')).toBe('0:00.0 – 0:01.0');
     expect(await page.isHidden('#error')).toBe(true);
