@@ -45,6 +45,15 @@ export function integer(flag: string, value: string, min: number, max: number): 
   return n;
 }
 
+/** A number of seconds of at least `min` (the upper bound, if any, is the loaded model's: transcribe checks it). */
+export function seconds(flag: string, value: string, min: number): number {
+  const n = value.trim() === '' ? NaN : Number(value);
+  if (!Number.isFinite(n) || n < min) {
+    throw new UsageError(`${flag} must be a number of seconds ≥ ${min}, got "${value}"`);
+  }
+  return n;
+}
+
 export function oneOf<const T extends readonly string[]>(flag: string, value: string, allowed: T): T[number] {
   if (!allowed.includes(value)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
   return value;
@@ -143,6 +152,9 @@ export async function loadModel(
  */
 export function optionFlag(e: unknown): string | null {
   if (!(e instanceof OptionError)) return null;
-  const flag = e.option === 'maxNewTokens' ? '--max-new-tokens' : e.option === 'beams' ? '--beams' : e.option;
+  const flags: Record<string, string> = {
+    maxNewTokens: '--max-new-tokens', beams: '--beams', maxChunkSeconds: '--max-chunk-seconds',
+  };
+  const flag = flags[e.option] ?? e.option;
   return `${flag}: ${e.message}`;
 }

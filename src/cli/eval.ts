@@ -5,15 +5,18 @@
  * A file that cannot be read or decoded is reported and left out of the totals (exit 1); the others are done.
  */
 import { relative } from 'node:path';
+import { MIN_CHUNK_SECONDS } from '../models/glm-asr/config';
 import { AUDIO_BLOCKS, MAX_BEAMS, PRECISIONS, SEGMENTERS } from '../models/glm-asr/options';
 import { ManifestError, readManifest, type ManifestEntry } from '../eval/manifest';
 import { addCounts, errorRate, errors, score, type ErrorCounts, type Language } from '../eval/wer';
-import { EXIT, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, UsageError } from './common';
+import {
+  EXIT, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, seconds, UsageError,
+} from './common';
 
 export const EVAL_USAGE = `  glm-asr eval MANIFEST --model DIR|ORG/NAME [options]
       word and character error rates against reference texts; MANIFEST is a .json or .csv file or a folder of
-      audio files with a .txt beside each (docs/eval.md); --segmenter, --audio-blocks, --beams,
-      --max-new-tokens, --max-input-mb, --precision and --quiet as for transcribe
+      audio files with a .txt beside each (docs/eval.md); --segmenter, --max-chunk-seconds, --audio-blocks,
+      --beams, --max-new-tokens, --max-input-mb, --precision and --quiet as for transcribe
       --format F             txt | json (default txt): a row per file and the totals, or one JSON document`;
 
 interface Counts extends ErrorCounts {
@@ -52,6 +55,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       'max-new-tokens': { type: 'string', default: '500' },
       segmenter: { type: 'string', default: 'vad' },
       'audio-blocks': { type: 'string', default: 'single' },
+      'max-chunk-seconds': { type: 'string' },
       'max-input-mb': { type: 'string', default: '1024' },
       precision: { type: 'string', default: 'auto' },
       format: { type: 'string', default: 'txt' },
@@ -67,6 +71,9 @@ export async function evalCommand(args: string[]): Promise<number> {
   const format = oneOf('--format', values.format!, ['txt', 'json'] as const);
   const segmenter = oneOf('--segmenter', values.segmenter!, SEGMENTERS);
   const audioBlocks = oneOf('--audio-blocks', values['audio-blocks']!, AUDIO_BLOCKS);
+  const chunkFlag = values['max-chunk-seconds'];
+  const maxChunkSeconds = chunkFlag === undefined ? undefined
+    : seconds('--max-chunk-seconds', chunkFlag, MIN_CHUNK_SECONDS);
   let manifest;
   try {
     manifest = await readManifest(positionals[0]);
@@ -85,6 +92,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     const t = await asr.transcribe(bytes, {
       name: entry.audio,
       segmenter,
+      maxChunkSeconds,
       audioBlocks,
       beams,
       maxNewTokens,

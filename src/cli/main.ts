@@ -17,11 +17,14 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { MIN_CHUNK_SECONDS } from '../models/glm-asr/config';
 import { AUDIO_BLOCKS, MAX_BEAMS, PRECISIONS, SEGMENTERS } from '../models/glm-asr/options';
 import { GlmAsr } from '../models/glm-asr/node';
 import { type Segment } from '../models/glm-asr/transcriber';
 import { downloadModel } from '../hub';
-import { EXIT, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, UsageError } from './common';
+import {
+  EXIT, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, seconds, UsageError,
+} from './common';
 import { doctorCommand, setupCommand } from './doctor';
 import { EVAL_USAGE, evalCommand } from './eval';
 import { WORKER_USAGE, workerCommand } from './worker';
@@ -29,8 +32,10 @@ import { srtCue, verboseSegment, VTT_HEADER, vttCue } from '../formats';
 
 const USAGE = `Usage:
   glm-asr transcribe FILE... --model DIR|ORG/NAME [options]
-      --segmenter S          vad: speech chunks of at most 30 s found by the VAD, one segment each (default);
+      --segmenter S          vad: speech chunks found by the VAD, one segment each (default);
                              fixed: 30 s windows, up to 21 per prompt
+      --max-chunk-seconds S  vad: longest chunk, 2 s to the model's window (default: the model's choice, 30 s
+                             for GLM-ASR-Nano, 10 s for the demo model)
       --audio-blocks B       fixed windows in one prompt: single (default) | per-window audio blocks
       --beams N              beam search with N beams, 1..64 (default 1: greedy)
       --max-new-tokens N     most tokens generated per segment (default 500)
@@ -93,6 +98,7 @@ async function transcribeCommand(args: string[]): Promise<number> {
       'max-new-tokens': { type: 'string', default: '500' },
       segmenter: { type: 'string', default: 'vad' },
       'audio-blocks': { type: 'string', default: 'single' },
+      'max-chunk-seconds': { type: 'string' },
       'max-input-mb': { type: 'string', default: '1024' },
       precision: { type: 'string', default: 'auto' },
       format: { type: 'string', default: 'txt' },
@@ -110,6 +116,9 @@ async function transcribeCommand(args: string[]): Promise<number> {
   const format = oneOf('--format', values.format!, ['txt', 'json', 'jsonl', 'srt', 'vtt'] as const);
   const segmenter = oneOf('--segmenter', values.segmenter!, SEGMENTERS);
   const audioBlocks = oneOf('--audio-blocks', values['audio-blocks']!, AUDIO_BLOCKS);
+  const chunkFlag = values['max-chunk-seconds'];
+  const maxChunkSeconds = chunkFlag === undefined ? undefined
+    : seconds('--max-chunk-seconds', chunkFlag, MIN_CHUNK_SECONDS);
   const files = await expandInputs(positionals);
   const progress = new Progress(!values.quiet && process.stderr.isTTY === true);
 
@@ -125,6 +134,7 @@ async function transcribeCommand(args: string[]): Promise<number> {
         const events = asr.transcribeStream(bytes, {
           name: file,
           segmenter,
+          maxChunkSeconds,
           audioBlocks,
           beams,
           maxNewTokens,

@@ -35,6 +35,7 @@ export interface QueueJobData {
   /** The front end's `maxAudioSeconds`: the worker stops decoding past it. */
   maxAudioSeconds: number;
   segmenter?: SegmenterKind;
+  maxChunkSeconds?: number;
   /** `stream=true`: the worker sends the engine's events (text deltas) as progress updates, in order. */
   stream?: boolean;
   /** For `GET /v1/jobs/{id}`: the format and language of the stored answer. */

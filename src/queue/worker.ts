@@ -140,6 +140,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
         beams: data.beams,
         maxNewTokens: data.maxNewTokens,
         segmenter: data.segmenter,
+        maxChunkSeconds: data.maxChunkSeconds,
         onProgress: (p) => progress({ type: 'progress', ...p }, p.done === p.total),
       };
       const transcription = data.stream

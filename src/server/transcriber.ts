@@ -23,6 +23,8 @@ export interface TranscribeOptions {
   maxNewTokens?: number;
   /** How the audio is cut into segments (the engine's default: 'vad'). */
   segmenter?: SegmenterKind;
+  /** 'vad': longest chunk in seconds (the engine's default: the model's). */
+  maxChunkSeconds?: number;
   onProgress?: (p: TranscribeProgress) => void;
 }
 

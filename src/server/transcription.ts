@@ -37,6 +37,7 @@ import {
   shuttingDownError,
 } from './errors';
 import { submitJob, transcribeOnQueue } from './jobs';
+import { MIN_CHUNK_SECONDS } from '../models/glm-asr/config';
 import { SEGMENTERS } from '../models/glm-asr/options';
 import type { Samples16k, SegmenterKind, TranscribeEvent, TranscribeOptions, Transcription } from './transcriber';
 
@@ -55,6 +56,17 @@ function intField(value: string | undefined, name: string, min: number, max: num
   if (!/^[+]?\d+$/.test(v)) throw badRequest(`'${name}' must be an integer, got '${clip(v, 40)}'.`, name);
   const n = Number(v);
   if (n < min || n > max) throw badRequest(`'${name}' must be between ${min} and ${max}, got ${n}.`, name);
+  return n;
+}
+
+/** A number field (a decimal); undefined when absent or blank. */
+function numberField(value: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const v = value.trim();
+  const n = /^[+]?(\d+\.?\d*|\.\d+)$/.test(v) ? Number(v) : NaN;
+  if (!(n >= min && n <= max)) {
+    throw badRequest(`'${name}' must be a number from ${min} to ${max}, got '${clip(v, 40)}'.`, name);
+  }
   return n;
 }
 
@@ -154,6 +166,8 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
       throw badRequest(message, 'segmenter');
     }
     const segmenter = segmenterField as SegmenterKind;
+    // Up to GLM-ASR's 30 s window; absent: the model's default (generation_config.json glm_asr.max_chunk_seconds).
+    const maxChunkSeconds = numberField(one('max_chunk_seconds'), 'max_chunk_seconds', MIN_CHUNK_SECONDS, 30);
     // Segments (with times) are always in verbose_json; word times are not something this model gives.
     for (const g of form.fields.get('timestamp_granularities[]') ?? form.fields.get('timestamp_granularities') ?? []) {
       if (g.trim() === 'segment') continue;
@@ -203,8 +217,8 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
     if (remote) {
       // The workers decode and transcribe (src/queue/); the upload travels as it came.
       const job = {
-        requestId: String(request.id), name, bytes, beams, maxNewTokens, maxAudioSeconds, segmenter, stream, format,
-        language,
+        requestId: String(request.id), name, bytes, beams, maxNewTokens, maxAudioSeconds, segmenter, maxChunkSeconds,
+        stream, format, language,
       };
       if (asyncJob) return reply.code(202).send(await submitJob(remote, info, job));
       if (stream) {
@@ -225,7 +239,7 @@ export const transcriptionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = a
           info.audioSec = audio.durationSec;
           if (audio.samples.length < minSamples) throw tooShort(name, audio.samples.length / TARGET_SAMPLE_RATE);
           const samples = { samples: audio.samples, sampleRate: TARGET_SAMPLE_RATE } as const;
-          return use(samples, { name, signal, beams, maxNewTokens, segmenter });
+          return use(samples, { name, signal, beams, maxNewTokens, segmenter, maxChunkSeconds });
         },
         { signal: gone.signal },
       )

@@ -147,7 +147,7 @@ describe('parseGlmAsrConfig', () => {
     expect(c.frontEnd).toEqual({
       sampleRate: 16000, nFft: 400, nFreqBins: 201, hopLength: 160, chunkLength: 30, nSamples: 480000, nFrames: 3000,
       melBins: 128, paddingValue: 0, dither: 0, maxAudioLenSeconds: 655, maxWindows: 21, encoderFrames: 1500,
-      tokensPerWindow: 375, maxAudioTokens: 7875,
+      tokensPerWindow: 375, maxAudioTokens: 7875, maxChunkSeconds: 30,
     });
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.ids.eosTokenIds)).toBe(true);
@@ -182,6 +182,23 @@ describe('parseGlmAsrConfig', () => {
     delete top.text_config.eos_token_id;
     top.eos_token_id = [5, 6];
     expect(parse({ config: top }).ids.eosTokenIds).toEqual([5, 6]);
+  });
+
+  it("reads the VAD chunk limit from generation_config.json's glm_asr block, within [2 s, the window]", () => {
+    const withChunk = (v: unknown) => () => parse({ config: officialConfig(),
+      generationConfig: { eos_token_id: 59246, glm_asr: { max_chunk_seconds: v } } });
+    expect(withChunk(10)().frontEnd.maxChunkSeconds).toBe(10);
+    expect(withChunk(2.5)().frontEnd.maxChunkSeconds).toBe(2.5);
+    const cases: [unknown, RegExp][] = [[1.5, /must be in \[2, 30\]/], [31, /must be in \[2, 30\]/],
+      ['10', /expected a number/]];
+    for (const [bad, why] of cases) {
+      const e = configError(withChunk(bad));
+      expect(e.file).toBe('generation_config.json');
+      expect(e.field).toBe('glm_asr.max_chunk_seconds');
+      expect(e.message).toMatch(why);
+    }
+    expect(configError(() => parse({ config: officialConfig(), generationConfig: { glm_asr: 10 } })).field)
+      .toBe('glm_asr');
   });
 
   it('reads the older preprocessor_config.json layout and processor max_audio_len', () => {

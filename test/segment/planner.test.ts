@@ -1,10 +1,12 @@
 /**
  * ChunkPlanner (src/models/glm-asr/segments.ts) on synthetic VAD probabilities: hysteresis, greedy merging into
  * chunks of at most 30 s cut in pauses, the quietest-point cut of a speech run longer than 30 s, padding, and that
- * the chunks do not depend on how the probabilities are split into pushes.
+ * the chunks do not depend on how the probabilities are split into pushes; a shorter `maxChunkSec`.
  */
 import { describe, expect, it } from 'vitest';
-import { ChunkPlanner, DEFAULT_SEGMENTER, type SpeechChunk } from '../../src/models/glm-asr/segments';
+import {
+  ChunkPlanner, DEFAULT_SEGMENTER, type SegmenterOptions, type SpeechChunk,
+} from '../../src/models/glm-asr/segments';
 
 const SR = 16000;
 const FRAME = 512; // 32 ms
@@ -18,8 +20,8 @@ function probs(sec: number, speech: [number, number][], speechP = 0.9, quietP = 
   return p;
 }
 
-function plan(p: Float32Array, pieces = [p.length]): SpeechChunk[] {
-  const planner = new ChunkPlanner({ frameSamples: FRAME, sampleRate: SR });
+function plan(p: Float32Array, pieces = [p.length], options: SegmenterOptions = {}): SpeechChunk[] {
+  const planner = new ChunkPlanner({ frameSamples: FRAME, sampleRate: SR }, options);
   const out: SpeechChunk[] = [];
   let at = 0;
   for (const n of pieces) {
@@ -85,6 +87,21 @@ describe('ChunkPlanner', () => {
     expect(c[0].endSample).toBe(frames(25) * FRAME);
     expect(c[1].startSample).toBe(c[0].endSample);
     for (const x of c) expect(x.endSample - x.startSample).toBeLessThanOrEqual(30 * SR);
+  });
+
+  it('maxChunkSec 10: closes chunks in the pauses at most 10 s apart, padding included', () => {
+    const speech: [number, number][] = [[1, 4], [4.5, 8], [8.5, 12], [13, 15], [15.5, 26]];
+    expect(plan(probs(30, speech)).length).toBe(1);
+    const c = plan(probs(30, speech), undefined, { maxChunkSec: 10 });
+    // 1-8 s (with 8.5-12 s it would be 11.6 s), 8.5-15 s, then 15.5-26 s: 10.5 s of speech, cut once.
+    const middle = (a: number, b: number) => ((frames(a) + frames(b)) * FRAME) / 2;
+    expect(c.length).toBe(4);
+    expect(c[0].startSample).toBe(frames(1) * FRAME - PAD * SR);
+    expect(c[0].endSample).toBe(middle(8, 8.5));
+    expect(c[1].startSample).toBe(middle(8, 8.5));
+    expect(c[1].endSample).toBe(middle(15, 15.5));
+    expect(c[3].startSample).toBe(c[2].endSample);
+    for (const x of c) expect(x.endSample - x.startSample).toBeLessThanOrEqual(10 * SR);
   });
 
   it('gives the same chunks for any split of the probabilities into pushes', () => {

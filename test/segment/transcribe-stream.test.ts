@@ -135,6 +135,27 @@ describe('segmenter vad and transcribeStream (demo model)', () => {
     await expect(asr.transcribe(audio, { audioBlocks: 2 as never })).rejects.toMatchObject({ option: 'audioBlocks' });
   });
 
+  it("maxChunkSeconds: the demo model's 10 s from its generation_config.json, or the option's", async () => {
+    expect(asr.config.frontEnd.maxChunkSeconds).toBe(10);
+    // Two clips 1.5 s apart (4.1 s in all): one chunk within 10 s, two within 3 s.
+    const [a, b] = await Promise.all(CLIPS.slice(1).map(async (name) =>
+      (await decodeAudio(readFileSync(join(SAMPLES, name)), name)).samples));
+    const pair = new Float32Array(a.length + 24000 + b.length);
+    pair.set(a);
+    pair.set(randomF32(24000, 7, 0.002), a.length);
+    pair.set(b, a.length + 24000);
+    const audio = { samples: pair, sampleRate: 16000 };
+    expect((await asr.transcribe(audio, { maxNewTokens: 20 })).segments.length).toBe(1);
+    const split = await asr.transcribe(audio, { maxChunkSeconds: 3, maxNewTokens: 20 });
+    expect(split.segments.map((s) => s.text)).toEqual(CLIPS.slice(1).map((c) => expected[c]));
+    for (const bad of [1.9, 30.5, Number.NaN, '10']) {
+      await expect(asr.transcribe(audio, { maxChunkSeconds: bad as number })).rejects.toMatchObject({
+        name: 'OptionError', option: 'maxChunkSeconds',
+        message: expect.stringMatching(/^maxChunkSeconds must be a number in \[2, 30\] \(the model's window\), got /),
+      });
+    }
+  });
+
   it('beam search: the same avgLogprob as greedy on the same tokens, whatever lengthPenalty', async () => {
     const clip = { samples: recording.subarray(0, Math.round((offsets[0][1] + 1) * 16000)), sampleRate: 16000 };
     const greedy = (await asr.transcribe(clip)).segments[0];

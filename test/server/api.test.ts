@@ -79,11 +79,12 @@ describe('server API (fake transcriber)', () => {
     expect(Array.isArray(s0.tokens)).toBe(true);
   });
 
-  it('passes beams and max_new_tokens through', async () => {
+  it('passes beams, max_new_tokens and max_chunk_seconds through', async () => {
     const before = srv.fake.calls.length;
-    const res = await postAudio(srv.base, wav, { model: MODEL, beams: '4', max_new_tokens: '77' }, { key: KEY });
+    const fields = { model: MODEL, beams: '4', max_new_tokens: '77', max_chunk_seconds: '12.5' };
+    const res = await postAudio(srv.base, wav, fields, { key: KEY });
     expect(res.status).toBe(200);
-    expect(srv.fake.calls[before]).toMatchObject({ beams: 4, maxNewTokens: 77 });
+    expect(srv.fake.calls[before]).toMatchObject({ beams: 4, maxNewTokens: 77, maxChunkSeconds: 12.5 });
   });
 
   it('wrong key → 401, the client throws AuthenticationError', async () => {
@@ -119,6 +120,9 @@ describe('server API (fake transcriber)', () => {
       [{ temperature: 'hot' }, 'temperature'],
       [{ stream: 'maybe' }, 'stream'],
       [{ segmenter: 'silero' }, 'segmenter'],
+      [{ max_chunk_seconds: '1' }, 'max_chunk_seconds'],
+      [{ max_chunk_seconds: '31' }, 'max_chunk_seconds'],
+      [{ max_chunk_seconds: '1e1' }, 'max_chunk_seconds'],
       [{ 'timestamp_granularities[]': 'word' }, 'timestamp_granularities[]'],
     ] as const) {
       const res = await postAudio(srv.base, wav, { model: MODEL, ...fields }, { key: KEY });

@@ -31,6 +31,7 @@ export interface FakeCall {
   id: string;
   beams?: number;
   maxNewTokens?: number;
+  maxChunkSeconds?: number;
   outcome: 'running' | 'done' | 'aborted' | 'failed';
 }
 
@@ -81,8 +82,8 @@ export class FakeTranscriber implements Transcriber {
     const t0 = performance.now();
     const durationSec = audio.samples.length / audio.sampleRate;
     const id = await samplesId(audio.samples);
-    const { name, beams, maxNewTokens } = options;
-    const call: FakeCall = { name, id, beams, maxNewTokens, outcome: 'running' };
+    const { name, beams, maxNewTokens, maxChunkSeconds } = options;
+    const call: FakeCall = { name, id, beams, maxNewTokens, maxChunkSeconds, outcome: 'running' };
     this.calls.push(call);
     try {
       options.onProgress?.({ stage: 'generate', done: 0, total: 1 });

@@ -111,6 +111,11 @@ export interface GlmAsrFrontEnd {
   readonly tokensPerWindow: number;
   /** maxWindows × tokensPerWindow. */
   readonly maxAudioTokens: number;
+  /**
+   * The VAD segmenter's default longest chunk in seconds: generation_config.json `glm_asr.max_chunk_seconds` (our
+   * key, which transformers ignores), for a model trained on shorter clips than its window; default chunkLength.
+   */
+  readonly maxChunkSeconds: number;
 }
 
 export interface GlmAsrConfig {
@@ -198,6 +203,8 @@ export const CONFIG_FILE = 'config.json';
 export const GENERATION_CONFIG_FILE = 'generation_config.json';
 export const PROCESSOR_CONFIG_FILE = 'processor_config.json';
 export const PREPROCESSOR_CONFIG_FILE = 'preprocessor_config.json';
+/** Shortest VAD chunk limit (`maxChunkSeconds`): room for the padding and two shortest speech regions. */
+export const MIN_CHUNK_SECONDS = 2;
 
 // ---------------------------------------------------------------------------------------------
 // Field reading
@@ -539,6 +546,7 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
 
   const genJson = parseJsonInput(names.generationConfig, files.generationConfig);
   const gen = genJson ? new Fields(names.generationConfig, genJson, '') : null;
+  const ours = gen?.sub('glm_asr', false) ?? null;
   // Precedence: generation_config.json > text_config > top level > HF default.
   let eosSource: Fields = text;
   let eos = text.ids('eos_token_id');
@@ -663,6 +671,12 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
     );
   }
 
+  const maxChunkSeconds = ours ? ours.num('max_chunk_seconds', chunkLength) : chunkLength;
+  if (maxChunkSeconds < MIN_CHUNK_SECONDS || maxChunkSeconds > chunkLength) {
+    ours!.fail('max_chunk_seconds', `must be in [${MIN_CHUNK_SECONDS}, ${chunkLength}] (the window), ` +
+      `got ${maxChunkSeconds}`);
+  }
+
   const config: GlmAsrConfig = {
     encoder: {
       hidden: eHidden,
@@ -718,6 +732,7 @@ export function parseGlmAsrConfig(files: GlmAsrConfigFiles): GlmAsrConfig {
       encoderFrames,
       tokensPerWindow,
       maxAudioTokens: maxWindows * tokensPerWindow,
+      maxChunkSeconds,
     },
   };
   return deepFreeze(config);

@@ -5,6 +5,7 @@
  */
 import { AudioDecodeError, getResampler, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, TARGET_SAMPLE_RATE } from '../../audio';
 import type { Gpu } from '../../gpu';
+import { MIN_CHUNK_SECONDS } from './config';
 import type { FileProvider } from '../../weights/checkpoint';
 
 /** A beam search keeps all beams' candidates in one flattened top-k, which holds at most 64 rows (ops/sample.ts). */
@@ -91,9 +92,16 @@ function oneOf<T extends string>(option: string, v: unknown, allowed: readonly T
 }
 
 /** Validates `transcribe`'s options against the loaded model's limits; throws OptionError. */
-export function checkTranscribeOptions(options: unknown, limits: { maxBeams: number; maxPositions: number }): void {
+export function checkTranscribeOptions(options: unknown,
+  limits: { maxBeams: number; maxPositions: number; windowSeconds: number }): void {
   const o = record(options);
   oneOf('segmenter', o.segmenter, SEGMENTERS);
+  const chunk = o.maxChunkSeconds;
+  const chunkOk = typeof chunk === 'number' && chunk >= MIN_CHUNK_SECONDS && chunk <= limits.windowSeconds;
+  if (chunk !== undefined && !chunkOk) {
+    throw new OptionError('maxChunkSeconds', `must be a number in [${MIN_CHUNK_SECONDS}, ${limits.windowSeconds}] ` +
+      `(the model's window), got ${show(chunk)}`);
+  }
   oneOf('audioBlocks', o.audioBlocks, AUDIO_BLOCKS);
   if (o.beams !== undefined) integerIn('beams', o.beams, 1, limits.maxBeams, ' (maxBeams at load)');
   if (o.maxNewTokens !== undefined) {

@@ -58,11 +58,17 @@ export interface LoadOptions {
 
 export interface TranscribeOptions {
   /**
-   * 'vad' (default): speech chunks of at most 30 s found by the VAD, each transcribed on its own, one segment
-   * each; no speech gives no segment and runs no decoder. 'fixed': consecutive 30 s windows, up to 21 per prompt,
-   * one segment per prompt.
+   * 'vad' (default): speech chunks of at most `maxChunkSeconds` found by the VAD, each transcribed on its own, one
+   * segment each; no speech gives no segment and runs no decoder. 'fixed': consecutive 30 s windows, up to 21 per
+   * prompt, one segment per prompt.
    */
   segmenter?: SegmenterKind;
+  /**
+   * 'vad' only: longest chunk in seconds, from 2 to the window (30). Default: the model's `maxChunkSeconds`
+   * (generation_config.json `glm_asr.max_chunk_seconds`, else the window); the demo model, trained on clips of up
+   * to ~10 s, declares 10 (longer chunks holding many utterances make it repeat itself).
+   */
+  maxChunkSeconds?: number;
   /**
    * `segmenter: 'fixed'` with several windows in one prompt: 'single' (default) wraps all windows' audio tokens in
    * one `<|begin_of_audio|>…<|end_of_audio|>` block (transformers' processor); 'per-window' gives each window its
@@ -230,7 +236,8 @@ export class GlmAsr {
   async *transcribeStream(audio: AudioInput, options: TranscribeOptions = {}): AsyncGenerator<TranscribeEvent> {
     const t0 = performance.now();
     const timings = { decodeAudio: 0, vad: 0, mel: 0, encode: 0, generate: 0, total: 0 };
-    checkTranscribeOptions(options, { maxBeams: this.maxBeams, maxPositions: this.config.decoder.maxPositions });
+    checkTranscribeOptions(options, { maxBeams: this.maxBeams, maxPositions: this.config.decoder.maxPositions,
+      windowSeconds: this.config.frontEnd.chunkLength });
     const name = options.name ?? 'audio';
     const input = audioArgument(audio, name);
     const segmenter = options.segmenter ?? 'vad';
@@ -287,7 +294,7 @@ export class GlmAsr {
     const vad = this.vad!;
     const stream = vad.stream(fe.sampleRate);
     const planner = new ChunkPlanner({ frameSamples: vad.chunkSamples(fe.sampleRate), sampleRate: fe.sampleRate },
-      { maxChunkSec: fe.nSamples / fe.sampleRate });
+      { maxChunkSec: run.options.maxChunkSeconds ?? fe.maxChunkSeconds });
     const piece = 10 * fe.sampleRate;
     const batch = Math.min(VAD_BATCH_CHUNKS, encoderWindowBatch(this.config, this.gpu.caps.maxStorageBindingBytes));
     const ready: SpeechChunk[] = [];
