@@ -35,7 +35,7 @@ const USAGE = `Usage:
       --segmenter S          vad: speech chunks found by the VAD, one segment each (default);
                              fixed: 30 s windows, up to 21 per prompt
       --max-chunk-seconds S  vad: longest chunk, 2 s to the model's window (default: the model's choice, 30 s
-                             for GLM-ASR-Nano, 10 s for the demo model)
+                             for GLM-ASR-Nano, 3 s for the demo model)
       --audio-blocks B       fixed windows in one prompt: single (default) | per-window audio blocks
       --beams N              beam search with N beams, 1..64 (default 1: greedy)
       --max-new-tokens N     most tokens generated per segment (default 500)

@@ -135,9 +135,9 @@ describe('segmenter vad and transcribeStream (demo model)', () => {
     await expect(asr.transcribe(audio, { audioBlocks: 2 as never })).rejects.toMatchObject({ option: 'audioBlocks' });
   });
 
-  it("maxChunkSeconds: the demo model's 10 s from its generation_config.json, or the option's", async () => {
-    expect(asr.config.frontEnd.maxChunkSeconds).toBe(10);
-    // Two clips 1.5 s apart (4.1 s in all): one chunk within 10 s, two within 3 s.
+  it("maxChunkSeconds: the demo model's 3 s from its generation_config.json, or the option's", async () => {
+    expect(asr.config.frontEnd.maxChunkSeconds).toBe(3);
+    // Two clips 1.5 s apart (4.1 s in all): two chunks within 3 s, one within 10 s.
     const [a, b] = await Promise.all(CLIPS.slice(1).map(async (name) =>
       (await decodeAudio(readFileSync(join(SAMPLES, name)), name)).samples));
     const pair = new Float32Array(a.length + 24000 + b.length);
@@ -145,9 +145,9 @@ describe('segmenter vad and transcribeStream (demo model)', () => {
     pair.set(randomF32(24000, 7, 0.002), a.length);
     pair.set(b, a.length + 24000);
     const audio = { samples: pair, sampleRate: 16000 };
-    expect((await asr.transcribe(audio, { maxNewTokens: 20 })).segments.length).toBe(1);
-    const split = await asr.transcribe(audio, { maxChunkSeconds: 3, maxNewTokens: 20 });
+    const split = await asr.transcribe(audio, { maxNewTokens: 20 });
     expect(split.segments.map((s) => s.text)).toEqual(CLIPS.slice(1).map((c) => expected[c]));
+    expect((await asr.transcribe(audio, { maxChunkSeconds: 10, maxNewTokens: 20 })).segments.length).toBe(1);
     for (const bad of [1.9, 30.5, Number.NaN, '10']) {
       await expect(asr.transcribe(audio, { maxChunkSeconds: bad as number })).rejects.toMatchObject({
         name: 'OptionError', option: 'maxChunkSeconds',

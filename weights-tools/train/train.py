@@ -429,6 +429,15 @@ def export(W, out, tj, base, arch=ARCH):
     vocab_size = base + len(mc.SPECIAL_TOKENS)
     ids = {t["content"]: t["id"] for t in tj["added_tokens"]}
     mc.write_side_files(out, arch, tj, vocab_size, ids)
+    # Our key (transformers ignores it): the VAD segmenter's longest chunk. One utterance per training clip, so
+    # chunks of ~one utterance; 3 s has the lowest WER on the long recordings (docs/benchmarks.md).
+    gen_path = os.path.join(out, "generation_config.json")
+    with open(gen_path, encoding="utf-8") as f:
+        gen = json.load(f)
+    gen["glm_asr"] = {"max_chunk_seconds": 3}
+    with open(gen_path, "w", encoding="utf-8") as f:
+        json.dump(gen, f, indent=2, ensure_ascii=False)
+        f.write("\n")
     specs = dict(mc.tensor_specs(arch, vocab_size))
     names = sorted(specs)
     tensors = {n: W.get(n, W["language_model.model.embed_tokens.weight"]).detach() for n in names}

@@ -65,8 +65,8 @@ export interface TranscribeOptions {
   segmenter?: SegmenterKind;
   /**
    * 'vad' only: longest chunk in seconds, from 2 to the window (30). Default: the model's `maxChunkSeconds`
-   * (generation_config.json `glm_asr.max_chunk_seconds`, else the window); the demo model, trained on clips of up
-   * to ~10 s, declares 10 (longer chunks holding many utterances make it repeat itself).
+   * (generation_config.json `glm_asr.max_chunk_seconds`, else the window); the demo model, trained on clips of one
+   * utterance, declares 3 (longer chunks holding several utterances make it repeat itself and drop words).
    */
   maxChunkSeconds?: number;
   /**
