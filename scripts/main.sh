@@ -28,3 +28,23 @@ if [ -f "$corpus/audio/en-vosk-digits.wav" ]; then
 fi
 "${cli[@]}" "${clips[@]}" --model demo --format json --max-new-tokens 40 "$@" |
   node scripts/show-demo.mjs "${expected[@]}"
+
+# One long recording: the six samples in turn with pauses of 1.5 to 10 s (silence), 41 s in all, transcribed with
+# the default VAD segmenter as subtitles: one cue per speech chunk, at its times in the recording.
+long="$(mktemp -d)"
+trap 'rm -rf "$long"' EXIT
+order=(command-bandpass digits-oh command-hum number-quiet digits-brown-noise number-slow-tempo)
+pauses=(2 1.5 3 6 10 4.5 3)
+parts=("$long/pause0.wav")
+sox -n -r 16000 -b 16 -c 1 "$long/pause0.wav" trim 0 "${pauses[0]}"
+for i in "${!order[@]}"; do
+  sox -n -r 16000 -b 16 -c 1 "$long/pause$((i + 1)).wav" trim 0 "${pauses[$((i + 1))]}"
+  parts+=("models/demo/samples/${order[$i]}.wav" "$long/pause$((i + 1)).wav")
+done
+sox "${parts[@]}" "$long/long-recording.wav"
+echo
+echo "long-recording.wav ($(soxi -D "$long/long-recording.wav" | cut -c1-4) s: the samples above in turn, pauses of" \
+  "${pauses[*]} s)"
+printf '  expected:   %s\n' "$(node -e 'const e = require("./models/demo/samples/expected.json");
+  console.log(process.argv.slice(1).map((n) => e[n + ".wav"]).join(" | "))' "${order[@]}")"
+"${cli[@]}" "$long/long-recording.wav" --model demo --format srt --max-new-tokens 40 "$@" | sed 's/^/  /'
