@@ -100,7 +100,8 @@ function describeLoaded(m) {
   }[m.from];
   const took = `${(m.loadMs / 1000).toFixed(1)} s`;
   const cut = m.segmenter === 'vad' ? 'VAD segmentation' : 'fixed 30 s windows (no VAD weights)';
-  return `Loaded ${m.name} (${how}) in ${took} · ${m.precision} weights, ${bytes(m.gpuBytes)} on ${m.adapter} · ${cut}.`;
+  const weights = `${m.precision} weights, ${bytes(m.gpuBytes)} on ${m.adapter}`;
+  return `Loaded ${m.name} (${how}) in ${took} · ${weights} · ${cut}.`;
 }
 
 async function refreshCacheInfo() {

@@ -76,7 +76,9 @@ export interface BrowserTranscription extends VerboseJson {
   segmenter: LoadedModel['segmenter'];
 }
 
-/** The page's fetch, called as a plain function: a provider calling its own `fetchFn` would be an illegal invocation. */
+/**
+ * The page's fetch, called as a plain function: a provider calling its own `fetchFn` would be an illegal invocation.
+ */
 const pageFetch: typeof fetch = (input, init) => globalThis.fetch(input, init);
 
 /** The VAD folder as a provider when its config.json can be fetched, else undefined (fixed windows then). */
