@@ -36,6 +36,9 @@ describe('glm-asr usage errors: exit 2, one line, before loading', () => {
     [t('--max-new-tokens', '1.5'), /--max-new-tokens must be a positive integer/],
     [t('--max-input-mb', '0'), /--max-input-mb must be an integer from 1/],
     [t('--precision', 'bogus'), /--precision must be one of auto, f32, f16, int8, int4/],
+    [t('--max-chunk-seconds', '1.5'), /--max-chunk-seconds must be a number of seconds ≥ 2, got "1.5"/],
+    [t('--max-chunk-seconds', 'ten'), /--max-chunk-seconds must be a number of seconds ≥ 2, got "ten"/],
+    [['eval', CLIP, '--model', NO_MODEL, '--max-chunk-seconds', ''], /--max-chunk-seconds must be a number/],
     [t('--frobnicate'), /unknown option --frobnicate/],
     [['transcribe', CLIP, '--model'], /--model/],
     [['serve', '--model', NO_MODEL, '--port', '99999'], /--port must be an integer from 0 to 65535, got "99999"/],
@@ -67,6 +70,14 @@ describe('glm-asr usage errors the loaded model decides', () => {
     ]);
     expect(r.stderr).not.toMatch(/^\s+at /m);
     expect(r.stdout).toBe('');
+    expect(r.code).toBe(2);
+  });
+
+  it('--max-chunk-seconds beyond the window: exit 2 with one line', () => {
+    const r = cli(['transcribe', CLIP, '--model', 'demo', '--max-chunk-seconds', '31', '--quiet']);
+    expect(ownLines(r.stderr)).toEqual([
+      `glm-asr: --max-chunk-seconds: maxChunkSeconds must be a number in [2, 30] (the model's window), got 31`,
+    ]);
     expect(r.code).toBe(2);
   });
 });
