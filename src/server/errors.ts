@@ -96,6 +96,13 @@ export function toApiError(err: unknown, ctx: Pick<ServerContext, 'maxUploadByte
     }
     return new ApiError(400, clip(err.message, 500), 'invalid_request_error', 'invalid_audio', 'file');
   }
+  if (err instanceof Error && err.name === 'OptionError') {
+    // A request option the loaded model refuses (e.g. max_chunk_seconds past its window): the client's mistake.
+    // Matched by name: the ESM and CJS builds each have their own OptionError class.
+    const option = (err as Error & { option?: unknown }).option;
+    const param = typeof option === 'string' ? option.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : null;
+    return new ApiError(400, clip(err.message, 300), 'invalid_request_error', 'invalid_option', param);
+  }
   if (err instanceof QueueFullError) return queueFullError(err.retryAfterSec);
   if (err instanceof QueueClosedError || err instanceof ShutdownTimeoutError) return shuttingDownError();
   if (err instanceof ClientGoneError) {

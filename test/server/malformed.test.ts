@@ -3,6 +3,7 @@
  * Each request here was a 500 `internal_error` before (issue 14 §2), or is a close relative.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OptionError } from '../../src/models/glm-asr/options';
 import { FakeTranscriber } from './fake-transcriber';
 import { makeWav, startTestServer, type TestServer } from './helpers';
 
@@ -185,6 +186,21 @@ describe('malformed requests → 4xx, never 500', () => {
     const init = { method: 'POST', headers: { 'content-type': mp }, body: ok as Uint8Array<ArrayBuffer> };
     const res = await fetch(`${srv.base}/v1/audio/transcriptions`, init);
     expect(res.status).toBe(200);
+  });
+
+  it('an option the model refuses (OptionError from the engine) is a 400 naming the field', async () => {
+    const refused = new OptionError('maxChunkSeconds', 'must be from 2 to 20 (the window), got 25');
+    const limited = await startTestServer({ transcriber: new FakeTranscriber({ failWith: refused }) });
+    try {
+      const init = { method: 'POST', headers: { 'content-type': mp }, body: ok as Uint8Array<ArrayBuffer> };
+      const res = await fetch(`${limited.base}/v1/audio/transcriptions`, init);
+      const body = (await res.json()) as ErrorBody;
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(body.error).toMatchObject({ code: 'invalid_option', param: 'max_chunk_seconds' });
+      expect(body.error.message).toMatch(/maxChunkSeconds must be from 2 to 20/);
+    } finally {
+      await limited.close();
+    }
   });
 
   it('a server asking for more beams than its transcriber has is refused at build time', async () => {
