@@ -4,7 +4,8 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { OptionError, type PRECISIONS } from '../models/glm-asr/options';
+import { MIN_CHUNK_SECONDS } from '../models/glm-asr/config';
+import { AUDIO_BLOCKS, MAX_BEAMS, OptionError, PRECISIONS, SEGMENTERS } from '../models/glm-asr/options';
 import { GlmAsr } from '../models/glm-asr/node';
 import { resolveModelSource } from '../hub';
 
@@ -57,6 +58,45 @@ export function seconds(flag: string, value: string, min: number): number {
 export function oneOf<const T extends readonly string[]>(flag: string, value: string, allowed: T): T[number] {
   if (!allowed.includes(value)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
   return value;
+}
+
+/**
+ * The arguments of the commands that transcribe files (transcribe, eval): the model and transcription options,
+ * each checked before the model loads, and `--format`, one of `formats`. The upper bounds of --max-new-tokens and
+ * --max-chunk-seconds are the loaded model's, which transcribe checks.
+ */
+export function transcriptionArgs<const F extends readonly string[]>(args: string[], formats: F) {
+  const { values, positionals } = parse({
+    args,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' },
+      beams: { type: 'string', default: '1' },
+      'max-new-tokens': { type: 'string', default: '500' },
+      segmenter: { type: 'string', default: 'vad' },
+      'audio-blocks': { type: 'string', default: 'single' },
+      'max-chunk-seconds': { type: 'string' },
+      'max-input-mb': { type: 'string', default: '1024' },
+      precision: { type: 'string', default: 'auto' },
+      format: { type: 'string', default: formats[0] },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
+  if (!values.model) throw new UsageError('--model is required');
+  const beams = integer('--beams', values.beams!, 1, MAX_BEAMS);
+  const maxNewTokens = integer('--max-new-tokens', values['max-new-tokens']!, 1, Number.MAX_SAFE_INTEGER);
+  const maxInputBytes = integer('--max-input-mb', values['max-input-mb']!, 1, 2 ** 21) * 2 ** 20;
+  const precision = oneOf('--precision', values.precision!, PRECISIONS);
+  const format = oneOf('--format', values.format!, formats);
+  const segmenter = oneOf('--segmenter', values.segmenter!, SEGMENTERS);
+  const audioBlocks = oneOf('--audio-blocks', values['audio-blocks']!, AUDIO_BLOCKS);
+  const chunkFlag = values['max-chunk-seconds'];
+  const maxChunkSeconds = chunkFlag === undefined ? undefined
+    : seconds('--max-chunk-seconds', chunkFlag, MIN_CHUNK_SECONDS);
+  return {
+    positionals, model: values.model, quiet: values.quiet!, format, precision, maxInputBytes,
+    beams, maxNewTokens, segmenter, audioBlocks, maxChunkSeconds,
+  };
 }
 
 /**

@@ -5,13 +5,9 @@
  * A file that cannot be read or decoded is reported and left out of the totals (exit 1); the others are done.
  */
 import { relative } from 'node:path';
-import { MIN_CHUNK_SECONDS } from '../models/glm-asr/config';
-import { AUDIO_BLOCKS, MAX_BEAMS, PRECISIONS, SEGMENTERS } from '../models/glm-asr/options';
 import { ManifestError, readManifest, type ManifestEntry } from '../eval/manifest';
 import { addCounts, errorRate, errors, score, type ErrorCounts, type Language } from '../eval/wer';
-import {
-  EXIT, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, seconds, UsageError,
-} from './common';
+import { EXIT, loadModel, optionFlag, Progress, readInput, transcriptionArgs, UsageError } from './common';
 
 export const EVAL_USAGE = `  glm-asr eval MANIFEST --model DIR|ORG/NAME [options]
       word and character error rates against reference texts; MANIFEST is a .json or .csv file or a folder of
@@ -46,34 +42,11 @@ const ZERO: ErrorCounts = { ref: 0, hyp: 0, sub: 0, del: 0, ins: 0 };
 const withErrors = (c: ErrorCounts): Counts => ({ ...c, errors: errors(c) });
 
 export async function evalCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse({
-    args,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string' },
-      beams: { type: 'string', default: '1' },
-      'max-new-tokens': { type: 'string', default: '500' },
-      segmenter: { type: 'string', default: 'vad' },
-      'audio-blocks': { type: 'string', default: 'single' },
-      'max-chunk-seconds': { type: 'string' },
-      'max-input-mb': { type: 'string', default: '1024' },
-      precision: { type: 'string', default: 'auto' },
-      format: { type: 'string', default: 'txt' },
-      quiet: { type: 'boolean', default: false },
-    },
-  });
-  if (!values.model) throw new UsageError('--model is required');
+  const {
+    positionals, model, quiet, format, precision, maxInputBytes, beams, maxNewTokens, segmenter, audioBlocks,
+    maxChunkSeconds,
+  } = transcriptionArgs(args, ['txt', 'json'] as const);
   if (positionals.length !== 1) throw new UsageError('eval takes one manifest (a .json or .csv file, or a folder)');
-  const beams = integer('--beams', values.beams!, 1, MAX_BEAMS);
-  const maxNewTokens = integer('--max-new-tokens', values['max-new-tokens']!, 1, Number.MAX_SAFE_INTEGER);
-  const maxInputBytes = integer('--max-input-mb', values['max-input-mb']!, 1, 2 ** 21) * 2 ** 20;
-  const precision = oneOf('--precision', values.precision!, PRECISIONS);
-  const format = oneOf('--format', values.format!, ['txt', 'json'] as const);
-  const segmenter = oneOf('--segmenter', values.segmenter!, SEGMENTERS);
-  const audioBlocks = oneOf('--audio-blocks', values['audio-blocks']!, AUDIO_BLOCKS);
-  const chunkFlag = values['max-chunk-seconds'];
-  const maxChunkSeconds = chunkFlag === undefined ? undefined
-    : seconds('--max-chunk-seconds', chunkFlag, MIN_CHUNK_SECONDS);
   let manifest;
   try {
     manifest = await readManifest(positionals[0]);
@@ -83,8 +56,8 @@ export async function evalCommand(args: string[]): Promise<number> {
   }
   const { entries, skipped } = manifest;
   if (!entries.length) throw new UsageError(`${positionals[0]}: no entry has a reference text`);
-  const progress = new Progress(!values.quiet && process.stderr.isTTY === true);
-  const asr = await loadModel(values.model, precision, beams, progress, values.quiet!);
+  const progress = new Progress(!quiet && process.stderr.isTTY === true);
+  const asr = await loadModel(model, precision, beams, progress, quiet);
   if (!asr) return EXIT.model;
 
   const evaluate = async (entry: ManifestEntry, label: string): Promise<FileResult> => {

@@ -17,13 +17,12 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { MIN_CHUNK_SECONDS } from '../models/glm-asr/config';
-import { AUDIO_BLOCKS, MAX_BEAMS, PRECISIONS, SEGMENTERS } from '../models/glm-asr/options';
+import { PRECISIONS } from '../models/glm-asr/options';
 import { GlmAsr } from '../models/glm-asr/node';
 import { type Segment } from '../models/glm-asr/transcriber';
 import { downloadModel } from '../hub';
 import {
-  EXIT, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, seconds, UsageError,
+  EXIT, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, transcriptionArgs, UsageError,
 } from './common';
 import { doctorCommand, setupCommand } from './doctor';
 import { EVAL_USAGE, evalCommand } from './eval';
@@ -89,40 +88,15 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function transcribeCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse({
-    args,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string' },
-      beams: { type: 'string', default: '1' },
-      'max-new-tokens': { type: 'string', default: '500' },
-      segmenter: { type: 'string', default: 'vad' },
-      'audio-blocks': { type: 'string', default: 'single' },
-      'max-chunk-seconds': { type: 'string' },
-      'max-input-mb': { type: 'string', default: '1024' },
-      precision: { type: 'string', default: 'auto' },
-      format: { type: 'string', default: 'txt' },
-      quiet: { type: 'boolean', default: false },
-    },
-  });
-  if (!values.model) throw new UsageError('--model is required');
+  const {
+    positionals, model, quiet, format, precision, maxInputBytes, beams, maxNewTokens, segmenter, audioBlocks,
+    maxChunkSeconds,
+  } = transcriptionArgs(args, ['txt', 'json', 'jsonl', 'srt', 'vtt'] as const);
   if (!positionals.length) throw new UsageError('no audio files given');
-  // Every option is checked here, before the model loads; the upper bound of --max-new-tokens is the model's
-  // decoder length, which transcribe checks.
-  const beams = integer('--beams', values.beams!, 1, MAX_BEAMS);
-  const maxNewTokens = integer('--max-new-tokens', values['max-new-tokens']!, 1, Number.MAX_SAFE_INTEGER);
-  const maxInputBytes = integer('--max-input-mb', values['max-input-mb']!, 1, 2 ** 21) * 2 ** 20;
-  const precision = oneOf('--precision', values.precision!, PRECISIONS);
-  const format = oneOf('--format', values.format!, ['txt', 'json', 'jsonl', 'srt', 'vtt'] as const);
-  const segmenter = oneOf('--segmenter', values.segmenter!, SEGMENTERS);
-  const audioBlocks = oneOf('--audio-blocks', values['audio-blocks']!, AUDIO_BLOCKS);
-  const chunkFlag = values['max-chunk-seconds'];
-  const maxChunkSeconds = chunkFlag === undefined ? undefined
-    : seconds('--max-chunk-seconds', chunkFlag, MIN_CHUNK_SECONDS);
   const files = await expandInputs(positionals);
-  const progress = new Progress(!values.quiet && process.stderr.isTTY === true);
+  const progress = new Progress(!quiet && process.stderr.isTTY === true);
 
-  const asr = await loadModel(values.model, precision, beams, progress, values.quiet!);
+  const asr = await loadModel(model, precision, beams, progress, quiet);
   if (!asr) return EXIT.model;
 
   let failed = 0;
