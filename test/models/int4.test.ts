@@ -15,20 +15,20 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Recorder, type Gpu } from '../../src/gpu';
+import { type Gpu } from '../../src/gpu';
 import { splitWindows } from '../../src/audio';
 import { encoderFrames } from '../../src/models/glm-asr/encoder';
 import { GlmAsr } from '../../src/models/glm-asr/node';
 import { type PrefillTaps } from '../../src/models/glm-asr/transcriber';
 import { Int4Matrix } from '../../src/ops/matmul-int4';
 import { Checkpoint } from '../../src/weights/checkpoint';
-import { toFloat32, type SafetensorsDtype } from '../../src/weights/dtype';
+import { type SafetensorsDtype } from '../../src/weights/dtype';
 import { NodeFolderProvider, openSafetensorsFile, writeSafetensorsFile } from '../../src/weights/node-file-source';
-import { dequantizeRows4, SCALE_SUFFIX } from '../../src/weights/quant';
-import type { SafetensorsFile } from '../../src/weights/safetensors';
+import { SCALE_SUFFIX } from '../../src/weights/quant';
 import { quantizeFolder } from '../../weights-tools/quantize';
 import { relL2, testGpu } from '../helpers/gpu';
 import { skipWhen } from '../helpers/skip';
+import { greedyLogits, readF32, writeDequantized } from './helpers';
 
 const GOLDENS = join(__dirname, '..', 'goldens');
 const DEMO = join(__dirname, '..', '..', 'models', 'demo');
@@ -38,11 +38,6 @@ const DUMPS = readdirSync(join(GOLDENS, 'dumps')).filter((f) => f.endsWith('.saf
 const DEQ_LOGITS = 2.5e-5;
 /** Budget per stage vs the f32 engine on the original weights (random tiny models: see the module comment). */
 const BUDGET = { encoder: 0.22, projector: 0.32 }; // measured ≤ 0.147 and ≤ 0.215 (docs/quantization.md)
-
-const f32 = async (d: SafetensorsFile, n: string) => {
-  const b = await d.read(n);
-  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
-};
 
 let tmp: string;
 const models = new Map<string, Promise<GlmAsr>>();
@@ -58,27 +53,6 @@ function model(gpu: Gpu, name: string, kind: Kind): Promise<GlmAsr> {
   return models.get(key)!;
 }
 
-/** Writes an F32 checkpoint of the dequantised weights q·s of a 4-bit folder (other tensors widened to F32). */
-async function writeDequantized(src: string, dst: string): Promise<void> {
-  mkdirSync(dst, { recursive: true });
-  for (const f of readdirSync(src)) if (!f.endsWith('.safetensors')) copyFileSync(join(src, f), join(dst, f));
-  const ck = await Checkpoint.open(new NodeFolderProvider(src));
-  const G = Number(ck.files.get('model.safetensors')!.metadata!.group_size);
-  const out = [];
-  for (const [name, t] of ck.tensors) {
-    if (name.endsWith(SCALE_SUFFIX)) continue;
-    const scales = t.dtype === 'U8' ? new Uint16Array((await ck.read(name + SCALE_SUFFIX)).buffer) : undefined;
-    // Every K of these models is even: the packed rows hold K / 2 bytes.
-    const f = scales
-      ? dequantizeRows4(await ck.read(name), scales, t.shape[0], t.shape[1] * 2, G)
-      : toFloat32(await ck.read(name), t.dtype);
-    out.push({ name, dtype: 'F32' as const, shape: scales ? [t.shape[0], f.length / t.shape[0]] : t.shape,
-      data: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) });
-  }
-  await ck.close();
-  await writeSafetensorsFile(join(dst, 'model.safetensors'), out, { format: 'pt' });
-}
-
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'glm-asr-int4-'));
   for (const name of ['tiny', 'tiny-b']) {
@@ -87,31 +61,6 @@ beforeAll(async () => {
   }
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function greedyLogits(asr: GlmAsr, samples: Float32Array, maxNewTokens: number) {
-  const gpu = asr.gpu;
-  const vocab = asr.config.decoder.vocab;
-  const eos = new Set(asr.config.ids.eosTokenIds);
-  const dec = await asr.prefill(splitWindows(samples, asr.config.frontEnd.nSamples), { beams: 1, maxNewTokens });
-  const idT = gpu.tensor('ids', [1], 'u32');
-  const ids: number[] = [];
-  const logits: Float32Array[] = [];
-  for (let i = 0; i < maxNewTokens; i++) {
-    const l = new Float32Array(await gpu.readF32(dec.logits, vocab));
-    logits.push(l);
-    let best = 0;
-    for (let v = 1; v < vocab; v++) if (l[v] > l[best]) best = v;
-    ids.push(best);
-    if (eos.has(best) || i + 1 === maxNewTokens) break;
-    gpu.write(idT, Uint32Array.from([best]));
-    const rec = new Recorder(gpu, 'step');
-    dec.step(rec, idT, 1);
-    rec.submit();
-  }
-  gpu.release(idT);
-  dec.dispose();
-  return { ids, logits };
-}
 
 const report: string[] = [];
 afterAll(() => { if (report.length) console.log(`4-bit (int4-sym-g32):\n  ${report.join('\n  ')}`); });
@@ -134,7 +83,7 @@ describe('4-bit checkpoints of the tiny goldens', () => {
         const gpu = await testGpu();
         const dump = await openSafetensorsFile(join(GOLDENS, 'dumps', file));
         const name = String(dump.metadata!.model);
-        const samples = await f32(dump, 'input_samples');
+        const samples = await readF32(dump, 'input_samples');
         const maxNewTokens = Number(dump.metadata!.max_new_tokens);
         const a = await greedyLogits(await model(gpu, name, 'deq'), samples, maxNewTokens);
         const b = await greedyLogits(await model(gpu, name, 'int4'), samples, maxNewTokens);
@@ -155,7 +104,7 @@ describe('4-bit checkpoints of the tiny goldens', () => {
       const gpu = await testGpu();
       const dump = await openSafetensorsFile(join(GOLDENS, 'dumps', file));
       const name = String(dump.metadata!.model);
-      const samples = await f32(dump, 'input_samples');
+      const samples = await readF32(dump, 'input_samples');
       const [ref, q4] = [await model(gpu, name, 'f32'), await model(gpu, name, 'int4')];
       const cfg = ref.config;
       const windows = splitWindows(samples, cfg.frontEnd.nSamples);

@@ -12,25 +12,22 @@
  *   3. the trained demo model: INT8 greedy ids identical to f32 on every sample clip.
  * Also: the loader's precision rules and the written file's format.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Recorder, type Gpu, type Tensor } from '../../src/gpu';
+import { type Gpu } from '../../src/gpu';
 import { splitWindows } from '../../src/audio';
 import { encoderFrames } from '../../src/models/glm-asr/encoder';
 import { GlmAsr } from '../../src/models/glm-asr/node';
 import { type PrefillTaps } from '../../src/models/glm-asr/transcriber';
 import { Int8Matrix } from '../../src/ops/matmul-int8';
-import { Checkpoint } from '../../src/weights/checkpoint';
-import { toFloat32 } from '../../src/weights/dtype';
-import { NodeFolderProvider, openSafetensorsFile, writeSafetensorsFile } from '../../src/weights/node-file-source';
-import { dequantizeRows, SCALE_SUFFIX } from '../../src/weights/quant';
-import type { SafetensorsFile } from '../../src/weights/safetensors';
+import { openSafetensorsFile } from '../../src/weights/node-file-source';
 import { inspectPath } from '../../weights-tools/inspect';
 import { quantizeFolder } from '../../weights-tools/quantize';
 import { relL2, testGpu } from '../helpers/gpu';
 import { skipWhen } from '../helpers/skip';
+import { greedyLogits, readF32, writeDequantized } from './helpers';
 
 const GOLDENS = join(__dirname, '..', 'goldens');
 const DEMO = join(__dirname, '..', '..', 'models', 'demo');
@@ -40,11 +37,6 @@ const DUMPS = readdirSync(join(GOLDENS, 'dumps')).filter((f) => f.endsWith('.saf
 const BUDGET = { encoder: 1.5e-2, projector: 2.5e-2, logits: 0.3 };
 /** rel-L2 of the INT8 path's logits vs the f32 engine on the dequantised weights, at every greedy step. */
 const DEQ_LOGITS = 2.5e-5; // measured ≤ 2.5e-6 (tiny-en), 7e-7 to 1.3e-6 on the others
-
-const f32 = async (d: SafetensorsFile, n: string) => {
-  const b = await d.read(n);
-  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
-};
 
 let tmp: string;
 const folders = new Map<string, string>();
@@ -57,26 +49,6 @@ function model(gpu: Gpu, name: string, kind: 'f32' | 'int8' | 'deq'): Promise<Gl
   return models.get(key)!;
 }
 
-/** Writes an F32 checkpoint of the dequantised weights q·s of an INT8 folder (other tensors widened to F32). */
-async function writeDequantized(src: string, dst: string): Promise<void> {
-  mkdirSync(dst, { recursive: true });
-  for (const f of readdirSync(src)) if (!f.endsWith('.safetensors')) copyFileSync(join(src, f), join(dst, f));
-  const ck = await Checkpoint.open(new NodeFolderProvider(src));
-  const G = Number(ck.files.get('model.safetensors')!.metadata!.group_size);
-  const out = [];
-  for (const [name, t] of ck.tensors) {
-    if (name.endsWith(SCALE_SUFFIX)) continue;
-    const f = t.dtype === 'I8'
-      ? dequantizeRows(new Int8Array((await ck.read(name)).buffer),
-        new Uint16Array((await ck.read(name + SCALE_SUFFIX)).buffer), t.shape[0], t.shape[1], G)
-      : toFloat32(await ck.read(name), t.dtype);
-    const data = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
-    out.push({ name, dtype: 'F32' as const, shape: t.shape, data });
-  }
-  await ck.close();
-  await writeSafetensorsFile(join(dst, 'model.safetensors'), out, { format: 'pt' });
-}
-
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'glm-asr-int8-'));
   for (const name of ['tiny', 'tiny-b']) {
@@ -87,35 +59,6 @@ beforeAll(async () => {
   }
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** Greedy decoding that also returns each step's logits (for margins and per-step error). */
-async function greedyLogits(
-  asr: GlmAsr, samples: Float32Array, maxNewTokens: number,
-): Promise<{ ids: number[]; logits: Float32Array[] }> {
-  const gpu = asr.gpu;
-  const vocab = asr.config.decoder.vocab;
-  const eos = new Set(asr.config.ids.eosTokenIds);
-  const windows = splitWindows(samples, asr.config.frontEnd.nSamples);
-  const dec = await asr.prefill(windows, { beams: 1, maxNewTokens });
-  const idT = gpu.tensor('ids', [1], 'u32');
-  const ids: number[] = [];
-  const logits: Float32Array[] = [];
-  for (let i = 0; i < maxNewTokens; i++) {
-    const l = new Float32Array(await gpu.readF32(dec.logits, vocab));
-    logits.push(l);
-    let best = 0;
-    for (let v = 1; v < vocab; v++) if (l[v] > l[best]) best = v;
-    ids.push(best);
-    if (eos.has(best) || i + 1 === maxNewTokens) break;
-    gpu.write(idT, Uint32Array.from([best]));
-    const rec = new Recorder(gpu, 'step');
-    dec.step(rec, idT, 1);
-    rec.submit();
-  }
-  gpu.release(idT);
-  dec.dispose();
-  return { ids, logits };
-}
 
 const report: string[] = [];
 afterAll(() => { if (report.length) console.log(`INT8 (int8-sym-g64):\n  ${report.join('\n  ')}`); });
@@ -160,7 +103,7 @@ describe('INT8 checkpoints of the tiny goldens', () => {
       const dump = await openSafetensorsFile(join(GOLDENS, 'dumps', file));
       const name = String(dump.metadata!.model);
       const [deq, q8] = [await model(gpu, name, 'deq'), await model(gpu, name, 'int8')];
-      const samples = await f32(dump, 'input_samples');
+      const samples = await readF32(dump, 'input_samples');
       const maxNewTokens = Number(dump.metadata!.max_new_tokens);
       const a = await greedyLogits(deq, samples, maxNewTokens);
       const b = await greedyLogits(q8, samples, maxNewTokens);
@@ -179,7 +122,7 @@ describe('INT8 checkpoints of the tiny goldens', () => {
       const dump = await openSafetensorsFile(join(GOLDENS, 'dumps', file));
       const name = String(dump.metadata!.model);
       const [ref, q8] = [await model(gpu, name, 'f32'), await model(gpu, name, 'int8')];
-      const samples = await f32(dump, 'input_samples');
+      const samples = await readF32(dump, 'input_samples');
       const cfg = ref.config;
       const windows = splitWindows(samples, cfg.frontEnd.nSamples);
       const W = windows.length;

@@ -8,13 +8,13 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { splitWindows } from '../../src/audio';
-import { Gpu, Recorder } from '../../src/gpu';
+import { Gpu } from '../../src/gpu';
 import { GlmAsr } from '../../src/models/glm-asr/node';
 import type { WeightPrecision } from '../../src/models/glm-asr/weights';
 import { openSafetensorsFile } from '../../src/weights/node-file-source';
 import { quantizeFolder } from '../../weights-tools/quantize';
 import { relL2, testGpu } from '../helpers/gpu';
+import { greedyLogits, readF32 } from './helpers';
 
 const GOLDENS = join(__dirname, '..', 'goldens');
 const CLIP = readdirSync(join(GOLDENS, 'dumps')).filter((f) => f.startsWith('tiny-en'))[0];
@@ -33,30 +33,6 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-async function greedy(asr: GlmAsr, samples: Float32Array, maxNewTokens: number) {
-  const gpu = asr.gpu;
-  const vocab = asr.config.decoder.vocab;
-  const dec = await asr.prefill(splitWindows(samples, asr.config.frontEnd.nSamples), { beams: 1, maxNewTokens });
-  const idT = gpu.tensor('ids', [1], 'u32');
-  const ids: number[] = [];
-  const logits: Float32Array[] = [];
-  for (let i = 0; i < maxNewTokens; i++) {
-    const l = new Float32Array(await gpu.readF32(dec.logits, vocab));
-    logits.push(l);
-    let best = 0;
-    for (let v = 1; v < vocab; v++) if (l[v] > l[best]) best = v;
-    ids.push(best);
-    if (asr.config.ids.eosTokenIds.includes(best) || i + 1 === maxNewTokens) break;
-    gpu.write(idT, Uint32Array.from([best]));
-    const rec = new Recorder(gpu, 'step');
-    dec.step(rec, idT, 1);
-    rec.submit();
-  }
-  gpu.release(idT);
-  dec.dispose();
-  return { ids, logits };
-}
-
 describe('without shader-f16', () => {
   const dirs: Record<WeightPrecision, () => string> = {
     f32: () => join(GOLDENS, 'tiny'), f16: () => join(GOLDENS, 'tiny'), int8: () => join(tmp, 'int8'),
@@ -67,13 +43,12 @@ describe('without shader-f16', () => {
       expect(plain.caps.f16).toBe(false);
       const full = await testGpu();
       const dump = await openSafetensorsFile(join(GOLDENS, 'dumps', CLIP));
-      const b = await dump.read('input_samples');
-      const samples = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+      const samples = await readF32(dump, 'input_samples');
       const maxNewTokens = Number(dump.metadata!.max_new_tokens);
       const a = await GlmAsr.load(dirs[precision](), { gpu: full, precision });
       const c = await GlmAsr.load(dirs[precision](), { gpu: plain, precision });
-      const want = await greedy(a, samples, maxNewTokens);
-      const got = await greedy(c, samples, maxNewTokens);
+      const want = await greedyLogits(a, samples, maxNewTokens);
+      const got = await greedyLogits(c, samples, maxNewTokens);
       expect(got.ids).toEqual(want.ids);
       const worst = Math.max(...want.logits.map((l, i) => relL2(got.logits[i], l)));
       expect(worst).toBeLessThan(LOGITS);
