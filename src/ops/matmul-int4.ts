@@ -16,11 +16,42 @@
 import { RowBlockedMatrix, Tensor, type Gpu } from '../gpu';
 import { GROUP_SIZES, groupsOf, packedRowBytes4, padRows4 } from '../weights/quant';
 
+/** One row block of a quantised matrix (Int8Matrix, Int4Matrix): its codes as u32 words and its scales. */
+export interface QuantBlock {
+  q: Tensor;
+  s: Tensor;
+  row0: number;
+  rows: number;
+}
+
+/**
+ * The permanent buffers of a quantised [rows, ·] matrix with `rowBytes` of codes and `scaleWords` scale words per
+ * row, split into row blocks that each fit `maxBlockBytes`; `kind` (the class) names it in the group-size error.
+ */
+export function createQuantBlocks(gpu: Gpu, kind: string, label: string, rows: number, groupSize: number,
+  rowBytes: number, scaleWords: number, scaleDtype: 'u32' | 'f32', maxBlockBytes: number): QuantBlock[] {
+  if (!(GROUP_SIZES as readonly number[]).includes(groupSize)) {
+    throw new RangeError(`${kind} "${label}": group size ${groupSize} is not one of ${GROUP_SIZES.join(', ')}`);
+  }
+  const perBlock = Math.max(1, Math.floor(maxBlockBytes / rowBytes));
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const blocks: QuantBlock[] = [];
+  for (let row0 = 0; row0 < rows; row0 += perBlock) {
+    const n = Math.min(perBlock, rows - row0);
+    const name = rows > perBlock ? `${label}[${row0}:${row0 + n}]` : label;
+    const q = new Tensor(gpu.pool.create(name, n * rowBytes, usage), [n, rowBytes / 4], 'u32');
+    const sBuf = gpu.pool.create(`${name}.scale`, n * scaleWords * 4, usage);
+    const s = new Tensor(sBuf, [n, scaleWords], scaleDtype);
+    blocks.push({ q, s, row0, rows: n });
+  }
+  return blocks;
+}
+
 /** A [rows, cols] 4-bit matrix in row blocks with per-row, per-group f16 scales (see the module comment). */
 export class Int4Matrix extends RowBlockedMatrix {
   constructor(
     /** Per block: codes as u32 [rows, rowBytes/4] and f16 scale pairs as u32 [rows, sLd/2]. */
-    readonly qblocks: readonly { q: Tensor; s: Tensor; row0: number; rows: number }[],
+    readonly qblocks: readonly QuantBlock[],
     rows: number,
     cols: number,
     readonly groupSize: number,
@@ -50,22 +81,9 @@ export class Int4Matrix extends RowBlockedMatrix {
   /** Permanent (non-pooled) buffers, split into row blocks that each fit `maxBlockBytes`. */
   static create(gpu: Gpu, label: string, rows: number, cols: number, groupSize: number,
     maxBlockBytes = gpu.caps.maxStorageBindingBytes): Int4Matrix {
-    if (!(GROUP_SIZES as readonly number[]).includes(groupSize)) {
-      throw new RangeError(`Int4Matrix "${label}": group size ${groupSize} is not one of ${GROUP_SIZES.join(', ')}`);
-    }
     const groups = groupsOf(cols, groupSize);
-    const rowBytes = (groups * groupSize) / 2;
-    const sWords = Math.ceil(groups / 2);
-    const perBlock = Math.max(1, Math.floor(maxBlockBytes / rowBytes));
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const blocks = [];
-    for (let row0 = 0; row0 < rows; row0 += perBlock) {
-      const n = Math.min(perBlock, rows - row0);
-      const name = rows > perBlock ? `${label}[${row0}:${row0 + n}]` : label;
-      const q = new Tensor(gpu.pool.create(name, n * rowBytes, usage), [n, rowBytes / 4], 'u32');
-      const s = new Tensor(gpu.pool.create(`${name}.scale`, n * sWords * 4, usage), [n, sWords], 'u32');
-      blocks.push({ q, s, row0, rows: n });
-    }
+    const blocks = createQuantBlocks(gpu, 'Int4Matrix', label, rows, groupSize,
+      (groups * groupSize) / 2, Math.ceil(groups / 2), 'u32', maxBlockBytes);
     return new Int4Matrix(blocks, rows, cols, groupSize);
   }
 

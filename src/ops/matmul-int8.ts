@@ -24,7 +24,7 @@ import {
 } from '../gpu';
 import { GROUP_SIZES, groupsOf, padRows, paddedRowBytes } from '../weights/quant';
 import { columnLaneConfig, GEMV_MAX_ROWS } from './matmul';
-import { Int4Matrix } from './matmul-int4';
+import { createQuantBlocks, Int4Matrix, type QuantBlock } from './matmul-int4';
 import { bindOutputs, checkEpilogue, mainOutputColumns, type MatmulEpilogue } from './matmul-epilogue';
 
 /**
@@ -35,7 +35,7 @@ import { bindOutputs, checkEpilogue, mainOutputColumns, type MatmulEpilogue } fr
 export class Int8Matrix extends RowBlockedMatrix {
   constructor(
     /** Per block: int8 rows as u32 [rows, rowBytes/4] and f32 scales [rows, groups]. */
-    readonly qblocks: readonly { q: Tensor; s: Tensor; row0: number; rows: number }[],
+    readonly qblocks: readonly QuantBlock[],
     rows: number,
     cols: number,
     readonly groupSize: number,
@@ -62,21 +62,8 @@ export class Int8Matrix extends RowBlockedMatrix {
     gpu: Gpu, label: string, rows: number, cols: number, groupSize: number,
     maxBlockBytes = gpu.caps.maxStorageBindingBytes,
   ): Int8Matrix {
-    if (!(GROUP_SIZES as readonly number[]).includes(groupSize)) {
-      throw new RangeError(`Int8Matrix "${label}": group size ${groupSize} is not one of ${GROUP_SIZES.join(', ')}`);
-    }
-    const groups = groupsOf(cols, groupSize);
-    const rowBytes = paddedRowBytes(cols, groupSize);
-    const perBlock = Math.max(1, Math.floor(maxBlockBytes / rowBytes));
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const blocks = [];
-    for (let row0 = 0; row0 < rows; row0 += perBlock) {
-      const n = Math.min(perBlock, rows - row0);
-      const name = rows > perBlock ? `${label}[${row0}:${row0 + n}]` : label;
-      const q = new Tensor(gpu.pool.create(name, n * rowBytes, usage), [n, rowBytes / 4], 'u32');
-      const s = new Tensor(gpu.pool.create(`${name}.scale`, n * groups * 4, usage), [n, groups], 'f32');
-      blocks.push({ q, s, row0, rows: n });
-    }
+    const blocks = createQuantBlocks(gpu, 'Int8Matrix', label, rows, groupSize,
+      paddedRowBytes(cols, groupSize), groupsOf(cols, groupSize), 'f32', maxBlockBytes);
     return new Int8Matrix(blocks, rows, cols, groupSize);
   }
 
