@@ -47,15 +47,12 @@ export function createQuantBlocks(gpu: Gpu, kind: string, label: string, rows: n
   return blocks;
 }
 
-/** A [rows, cols] 4-bit matrix in row blocks with per-row, per-group f16 scales (see the module comment). */
-export class Int4Matrix extends RowBlockedMatrix {
-  constructor(
-    /** Per block: codes as u32 [rows, rowBytes/4] and f16 scale pairs as u32 [rows, sLd/2]. */
-    readonly qblocks: readonly QuantBlock[],
-    rows: number,
-    cols: number,
-    readonly groupSize: number,
-  ) {
+/**
+ * What Int8Matrix and Int4Matrix share: a RowBlockedMatrix whose blocks are the code words (dtype 'u32'), with
+ * each block's scales beside them (the per-block layouts are in each class's comment).
+ */
+export abstract class QuantBlockedMatrix extends RowBlockedMatrix {
+  constructor(readonly qblocks: readonly QuantBlock[], rows: number, cols: number, readonly groupSize: number) {
     super(qblocks.map((b) => ({ tensor: b.q, row0: b.row0, rows: b.rows })), rows, cols, 'u32');
   }
 
@@ -63,6 +60,17 @@ export class Int4Matrix extends RowBlockedMatrix {
     return groupsOf(this.cols, this.groupSize);
   }
 
+  /** GPU bytes of codes and scales. */
+  get bytes(): number {
+    return this.qblocks.reduce((s, b) => s + b.q.buffer.size + b.s.buffer.size, 0);
+  }
+}
+
+/**
+ * A [rows, cols] 4-bit matrix in row blocks with per-row, per-group f16 scales (see the module comment). Per block:
+ * codes as u32 [rows, rowBytes/4] and f16 scale pairs as u32 [rows, sLd/2].
+ */
+export class Int4Matrix extends QuantBlockedMatrix {
   /** Scales (halves) between scale rows: groups rounded up to even. */
   get sLd(): number {
     return this.groups + (this.groups & 1);
@@ -71,11 +79,6 @@ export class Int4Matrix extends RowBlockedMatrix {
   /** Bytes per stored row (cols padded to whole groups, two codes per byte). */
   get rowBytes(): number {
     return (this.groups * this.groupSize) / 2;
-  }
-
-  /** GPU bytes of codes and scales. */
-  get bytes(): number {
-    return this.qblocks.reduce((s, b) => s + b.q.buffer.size + b.s.buffer.size, 0);
   }
 
   /** Permanent (non-pooled) buffers, split into row blocks that each fit `maxBlockBytes`. */

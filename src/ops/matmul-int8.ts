@@ -20,41 +20,23 @@
  * matmulInt8(rec, x, w, bias, y, { label: 'enc.l0.fc1' });
  */
 import {
-  bindSpan, f16BitsToF32, grid, maxBinding, RowBlockedMatrix, Tensor, type Gpu, type KernelSpec, type Recorder,
+  bindSpan, f16BitsToF32, grid, maxBinding, Tensor, type Gpu, type KernelSpec, type Recorder,
 } from '../gpu';
 import { GROUP_SIZES, groupsOf, padRows, paddedRowBytes } from '../weights/quant';
 import { columnLaneConfig, GEMV_MAX_ROWS } from './matmul';
-import { createQuantBlocks, Int4Matrix, type QuantBlock } from './matmul-int4';
+import { createQuantBlocks, Int4Matrix, QuantBlockedMatrix } from './matmul-int4';
 import { bindOutputs, checkEpilogue, mainOutputColumns, type MatmulEpilogue } from './matmul-epilogue';
 
 /**
  * A [rows, cols] INT8 matrix in row blocks, with per-row, per-group f32 scales. It is a RowBlockedMatrix whose
  * blocks are the int8 words (dtype 'u32'), so that it fits wherever model code holds a matrix weight; the float
  * ops (matmul, embed) reject it (u32 weights), `linear` / `embedRows` / `matmulInt8` / `embedInt8` take it.
+ * Per block: int8 rows as u32 [rows, rowBytes/4] and f32 scales [rows, groups].
  */
-export class Int8Matrix extends RowBlockedMatrix {
-  constructor(
-    /** Per block: int8 rows as u32 [rows, rowBytes/4] and f32 scales [rows, groups]. */
-    readonly qblocks: readonly QuantBlock[],
-    rows: number,
-    cols: number,
-    readonly groupSize: number,
-  ) {
-    super(qblocks.map((b) => ({ tensor: b.q, row0: b.row0, rows: b.rows })), rows, cols, 'u32');
-  }
-
-  get groups(): number {
-    return groupsOf(this.cols, this.groupSize);
-  }
-
+export class Int8Matrix extends QuantBlockedMatrix {
   /** Bytes per stored row (cols padded to whole groups). */
   get rowBytes(): number {
     return paddedRowBytes(this.cols, this.groupSize);
-  }
-
-  /** GPU bytes of weights and scales. */
-  get bytes(): number {
-    return this.qblocks.reduce((s, b) => s + b.q.buffer.size + b.s.buffer.size, 0);
   }
 
   /** Permanent (non-pooled) buffers, split into row blocks that each fit `maxBlockBytes`. */
