@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { MIN_CHUNK_SECONDS } from '../models/glm-asr/config';
 import { AUDIO_BLOCKS, MAX_BEAMS, OptionError, PRECISIONS, SEGMENTERS } from '../models/glm-asr/options';
 import { GlmAsr } from '../models/glm-asr/node';
+import type { TranscribeOptions } from '../models/glm-asr/transcriber';
 import { resolveModelSource } from '../hub';
 
 /** Bad usage: exit 2 with one line on stderr. */
@@ -95,7 +96,21 @@ export function transcriptionArgs<const F extends readonly string[]>(args: strin
     : seconds('--max-chunk-seconds', chunkFlag, MIN_CHUNK_SECONDS);
   return {
     positionals, model: values.model, quiet: values.quiet!, format, precision, maxInputBytes,
-    beams, maxNewTokens, segmenter, audioBlocks, maxChunkSeconds,
+    beams, decode: { segmenter, maxChunkSeconds, audioBlocks, beams, maxNewTokens },
+  };
+}
+
+/** The options transcribing one file: `transcriptionArgs`'s `decode`, and its progress bar labelled `label`. */
+export function fileOptions(
+  decode: ReturnType<typeof transcriptionArgs>['decode'], name: string, label: string, progress: Progress,
+): TranscribeOptions {
+  return {
+    name,
+    ...decode,
+    onProgress: (p) => {
+      const unit = p.stage === 'generate' ? 'tokens' : p.stage === 'vad' ? 'seconds' : 'windows';
+      progress.bar(`${label} ${p.stage}`, Math.round(p.done), Math.round(p.total), unit);
+    },
   };
 }
 

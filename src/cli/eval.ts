@@ -7,7 +7,9 @@
 import { relative } from 'node:path';
 import { ManifestError, readManifest, type ManifestEntry } from '../eval/manifest';
 import { addCounts, errorRate, errors, score, type ErrorCounts, type Language } from '../eval/wer';
-import { EXIT, loadModel, optionFlag, Progress, readInput, transcriptionArgs, UsageError } from './common';
+import {
+  EXIT, fileOptions, loadModel, optionFlag, Progress, readInput, transcriptionArgs, UsageError,
+} from './common';
 
 export const EVAL_USAGE = `  glm-asr eval MANIFEST --model DIR|ORG/NAME [options]
       word and character error rates against reference texts; MANIFEST is a .json or .csv file or a folder of
@@ -43,8 +45,7 @@ const withErrors = (c: ErrorCounts): Counts => ({ ...c, errors: errors(c) });
 
 export async function evalCommand(args: string[]): Promise<number> {
   const {
-    positionals, model, quiet, format, precision, maxInputBytes, beams, maxNewTokens, segmenter, audioBlocks,
-    maxChunkSeconds,
+    positionals, model, quiet, format, precision, maxInputBytes, beams, decode,
   } = transcriptionArgs(args, ['txt', 'json'] as const);
   if (positionals.length !== 1) throw new UsageError('eval takes one manifest (a .json or .csv file, or a folder)');
   let manifest;
@@ -62,18 +63,7 @@ export async function evalCommand(args: string[]): Promise<number> {
 
   const evaluate = async (entry: ManifestEntry, label: string): Promise<FileResult> => {
     const bytes = await readInput(entry.audio, maxInputBytes);
-    const t = await asr.transcribe(bytes, {
-      name: entry.audio,
-      segmenter,
-      maxChunkSeconds,
-      audioBlocks,
-      beams,
-      maxNewTokens,
-      onProgress: (p) => {
-        const unit = p.stage === 'generate' ? 'tokens' : p.stage === 'vad' ? 'seconds' : 'windows';
-        progress.bar(`${label} ${p.stage}`, Math.round(p.done), Math.round(p.total), unit);
-      },
-    });
+    const t = await asr.transcribe(bytes, fileOptions(decode, entry.audio, label, progress));
     progress.done();
     const s = score(entry.text, t.text);
     return {

@@ -22,7 +22,8 @@ import { GlmAsr } from '../models/glm-asr/node';
 import { type Segment } from '../models/glm-asr/transcriber';
 import { downloadModel } from '../hub';
 import {
-  EXIT, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, transcriptionArgs, UsageError,
+  EXIT, fileOptions, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, transcriptionArgs,
+  UsageError,
 } from './common';
 import { doctorCommand, setupCommand } from './doctor';
 import { EVAL_USAGE, evalCommand } from './eval';
@@ -89,8 +90,7 @@ async function main(argv: string[]): Promise<number> {
 
 async function transcribeCommand(args: string[]): Promise<number> {
   const {
-    positionals, model, quiet, format, precision, maxInputBytes, beams, maxNewTokens, segmenter, audioBlocks,
-    maxChunkSeconds,
+    positionals, model, quiet, format, precision, maxInputBytes, beams, decode,
   } = transcriptionArgs(args, ['txt', 'json', 'jsonl', 'srt', 'vtt'] as const);
   if (!positionals.length) throw new UsageError('no audio files given');
   const files = await expandInputs(positionals);
@@ -105,18 +105,7 @@ async function transcribeCommand(args: string[]): Promise<number> {
       try {
         const bytes = await readInput(file, maxInputBytes);
         const out = new SegmentPrinter(file, format, files.length > 1);
-        const events = asr.transcribeStream(bytes, {
-          name: file,
-          segmenter,
-          maxChunkSeconds,
-          audioBlocks,
-          beams,
-          maxNewTokens,
-          onProgress: (p) => {
-            const unit = p.stage === 'generate' ? 'tokens' : p.stage === 'vad' ? 'seconds' : 'windows';
-            progress.bar(`${basename(file)} ${p.stage}`, Math.round(p.done), Math.round(p.total), unit);
-          },
-        });
+        const events = asr.transcribeStream(bytes, fileOptions(decode, file, basename(file), progress));
         for await (const e of events) {
           if (e.type === 'segment-end') {
             progress.done();
