@@ -2,21 +2,13 @@
  * Plain-TypeScript references for the 4-bit kernels (src/ops/matmul-int4.ts; f64 accumulation, f32 results). The
  * quantisation and the packed layout are in src/weights/quant.ts.
  */
+import { matmul } from './matmul';
 import { dequantizeRows4 } from '../../weights/quant';
 
 /** y[M,N] = x[M,K] · dequant4(packed, s)[N,K]ᵀ (+ bias): the 4-bit matmul's exact target. */
 export function matmulInt4(x: ArrayLike<number>, packed: Uint8Array, scales: Uint16Array, M: number, N: number,
   K: number, G: number, bias?: ArrayLike<number>): Float32Array {
-  const w = dequantizeRows4(packed, scales, N, K, G);
-  const y = new Float32Array(M * N);
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += x[m * K + k] * w[n * K + k];
-      y[m * N + n] = bias ? s + bias[n] : s;
-    }
-  }
-  return y;
+  return matmul(x, dequantizeRows4(packed, scales, N, K, G), M, N, K, bias);
 }
 
 /** out[j] = dequant4(table row ids[j]) ([n, K]; ids ≥ rows give zero rows): the 4-bit gather's exact target. */

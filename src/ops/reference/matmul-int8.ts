@@ -2,22 +2,14 @@
  * Plain-TypeScript references for src/ops/matmul-int8.ts (f64 accumulation, f32 results). The quantisation
  * itself (weights and activations) is in src/weights/quant.ts.
  */
+import { matmul } from './matmul';
 import { dequantizeRows } from '../../weights/quant';
 
 /** y[M,N] = x[M,K] · dequant(q, s)[N,K]ᵀ (+ bias) — the weight-only kernel's exact target. */
 export function matmulInt8(x: ArrayLike<number>, q: Int8Array, scales: Uint16Array | Float32Array, M: number,
   N: number, K: number, G: number,
   bias?: ArrayLike<number>): Float32Array {
-  const w = dequantizeRows(q, scales, N, K, G);
-  const y = new Float32Array(M * N);
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += x[m * K + k] * w[n * K + k];
-      y[m * N + n] = bias ? s + bias[n] : s;
-    }
-  }
-  return y;
+  return matmul(x, dequantizeRows(q, scales, N, K, G), M, N, K, bias);
 }
 
 /**
