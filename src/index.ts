@@ -19,6 +19,7 @@ export type {
   AudioInput,
   WindowSamples,
 } from './models/glm-asr/transcriber';
+export type { LiveOptions, LiveVadOptions, LiveEvent, LiveSession } from './models/glm-asr/live';
 export { OptionError, MAX_BEAMS } from './models/glm-asr/options';
 export { parseGlmAsrConfig, ConfigError, type GlmAsrConfig } from './models/glm-asr/config';
 export type { WeightPrecision, LoadProgress } from './models/glm-asr/weights';

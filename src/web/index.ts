@@ -7,6 +7,7 @@
 export { GlmAsr } from '../models/glm-asr/transcriber';
 export type { LoadOptions, TranscribeOptions, TranscribeProgress, Transcription, Segment,
   AudioInput } from '../models/glm-asr/transcriber';
+export type { LiveOptions, LiveVadOptions, LiveEvent, LiveSession } from '../models/glm-asr/live';
 export { Checkpoint, FileMapProvider, UrlFolderProvider, type FileProvider } from '../weights/checkpoint';
 export { decodeAudio, AudioDecodeError, resample } from '../audio';
 export { SileroVad, VadStream, VadModelError, VadInputError, type VadConfig, type VadSource } from '../vad';

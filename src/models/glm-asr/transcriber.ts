@@ -28,6 +28,7 @@ import {
   audioArgument, checkLoadOptions, checkTranscribeOptions, OptionError, type AudioBlocks, type AudioInput,
   type SegmenterKind,
 } from './options';
+import { openLiveSession, type LiveOptions, type LiveSession } from './live';
 import { ChunkPlanner, type SpeechChunk } from './segments';
 import { encodeAudio, encoderFrames, encoderWindowBatch, type EncoderTaps } from './encoder';
 import { loadWeights, schemePrecision, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
@@ -328,6 +329,14 @@ export class GlmAsr {
         this.gpu.release(encoded.audioEmb);
       }
     }
+  }
+
+  /**
+   * A live session: push PCM as it is captured; partial text while someone speaks, a final per utterance
+   * (`./live.ts`). Needs the VAD weights unless `turnDetection: null`.
+   */
+  live(options: LiveOptions = {}): LiveSession {
+    return openLiveSession(this, options);
   }
 
   /** Log-mel (CPU) and encoder + projector for `windows` in one submission; the rows stay for their prompts. */
