@@ -50,6 +50,11 @@ export interface LoadOptions {
   /** Most beams any transcribe call may ask for (sizes the KV cache). Default 4. */
   maxBeams?: number;
   /**
+   * Most sequences (beam rows of all concurrent transcriptions together) one decoder step serves: concurrent
+   * `transcribe` calls share encoder batches and decode steps up to this. 1 runs them one by one.
+   */
+  maxBatch?: number;
+  /**
    * Silero VAD v5 weights for `segmenter: 'vad'` (a FileProvider of a folder with config.json + model.safetensors,
    * or both files' contents). Node's entry loads the package's models/silero-vad-v5 when this is absent.
    */
