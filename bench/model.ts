@@ -1,7 +1,7 @@
 /**
  * Model benchmark at the real model's size, side by side with ONNX Runtime (issue: benchmark at the real size).
  *
- *   npm run -s bench -- [--json] [--out FILE] [--model DIR] [--precision f32|f16|int8[,...]] [--stages LIST]
+ *   npm run -s bench -- [--json] [--out FILE] [--model DIR] [--precision f32|f16|int8|int4[,...]] [--stages LIST]
  *                       [--iters N] [--warmup N] [--min-time S] [--encoder-layers N] [--decoder-layers N]
  *                       [--peers LIST|none] [--peer-model DIR] [--beams 1,4] [--decode-pos P] [--audio 5,30,120]
  *                       [--tokens 20,90,360] [--onnx-dir DIR] [--no-fit]
@@ -13,7 +13,8 @@
  *   --precision P       weight storage: f32 (default on CPU adapters), f16 (default on GPUs), int8, or a comma list
  *                       (e.g. f32,int8: each is loaded and measured in turn, same run). int8 uses an INT8 checkpoint:
  *                       --model itself when it is one, else <model>-int8 next to it, made with `npm run quantize`
- *                       (docs/int8.md) when missing. The peers always run the float checkpoint (f32 ONNX); when
+ *                       (docs/int8.md) when missing. int4 quantises a float checkpoint at load (docs/quantization.md)
+ *                       or loads a 4-bit one. The peers always run the float checkpoint (f32 ONNX); when
  *                       --model is an INT8 checkpoint, name the float one with --peer-model DIR
  *   --stages LIST       comma list of load, encoder-window, prefill, decode-step, transcribe (default: all)
  *   --iters/--warmup    timed / untimed runs per measurement (default 3 / 1; transcribe runs once per length);

@@ -161,7 +161,10 @@ function quantization(dir: string): string | undefined {
  */
 export async function checkpointsFor(model: string, peerModel: string | undefined, precision: string):
   Promise<{ ours: string; float: string | undefined }> {
-  const isInt8 = quantization(model) !== undefined;
+  const scheme = quantization(model);
+  // 4-bit: a float checkpoint is quantised at load (docs/quantization.md), a 4-bit one loads as it is.
+  if (precision === 'int4' && !scheme?.startsWith('int8')) return { ours: model, float: scheme ? peerModel : model };
+  const isInt8 = scheme !== undefined;
   if (precision !== 'int8') {
     if (isInt8) throw new Error(`${model} is an INT8 checkpoint: it loads only with --precision int8`);
     return { ours: model, float: model };

@@ -5,7 +5,7 @@ export const STAGES = ['load', 'encoder-window', 'prefill', 'decode-step', 'tran
 export type Stage = (typeof STAGES)[number];
 export type Engine = 'ours' | 'ort-webgpu' | 'ort-cpu';
 const PEERS: readonly Engine[] = ['ort-webgpu', 'ort-cpu'];
-const PRECISIONS = ['f32', 'f16', 'int8'];
+const PRECISIONS = ['f32', 'f16', 'int8', 'int4'];
 export const DEFAULT_MODEL = '.cache/models/glm-asr-nano-2512-random';
 
 export interface BenchOptions {

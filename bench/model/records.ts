@@ -56,9 +56,9 @@ export function rates(y: Yardsticks, flops: number, bytes: number, ms: number) {
   };
 }
 
-/** Bytes per weight of each storage precision (INT8: one f32 scale per 64 weights). */
+/** Bytes per weight of each storage precision (INT8: one f32 scale per 64 weights; 4-bit: one f16 per 32). */
 export const bytesPerWeight = (precision: string): number =>
-  precision === 'f32' ? 4 : precision === 'f16' ? 2 : 1 + 4 / 64;
+  precision === 'f32' ? 4 : precision === 'f16' ? 2 : precision === 'int4' ? 0.5 + 2 / 32 : 1 + 4 / 64;
 
 export interface Cost {
   flops: number;

@@ -271,7 +271,9 @@ export async function measureTranscribe(o: OursRun, audio: number[], maxTokens: 
     o.peaks.start();
     log(`transcribe ${sec} s, maxNewTokens ${maxTokens[i]}:`);
     const meter = LoadMeter.start();
-    const tr = await asr.transcribe({ samples, sampleRate: 16000 }, { maxNewTokens: maxTokens[i], beams: 1 });
+    // Fixed 30 s windows: the VAD would drop synthetic audio as non-speech and time no decoding.
+    const tr = await asr.transcribe({ samples, sampleRate: 16000 },
+      { maxNewTokens: maxTokens[i], beams: 1, segmenter: 'fixed' });
     const load = meter.stop();
     const windows = Math.max(1, Math.ceil(samples.length / fe.nSamples));
     let audioTokens = 0;
