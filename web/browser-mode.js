@@ -1,8 +1,9 @@
-// The page's "In this browser (WebGPU)" mode: loads the library's browser bundle
-// (glm-asr.browser.js, served by the server from dist/web/), lets the user pick the model (a folder
-// URL, by default the server's own model at models/<id>/, or a local folder), keeps downloaded model
-// files in Cache Storage, and registers the engine with app.js so that the Transcribe button, the
-// progress line and the transcript view work as in server mode.
+// The page's "In this browser (WebGPU)" mode: starts the library's browser bundle (glm-asr.browser.js,
+// served by the server from dist/web/) as the engine's Web Worker (EngineWorker), lets the user pick the
+// model (a folder URL, by default the server's own model at models/<id>/, or a local folder), which the
+// worker keeps in Cache Storage, and registers the engine with app.js so that the Transcribe button, live
+// mode, the progress line and the transcript view work as in server mode. The page's thread only posts
+// messages: loading, decoding and the model's work all happen in the worker.
 
 import { browserEngineUnavailable, registerBrowserEngine } from './app.js';
 import { bytes } from './format.js';
@@ -30,7 +31,7 @@ const els = {
 
 /** @type {any} the bundle's exports */
 let lib = null;
-/** @type {any} BrowserEngine */
+/** @type {any} EngineWorker: the engine in its Web Worker */
 let engine = null;
 /** What the loaded model was loaded from, to reload when the user picks another source. */
 let loadedKey = '';
@@ -196,12 +197,18 @@ async function init() {
   }
   const health = await serverHealth();
   const info = health && health.browser;
-  const problem = await lib.webGpuProblem();
+  let problem;
+  try {
+    engine = new lib.EngineWorker();
+    problem = await engine.problem(); // WebGPU as the worker sees it
+  } catch (err) {
+    problem = err && err.message ? err.message : String(err);
+  }
   if (problem) {
+    engine?.terminate();
     browserEngineUnavailable(problem);
     return;
   }
-  engine = new lib.BrowserEngine();
 
   let saved = '';
   try {
@@ -244,6 +251,12 @@ async function init() {
       await ensureLoaded({ signal, onProgress });
       signal?.throwIfAborted();
       return engine.transcribe(blob, { name, signal, beams, onProgress });
+    },
+    /** A live session in the worker (`GlmAsr.live`); loads the selected model first. */
+    async live(options, { signal, onProgress } = {}) {
+      await ensureLoaded({ signal, onProgress });
+      signal?.throwIfAborted();
+      return engine.live(options);
     },
   });
   document.documentElement.dataset.browserEngine = 'ready';

@@ -6,6 +6,7 @@
  * token ids, so the page shows both modes with the same code.
  */
 import { GlmAsr, type Transcription } from '../models/glm-asr/transcriber';
+import type { LiveOptions, LiveSession } from '../models/glm-asr/live';
 import type { WeightPrecision } from '../models/glm-asr/weights';
 import { toVerboseJson, type VerboseJson } from '../formats';
 import { FileMapProvider, UrlFolderProvider, type FileProvider } from '../weights/checkpoint';
@@ -226,21 +227,25 @@ export class BrowserEngine {
   }
 
   /**
-   * Transcribes encoded audio (WAV, and what the browser's WebAudio decodes: FLAC, MP3, Ogg, M4A…).
-   * Waits for a load in progress; throws when no model is loaded.
+   * Transcribes encoded audio (WAV, and where WebAudio exists — not in workers — what the browser decodes:
+   * FLAC, MP3, Ogg, M4A…) or mono samples at any rate. Waits for a load in progress; throws when no model is
+   * loaded.
    */
-  transcribe(audio: Uint8Array | Blob, options: EngineTranscribeOptions = {}): Promise<BrowserTranscription> {
+  transcribe(
+    audio: Uint8Array | Blob | { samples: Float32Array; sampleRate: number },
+    options: EngineTranscribeOptions = {},
+  ): Promise<BrowserTranscription> {
     const run = async (): Promise<BrowserTranscription> => {
       await this.whenLoaded();
       const asr = this.asr;
       if (!asr || !this.info) throw new Error('No model is loaded: load one first.');
       const { name: model, segmenter } = this.info;
       options.signal?.throwIfAborted();
-      const bytes = audio instanceof Uint8Array ? audio : new Uint8Array(await audio.arrayBuffer());
+      const input = audio instanceof Blob ? new Uint8Array(await audio.arrayBuffer()) : audio;
       const beams = options.beams ?? 1;
       if (beams > asr.maxBeams) throw new RangeError(`In this browser at most ${asr.maxBeams} beams are available; ` +
         `${beams} were asked for.`);
-      const t = await asr.transcribe(bytes, {
+      const t = await asr.transcribe(input, {
         segmenter,
         name: options.name,
         signal: options.signal,
@@ -253,6 +258,16 @@ export class BrowserEngine {
     const job = this.tail.then(run, run);
     this.tail = job.catch(() => undefined);
     return job;
+  }
+
+  /**
+   * A live session on the loaded model (`GlmAsr.live`), with its VAD turn detection when the VAD weights were
+   * loaded. Waits for a load in progress; throws when no model is loaded.
+   */
+  async live(options: LiveOptions = {}): Promise<LiveSession> {
+    await this.whenLoaded();
+    if (!this.asr) throw new Error('No model is loaded: load one first.');
+    return this.asr.live(options);
   }
 
   /** Frees the model's GPU memory. */

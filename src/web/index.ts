@@ -3,7 +3,11 @@
  * library's browser-safe API plus the web page's in-browser engine and model cache. One ES module
  * with the WGSL shaders inside; Node-only code (folder paths, the hub download, Dawn) is left out.
  * The web page takes its output formats, resampler and WAV encoder from here too (docs/web.md).
+ * The same file is the engine's Web Worker: started by `EngineWorker` as a module worker named
+ * `ENGINE_WORKER_NAME`, it answers the page's requests (`worker.ts`) instead of only exporting.
  */
+import { inEngineWorker, serveEngine, type EngineScope } from './worker';
+
 export { GlmAsr } from '../models/glm-asr/transcriber';
 export type { LoadOptions, TranscribeOptions, TranscribeProgress, Transcription, Segment,
   AudioInput } from '../models/glm-asr/transcriber';
@@ -24,6 +28,8 @@ export {
   type EngineTranscribeOptions,
   type BrowserTranscription,
 } from './engine';
+export { EngineWorker } from './engine-client';
+export { ENGINE_WORKER_NAME } from './worker';
 export {
   MODEL_CACHE_NAME,
   REQUIRED_MODEL_FILES,
@@ -38,3 +44,5 @@ export {
   type OpenUrlModelOptions,
   type OpenedModel,
 } from './model-cache';
+
+if (inEngineWorker()) serveEngine(globalThis as unknown as EngineScope);
