@@ -234,8 +234,25 @@ export type WavHeader = Omit<WavAudio, 'channels'> & { channelCount: number; fra
  * @throws AudioDecodeError for anything truncated, inconsistent or unsupported
  */
 export function readWavHeader(bytes: Uint8Array, name: string): WavHeader {
+  return walkHeader(bytes, name, false)!;
+}
+
+/**
+ * The header of a WAV *stream* from its first bytes (a pipe: the audio is still to come): null while `bytes` end
+ * before the `data` chunk's header. The declared data size is taken as it stands (`dataBytes`, whole frames), or,
+ * when it is 0 or a placeholder (0xFFFFFFFF, ≥ 0x7FFF0000), the data runs to the end of the stream (`streamed`).
+ * The `fmt ` chunk must come before `data`. `frames` is not meaningful here.
+ * @throws AudioDecodeError for bytes that are not a WAV header, or an unsupported format
+ */
+export function readWavStreamHeader(bytes: Uint8Array, name: string): WavHeader | null {
+  return walkHeader(bytes, name, true);
+}
+
+/** The chunk walk; `prefix`: `bytes` are the start of a stream (see readWavStreamHeader). */
+function walkHeader(bytes: Uint8Array, name: string, prefix: boolean): WavHeader | null {
   const len = bytes.length;
   if (len < 12) {
+    if (prefix) return null;
     throw new AudioDecodeError(name, `file is ${len} bytes, too short for a RIFF/WAVE header (12 bytes)`, 0);
   }
   const magic = fourcc(bytes, 0);
@@ -268,6 +285,15 @@ export function readWavHeader(bytes: Uint8Array, name: string): WavHeader {
         dataStart = body;
         let declared = size;
         if (magic === 'RF64' && size === 0xffffffff && ds64DataSize !== undefined) declared = ds64DataSize;
+        if (prefix) {
+          if (!fmt) {
+            const problem = `data chunk at byte ${off} comes before the 'fmt ' chunk: a stream needs the format first`;
+            throw new AudioDecodeError(name, problem, off);
+          }
+          streamed = declared === 0 || declared === 0xffffffff || declared >= 0x7fff0000;
+          dataAvail = streamed ? left : declared;
+          break;
+        }
         if (declared <= left) {
           const placeholderZero = declared === 0 && left > 0 && !plausibleChunkId(bytes, body);
           if (placeholderZero) {
@@ -291,8 +317,9 @@ export function readWavHeader(bytes: Uint8Array, name: string): WavHeader {
       }
     } else if (size > left) {
       // A chunk that runs past the end of the file. Harmless trailing metadata once we have both
-      // fmt and data; before that it means the file is cut short.
+      // fmt and data; before that it means the file is cut short (or, for a stream, that more is to come).
       if (fmt && dataHeader >= 0) break;
+      if (prefix) return null;
       throw new AudioDecodeError(
         name,
         `chunk '${id}' at byte ${off} declares ${size} bytes but only ${left} remain (file truncated)`,
@@ -317,6 +344,7 @@ export function readWavHeader(bytes: Uint8Array, name: string): WavHeader {
     off = next;
   }
 
+  if (prefix && dataHeader < 0) return null;
   if (!fmt) {
     const problem = `no 'fmt ' chunk found (scanned up to byte ${Math.min(off, len)} of ${len})`;
     throw new AudioDecodeError(name, problem, Math.min(off, len));
