@@ -38,7 +38,7 @@ export interface ServerOptions {
   maxUploadBytes?: number;
   /** Longest accepted audio, in seconds. Default 630. */
   maxAudioSeconds?: number;
-  /** Most transcriptions waiting behind the running one. Default 16. */
+  /** Most transcriptions waiting behind the running ones (the transcriber's `maxBatch` run at once). Default 16. */
   queueSize?: number;
   /** Per API key (when the request has the valid key) or per client IP, on `/v1/*`. `false` = off. */
   rateLimit?: RateLimitOptions | false;
@@ -182,7 +182,9 @@ export function createContext(options: ServerOptions): ServerContext {
     modelDir,
     modelSlug: modelDir ? modelSlugOf(modelDir) : null,
     startedAt: Math.floor(Date.now() / 1000),
-    queue: new JobQueue({ capacity: options.queueSize ?? DEFAULT_QUEUE_SIZE }),
+    queue: new JobQueue({
+      capacity: options.queueSize ?? DEFAULT_QUEUE_SIZE, concurrency: transcriber.maxBatch ?? 1,
+    }),
     remoteQueue: options.remoteQueue ?? null,
     infos: new WeakMap(),
     shuttingDown: false,

@@ -1,9 +1,11 @@
 /**
  * A bounded FIFO job queue in front of the GPU.
  *
- * - One job runs at a time (the GPU is a single device and a transcription already fills it).
- * - At most `capacity` jobs wait behind the running one; `push` rejects with `QueueFullError`
+ * - Up to `concurrency` jobs run at once: the engine's batch (`Transcriber.maxBatch`), whose concurrent
+ *   transcriptions share encoder batches and decoder steps; 1 runs them one by one.
+ * - At most `capacity` jobs wait behind the running ones; `push` rejects with `QueueFullError`
  *   beyond that, so the server can answer 503 right away instead of piling up work.
+ * - Jobs start in the order they were pushed.
  * - Each job may carry an AbortSignal (the HTTP layer triggers it when the client disconnects).
  *   A waiting job whose signal fires is removed from the queue at once and never runs; a running
  *   job receives the signal and may stop early.
@@ -11,12 +13,14 @@
  */
 
 export interface QueueStats {
-  /** Jobs running now (0 or 1). */
+  /** Jobs running now (0 … concurrency). */
   running: number;
   /** Jobs waiting to run. */
   waiting: number;
   /** Most jobs that may wait. */
   capacity: number;
+  /** Most jobs that run at once. */
+  concurrency: number;
 }
 
 export class QueueFullError extends Error {
@@ -49,8 +53,10 @@ interface Job {
 }
 
 export interface JobQueueOptions {
-  /** Most waiting jobs (not counting the running one). */
+  /** Most waiting jobs (not counting the running ones). */
   capacity: number;
+  /** Most jobs running at once. Default 1. */
+  concurrency?: number;
   /** Seconds a job is assumed to take before any has finished (for Retry-After). Default 10. */
   initialJobSeconds?: number;
 }
@@ -62,8 +68,9 @@ export interface PushOptions {
 
 export class JobQueue {
   readonly capacity: number;
+  readonly concurrency: number;
   private readonly waitingJobs: Job[] = [];
-  private runningJob: Job | null = null;
+  private readonly runningJobs = new Set<Job>();
   private closed = false;
   private idleWaiters: (() => void)[] = [];
   /** Exponentially weighted mean job duration in seconds. */
@@ -75,27 +82,36 @@ export class JobQueue {
     if (!Number.isInteger(options.capacity) || options.capacity < 0) {
       throw new RangeError(`queue capacity must be a non-negative integer, got ${options.capacity}`);
     }
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(`queue concurrency must be a positive integer, got ${options.concurrency}`);
+    }
     this.capacity = options.capacity;
+    this.concurrency = concurrency;
     this.meanJobSec = options.initialJobSeconds ?? 10;
   }
 
   get stats(): QueueStats {
-    return { running: this.runningJob ? 1 : 0, waiting: this.waitingJobs.length, capacity: this.capacity };
+    const { capacity, concurrency } = this;
+    return { running: this.runningJobs.size, waiting: this.waitingJobs.length, capacity, concurrency };
   }
 
   get isClosed(): boolean {
     return this.closed;
   }
 
-  /** True when a new job would be refused now (closed, or running with every waiting slot taken). */
+  /** True when a new job would be refused now (closed, or every running and waiting slot taken). */
   get isFull(): boolean {
-    return this.closed || (this.runningJob !== null && this.waitingJobs.length >= this.capacity);
+    return this.closed || this.noRoom();
   }
 
-  /** Whole seconds until a slot is likely free: the mean job time × jobs ahead; 1 … 3600. */
+  /**
+   * Whole seconds until a slot is likely free: the mean job time × the rounds of `concurrency` jobs ahead;
+   * 1 … 3600.
+   */
   retryAfterSeconds(): number {
-    const ahead = this.waitingJobs.length + (this.runningJob ? 1 : 0);
-    const est = Math.ceil(this.meanJobSec * Math.max(1, ahead));
+    const rounds = Math.ceil((this.waitingJobs.length + this.runningJobs.size) / this.concurrency);
+    const est = Math.ceil(this.meanJobSec * Math.max(1, rounds));
     return Math.min(3600, Math.max(1, est));
   }
 
@@ -113,7 +129,7 @@ export class JobQueue {
       this.counts.skipped++;
       return Promise.reject(outer.reason);
     }
-    if (this.runningJob !== null && this.waitingJobs.length >= this.capacity) {
+    if (this.noRoom()) {
       this.counts.rejected++;
       return Promise.reject(new QueueFullError(this.retryAfterSeconds()));
     }
@@ -143,18 +159,23 @@ export class JobQueue {
 
   /** Resolves when nothing runs and nothing waits. */
   drain(): Promise<void> {
-    if (!this.runningJob && this.waitingJobs.length === 0) return Promise.resolve();
+    if (this.runningJobs.size === 0 && this.waitingJobs.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Skip every waiting job (they reject with `reason`); the running job is left alone. */
+  /** Skip every waiting job (they reject with `reason`); the running jobs are left alone. */
   abortWaiting(reason: unknown): void {
     for (const job of [...this.waitingJobs]) job.controller.abort(reason);
   }
 
-  /** Abort the running job's signal (it decides how quickly it stops). */
+  /** Abort the running jobs' signals (each decides how quickly it stops). */
   abortRunning(reason: unknown): void {
-    this.runningJob?.controller.abort(reason);
+    for (const job of [...this.runningJobs]) job.controller.abort(reason);
+  }
+
+  /** Every running slot busy and every waiting slot taken. */
+  private noRoom(): boolean {
+    return this.runningJobs.size >= this.concurrency && this.waitingJobs.length >= this.capacity;
   }
 
   private skipIfWaiting(job: Job): void {
@@ -168,9 +189,13 @@ export class JobQueue {
   }
 
   private pump(): void {
-    if (this.runningJob || this.waitingJobs.length === 0) return;
-    const job = this.waitingJobs.shift()!;
-    this.runningJob = job;
+    while (this.runningJobs.size < this.concurrency && this.waitingJobs.length > 0) {
+      this.start(this.waitingJobs.shift()!);
+    }
+  }
+
+  private start(job: Job): void {
+    this.runningJobs.add(job);
     const started = performance.now();
     let result: Promise<unknown>;
     try {
@@ -196,13 +221,13 @@ export class JobQueue {
     const sec = (performance.now() - started) / 1000;
     this.meanJobSec = 0.7 * this.meanJobSec + 0.3 * sec;
     job.detach();
-    this.runningJob = null;
+    this.runningJobs.delete(job);
     this.pump();
     this.notifyIdle();
   }
 
   private notifyIdle(): void {
-    if (this.runningJob || this.waitingJobs.length > 0) return;
+    if (this.runningJobs.size > 0 || this.waitingJobs.length > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();

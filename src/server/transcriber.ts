@@ -6,11 +6,15 @@
  * the tests plug in a fake. Nothing in here depends on Fastify or on the GPU.
  */
 
+import type { LiveEvent, LiveOptions, LiveSession, LiveVadOptions } from '../models/glm-asr/live';
 import type { SegmenterKind } from '../models/glm-asr/options';
 import type { Segment, Transcription, TranscribeEvent, TranscribeProgress } from '../models/glm-asr/transcriber';
 
 // The engine's own result types; the server adds nothing to them.
-export type { Segment, SegmenterKind, Transcription, TranscribeEvent, TranscribeProgress };
+export type {
+  LiveEvent, LiveOptions, LiveSession, LiveVadOptions, Segment, SegmenterKind, Transcription, TranscribeEvent,
+  TranscribeProgress,
+};
 
 export interface TranscribeOptions {
   /** Name of the input for error messages (a file name, a path, a URL). */
@@ -41,9 +45,19 @@ export interface Transcriber {
   readonly maxBeams: number;
   /** Shortest audio, in seconds, the model can transcribe. */
   readonly minAudioSeconds: number;
+  /**
+   * Transcriptions that run at once (GlmAsr: `maxBatch` at load; they share encoder batches and decoder steps).
+   * The server runs up to this many jobs concurrently, a queue worker takes this many jobs. Absent: 1.
+   */
+  readonly maxBatch?: number;
   transcribe(audio: Samples16k, options: TranscribeOptions): Promise<Transcription>;
   /** The same transcription as events (segment start / text deltas / segment end, then done), for `stream=true`. */
   transcribeStream(audio: Samples16k, options: TranscribeOptions): AsyncIterable<TranscribeEvent>;
+  /**
+   * A live session (`GlmAsr.live`) for `GET /v1/realtime`. Optional: a transcriber without it (the `--queue`
+   * front end, whose model runs on the workers) answers the realtime endpoint with 501.
+   */
+  live?(options: LiveOptions): LiveSession;
 }
 
 /**

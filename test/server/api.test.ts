@@ -233,7 +233,7 @@ describe('server API (fake transcriber)', () => {
   it('GET /health needs no key and reports the queue', async () => {
     const res = await fetch(`${srv.base}/health`);
     expect(res.status).toBe(200);
-    const queue = { running: 0, waiting: 0, capacity: 16 };
+    const queue = { running: 0, waiting: 0, capacity: 16, concurrency: 1 };
     expect(await res.json()).toMatchObject({ status: 'ok', model: MODEL, queue });
   });
 

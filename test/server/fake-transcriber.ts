@@ -7,18 +7,22 @@
  *   for a 16 kHz mono WAV (whose samples the server passes through bit-exact).
  * - `maxBeams` (default 8) and `minAudioSeconds` (961 samples, as GlmAsr) are what the server reads.
  * - `delayMs` makes each transcription take that long (honouring the AbortSignal), to exercise
- *   the queue. Every call is recorded.
+ *   the queue. Every call is recorded, and the most calls that ran at once (`peakRunning`).
+ * - `maxBatch` (default absent: 1) is how many transcriptions the server runs at once.
  */
 import { createHash } from 'node:crypto';
 import { parseWav } from '../../src/audio/wav';
 import type {
-  Samples16k, Segment, TranscribeEvent, TranscribeOptions, Transcriber, Transcription,
+  LiveEvent, LiveOptions, LiveSession, Samples16k, Segment, TranscribeEvent, TranscribeOptions, Transcriber,
+  Transcription,
 } from '../../src/server/transcriber';
 
 export interface FakeTranscriberOptions {
   modelId?: string;
   /** Default 8. */
   maxBeams?: number;
+  /** Transcriptions the server may run at once. Default: absent (1). */
+  maxBatch?: number;
   /** Milliseconds each transcription takes. Default 0. */
   delayMs?: number;
   /** When set, transcribe() throws this (after the delay). */
@@ -66,14 +70,21 @@ export function fakeText(wav: Uint8Array): string {
 export class FakeTranscriber implements Transcriber {
   readonly modelId: string;
   readonly maxBeams: number;
+  readonly maxBatch: number | undefined;
   readonly minAudioSeconds = 961 / 16000;
   delayMs: number;
   failWith: Error | undefined;
   readonly calls: FakeCall[] = [];
+  /** The options of every `live()` call, and its session. */
+  readonly liveCalls: { options: LiveOptions; session: FakeLiveSession }[] = [];
+  /** Calls running now, and the most that ever ran at once. */
+  running = 0;
+  peakRunning = 0;
 
   constructor(options: FakeTranscriberOptions = {}) {
     this.modelId = options.modelId ?? 'glm-asr-nano-2512';
     this.maxBeams = options.maxBeams ?? 8;
+    this.maxBatch = options.maxBatch;
     this.delayMs = options.delayMs ?? 0;
     this.failWith = options.failWith;
   }
@@ -85,6 +96,7 @@ export class FakeTranscriber implements Transcriber {
     const { name, beams, maxNewTokens, maxChunkSeconds } = options;
     const call: FakeCall = { name, id, beams, maxNewTokens, maxChunkSeconds, outcome: 'running' };
     this.calls.push(call);
+    this.peakRunning = Math.max(this.peakRunning, ++this.running);
     try {
       options.onProgress?.({ stage: 'generate', done: 0, total: 1 });
       if (this.delayMs > 0) await sleep(this.delayMs, options.signal);
@@ -94,6 +106,8 @@ export class FakeTranscriber implements Transcriber {
     } catch (err) {
       call.outcome = options.signal?.aborted ? 'aborted' : 'failed';
       throw err;
+    } finally {
+      this.running--;
     }
     call.outcome = 'done';
     const text = textOf(id);
@@ -119,6 +133,186 @@ export class FakeTranscriber implements Transcriber {
       yield { type: 'segment-end', index, segment };
     }
     yield { type: 'done', durationSec: t.durationSec, timings: t.timings };
+  }
+
+  live(options: LiveOptions): LiveSession {
+    const session = new FakeLiveSession(options);
+    this.liveCalls.push({ options, session });
+    return session;
+  }
+}
+
+/** A partial of the fake live session: `Item N:` and one ` tick` per 200 ms of the utterance's audio. */
+export function fakePartialText(item: number, ms: number): string {
+  return `Item ${item}:${' tick'.repeat(Math.floor(ms / 200))}`;
+}
+
+/** The fake's final for an utterance: its last partial, extended by the id of its s16 bytes (so it depends on them). */
+export function fakeFinalText(item: number, s16le: Uint8Array, sampleRate: number): string {
+  const id = createHash('sha256').update(s16le).digest('hex').slice(0, 12);
+  return `${fakePartialText(item, (s16le.length / 2 / sampleRate) * 1000)} audio ${id}.`;
+}
+
+/**
+ * A scripted live session. Audio is cut into 10 ms frames; with turn detection a frame whose RMS is at least
+ * `threshold / 20` (0.025 at the default 0.5) is speech: speech starts at the first loud frame (reported
+ * `prefixPaddingMs` earlier, not before the utterance's start) and stops after `silenceDurationMs` of quiet
+ * frames, which commits the utterance. An utterance is all the audio since the previous commit or clear (silence
+ * included); its final text is `fakeFinalText` of exactly those samples. Partials come every `partialIntervalMs`
+ * of utterance audio (default 500) while speech is on (manual turns: whenever there is audio).
+ */
+export class FakeLiveSession implements LiveSession {
+  private readonly rate: number;
+  private readonly vad: { threshold: number; silenceMs: number; prefixMs: number } | null;
+  private readonly partialMs: number;
+  private readonly events: LiveEvent[] = [];
+  private wake: (() => void) | null = null;
+  private ended = false;
+  private closed = false;
+  private pushed = 0;
+  private item = 0;
+  private chunks: Int16Array[] = [];
+  private utteranceStart = 0; // samples since the session's start
+  private utteranceLength = 0;
+  private sinceLastPartial = 0;
+  private speaking = false;
+  private quiet = 0;
+  private frame: number[] = [];
+
+  constructor(options: LiveOptions) {
+    this.rate = options.sampleRate ?? 16000;
+    const td = options.turnDetection === undefined ? {} : options.turnDetection;
+    this.vad = td && {
+      threshold: td.threshold ?? 0.5, silenceMs: td.silenceDurationMs ?? 500, prefixMs: td.prefixPaddingMs ?? 300,
+    };
+    this.partialMs = options.partialIntervalMs ?? 500;
+  }
+
+  get pushedSeconds(): number {
+    return this.pushed / this.rate;
+  }
+
+  push(pcm: Float32Array | Int16Array): void {
+    if (this.closed) throw new Error('push on a closed live session');
+    const s16 = pcm instanceof Int16Array ? pcm.slice()
+      : Int16Array.from(pcm, (v) => Math.max(-32768, Math.min(32767, Math.round(v * 32768))));
+    this.pushed += s16.length;
+    const frameLength = this.rate / 100;
+    for (const v of s16) {
+      this.frame.push(v);
+      if (this.frame.length === frameLength) this.onFrame(Int16Array.from(this.frame.splice(0)));
+    }
+  }
+
+  commit(): void {
+    if (this.frame.length) this.append(Int16Array.from(this.frame.splice(0)));
+    if (this.utteranceLength === 0) return;
+    this.finish();
+  }
+
+  clear(): void {
+    this.frame = [];
+    this.utteranceStart += this.utteranceLength;
+    this.chunks = [];
+    this.utteranceLength = 0;
+    this.sinceLastPartial = 0;
+    this.speaking = false;
+    this.quiet = 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.commit();
+    this.closed = true;
+    this.end();
+  }
+
+  abort(): void {
+    this.closed = true;
+    this.events.length = 0;
+    this.end();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<LiveEvent> {
+    for (;;) {
+      const e = this.events.shift();
+      if (e) {
+        yield e;
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+
+  private emit(e: LiveEvent): void {
+    this.events.push(e);
+    this.wake?.();
+    this.wake = null;
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.wake?.();
+    this.wake = null;
+  }
+
+  private ms(samples: number): number {
+    return Math.round((samples / this.rate) * 1000);
+  }
+
+  private append(frame: Int16Array): void {
+    this.chunks.push(frame);
+    this.utteranceLength += frame.length;
+  }
+
+  private onFrame(frame: Int16Array): void {
+    const frameStart = this.utteranceStart + this.utteranceLength;
+    this.append(frame);
+    if (this.vad) {
+      let sum = 0;
+      for (const v of frame) sum += (v / 32768) ** 2;
+      const loud = Math.sqrt(sum / frame.length) >= this.vad.threshold / 20;
+      if (loud && !this.speaking) {
+        this.speaking = true;
+        const prefix = Math.round((this.vad.prefixMs / 1000) * this.rate);
+        const audioStartMs = this.ms(Math.max(this.utteranceStart, frameStart - prefix));
+        this.emit({ type: 'speech-started', item: this.item, audioStartMs });
+      }
+      this.quiet = loud ? 0 : this.quiet + frame.length;
+      if (this.speaking && this.ms(this.quiet) >= this.vad.silenceMs) {
+        this.emit({ type: 'speech-stopped', item: this.item, audioEndMs: this.ms(frameStart + frame.length) });
+        this.finish();
+        return;
+      }
+    }
+    if (this.vad && !this.speaking) return;
+    this.sinceLastPartial += frame.length;
+    if (this.partialMs > 0 && this.ms(this.sinceLastPartial) >= this.partialMs) {
+      this.sinceLastPartial = 0;
+      this.emit({ type: 'partial', item: this.item, text: fakePartialText(this.item, this.ms(this.utteranceLength)) });
+    }
+  }
+
+  private finish(): void {
+    const start = this.utteranceStart / this.rate;
+    const end = (this.utteranceStart + this.utteranceLength) / this.rate;
+    this.emit({ type: 'committed', item: this.item, start, end });
+    const bytes = new Uint8Array(this.utteranceLength * 2);
+    let at = 0;
+    for (const c of this.chunks) {
+      bytes.set(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), at);
+      at += c.byteLength;
+    }
+    const text = fakeFinalText(this.item, bytes, this.rate);
+    this.emit({ type: 'final', item: this.item, segment: { start, end, text, tokens: [], avgLogprob: 0 } });
+    this.item++;
+    this.utteranceStart += this.utteranceLength;
+    this.chunks = [];
+    this.utteranceLength = 0;
+    this.sinceLastPartial = 0;
+    this.speaking = false;
+    this.quiet = 0;
   }
 }
 

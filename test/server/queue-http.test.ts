@@ -49,7 +49,7 @@ describe('queue over HTTP', () => {
       texts.forEach((t, i) => expect(t, `request ${i}`).toBe(fakeText(wavs[i])));
       expect(srv.fake.calls).toHaveLength(50);
       expect(srv.fake.calls.every((c) => c.outcome === 'done')).toBe(true);
-      expect(srv.app.jobQueue.stats).toEqual({ running: 0, waiting: 0, capacity: 64 });
+      expect(srv.app.jobQueue.stats).toEqual({ running: 0, waiting: 0, capacity: 64, concurrency: 1 });
     } finally {
       await srv.close();
     }
@@ -92,7 +92,7 @@ describe('queue over HTTP', () => {
       ctrl.abort();
       expect(await pb).toBeInstanceOf(Error);
       await waitFor(() => srv.app.jobQueue.stats.waiting === 1); // b left the queue at once
-      expect((await health(srv.base)).queue).toEqual({ running: 1, waiting: 1, capacity: 4 });
+      expect((await health(srv.base)).queue).toEqual({ running: 1, waiting: 1, capacity: 4, concurrency: 1 });
       const [ra, rc] = await Promise.all([pa, pc]);
       expect((await ra.json()).text).toBe(fakeText(a));
       expect((await rc.json()).text).toBe(fakeText(c));

@@ -14,7 +14,7 @@ describe('JobQueue', () => {
     const order: number[] = [];
     const gates = [deferred(), deferred(), deferred()];
     const jobs = gates.map((g, i) => q.push(async () => (order.push(i), await g.promise, i)));
-    expect(q.stats).toEqual({ running: 1, waiting: 2, capacity: 2 });
+    expect(q.stats).toEqual({ running: 1, waiting: 2, capacity: 2, concurrency: 1 });
     expect(q.isFull).toBe(true);
     const full = await q.push(async () => 9).catch((e: unknown) => e);
     expect(full).toBeInstanceOf(QueueFullError);
@@ -80,7 +80,7 @@ describe('JobQueue', () => {
     gate.resolve();
     await a;
     await d;
-    expect(q.stats).toEqual({ running: 0, waiting: 0, capacity: 3 });
+    expect(q.stats).toEqual({ running: 0, waiting: 0, capacity: 3, concurrency: 1 });
   });
 
   it('capacity 0 admits a job only when idle', async () => {
@@ -91,5 +91,68 @@ describe('JobQueue', () => {
     gate.resolve();
     await a;
     expect(await q.push(async () => 2)).toBe(2);
+  });
+
+  it('concurrency 3: up to three run at once, started in push order; the rest wait; full past capacity', async () => {
+    const q = new JobQueue({ capacity: 2, concurrency: 3 });
+    const started: number[] = [];
+    const gates = Array.from({ length: 5 }, () => deferred());
+    const jobs = gates.map((g, i) => q.push(async () => (started.push(i), await g.promise, i)));
+    expect(started).toEqual([0, 1, 2]);
+    expect(q.stats).toEqual({ running: 3, waiting: 2, capacity: 2, concurrency: 3 });
+    expect(q.isFull).toBe(true);
+    await expect(q.push(async () => 9)).rejects.toBeInstanceOf(QueueFullError);
+    gates[1].resolve(); // any finished job frees a slot for the oldest waiting one
+    await jobs[1];
+    expect(started).toEqual([0, 1, 2, 3]);
+    expect(q.stats).toMatchObject({ running: 3, waiting: 1 });
+    expect(q.isFull).toBe(false);
+    for (const g of gates) g.resolve();
+    expect(await Promise.all(jobs)).toEqual([0, 1, 2, 3, 4]);
+    expect(started).toEqual([0, 1, 2, 3, 4]);
+    expect(q.counts).toMatchObject({ completed: 5, rejected: 1 });
+  });
+
+  it('concurrency 2: aborts reach each running job alone; a waiting job aborted never runs', async () => {
+    const q = new JobQueue({ capacity: 4, concurrency: 2 });
+    const ran: string[] = [];
+    const untilAborted = (name: string) => (signal: AbortSignal) => {
+      ran.push(name);
+      return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    };
+    const ctrlA = new AbortController();
+    const ctrlC = new AbortController();
+    const a = q.push(untilAborted('a'), { signal: ctrlA.signal });
+    const b = q.push(untilAborted('b'));
+    const c = q.push(untilAborted('c'), { signal: ctrlC.signal });
+    const d = q.push(async () => (ran.push('d'), 'd'));
+    ctrlC.abort(new Error('c gone'));
+    await expect(c).rejects.toThrow('c gone');
+    ctrlA.abort(new Error('a gone'));
+    await expect(a).rejects.toThrow('a gone');
+    expect(await d).toBe('d'); // a's slot went to d; b still runs
+    const e = q.push(untilAborted('e'));
+    expect(q.stats).toMatchObject({ running: 2, waiting: 0 });
+    q.abortRunning(new Error('shutdown')); // every running job
+    await expect(b).rejects.toThrow('shutdown');
+    await expect(e).rejects.toThrow('shutdown');
+    expect(ran).toEqual(['a', 'b', 'd', 'e']);
+    expect(q.counts).toMatchObject({ completed: 1, failed: 3, skipped: 1 });
+  });
+
+  it('Retry-After counts rounds of `concurrency` jobs ahead', async () => {
+    const gate = deferred();
+    const one = new JobQueue({ capacity: 8, concurrency: 1, initialJobSeconds: 10 });
+    const four = new JobQueue({ capacity: 8, concurrency: 4, initialJobSeconds: 10 });
+    const jobs = [one, four].flatMap((q) => Array.from({ length: 8 }, () => q.push(() => gate.promise)));
+    expect(one.retryAfterSeconds()).toBe(80);
+    expect(four.retryAfterSeconds()).toBe(20);
+    gate.resolve();
+    await Promise.all(jobs);
+  });
+
+  it('refuses a concurrency that is not a positive integer', () => {
+    expect(() => new JobQueue({ capacity: 1, concurrency: 0 })).toThrow(/concurrency must be a positive integer/);
+    expect(() => new JobQueue({ capacity: 1, concurrency: 1.5 })).toThrow(/concurrency/);
   });
 });
