@@ -57,6 +57,9 @@ function isProvider(p: unknown): p is FileProvider {
     ['exists', 'open', 'readText'].every((m) => typeof (p as Record<string, unknown>)[m] === 'function');
 }
 
+/** Most rows one batched decoder step may serve (`LoadOptions.maxBatch`). */
+export const MAX_BATCH = 256;
+
 /** Validates `load`'s source and options (see LoadOptions); throws OptionError. */
 export function checkLoadOptions(source: unknown, options: unknown): void {
   if (!(typeof source === 'string' && source.length > 0) && !isProvider(source)) {
@@ -69,6 +72,7 @@ export function checkLoadOptions(source: unknown, options: unknown): void {
     throw new OptionError('precision', `must be one of ${PRECISIONS.join(', ')}, got ${show(o.precision)}`);
   }
   if (o.maxBeams !== undefined) integerIn('maxBeams', o.maxBeams, 1, MAX_BEAMS);
+  if (o.maxBatch !== undefined) integerIn('maxBatch', o.maxBatch, 1, MAX_BATCH);
   // Checked by shape, not instanceof: the ESM and CJS builds (or two copies of the package) have distinct classes.
   const isGpu = (g: unknown) => typeof g === 'object' && g !== null && typeof (g as Gpu).tensor === 'function' &&
     typeof (g as Gpu).caps === 'object';
