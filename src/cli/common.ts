@@ -64,13 +64,17 @@ export function oneOf<const T extends readonly string[]>(flag: string, value: st
 /**
  * The arguments of the commands that transcribe files (transcribe, eval): the model and transcription options,
  * each checked before the model loads, and `--format`, one of `formats`. The upper bounds of --max-new-tokens and
- * --max-chunk-seconds are the loaded model's, which transcribe checks.
+ * --max-chunk-seconds are the loaded model's, which transcribe checks. `extra`: a command's own options, returned
+ * unchecked as `extra`.
  */
-export function transcriptionArgs<const F extends readonly string[]>(args: string[], formats: F) {
+export function transcriptionArgs<const F extends readonly string[], const X extends ParseArgsOptionsConfig = {}>(
+  args: string[], formats: F, extra?: X,
+) {
   const { values, positionals } = parse({
     args,
     allowPositionals: true,
     options: {
+      ...extra,
       model: { type: 'string' },
       beams: { type: 'string', default: '1' },
       'max-new-tokens': { type: 'string', default: '500' },
@@ -96,9 +100,16 @@ export function transcriptionArgs<const F extends readonly string[]>(args: strin
     : seconds('--max-chunk-seconds', chunkFlag, MIN_CHUNK_SECONDS);
   return {
     positionals, model: values.model, quiet: values.quiet!, format, precision, maxInputBytes,
-    beams, decode: { segmenter, maxChunkSeconds, audioBlocks, beams, maxNewTokens },
+    beams, decode: { segmenter, maxChunkSeconds, audioBlocks, beams, maxNewTokens }, extra: values as OptionValues<X>,
   };
 }
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+/** What parseArgs gives for an options table (no `multiple` options). */
+export type OptionValues<X extends ParseArgsOptionsConfig> = {
+  [K in keyof X]?: X[K]['type'] extends 'boolean' ? boolean : string;
+};
 
 /** The options transcribing one file: `transcriptionArgs`'s `decode`, and its progress bar labelled `label`. */
 export function fileOptions(
