@@ -81,8 +81,10 @@ const say = (s: string) => process.stderr.write(`gpu-check: ${s}\n`);
 
 function commit(): string {
   try {
-    const head = execSync('git rev-parse --short HEAD', { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execSync('git status --porcelain --untracked-files=no', { cwd: ROOT, encoding: 'utf8' }).trim();
+    const git = (args: string) =>
+      execSync(`git ${args}`, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = git('rev-parse --short HEAD');
+    const dirty = git('status --porcelain --untracked-files=no');
     return dirty ? `${head} (with uncommitted changes)` : head;
   } catch {
     return 'unknown (not a git checkout)';
@@ -99,7 +101,8 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   const facts = await adapterFacts();
   const cpuAdapter = facts.caps.cpuAdapter;
-  say(`adapter: ${facts.diagnosis.adapter?.name}${cpuAdapter ? ' — a CPU (software) adapter: small parts only' : ''}`);
+  const kind = cpuAdapter ? ' — a CPU (software) adapter: small parts only' : '';
+  say(`adapter: ${facts.diagnosis.adapter?.name}${kind}`);
   const log = opts.out.replace(/(\.md)?$/, '.log');
   writeFileSync(log, '');
   const setting = { cpuAdapter, model: opts.model, log, scratch: scratchDir() };

@@ -58,18 +58,19 @@ function status(r: ChildResult, ok: boolean): PartResult['status'] {
   return r.timedOut ? 'timed out' : ok ? 'passed' : 'failed';
 }
 
-/** vitest on `files`; on a CPU adapter the tests CPU_EXCLUDE names are left out (and listed as such). */
-async function vitestPart(name: PartName, files: string[], s: Setting, limitS: number): Promise<PartResult> {
+/** vitest on `files`; `exclude`: leave out the tests CPU_EXCLUDE names (listed as such). */
+async function vitestPart(name: PartName, files: string[], s: Setting, limitS: number, exclude = false):
+  Promise<PartResult> {
   const json = join(s.scratch, `${name}.json`);
   const args = ['run', '--project', 'node', '--reporter=dot', '--reporter=json', `--outputFile.json=${json}`];
-  if (s.cpuAdapter) args.push('-t', `^(?!.*${CPU_EXCLUDE.pattern})`);
+  if (exclude) args.push('-t', `^(?!.*${CPU_EXCLUDE.pattern})`);
   const r = await runPart(VITEST, [...args, ...files], limitS, s.log);
   const counts = readVitestJson(json);
-  const what = `vitest ${files.join(' ')}${s.cpuAdapter ? ` (without "${CPU_EXCLUDE.pattern}" tests)` : ''}`;
+  const what = `vitest ${files.join(' ')}${exclude ? ` (without "${CPU_EXCLUDE.pattern}" tests)` : ''}`;
   if (!counts) {
     return { name, what, status: status(r, false), seconds: r.seconds, summary: 'no test report', details: r.tail };
   }
-  const excluded = (line: string) => s.cpuAdapter && line.includes(CPU_EXCLUDE.pattern);
+  const excluded = (line: string) => exclude && line.includes(CPU_EXCLUDE.pattern);
   const skips = counts.skips.map((l) => (excluded(l) ? `${l.replace(/: no reason given$/, '')}: excluded on a CPU `
     + `adapter (${CPU_EXCLUDE.why})` : l));
   return {
@@ -101,7 +102,7 @@ async function benchPart(s: Setting, limitS: number): Promise<PartResult> {
     cpSync(join(ROOT, 'test', 'goldens', 'tiny'), model, { recursive: true });
   }
   const args = [...benchArgs(s.cpuAdapter), '--model', model];
-  const what = `npm run bench -- ${args.join(' ')}`;
+  const what = `npm run -s bench -- ${args.join(' ')}`;
   if (!s.model && !s.cpuAdapter && !existsSync(join(model, 'config.json'))) {
     return { name: 'bench', what, status: 'skipped', seconds: 0, summary: `no checkpoint at ${model}`,
       details: [FULL_SIZE_HELP] };
@@ -120,7 +121,7 @@ async function benchPart(s: Setting, limitS: number): Promise<PartResult> {
 export function runOne(part: PartName, s: Setting, limitS: number): Promise<PartResult> {
   switch (part) {
     case 'kernels': return vitestPart(part, kernelFiles(s.cpuAdapter), s, limitS);
-    case 'goldens': return vitestPart(part, GOLDEN_FILES, s, limitS);
+    case 'goldens': return vitestPart(part, GOLDEN_FILES, s, limitS, s.cpuAdapter);
     case 'demo': return vitestPart(part, ['test/demo/demo-model.test.ts'], s, limitS);
     case 'bench': return benchPart(s, limitS);
   }

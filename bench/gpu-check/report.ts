@@ -51,8 +51,8 @@ function adapterSection(f: AdapterFacts): string[] {
   ];
   if (c.cpuAdapter) {
     lines.push('', `> **${CPU_NOTICE}** (a kernel test subset, the goldens, the demo model and a short bench on the `
-      + 'tiny golden checkpoint). The GPU targets are for hardware adapters; their figures below are measured on the '
-      + 'tiny model and decide nothing.');
+      + 'tiny golden checkpoint unless --model names another). The GPU targets are for hardware adapters; the figures '
+      + 'below are measured on that small model and decide nothing.');
   }
   return lines;
 }

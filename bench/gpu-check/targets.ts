@@ -21,6 +21,8 @@ export interface TargetContext {
 }
 
 const GB = 1e9;
+/** Decimal units, as docs/quantization.md gives the 4-bit figures. */
+const size = (b: number) => (b >= 1e8 ? `${(b / GB).toFixed(3)} GB` : `${(b / 1e6).toFixed(2)} MB`);
 const ms = (v: number) => `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
 
 function verdict(c: TargetContext, measured: boolean, pass: boolean): string {
@@ -49,7 +51,7 @@ export function evaluateTargets(records: ModelRecord[], c: TargetContext): Targe
     ratio = 100 / step.pctCopy; // copy GB/s ÷ the step's GB/s = its time ÷ the floor's
     const bytes = step.gbps * step.medianMs * 1e6;
     decode = `${ms(step.medianMs)}/token (INT8, greedy, median of ${step.iters}); floor ${ms(step.medianMs / ratio)}`
-      + ` = ${(bytes / GB).toFixed(3)} GB of weights and KV cache ÷ the shader copy's ${(step.gbps * ratio)
+      + ` = ${size(bytes)} of weights and KV cache ÷ the shader copy's ${(step.gbps * ratio)
         .toPrecision(4)} GB/s; ${ratio.toFixed(2)}× the floor`;
   }
   rows.push({
@@ -80,8 +82,8 @@ export function evaluateTargets(records: ModelRecord[], c: TargetContext): Targe
   const worst = int4.find((r) => r.peakGpuBytes === peak);
   rows.push({
     target: '4-bit total GPU memory ≤ 1.6 GB',
-    measured: worst ? `${(peak / GB).toFixed(3)} GB peak of GPU buffers (${worst.stage}; weights `
-      + `${weights !== undefined ? (weights / GB).toFixed(3) : '?'} GB, the rest KV cache and activations)` : '',
+    measured: worst ? `${size(peak)} peak of GPU buffers (${worst.stage}; weights `
+      + `${weights !== undefined ? size(weights) : '?'}, the rest KV cache and activations)` : '',
     verdict: verdict(c, worst !== undefined, peak <= 1.6 * GB),
   });
   return rows;
