@@ -1,9 +1,12 @@
 #if F16
 enable f16;
 #endif
-// Decode attention over a KV cache [beams, kvHeads, maxSeq, headDim], split-K ("flash decoding").
+// Decode attention over a KV cache [slots, kvHeads, maxSeq, headDim], split-K ("flash decoding"). One query
+// row per table entry: rows[b] = (cache slot, position of the row's newest key, split-K chunk, 0), so the rows
+// of a batched step each attend to their own slot and length (beams of one sequence: slots side by side, one
+// length); the row attends to positions [0, pos + 1).
 //
-// split   (default): workgroup (chunk c, kv head kh, beam b) takes cache positions [c*chunk, min((c+1)*chunk, pos))
+// split   (default): workgroup (chunk c, kv head kh, row b) takes cache positions [c*chunk, min((c+1)*chunk, len))
 //          for all `group` query heads that share kv head kh (K/V rows are read once for the whole group) and
 //          writes, per query head, a partial (m, l, acc[headDim]): m = max score of the chunk (base-2 units),
 //          l = sum 2^(s - m), acc = sum 2^(s - m) v (unnormalised).
@@ -32,9 +35,7 @@ alias KV = f32;
 #endif
 
 struct Params {
-  pos: u32,        // valid cache positions (incl. the newest)
-  chunk: u32,      // positions per workgroup
-  n_chunks: u32,   // ceil(pos / chunk)
+  n_chunks: u32,   // partials per (row, query head): the most chunks of any row (rows with fewer skip the rest)
   q_heads: u32,
   kv_heads: u32,
   group: u32,      // q_heads / kv_heads
@@ -44,12 +45,18 @@ struct Params {
 }
 @group(0) @binding(0) var<uniform> P: Params;
 
+// Valid positions and chunk of a row; a chunk past the row's end covers nothing (n = 0 below).
+fn row_span(r: vec4u) -> vec2u {
+  return vec2u(r.y + 1u, r.z);
+}
+
 #if !COMBINE
 @group(0) @binding(1) var<storage, read> q: array<vec4f>;                 // [beams, q_heads, D4]
 @group(0) @binding(2) var<storage, read> k: array<vec4<KV>>;              // [beams, kv_heads, max_seq, D4]
 @group(0) @binding(3) var<storage, read> v: array<vec4<KV>>;
-@group(0) @binding(4) var<storage, read_write> part_acc: array<vec4f>;    // [beams, q_heads, n_chunks, D4]
-@group(0) @binding(5) var<storage, read_write> part_ml: array<vec2f>;     // [beams, q_heads, n_chunks]
+@group(0) @binding(4) var<storage, read> rows: array<vec4u>;              // [beams]: slot, pos, chunk, 0
+@group(0) @binding(5) var<storage, read_write> part_acc: array<vec4f>;    // [beams, q_heads, n_chunks, D4]
+@group(0) @binding(6) var<storage, read_write> part_ml: array<vec2f>;     // [beams, q_heads, n_chunks]
 
 // Query heads are handled four at a time, packed in a vec4 ("head quad" hq = heads 4hq .. 4hq+3).
 var<workgroup> q_tile: array<vec4f, G4 * 4u * MAX_D4>;   // [4*G4 heads][D4], pre-scaled; zero rows past `group`
@@ -64,10 +71,13 @@ fn split(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u
   let d4 = P.d4;
   let group = P.group;
   let quads = (group + 3u) / 4u;
-  let j0 = c * P.chunk;
-  let n = min(P.chunk, P.pos - j0);
-  let qh0 = b * P.q_heads + kh * group;    // first query head (beam-major index) of this group
-  let kv_base = ((b * P.kv_heads + kh) * P.max_seq + j0) * d4;
+  let row = rows[b];
+  let span = row_span(row);
+  let j0 = c * span.y;
+  // Loop bounds only (no early return: the barriers below stay in uniform control flow).
+  let n = select(0u, min(span.y, span.x - j0), j0 < span.x);
+  let qh0 = b * P.q_heads + kh * group;    // first query head (row-major index) of this group
+  let kv_base = ((row.x * P.kv_heads + kh) * P.max_seq + j0) * d4;
 
   for (var e = t; e < quads * 4u * d4; e += WG) {
     let g = e / d4;
@@ -79,12 +89,12 @@ fn split(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u
 
   // Scores: one cache position per invocation, a head quad at a time.
   for (var j = t; j < n; j += WG) {
-    let row = kv_base + j * d4;
+    let at = kv_base + j * d4;
     for (var hq = 0u; hq < quads; hq++) {
       let r = 4u * hq * d4;
       var sv = vec4f(0.0);
       for (var d = 0u; d < d4; d++) {
-        let kk = vec4f(k[row + d]);
+        let kk = vec4f(k[at + d]);
         sv += vec4f(dot(q_tile[r + d], kk), dot(q_tile[r + d4 + d], kk), dot(q_tile[r + 2u * d4 + d], kk),
           dot(q_tile[r + 3u * d4 + d], kk));
       }
@@ -144,26 +154,29 @@ fn split(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u
   }
 }
 #else
-@group(0) @binding(1) var<storage, read> part_acc: array<vec4f>;
-@group(0) @binding(2) var<storage, read> part_ml: array<vec2f>;
-@group(0) @binding(3) var<storage, read_write> out: array<vec4f>;        // [beams, q_heads, D4]
+@group(0) @binding(1) var<storage, read> rows: array<vec4u>;
+@group(0) @binding(2) var<storage, read> part_acc: array<vec4f>;
+@group(0) @binding(3) var<storage, read> part_ml: array<vec2f>;
+@group(0) @binding(4) var<storage, read_write> out: array<vec4f>;        // [beams, q_heads, D4]
 
 @compute @workgroup_size(WG)
 fn combine(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u32) {
   let d4 = P.d4;
   let bh = wg.y * P.q_heads + wg.x;
   let base = bh * P.n_chunks;
+  let span = row_span(rows[wg.y]);
+  let n_chunks = (span.x + span.y - 1u) / span.y;
   var mx = MASKED_MAX;
-  for (var c = 0u; c < P.n_chunks; c++) { mx = max(mx, part_ml[base + c].x); }
+  for (var c = 0u; c < n_chunks; c++) { mx = max(mx, part_ml[base + c].x); }
   var l = 0.0;
-  for (var c = 0u; c < P.n_chunks; c++) {
+  for (var c = 0u; c < n_chunks; c++) {
     let ml = part_ml[base + c];
     l += ml.y * exp2(ml.x - mx);
   }
   let inv = 1.0 / l;
   for (var d = t; d < d4; d += WG) {
     var acc = vec4f(0.0);
-    for (var c = 0u; c < P.n_chunks; c++) {
+    for (var c = 0u; c < n_chunks; c++) {
       acc = fma(part_acc[(base + c) * d4 + d], vec4f(exp2(part_ml[base + c].x - mx)), acc);
     }
     out[bh * d4 + d] = acc * inv;

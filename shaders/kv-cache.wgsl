@@ -6,6 +6,8 @@ enable f16;
 //
 //   write_kv (default):  k/v rows [beams * tokens, kvHeads, headDim] f32 -> cache positions pos .. pos+tokens-1
 //                        (converted to f16 when KV_F16). One invocation per vec4.
+//                        ROWS: one token per row, row r to slot rows[r].x at position rows[r].y (a batched
+//                        decode step: every row its own slot and position; the table of attention-decode.wgsl).
 //   reorder  (REORDER):  dst[b] <- src[index[b]] for positions [first, pos) of K and V, copied as raw u32
 //                        words (dtype-agnostic). IDENTITY copies dst[b] <- src[b] (the copy back).
 // Dispatch: ceil(n / WG) workgroups folded by grid().
@@ -33,6 +35,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> v_in: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> k_cache: array<vec4<KV>>;
 @group(0) @binding(4) var<storage, read_write> v_cache: array<vec4<KV>>;
+#if ROWS
+@group(0) @binding(5) var<storage, read> rows: array<vec4u>;              // [rows]: slot, pos, chunk, 0
+#endif
 
 @compute @workgroup_size(WG)
 fn write_kv(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -43,9 +48,14 @@ fn write_kv(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3
   let r = e / P.d4;               // (beam * tokens + t) * kvHeads + h
   let h = r % P.kv_heads;
   let bt = r / P.kv_heads;
-  let t = bt % P.tokens;
-  let b = bt / P.tokens;
-  let dst = ((b * P.kv_heads + h) * P.max_seq + P.pos + t) * P.d4 + d;
+#if ROWS
+  let slot = rows[bt].x;
+  let at = rows[bt].y;
+#else
+  let slot = bt / P.tokens;
+  let at = P.pos + bt % P.tokens;
+#endif
+  let dst = ((slot * P.kv_heads + h) * P.max_seq + at) * P.d4 + d;
   k_cache[dst] = vec4<KV>(k_in[e]);
   v_cache[dst] = vec4<KV>(v_in[e]);
 }

@@ -8,7 +8,7 @@
  * the K and V cache bytes read.
  */
 import { Recorder, type Gpu } from '../../src/gpu';
-import { decodeAttention, windowAttention, type FlashVariant } from '../../src/ops/attention';
+import { decodeAttention, decodeRows, windowAttention, type FlashVariant } from '../../src/ops/attention';
 import { KvCache, writeKv, type KvDType } from '../../src/ops/kv-cache';
 import type { BenchCase, BenchInstance } from '../lib';
 
@@ -67,14 +67,15 @@ function decodeCase(dtype: KvDType, pos: number, qHeads: number, kvHeads: number
       gpu.release(k, v);
       const q = gpu.upload('bench.q', fill(qHeads * headDim, 6), [1, qHeads, headDim], 'f32');
       const out = gpu.tensor('bench.out', [1, qHeads, headDim], 'f32');
-      const o = { pos, qHeads, kvHeads, headDim, scale: headDim ** -0.5 };
+      const rows = decodeRows(gpu, [0], [pos - 1]);
+      const o = { rows, qHeads, kvHeads, headDim, scale: headDim ** -0.5 };
       return {
         run: () => {
           const r = new Recorder(gpu, 'bench decode attention');
           decodeAttention(r, q, cache, out, o);
           r.submit();
         },
-        dispose: () => { gpu.release(q, out); cache.destroy(gpu); },
+        dispose: () => { gpu.release(q, out, rows.table, rows.positions); cache.destroy(gpu); },
       };
     },
   };

@@ -6,15 +6,17 @@
  *    optionally causal and/or sliding-window; q, k, v, out `[windows * windowLen, heads, headDim]`.
  *  - prefillAttention: causal grouped-query attention of T new queries against a KV cache (same fused kernel,
  *    keys read straight from the cache).
- *  - decodeAttention: one query per beam against cache positions [0, pos), split-K over positions plus a combine.
+ *  - decodeAttention: one query per row against its own cache slot and length (a row table: beams of one sequence
+ *    and rows of concurrent sequences alike), split-K over positions plus a combine.
  *
  * @example
  * windowAttention(rec, q, k, v, out, { windows: 2, windowLen: 1500, heads: 20, headDim: 64, scale: 0.125 });
- * writeKv(rec, kNew, vNew, cache, { pos: p, tokens: 1 });
- * decodeAttention(rec, q, cache, out, { pos: p + 1, qHeads: 16, kvHeads: 4, headDim: 128, scale: 128 ** -0.5 });
+ * const rows = decodeRows(gpu, [0], [p]);                    // one row: slot 0, new key at position p
+ * writeKv(rec, kNew, vNew, cache, { rows });
+ * decodeAttention(rec, q, cache, out, { rows, qHeads: 16, kvHeads: 4, headDim: 128, scale: 128 ** -0.5 });
  */
 import { f32, type Gpu, type Recorder, type Tensor } from '../gpu';
-import type { KvCache } from './kv-cache';
+import { checkRows, type DecodeRows, type KvCache } from './kv-cache';
 
 const LOG2E = Math.LOG2E;
 
@@ -242,10 +244,8 @@ export function prefillAttention(rec: Recorder, q: Tensor, cache: KvCache, out: 
 }
 
 export interface DecodeAttentionOptions extends CachedAttentionOptions {
-  /** Valid cache positions, including the one just written: the query attends to [0, pos). */
-  pos: number;
-  /** Positions per split-K workgroup (≤ 256); default chosen from pos (decodeChunk). */
-  chunk?: number;
+  /** Query rows: each its cache slot, the position of its newest key, its split-K chunk (`decodeRows`). */
+  rows: DecodeRows;
   /** Kernel variant; default from the adapter (see FlashVariant). */
   variant?: FlashVariant;
   /**
@@ -273,36 +273,66 @@ export function decodeChunk(pos: number): number {
 }
 
 /**
- * One query per beam against cache positions [0, pos): q, out f32 `[beams, qHeads, headDim]`; q-head h uses
- * kv-head ⌊h / (qHeads / kvHeads)⌋. Split-K: ⌈pos / chunk⌉ × kvHeads × beams workgroups each handle one chunk for
- * all the q-heads of a kv head and write partial (max, sum, acc); a combine kernel merges them. The partials go
- * to `o.scratch` or to a pooled tensor released right after recording.
+ * The row table of a decode step (uploaded; release `table` and `positions` after the submit): row r writes its
+ * new key at position `at[r]` of cache slot `slots[r]` and attends to positions [0, at[r] + 1) of it. Its split-K
+ * chunk depends only on its own length (`decodeChunk`, or `o.chunk`), so a row's result is the same whatever
+ * other rows share the step.
+ * @example
+ * const rows = decodeRows(gpu, [0, 1, 2, 3, 6], [57, 57, 57, 57, 12]);  // 4 beams at 57, a greedy row at 12
+ */
+export function decodeRows(gpu: Gpu, slots: readonly number[], at: readonly number[],
+  o: { chunk?: number; label?: string } = {}): DecodeRows {
+  const label = o.label ?? 'decode.rows';
+  if (slots.length < 1 || at.length !== slots.length) {
+    throw new RangeError(`${label}: ${slots.length} slots and ${at.length} positions (one each per row, ≥ 1 row)`);
+  }
+  const chunks = at.map((p) => o.chunk ?? decodeChunk(p + 1));
+  for (const c of chunks) {
+    if (!Number.isInteger(c) || c < 1 || c > DECODE_MAX_CHUNK) {
+      throw new RangeError(`${label}: chunk ${c} outside [1, ${DECODE_MAX_CHUNK}]`);
+    }
+  }
+  const table = new Uint32Array(4 * slots.length);
+  slots.forEach((s, r) => table.set([s, at[r], chunks[r], 0], 4 * r));
+  return {
+    table: gpu.upload(label, table, [slots.length, 4], 'u32'),
+    positions: gpu.upload(`${label}.positions`, Uint32Array.from(at), [at.length], 'u32'),
+    slots: [...slots], at: [...at], chunks,
+  };
+}
+
+/** Split-K partials per (row, query head) of a row table: the most chunks of any row. */
+function maxChunks(rows: DecodeRows): number {
+  return Math.max(...rows.at.map((p, r) => Math.ceil((p + 1) / rows.chunks[r])));
+}
+
+/**
+ * One query per row against its cache slot's positions [0, at + 1) (`rows`): q, out f32 `[rows, qHeads,
+ * headDim]`; q-head h uses kv-head ⌊h / (qHeads / kvHeads)⌋. Split-K: ⌈len / chunk⌉ × kvHeads × rows workgroups
+ * each handle one chunk for all the q-heads of a kv head and write partial (max, sum, acc); a combine kernel
+ * merges them. Rows with fewer chunks than the longest skip the rest. The partials go to `o.scratch` or to a
+ * pooled tensor released right after recording.
  */
 export function decodeAttention(rec: Recorder, q: Tensor, cache: KvCache, out: Tensor,
   o: DecodeAttentionOptions): void {
   const label = o.label ?? 'decode_attention';
   const scratch = o.scratch;
-  const beams = checkCached(label, cache, o);
-  const { qHeads, kvHeads, headDim, pos } = o;
-  if (!Number.isInteger(pos) || pos < 1 || pos > cache.maxSeq) {
-    throw new RangeError(`${label}: pos ${pos} outside [1, ${cache.maxSeq}]`);
-  }
-  const chunk = o.chunk ?? decodeChunk(pos);
-  if (!Number.isInteger(chunk) || chunk < 1 || chunk > DECODE_MAX_CHUNK) {
-    throw new RangeError(`${label}: chunk ${chunk} outside [1, ${DECODE_MAX_CHUNK}]`);
-  }
+  checkCached(label, cache, { ...o, beams: cache.beams });
+  checkRows(label, cache, o.rows);
+  const beams = o.rows.slots.length;
+  const { qHeads, kvHeads, headDim } = o;
   const numel = beams * qHeads * headDim;
-  for (const t of [q, out]) checkTensor(label, t, numel, `beams ${beams} × qHeads ${qHeads} × headDim ${headDim}`);
+  for (const t of [q, out]) checkTensor(label, t, numel, `rows ${beams} × qHeads ${qHeads} × headDim ${headDim}`);
   const group = qHeads / kvHeads;
   if (group > DECODE_MAX_GROUP) {
     throw new RangeError(`${label}: ${group} query heads per kv head; at most ${DECODE_MAX_GROUP} are supported`);
   }
   const variant = o.variant ?? defaultFlashVariant(rec.gpu);
-  const nChunks = Math.ceil(pos / chunk);
+  const nChunks = maxChunks(o.rows);
   const accElems = beams * qHeads * nChunks * headDim;
   const mlElems = beams * qHeads * nChunks * 2;
   const own = scratch === undefined;
-  const need = decodeScratchElems(beams, qHeads, headDim, pos, chunk);
+  const need = decodeScratchElems(o.rows, qHeads, headDim);
   const s = scratch ?? rec.gpu.tensor(`${label}.partials`, [need], 'f32');
   if (s.dtype !== 'f32' || s.numel < need) {
     throw new RangeError(`${label}: scratch "${s.label}" needs ≥ ${need} f32 elements`);
@@ -312,24 +342,23 @@ export function decodeAttention(rec: Recorder, q: Tensor, cache: KvCache, out: T
   const mlOffset = Math.ceil((accElems * 4) / 256) * 256; // the (max, sum) binding must start 256-byte aligned
   const partMl = flat.rows(mlOffset / 4, mlElems);
   const D4 = headDim / 4;
-  const params = [pos, chunk, nChunks, qHeads, kvHeads, group, cache.maxSeq, f32(o.scale * LOG2E), D4];
+  const params = [nChunks, qHeads, kvHeads, group, cache.maxSeq, f32(o.scale * LOG2E), D4];
   const kvF16 = cache.dtype === 'f16';
   rec.dispatch(
     { shader: 'attention-decode.wgsl', entryPoint: 'split', defines: { KV_F16: kvF16 },
       constants: { WG: DECODE_WG[variant], CHUNK: DECODE_MAX_CHUNK, G4: Math.ceil(group / 4) } },
-    `${label}.split`, [q, cache.k, cache.v, partAcc, partMl], params, [nChunks, kvHeads, beams],
+    `${label}.split`, [q, cache.k, cache.v, o.rows.table, partAcc, partMl], params, [nChunks, kvHeads, beams],
   );
   rec.dispatch(
     { shader: 'attention-decode.wgsl', entryPoint: 'combine', defines: { COMBINE: true },
       constants: { WG: COMBINE_WG } },
-    `${label}.combine`, [partAcc, partMl, out], params, [qHeads, beams],
+    `${label}.combine`, [o.rows.table, partAcc, partMl, out], params, [qHeads, beams],
   );
   if (own) rec.gpu.release(s);
 }
 
-/** Scratch elements (f32) decodeAttention needs, including the alignment gap. */
-export function decodeScratchElems(beams: number, qHeads: number, headDim: number, pos: number,
-  chunk = decodeChunk(pos)): number {
-  const n = beams * qHeads * Math.ceil(pos / chunk);
+/** Scratch elements (f32) decodeAttention needs for `rows`, including the alignment gap. */
+export function decodeScratchElems(rows: DecodeRows, qHeads: number, headDim: number): number {
+  const n = rows.slots.length * qHeads * maxChunks(rows);
   return Math.ceil((n * headDim * 4) / 256) * 64 + n * 2;
 }

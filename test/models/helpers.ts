@@ -27,7 +27,6 @@ export async function greedyLogits(
   const vocab = asr.config.decoder.vocab;
   const eos = new Set(asr.config.ids.eosTokenIds);
   const dec = await asr.prefill(splitWindows(samples, asr.config.frontEnd.nSamples), { beams: 1, maxNewTokens });
-  const idT = gpu.tensor('ids', [1], 'u32');
   const ids: number[] = [];
   const logits: Float32Array[] = [];
   for (let i = 0; i < maxNewTokens; i++) {
@@ -37,12 +36,8 @@ export async function greedyLogits(
     for (let v = 1; v < vocab; v++) if (l[v] > l[best]) best = v;
     ids.push(best);
     if (eos.has(best) || i + 1 === maxNewTokens) break;
-    gpu.write(idT, Uint32Array.from([best]));
-    const rec = new Recorder(gpu, 'step');
-    dec.step(rec, idT, 1);
-    rec.submit();
+    dec.step(Int32Array.of(best));
   }
-  gpu.release(idT);
   dec.dispose();
   return { ids, logits };
 }

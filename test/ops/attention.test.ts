@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { f16BitsToF32, f32ToF16Bits, Gpu, Recorder } from '../../src/gpu';
 import {
-  decodeAttention, decodeChunk, decodeScratchElems, flashBlockKeys, prefillAttention, windowAttention,
+  decodeAttention, decodeChunk, decodeRows, decodeScratchElems, flashBlockKeys, prefillAttention, windowAttention,
   type FlashVariant, type WindowAttentionOptions,
 } from '../../src/ops/attention';
 import { KvCache, writeKv, type KvDType } from '../../src/ops/kv-cache';
@@ -229,13 +229,14 @@ describe('decodeAttention (split-K over the KV cache)', () => {
         const tq = gpu.upload('q', q, [c.beams, c.qHeads, c.headDim], 'f32');
         const out = gpu.tensor('out', [c.beams, c.qHeads, c.headDim], 'f32');
         const scale = 1 / Math.sqrt(c.headDim);
+        const rows = sameRows(gpu, c.beams, c.pos - 1, c.chunk);
         const rec = new Recorder(gpu, 'decode');
-        decodeAttention(rec, tq, cache, out, { ...c, scale, variant });
+        decodeAttention(rec, tq, cache, out, { ...c, rows, scale, variant });
         rec.submit();
         const got = await gpu.readF32(out);
         const want = ref.cachedAttention(q, hk, hv, { ...c, maxSeq, tokens: 1, pos0: c.pos - 1, scale });
         expect(relL2(got, want)).toBeLessThan(TOL);
-        gpu.release(tq, out);
+        gpu.release(tq, out, rows.table, rows.positions);
         cache.destroy(gpu);
       });
     }
@@ -245,26 +246,83 @@ describe('decodeAttention (split-K over the KV cache)', () => {
     const gpu = await testGpu();
     const c = { beams: 3, maxSeq: 50, kvHeads: 2, headDim: 32, dtype: 'f32' as const };
     const { cache, hk, hv } = await filledCache(gpu, c, 5);
-    const o = { beams: 2, pos: 40, qHeads: 4, kvHeads: 2, headDim: 32, scale: 0.2 };
+    const rows = sameRows(gpu, 2, 39);
+    const o = { rows, qHeads: 4, kvHeads: 2, headDim: 32, scale: 0.2 };
     const q = randomF32(2 * 4 * 32, 6);
     const tq = gpu.upload('q', q, [2, 4, 32], 'f32');
     const out = gpu.tensor('out', [2, 4, 32], 'f32');
-    const scratch = gpu.tensor('scratch', [decodeScratchElems(2, 4, 32, 40)], 'f32');
+    const scratch = gpu.tensor('scratch', [decodeScratchElems(rows, 4, 32)], 'f32');
     const rec = new Recorder(gpu, 'decode');
     decodeAttention(rec, tq, cache, out, { ...o, scratch });
     rec.submit();
-    const want = ref.cachedAttention(q, hk, hv, { ...c, ...o, tokens: 1, pos0: 39 });
+    const want = ref.cachedAttention(q, hk, hv, { ...c, ...o, beams: 2, tokens: 1, pos0: 39 });
     expect(relL2(await gpu.readF32(out), want)).toBeLessThan(TOL);
     const tiny = gpu.tensor('tiny', [8], 'f32');
     expect(() => decodeAttention(new Recorder(gpu, 'x'), tq, cache, out,
       { ...o, scratch: tiny })).toThrow(/scratch "tiny" needs/);
-    expect(() => decodeAttention(new Recorder(gpu, 'x'), tq, cache, out, { ...o, pos: 51 })).toThrow(/pos 51/);
+    const far = sameRows(gpu, 2, 50);
+    expect(() => decodeAttention(new Recorder(gpu, 'x'), tq, cache, out, { ...o, rows: far }))
+      .toThrow(/row 0 position 50 outside cache/);
+    const slot = decodeRows(gpu, [0, 3], [5, 5]);
+    expect(() => decodeAttention(new Recorder(gpu, 'x'), tq, cache, out, { ...o, rows: slot }))
+      .toThrow(/row 1 slot 3 outside cache/);
     expect(() => decodeAttention(new Recorder(gpu, 'x'), tq, cache, out,
       { ...o, qHeads: 3 })).toThrow(/multiple of kvHeads/);
-    gpu.release(tq, out, scratch, tiny);
+    expect(() => decodeRows(gpu, [0, 1], [5])).toThrow(/2 slots and 1 positions/);
+    gpu.release(tq, out, scratch, tiny, ...[rows, far, slot].flatMap((r) => [r.table, r.positions]));
     cache.destroy(gpu);
   });
+
+  // A batched decode step: rows of several sequences at different lengths, slots out of order, long and short
+  // rows mixed (different split-K chunks and chunk counts in one dispatch).
+  const batches = [
+    { slots: [4, 0, 1, 2, 3], at: [12, 300, 300, 300, 300], qHeads: 4, kvHeads: 2, headDim: 20 },
+    { slots: [2, 5, 0], at: [0, 699, 64], qHeads: 16, kvHeads: 4, headDim: 128 },
+    { slots: [1, 0], at: [37, 36], qHeads: 6, kvHeads: 1, headDim: 12 },
+  ];
+  for (const [dtype, variant] of runs) {
+    for (const b of batches) {
+      it(`${dtype} rows at positions ${b.at.join(',')} of slots ${b.slots.join(',')} (${variant} variant)`,
+        async (ctx) => {
+          const gpu = await testGpu();
+          if (dtype === 'f16' && !gpu.caps.f16) ctx.skip('no shader-f16 on this adapter');
+          const c = { beams: 6, maxSeq: 701, kvHeads: b.kvHeads, headDim: b.headDim, dtype };
+          const { cache, hk, hv } = await filledCache(gpu, c, 300 + b.slots.length);
+          const R = b.slots.length;
+          const q = randomF32(R * b.qHeads * b.headDim, 31 + R, 2);
+          const tq = gpu.upload('q', q, [R, b.qHeads, b.headDim], 'f32');
+          const out = gpu.tensor('out', [R, b.qHeads, b.headDim], 'f32');
+          const rows = decodeRows(gpu, b.slots, b.at);
+          const scale = 1 / Math.sqrt(b.headDim);
+          const rec = new Recorder(gpu, 'decode rows');
+          decodeAttention(rec, tq, cache, out, { ...b, rows, scale, variant });
+          rec.submit();
+          const got = await gpu.readF32(out);
+          const want = ref.rowsAttention(q, hk, hv, { ...c, ...b, scale });
+          expect(relL2(got, want)).toBeLessThan(TOL);
+          // Each row alone gives bit-identical output: a row's result does not depend on the others in its step.
+          const w = b.qHeads * b.headDim;
+          for (let r = 0; r < R; r++) {
+            const one = decodeRows(gpu, [b.slots[r]], [b.at[r]]);
+            const tq1 = gpu.upload('q1', q.slice(r * w, (r + 1) * w), [1, b.qHeads, b.headDim], 'f32');
+            const out1 = gpu.tensor('out1', [1, b.qHeads, b.headDim], 'f32');
+            const rec1 = new Recorder(gpu, 'decode one row');
+            decodeAttention(rec1, tq1, cache, out1, { ...b, rows: one, scale, variant });
+            rec1.submit();
+            expect(Array.from(await gpu.readF32(out1))).toEqual(Array.from(got.subarray(r * w, (r + 1) * w)));
+            gpu.release(tq1, out1, one.table, one.positions);
+          }
+          gpu.release(tq, out, rows.table, rows.positions);
+          cache.destroy(gpu);
+        });
+    }
+  }
 });
+
+/** Rows 0..beams−1 of a cache, all with their newest key at position `at` (one sequence's beams). */
+function sameRows(gpu: Gpu, beams: number, at: number, chunk?: number) {
+  return decodeRows(gpu, Array.from({ length: beams }, (_, b) => b), new Array<number>(beams).fill(at), { chunk });
+}
 
 describe('prefillAttention (causal, queries against the KV cache)', () => {
   const cases: {
@@ -331,9 +389,11 @@ describe('prefillAttention (causal, queries against the KV cache)', () => {
     const rec = new Recorder(gpu, 'sequence');
     writeKv(rec, tk, tv, cache, { pos: 0, tokens: T });
     prefillAttention(rec, tq, cache, outP, { ...c, pos0: 0, tokens: T, scale });
-    writeKv(rec, k1, v1, cache, { pos: T, tokens: 1 });
-    decodeAttention(rec, q1.view([1, 4, 32]), cache, outD, { ...c, pos: T + 1, scale });
+    const rows = sameRows(gpu, 1, T);
+    writeKv(rec, k1, v1, cache, { rows });
+    decodeAttention(rec, q1.view([1, 4, 32]), cache, outD, { ...c, rows, scale });
     rec.submit();
+    gpu.release(rows.table, rows.positions);
     const hk = ref.emptyCache(c);
     const hv = ref.emptyCache(c);
     ref.writeKv(hk, kAll, c, 0, T + 1);
@@ -363,8 +423,10 @@ describe('fallbacks: a device without subgroups and shader-f16', () => {
       const tq = gpu.upload('q', q, [2, 4, 64], 'f32');
       const out = gpu.tensor('out', [2, 4, 64], 'f32');
       const rec = new Recorder(gpu, 'decode');
-      decodeAttention(rec, tq, cache, out, { qHeads: 4, kvHeads: 2, headDim: 64, scale: 0.125, pos: 29, chunk: 8 });
+      const rows = sameRows(gpu, 2, 28, 8);
+      decodeAttention(rec, tq, cache, out, { qHeads: 4, kvHeads: 2, headDim: 64, scale: 0.125, rows });
       rec.submit();
+      gpu.release(rows.table, rows.positions);
       const want = ref.cachedAttention(q, hk, hv, { ...c, qHeads: 4, tokens: 1, pos0: 28, scale: 0.125 });
       expect(relL2(await gpu.readF32(out), want)).toBeLessThan(TOL);
       const pq = randomF32(2 * 5 * 4 * 64, 79);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { f16BitsToF32, f32ToF16Bits, Recorder, type Gpu } from '../../src/gpu';
+import { decodeRows } from '../../src/ops/attention';
 import { KvCache, reorderKv, writeKv, type KvCacheShape, type KvDType } from '../../src/ops/kv-cache';
 import * as ref from '../../src/ops/reference/attention';
 import { randomF32, testGpu } from '../helpers/gpu';
@@ -99,6 +100,68 @@ describe('KV cache', () => {
     });
   }
 
+  for (const dtype of dtypes) {
+    it(`${dtype}: a row table writes each row at its own slot and position (slots out of order), bit-exact`,
+      async (ctx) => {
+        const gpu = await testGpu();
+        if (dtype === 'f16' && !gpu.caps.f16) ctx.skip('no shader-f16 on this adapter');
+        const shape = { beams: 5, maxSeq: 19, kvHeads: 3, headDim: 20, dtype };
+        const { cache, host } = await filledCache(gpu, `rows.${dtype}`, shape, 40);
+        const slots = [3, 0, 4, 1];
+        const at = [18, 0, 7, 7];
+        const n = slots.length * shape.kvHeads * shape.headDim;
+        let k: Float32Array = randomF32(n, 41);
+        let v: Float32Array = randomF32(n, 42);
+        const tk = gpu.upload('rows.k', k, [slots.length, shape.kvHeads, shape.headDim], 'f32');
+        const tv = gpu.upload('rows.v', v, [slots.length, shape.kvHeads, shape.headDim], 'f32');
+        const rows = decodeRows(gpu, slots, at);
+        const rec = new Recorder(gpu, 'write rows');
+        writeKv(rec, tk, tv, cache, { rows });
+        rec.submit();
+        if (dtype === 'f16') {
+          k = roundF16(k);
+          v = roundF16(v);
+        }
+        ref.writeKvRows(host.k, k, shape, slots, at);
+        ref.writeKvRows(host.v, v, shape, slots, at);
+        const got = await readCache(gpu, cache);
+        expect(Array.from(got.k)).toEqual(Array.from(host.k));
+        expect(Array.from(got.v)).toEqual(Array.from(host.v));
+        gpu.release(tk, tv, rows.table, rows.positions);
+        cache.destroy(gpu);
+      });
+  }
+
+  it('a slots view is a cache of its own on the same buffers: writes and reorders stay inside its slots', async () => {
+    const gpu = await testGpu();
+    // 64 positions × 4 × 4 bytes = 1 KiB per slot: every slot starts storage-offset aligned.
+    const shape = { beams: 6, maxSeq: 64, kvHeads: 1, headDim: 4, dtype: 'f32' as const };
+    const { cache, host } = await filledCache(gpu, 'shared', shape, 50);
+    const view = cache.slots(gpu, 2, 3);
+    expect([view.beams, view.maxSeq]).toEqual([3, 64]);
+    // A scratch with more beams than the view serves it (the decoder shares one sized for the widest sequence).
+    const scratch = KvCache.create(gpu, 'shared.scratch', { ...shape, beams: 4 });
+    const kRows = randomF32(5 * 4, 51);
+    const tk = gpu.upload('prompt.k', kRows, [5, 1, 4], 'f32');
+    const idx = gpu.upload('beam_idx', new Uint32Array([0, 0, 0]), [3], 'u32');
+    const rec = new Recorder(gpu, 'view');
+    writeKv(rec, tk, tk, view, { pos: 10, tokens: 5, beams: 1 });
+    reorderKv(rec, view, idx, scratch, { pos: 15, from: 10 });
+    rec.submit();
+    // Slots 2, 3, 4 hold the prompt rows at 10..14; slots 0, 1, 5 are untouched.
+    const want = host.k.slice();
+    for (const slot of [2, 3, 4]) {
+      for (let t = 0; t < 5; t++) ref.writeKvRows(want, kRows.subarray(t * 4, t * 4 + 4), shape, [slot], [10 + t]);
+    }
+    expect(Array.from((await readCache(gpu, cache)).k)).toEqual(Array.from(want));
+    expect(() => cache.slots(gpu, 4, 3)).toThrow(/slots 4\.\.7 outside 0\.\.6/);
+    expect(() => view.destroy(gpu)).toThrow(/a slots view cannot be destroyed/);
+    const odd = KvCache.create(gpu, 'odd', { ...shape, maxSeq: 5 });
+    expect(() => odd.slots(gpu, 1, 1)).toThrow(/slot 1 starts at byte 80, not a multiple/);
+    gpu.release(tk, idx);
+    for (const c of [cache, scratch, odd]) c.destroy(gpu);
+  });
+
   it('reorderKv clamps out-of-range beam indices instead of reading out of bounds', async () => {
     const gpu = await testGpu();
     const shape = { beams: 2, maxSeq: 4, kvHeads: 1, headDim: 4, dtype: 'f32' as const };
@@ -125,6 +188,9 @@ describe('KV cache', () => {
     const other = KvCache.create(gpu, 'other', { beams: 2, maxSeq: 9, kvHeads: 2, headDim: 8 });
     const idx = gpu.tensor('idx', [2], 'u32');
     expect(() => reorderKv(rec, cache, idx, other, { pos: 3 })).toThrow(/scratch "other" must have the shape/);
+    const far = decodeRows(gpu, [1, 0], [3, 8]);
+    expect(() => writeKv(rec, rows, rows, cache, { rows: far })).toThrow(/row 1 position 8 outside cache "bad"/);
+    gpu.release(far.table, far.positions);
     expect(() => KvCache.create(gpu, 'odd', { beams: 1, maxSeq: 8, kvHeads: 1, headDim: 6 })).toThrow(/multiple of 4/);
     gpu.release(rows, idx);
     cache.destroy(gpu);

@@ -23,7 +23,8 @@ import { SileroVad, type VadSource } from '../../vad';
 import { Checkpoint, type FileProvider } from '../../weights/checkpoint';
 import { checkpointScheme } from '../../weights/quant';
 import { loadGlmAsrConfig, validateAgainstTensors, type GlmAsrConfig } from './config';
-import { Decoder } from './decoder';
+import { Decoder, DecoderCache } from './decoder';
+import { GEMV_MAX_ROWS } from '../../ops/matmul';
 import {
   audioArgument, checkLoadOptions, checkTranscribeOptions, OptionError, type AudioBlocks, type AudioInput,
   type SegmenterKind,
@@ -32,6 +33,7 @@ import { openLiveSession, type LiveOptions, type LiveSession } from './live';
 import { ChunkPlanner, type SpeechChunk } from './segments';
 import { encodeAudio, encoderFrames, encoderWindowBatch, type EncoderTaps } from './encoder';
 import { loadWeights, schemePrecision, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
+import { type BatchStats, DecodeScheduler } from './scheduler';
 
 /** Most speech chunks encoded together: the largest batch's pooled buffers stay, so this bounds the working set. */
 const VAD_BATCH_CHUNKS = 8;
@@ -51,7 +53,8 @@ export interface LoadOptions {
   maxBeams?: number;
   /**
    * Most sequences (beam rows of all concurrent transcriptions together) one decoder step serves: concurrent
-   * `transcribe` calls share encoder batches and decode steps up to this. 1 runs them one by one.
+   * `transcribe` calls share encoder batches and decode steps up to this. 1 runs them one by one. Default from
+   * the adapter's memory (`defaultMaxBatch`, docs/batching.md).
    */
   maxBatch?: number;
   /**
@@ -152,6 +155,9 @@ export interface PrefillTaps extends EncoderTaps {
 
 export class GlmAsr {
   private readonly mel: LogMelSpectrogram;
+  private readonly scheduler: DecodeScheduler;
+  /** Most rows (beams of all concurrent transcriptions) one decoder step serves (`LoadOptions.maxBatch`). */
+  readonly maxBatch: number;
 
   protected constructor(
     /** Where the model came from (folder or repo id), for logs and the server's model list. */
@@ -161,6 +167,7 @@ export class GlmAsr {
     readonly tokenizer: Tokenizer,
     readonly weights: GlmAsrWeights,
     readonly maxBeams: number,
+    maxBatch: number | undefined,
     private readonly ownsGpu: boolean,
     /** Set for models that must say what they are: the demo model's closed-vocabulary notice. */
     readonly notice?: string,
@@ -171,6 +178,31 @@ export class GlmAsr {
     this.mel = new LogMelSpectrogram({
       sampleRate: fe.sampleRate, nFft: fe.nFft, hopLength: fe.hopLength, nMels: fe.melBins,
     });
+    const usual = this.usualSequence();
+    this.maxBatch = maxBatch ?? GlmAsr.defaultMaxBatch(gpu, config, usual);
+    this.scheduler = new DecodeScheduler(gpu, weights, config, this.maxBatch, maxBeams, usual);
+  }
+
+  /**
+   * Most rows one decoder step serves when `maxBatch` is not given: the adapter's largest buffer (the memory
+   * figure WebGPU exposes) over the KV bytes of one usual sequence (a 30 s window's prompt + 500 tokens), at
+   * most 8 (the matrix-vector kernels' rows; above that GPUs switch to a tiled product that rounds
+   * differently) and at most 4 on CPU adapters (their cores, not memory, bound a step).
+   */
+  static defaultMaxBatch(gpu: Gpu, config: GlmAsrConfig, usualSequence: number): number {
+    const fit = Math.floor(gpu.caps.maxBufferBytes / DecoderCache.slotBytes(config, usualSequence));
+    return Math.max(1, Math.min(fit, gpu.caps.cpuAdapter ? 4 : GEMV_MAX_ROWS));
+  }
+
+  /** Positions of a usual sequence: one full window's prompt and 500 new tokens (the default maxNewTokens). */
+  private usualSequence(): number {
+    return Math.min(this.promptIds([this.config.frontEnd.tokensPerWindow]).ids.length + 500,
+      this.config.decoder.maxPositions);
+  }
+
+  /** Counts of the decoder steps so far: how many rows concurrent transcriptions shared (docs/batching.md). */
+  get batchStats(): Readonly<BatchStats> {
+    return this.scheduler.stats;
   }
 
   /**
@@ -210,7 +242,8 @@ export class GlmAsr {
           : scheme ? schemePrecision(scheme) : gpu.caps.cpuAdapter ? 'f32' : 'f16';
         const weights = await loadWeights(gpu, ckpt, config, { precision, onProgress: options.onProgress });
         const maxBeams = options.maxBeams ?? 4;
-        return new GlmAsr(provider.name, gpu, config, tokenizer, weights, maxBeams, !options.gpu, notice, vad);
+        return new GlmAsr(provider.name, gpu, config, tokenizer, weights, maxBeams, options.maxBatch, !options.gpu,
+          notice, vad);
       } catch (e) {
         if (!options.gpu) gpu.destroy(); // loadWeights has freed its buffers already
         throw e;
@@ -371,10 +404,13 @@ export class GlmAsr {
     const maxNewTokens = options.maxNewTokens ?? 500;
     let t = performance.now();
     const rec = new Recorder(this.gpu, 'prefill');
-    const { decoder, release } = this.prefillPrompt(rec, encoded, blocks, { beams, maxNewTokens });
+    // Rows on the shared KV cache once they fit (`maxBatch`); the prefill is this sequence's own submission.
+    const open = (maxSeq: number) => this.scheduler.acquire(beams, maxSeq, options.signal);
+    const { decoder, release } = await this.prefillPrompt(rec, encoded, blocks, { beams, maxNewTokens }, open);
     rec.submit();
     this.gpu.release(...release);
-    const model = new GpuSearchModel(this.gpu, decoder, this.config.decoder.vocab, beams, { logprobs: beams === 1 });
+    const model = new GpuSearchModel(this.gpu, decoder, this.config.decoder.vocab, beams,
+      { logprobs: beams === 1, scheduler: this.scheduler });
     // A consumer that stops iterating stops the search too, before its model is freed.
     const stop = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
@@ -414,7 +450,7 @@ export class GlmAsr {
       stop.abort();
       await job?.catch(() => undefined);
       model.dispose();
-      decoder.dispose();
+      this.scheduler.release(decoder);
     }
   }
 
@@ -461,7 +497,8 @@ export class GlmAsr {
   /**
    * Encodes up to maxWindows windows and runs one prompt over all of them through the decoder: log-mel (CPU) →
    * encoder and projector for all windows in one batch → each window's first N_i projector rows copied over the
-   * prompt's `<|pad|>` run → prefill. Returns the decoder holding the prompt's KV cache and last logits (row 0).
+   * prompt's `<|pad|>` run → prefill. Returns the decoder holding the prompt's KV cache and last logits (row 0),
+   * on a KV cache of its own (dispose it when done).
    * Exposed for the stage-by-stage golden tests (`taps`); `transcribe` is the everyday entry point.
    * `audioBlocks` as in TranscribeOptions.
    */
@@ -475,7 +512,8 @@ export class GlmAsr {
     const rec = new Recorder(this.gpu, 'encode+prefill');
     const encoded = await this.encodeWindows(rec, windows, o);
     const blocks = o.audioBlocks === 'per-window' ? windows.map((_, i) => [i]) : [windows.map((_, i) => i)];
-    const { decoder, release } = this.prefillPrompt(rec, encoded, blocks, o);
+    const own = (maxSeq: number) => Promise.resolve(new Decoder(this.gpu, this.weights, this.config, o.beams, maxSeq));
+    const { decoder, release } = await this.prefillPrompt(rec, encoded, blocks, o, own);
     rec.submit();
     this.gpu.release(encoded.mel, encoded.audioEmb, ...release);
     await this.gpu.sync();
@@ -521,10 +559,12 @@ export class GlmAsr {
   /**
    * Records one prompt into `rec`: chat-template ids (one `<|begin_of_audio|>…<|end_of_audio|>` block per entry of
    * `blocks`, each the listed windows' audio tokens in order), embeddings, the windows' projector rows copied over
-   * the `<|pad|>` runs, prefill. Returns the decoder and the tensors to release after the submit.
+   * the `<|pad|>` runs, prefill, on the decoder `open` gives for the prompt's positions. Returns the decoder and
+   * the tensors to release after the submit.
    */
-  private prefillPrompt(rec: Recorder, encoded: EncodedWindows, blocks: number[][],
-    o: { beams: number; maxNewTokens: number; prefillChunk?: number }): { decoder: Decoder; release: Tensor[] } {
+  private async prefillPrompt(rec: Recorder, encoded: EncodedWindows, blocks: number[][],
+    o: { beams: number; maxNewTokens: number; prefillChunk?: number },
+    open: (maxSeq: number) => Promise<Decoder>): Promise<{ decoder: Decoder; release: Tensor[] }> {
     const gpu = this.gpu;
     const cfg = this.config;
     const { audioEmb, perWindow, counts } = encoded;
@@ -537,6 +577,7 @@ export class GlmAsr {
       const limit = cfg.decoder.maxPositions;
       throw new RangeError(`the prompt (${T} tokens) leaves no room to generate within ${limit} positions`);
     }
+    const decoder = await open(maxSeq);
     const idsGpu = gpu.upload('prompt.ids', Uint32Array.from(ids.ids), [T], 'u32');
     const promptEmb = gpu.tensor('prompt.embeddings', [T, cfg.decoder.hidden], 'f32');
     embedRows(rec, this.weights.embed, idsGpu, promptEmb, { label: 'prompt.embed' });
@@ -547,7 +588,6 @@ export class GlmAsr {
         row += counts[w];
       }
     });
-    const decoder = new Decoder(gpu, this.weights, cfg, o.beams, maxSeq);
     decoder.prefill(rec, promptEmb, T, o.prefillChunk);
     return { decoder, release: [idsGpu, promptEmb] };
   }
@@ -583,6 +623,7 @@ export class GlmAsr {
 
   /** Frees the device when load created it, else the weights (the device's owner keeps it). */
   dispose(): void {
+    this.scheduler.dispose();
     if (this.ownsGpu) this.gpu.destroy();
     else this.weights.destroy();
   }
@@ -595,7 +636,6 @@ export class GlmAsr {
  * exactly, the log-probability of the raw argmax (its index is not used: rounding could tie near-equal logits).
  */
 export class GpuSearchModel implements SearchModel {
-  private readonly ids: Tensor;
   private readonly src: Tensor;
   /** u32 [2 · maxRows]: argmax ids, then (with logprobs) the f32 bits of their log-probabilities. */
   private readonly best: Tensor;
@@ -604,8 +644,7 @@ export class GpuSearchModel implements SearchModel {
   lastLogprobs = new Float32Array(0);
 
   constructor(private readonly gpu: Gpu, private readonly decoder: Decoder, readonly vocabSize: number,
-    readonly maxRows: number, private readonly o: { logprobs?: boolean } = {}) {
-    this.ids = gpu.tensor('search.ids', [maxRows], 'u32');
+    readonly maxRows: number, private readonly o: { logprobs?: boolean; scheduler?: DecodeScheduler } = {}) {
     this.src = gpu.tensor('search.reorder', [maxRows], 'u32');
     this.best = gpu.tensor('search.argmax', [2 * maxRows], 'u32');
     this.lseIdx = o.logprobs ? gpu.tensor('search.lse-index', [maxRows], 'u32') : undefined;
@@ -640,15 +679,14 @@ export class GpuSearchModel implements SearchModel {
     return topKLogSoftmax(this.gpu, this.decoder.logits.rows(0, rowScores.length), rowScores, { k });
   }
 
+  /** With a scheduler: one batched step with the other open sequences (its barrier); else this decoder's own. */
   async step(tokens: Int32Array): Promise<void> {
-    this.gpu.write(this.ids, Uint32Array.from(tokens));
-    const rec = new Recorder(this.gpu, `step ${this.decoder.length}`);
-    this.decoder.step(rec, this.ids.rows(0, tokens.length), tokens.length);
-    rec.submit();
+    if (this.o.scheduler) await this.o.scheduler.step(this.decoder, tokens);
+    else this.decoder.step(tokens);
   }
 
   dispose(): void {
-    this.gpu.release(this.ids, this.src, this.best);
+    this.gpu.release(this.src, this.best);
     if (this.lseIdx) this.gpu.release(this.lseIdx);
   }
 }

@@ -105,6 +105,17 @@ export function writeKv(cache: Float32Array, rows: Float32Array, s: CacheShape, 
   }
 }
 
+/** Writes row r of rows [n, kvHeads, headDim] at position at[r] of slot slots[r] (in place): a batched decode step. */
+export function writeKvRows(cache: Float32Array, rows: Float32Array, s: CacheShape, slots: readonly number[],
+  at: readonly number[]): void {
+  const { maxSeq: S, kvHeads: KH, headDim: D } = s;
+  slots.forEach((slot, r) => {
+    for (let h = 0; h < KH; h++) {
+      for (let d = 0; d < D; d++) cache[((slot * KH + h) * S + at[r]) * D + d] = rows[(r * KH + h) * D + d];
+    }
+  });
+}
+
 /** New cache where beam b holds positions [from, pos) of beam `src[b]`; everything else is unchanged. */
 export function reorderKv(cache: Float32Array, src: ArrayLike<number>, s: CacheShape, pos: number,
   from = 0): Float32Array {
@@ -150,5 +161,31 @@ export function cachedAttention(q: Float32Array, kCache: Float32Array, vCache: F
       }
     }
   }
+  return out;
+}
+
+export interface RowsAttentionRefOptions extends CacheShape {
+  /** Per query row: its cache slot and the position of its newest key (it attends to [0, at]). */
+  slots: readonly number[];
+  at: readonly number[];
+  qHeads: number;
+  scale: number;
+}
+
+/** Decode attention of q [rows, qHeads, headDim], row r against positions [0, at[r]] of cache slot slots[r]. */
+export function rowsAttention(q: Float32Array, kCache: Float32Array, vCache: Float32Array,
+  o: RowsAttentionRefOptions): Float32Array {
+  const { maxSeq: S, kvHeads: KH, headDim: D, qHeads: QH, scale } = o;
+  const group = QH / KH;
+  const out = new Float32Array(o.slots.length * QH * D);
+  o.slots.forEach((slot, r) => {
+    const keys = Array.from({ length: o.at[r] + 1 }, (_, j) => j);
+    for (let h = 0; h < QH; h++) {
+      const qb = (r * QH + h) * D;
+      const cb = (slot * KH + Math.floor(h / group)) * S;
+      attendRow((d) => q[qb + d], keys, (j, d) => kCache[(cb + j) * D + d], (j, d) => vCache[(cb + j) * D + d],
+        D, scale, out, qb);
+    }
+  });
   return out;
 }

@@ -1,0 +1,158 @@
+/**
+ * Continuous batching of decoder steps (docs/batching.md). Concurrent transcriptions of one GlmAsr each open a
+ * `Decoder` on one shared `DecoderCache` (a contiguous run of slots: one per beam) and drive their own search;
+ * their `step` calls meet at a barrier, and one forward serves the rows of every sequence that is stepping.
+ *
+ *   open(beams, maxSeq)  waits (first come, first served) until the rows fit under `maxBatch` and the cache has
+ *                        room; prefill then runs as the sequence's own submission, between steps.
+ *   step(decoder, ids)   joins the barrier: the batched step runs once every member (a sequence that has stepped
+ *                        and not closed) is waiting, so sequences join and leave between steps.
+ *   close(decoder)       leaves: frees the rows and slots, releases the barrier if the others were waiting.
+ *
+ * A row's logits do not depend on the other rows of its step (`Decoder.step`), so the ids equal running alone.
+ */
+import type { Gpu } from '../../gpu';
+import type { GlmAsrConfig } from './config';
+import { Decoder, DecoderCache } from './decoder';
+import type { GlmAsrWeights } from './weights';
+
+/** Counts of the batched steps (for tests, benchmarks and the server's status). */
+export interface BatchStats {
+  /** Decoder steps run. */
+  steps: number;
+  /** Rows over all steps (rows / steps: the mean batch). */
+  rows: number;
+  /** Most rows of one step. */
+  widest: number;
+  /** Most sequences of one step. */
+  widestSequences: number;
+}
+
+interface Waiter {
+  beams: number;
+  maxSeq: number;
+  resolve: (d: Decoder) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Pending {
+  tokens: Int32Array;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export class DecodeScheduler {
+  private cache: DecoderCache | undefined;
+  private readonly waiting: Waiter[] = [];
+  /** Open sequences; a member (in the barrier) from its first step on, with its pending step if any. */
+  private readonly open = new Set<Decoder>();
+  private readonly members = new Map<Decoder, Pending | undefined>();
+  private rows = 0;
+  readonly stats: BatchStats = { steps: 0, rows: 0, widest: 0, widestSequences: 0 };
+
+  /**
+   * `maxBatch`: most rows of all open sequences together (a sequence wider than that runs alone);
+   * `slotPositions`: positions a new cache's slots hold at least, so later sequences of the usual size fit.
+   */
+  constructor(private readonly gpu: Gpu, private readonly weights: GlmAsrWeights,
+    private readonly config: GlmAsrConfig, readonly maxBatch: number, private readonly maxBeams: number,
+    private readonly slotPositions: number) {}
+
+  /** A decoder of `beams` rows and `maxSeq` positions on the shared cache, once it fits (FIFO). */
+  acquire(beams: number, maxSeq: number, signal?: AbortSignal): Promise<Decoder> {
+    signal?.throwIfAborted();
+    return new Promise<Decoder>((resolve, reject) => {
+      const waiter: Waiter = { beams, maxSeq, resolve, reject };
+      this.waiting.push(waiter);
+      signal?.addEventListener('abort', () => {
+        const i = this.waiting.indexOf(waiter);
+        if (i < 0) return;
+        this.waiting.splice(i, 1);
+        reject(signal.reason);
+        this.admit(); // the next in line may fit now
+      }, { once: true });
+      this.admit();
+    });
+  }
+
+  /** Joins the step barrier with one token per row (`tokens.length` rows from row 0). */
+  step(decoder: Decoder, tokens: Int32Array): Promise<void> {
+    if (!this.open.has(decoder)) return Promise.reject(new Error('decoder step: the sequence is not open'));
+    return new Promise<void>((resolve, reject) => {
+      this.members.set(decoder, { tokens, resolve, reject });
+      this.fire();
+    });
+  }
+
+  /** The sequence leaves: its rows and slots are freed (after its last submission), others may step or join. */
+  release(decoder: Decoder): void {
+    if (!this.open.delete(decoder)) return;
+    const pending = this.members.get(decoder);
+    this.members.delete(decoder);
+    pending?.reject(new Error('decoder step: the sequence was closed while waiting'));
+    decoder.dispose();
+    this.rows -= decoder.beams;
+    this.fire();
+    this.admit();
+  }
+
+  /** Frees the shared cache (no sequence may be open). */
+  dispose(): void {
+    for (const w of this.waiting.splice(0)) w.reject(new Error('the model was disposed'));
+    this.cache?.dispose();
+    this.cache = undefined;
+  }
+
+  private fits(w: Waiter): boolean {
+    if (this.rows === 0) return true; // alone: whatever its size (a new cache is made below if needed)
+    return this.rows + w.beams <= this.maxBatch && this.cache !== undefined && this.cache.maxSeq >= w.maxSeq &&
+      this.cache.findFree(w.beams) !== undefined;
+  }
+
+  private admit(): void {
+    while (this.waiting.length && this.fits(this.waiting[0])) {
+      const w = this.waiting.shift()!;
+      try {
+        const decoder = new Decoder(this.gpu, this.weights, this.config, w.beams, w.maxSeq, this.cacheFor(w));
+        this.open.add(decoder);
+        this.rows += w.beams;
+        w.resolve(decoder);
+      } catch (e) {
+        w.reject(e);
+      }
+    }
+  }
+
+  /** The shared cache, remade (when nothing is open) if it is missing or too small for `w`. */
+  private cacheFor(w: Waiter): DecoderCache {
+    const c = this.cache;
+    if (c && c.maxSeq >= w.maxSeq && c.findFree(w.beams) !== undefined) return c;
+    c?.dispose();
+    this.cache = undefined;
+    const maxSeq = Math.min(Math.max(w.maxSeq, this.slotPositions), this.config.decoder.maxPositions);
+    this.cache = new DecoderCache(this.gpu, this.config, Math.max(this.maxBatch, w.beams), Math.max(maxSeq, w.maxSeq),
+      Math.max(this.maxBeams, w.beams));
+    return this.cache;
+  }
+
+  /** Runs the batched step when every member waits at the barrier. */
+  private fire(): void {
+    if (!this.members.size) return;
+    for (const p of this.members.values()) if (!p) return;
+    const batch = [...this.members].map(([decoder, p]) => ({ decoder, pending: p! }));
+    for (const { decoder } of batch) this.members.set(decoder, undefined);
+    try {
+      Decoder.step(this.gpu, batch.map(({ decoder, pending }) => ({ decoder, tokens: pending.tokens })));
+    } catch (e) {
+      for (const { pending } of batch) pending.reject(e);
+      return;
+    }
+    const rows = batch.reduce((n, b) => n + b.pending.tokens.length, 0);
+    const s = this.stats;
+    s.steps++;
+    s.rows += rows;
+    s.widest = Math.max(s.widest, rows);
+    s.widestSequences = Math.max(s.widestSequences, batch.length);
+    for (const { pending } of batch) pending.resolve();
+  }
+}
