@@ -77,6 +77,8 @@ const state = {
   browserNote: '',
   /** Why the library bundle (recording, .srt) is missing; '' while it loads or once it is there. */
   libraryProblem: '',
+  /** Live mode is running (live.js). */
+  live: false,
 };
 
 // ------------------------------------------------------------------ server status
@@ -148,6 +150,21 @@ export function browserEngineUnavailable(reason) {
 
 function mode() {
   return els.modeBrowser.checked && state.browserEngine ? 'browser' : 'server';
+}
+
+/** For live mode (live.js): where the model runs now, the engine, the server's model and limits, the key. */
+export function pageState() {
+  return {
+    mode: mode(), browserEngine: state.browserEngine, model: state.model, limits: state.limits, apiKey: apiKey(),
+    /** A file transcription or a recording is in progress. */
+    busy: !!state.job || !!state.recorder, libraryProblem: state.libraryProblem,
+  };
+}
+
+/** Live mode holds the microphone and the mode while it runs (`busy`), so recording and mode switches wait. */
+export function setLiveBusy(busy) {
+  state.live = busy;
+  updateButtons();
 }
 
 // ------------------------------------------------------------------ choosing audio
@@ -547,16 +564,18 @@ function hideError() {
 }
 
 function updateButtons() {
-  const busy = !!state.job;
+  const job = !!state.job;
+  const busy = job || state.live;
   els.transcribe.disabled = busy || !state.audio || !!state.recorder;
-  els.transcribe.textContent = busy ? 'Transcribing…' : 'Transcribe';
-  els.cancel.hidden = !busy;
+  els.transcribe.textContent = job ? 'Transcribing…' : 'Transcribe';
+  els.cancel.hidden = !job;
   els.recordButton.disabled = busy || !microphoneSupported() || !!state.libraryProblem;
   els.dlSrt.disabled = !!state.libraryProblem;
   els.fileInput.disabled = busy || !!state.recorder;
   els.modeServer.disabled = busy;
   els.modeBrowser.disabled = busy || !state.browserEngine;
   document.documentElement.dataset.busy = String(busy);
+  document.dispatchEvent(new Event('pagestate')); // live.js follows the mode and whether the page is busy
 }
 
 function init() {

@@ -16,7 +16,10 @@ export function microphoneSupported() {
 
 export class MicRecorder {
   /**
-   * @param {{ maxSeconds?: number, onLevel?: (rms: number) => void, onLimit?: () => void }} options
+   * With `onPcm` the blocks go to it as they are captured (live mode: at the context's rate, 16 kHz where the
+   * browser allows) and nothing is kept; otherwise they are kept for `stop()`'s WAV file.
+   * @param {{ maxSeconds?: number, onLevel?: (rms: number) => void, onLimit?: () => void,
+   *   onPcm?: (block: Float32Array, sampleRate: number) => void, blockFrames?: number }} options
    */
   constructor(options = {}) {
     this.options = options;
@@ -33,8 +36,11 @@ export class MicRecorder {
   }
 
   async start() {
+    // Live mode takes the microphone without noise suppression and gain control: made for calls, they cost the
+    // model words (Chromium's fake microphone lost the "oh" of the demo clip digits-oh.wav with them on).
+    const raw = !!this.options.onPcm;
     this.stream = await navigator.mediaDevices.getUserMedia({
-      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: !raw, autoGainControl: !raw },
     });
     const Ctx = window.AudioContext || window.webkitAudioContext;
     let source;
@@ -50,7 +56,8 @@ export class MicRecorder {
     await this.ctx.resume();
 
     const onBlock = (block) => {
-      this.chunks.push(block);
+      if (this.options.onPcm) this.options.onPcm(block, this.ctx.sampleRate);
+      else this.chunks.push(block);
       this.frames += block.length;
       if (this.options.onLevel) {
         let sum = 0;
@@ -66,13 +73,15 @@ export class MicRecorder {
 
     if (this.ctx.audioWorklet && typeof AudioWorkletNode === 'function') {
       await this.ctx.audioWorklet.addModule(new URL('./recorder-worklet.js', import.meta.url));
-      this.node = new AudioWorkletNode(this.ctx, 'pcm-capture', { numberOfInputs: 1, numberOfOutputs: 1 });
+      const processorOptions = { blockFrames: this.options.blockFrames };
+      this.node = new AudioWorkletNode(this.ctx, 'pcm-capture', { numberOfInputs: 1, numberOfOutputs: 1,
+        processorOptions });
       this.node.port.onmessage = (e) => {
         if (e.data === 'done') this.onDone?.();
         else onBlock(e.data);
       };
     } else {
-      this.node = this.ctx.createScriptProcessor(4096, 1, 1);
+      this.node = this.ctx.createScriptProcessor(this.options.blockFrames ? 1024 : 4096, 1, 1);
       this.node.onaudioprocess = (e) => onBlock(e.inputBuffer.getChannelData(0).slice());
     }
     // Nodes only run when something pulls on them: route through a muted gain to the output.
@@ -84,8 +93,8 @@ export class MicRecorder {
     this.source = source;
   }
 
-  /** Stops and returns `{ blob, seconds }` — a 16 kHz mono WAV. */
-  async stop() {
+  /** Waits for the worklet's last partial block. */
+  async drain() {
     if (this.node && this.node.port) {
       await new Promise((resolve) => {
         const timer = setTimeout(resolve, 500);
@@ -96,6 +105,17 @@ export class MicRecorder {
         this.node.port.postMessage('stop');
       });
     }
+  }
+
+  /** Live mode: hands the last block to `onPcm` and lets the microphone go. */
+  async finish() {
+    await this.drain();
+    this.release();
+  }
+
+  /** Stops and returns `{ blob, seconds }` — a 16 kHz mono WAV. */
+  async stop() {
+    await this.drain();
     const rate = this.ctx ? this.ctx.sampleRate : TARGET_RATE;
     this.release();
     const all = new Float32Array(this.frames);

@@ -1,13 +1,16 @@
 // AudioWorklet processor for the microphone recorder: mixes the input to mono and posts it to the
-// page in blocks of 4096 frames (one message per 128-frame quantum would be too chatty). On 'stop'
-// it sends the partial block, then 'done'.
+// page in blocks of `processorOptions.blockFrames` frames (default 4096; live mode asks for about 0.1 s so
+// text follows speech closely; one message per 128-frame quantum would be too chatty). On 'stop' it sends
+// the partial block, then 'done'.
 
 const BLOCK = 4096;
 
 class PcmCapture extends AudioWorkletProcessor {
-  constructor() {
+  constructor(options) {
     super();
-    this.buffer = new Float32Array(BLOCK);
+    const frames = options && options.processorOptions && options.processorOptions.blockFrames;
+    this.block = Number.isInteger(frames) && frames >= 128 ? frames : BLOCK;
+    this.buffer = new Float32Array(this.block);
     this.filled = 0;
     this.running = true;
     this.port.onmessage = (e) => {
@@ -36,7 +39,7 @@ class PcmCapture extends AudioWorkletProcessor {
         let v = 0;
         for (let c = 0; c < channels; c++) v += input[c][i];
         this.buffer[this.filled++] = v / channels;
-        if (this.filled === BLOCK) this.flush();
+        if (this.filled === this.block) this.flush();
       }
     }
     return this.running;

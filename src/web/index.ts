@@ -13,7 +13,7 @@ export type { LoadOptions, TranscribeOptions, TranscribeProgress, Transcription,
   AudioInput } from '../models/glm-asr/transcriber';
 export type { LiveOptions, LiveVadOptions, LiveEvent, LiveSession } from '../models/glm-asr/live';
 export { Checkpoint, FileMapProvider, UrlFolderProvider, type FileProvider } from '../weights/checkpoint';
-export { decodeAudio, AudioDecodeError, resample } from '../audio';
+export { decodeAudio, AudioDecodeError, resample, getResampler } from '../audio';
 export { SileroVad, VadStream, VadModelError, VadInputError, type VadConfig, type VadSource } from '../vad';
 export { encodeWav } from '../audio/wav-encode';
 export { Gpu } from '../gpu';

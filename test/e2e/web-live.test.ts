@@ -1,0 +1,157 @@
+/**
+ * The web page's live mode and its engine worker, in headless Chromium (SwiftShader WebGPU) against the real
+ * server with the demo model:
+ *
+ * - Chromium's fake microphone plays a demo clip (padded with silence, 16-bit PCM; Chromium loops it); live mode
+ *   with the in-browser engine (a live session in the engine's Web Worker) shows the clip's words as a final
+ *   line with its times, and the .txt / .srt / .vtt exports hold them;
+ * - the page's thread never blocks: no long task over 100 ms (PerformanceObserver 'longtask', buffered) while
+ *   the in-browser engine transcribes, in live mode and in file mode.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeAudio } from '../../src/audio';
+import { encodeWav } from '../../src/audio/wav-encode';
+import { GlmAsr } from '../../src/models/glm-asr/node';
+import { buildServer, type AsrServer } from '../../src/server/app';
+// @ts-expect-error plain .mjs build script without types
+import { buildWeb } from '../../scripts/build-web.mjs';
+import { REPO } from '../audio/helpers';
+import { skipWhen } from '../helpers/skip';
+
+const CHROMIUM = '/usr/bin/chromium';
+const DEMO = join(REPO, 'models/demo');
+const CLIP = 'digits-oh.wav';
+const EXPECTED = (JSON.parse(readFileSync(join(DEMO, 'samples/expected.json'), 'utf8')) as Record<string, string>)[CLIP];
+const OUT = join(REPO, 'test-output');
+/** The longest main-thread task allowed while the engine works. */
+const LONG_TASK_MS = 100;
+
+const NO_CHROMIUM = existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (bash scripts/setup.sh installs chromium)`;
+
+interface LongTask { start: number; duration: number }
+
+describe('web page: live mode and the engine worker (headless Chromium)', skipWhen(NO_CHROMIUM), () => {
+  let asr: GlmAsr;
+  let app: AsrServer;
+  let base: string;
+  let browser: Browser;
+  const dir = mkdtempSync(join(tmpdir(), 'glm-asr-web-live-'));
+  const micWav = join(dir, 'mic.wav');
+  let clipBytes: Buffer;
+
+  beforeAll(async () => {
+    await buildWeb({ quiet: true, outDir: dir, minify: false });
+    clipBytes = readFileSync(join(DEMO, 'samples', CLIP));
+    // The fake microphone: 1 s of silence, the clip, 2 s of silence (the VAD's end of speech), looped by Chromium.
+    const clip = (await decodeAudio(new Uint8Array(clipBytes), CLIP)).samples;
+    const padded = new Float32Array(16000 + clip.length + 32000);
+    padded.set(clip, 16000);
+    writeFileSync(micWav, encodeWav(padded, 16000));
+
+    asr = await GlmAsr.load(DEMO, { precision: 'f32' });
+    app = buildServer({ transcriber: asr, browserBundleDir: dir, rateLimit: false, logger: false });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--no-first-run', '--disable-quic', '--enable-unsafe-webgpu', '--autoplay-policy=no-user-gesture-required',
+        '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+        `--use-file-for-fake-audio-capture=${micWav}`,
+      ],
+    });
+    mkdirSync(OUT, { recursive: true });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.closeGracefully({ timeoutMs: 2000 });
+    asr?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A page that records its long tasks from the start (`window.longTasks`) and collects its errors. */
+  async function openPage(): Promise<{ page: Page; problems: string[] }> {
+    const context = await browser.newContext({ viewport: { width: 900, height: 1000 } });
+    await context.addInitScript(() => {
+      const w = window as unknown as { longTasks: LongTask[] };
+      w.longTasks = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) w.longTasks.push({ start: e.startTime, duration: e.duration });
+      }).observe({ type: 'longtask', buffered: true });
+    });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+    await page.goto(base);
+    await page.waitForSelector('html[data-ready="true"]');
+    await page.waitForSelector('html[data-browser-engine="ready"]', { timeout: 30_000 });
+    await page.check('input[name="mode"][value="browser"]');
+    return { page, problems };
+  }
+
+  /** Long tasks on the page's thread since `since` (performance.now() of the page). */
+  const longTasksSince = (page: Page, since: number) =>
+    page.evaluate((t) => (window as unknown as { longTasks: LongTask[] }).longTasks.filter((e) => e.start >= t), since);
+
+  const now = (page: Page) => page.evaluate(() => performance.now());
+
+  async function download(page: Page, button: string): Promise<string> {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+    return readFileSync(await dl.path(), 'utf8');
+  }
+
+  it('live mode in this browser: the fake microphone\'s words as a final line with times; txt/srt/vtt', async () => {
+    const { page, problems } = await openPage();
+    const t0 = await now(page);
+    await page.click('#live-start');
+    await page.waitForSelector('html[data-live="on"]', { timeout: 60_000 });
+    expect(await page.getAttribute('html', 'data-model-loaded')).toBe('network');
+    expect(await page.textContent('#model-status')).toContain('VAD segmentation');
+    // The clip starts after 1 s of silence and ends 2 s before the loop: its final comes once the VAD hears the end.
+    const first = page.locator('#live-lines li.final:not([hidden])').first();
+    await first.waitFor({ timeout: 90_000 });
+    expect(await first.locator('.seg-text').textContent()).toBe(EXPECTED);
+    expect(await first.locator('time').textContent()).toMatch(/^0:0\d\.\d – 0:0\d\.\d$/);
+    await page.click('#live-stop');
+    await page.waitForSelector('html[data-live="off"]', { timeout: 60_000 });
+    expect(await page.isHidden('#live-error')).toBe(true);
+    const long = await longTasksSince(page, t0);
+    expect(long.filter((e) => e.duration > LONG_TASK_MS)).toEqual([]);
+
+    const lines = await page.locator('#live-lines li.final:not([hidden]) .seg-text').allTextContents();
+    expect(await download(page, '#live-txt')).toBe(`${lines.join('\n')}\n`);
+    const srt = await download(page, '#live-srt');
+    expect(srt).toMatch(/^1\n00:00:0\d,\d{3} --> 00:00:0\d,\d{3}\n/);
+    expect(srt).toContain(EXPECTED);
+    const vtt = await download(page, '#live-vtt');
+    expect(vtt.startsWith('WEBVTT')).toBe(true);
+    expect(vtt).toContain(EXPECTED);
+    await page.screenshot({ path: join(OUT, 'web-live-mode.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.context().close();
+  }, 180_000);
+
+  it('file mode in this browser: the engine works in its worker, the page never blocks for 100 ms', async () => {
+    const { page, problems } = await openPage();
+    await page.click('#load-model-button');
+    await page.waitForSelector('html[data-model-loaded]', { timeout: 60_000 });
+    await page.setInputFiles('#file-input', { name: CLIP, mimeType: 'audio/wav', buffer: clipBytes });
+    await expect.poll(() => page.isEnabled('#transcribe-button')).toBe(true);
+    const t0 = await now(page);
+    await page.click('#transcribe-button');
+    await page.waitForSelector('#result:not([hidden])', { timeout: 60_000 });
+    expect(await page.textContent('#result-text')).toBe(EXPECTED);
+    const long = await longTasksSince(page, t0);
+    expect(long.filter((e) => e.duration > LONG_TASK_MS)).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  }, 120_000);
+});
