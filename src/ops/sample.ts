@@ -197,6 +197,7 @@ export async function topKLogSoftmax(gpu: Gpu, logits: Tensor, rowScores: Float3
   const view = new Tensor(logits.buffer, [rows, vocab], 'f32', logits.byteOffset);
   beamCandidates(rec, view, scores, idx, val, { k, vocab });
   rec.submit();
-  const [i, v] = [await gpu.readU32(idx, k), await gpu.readF32(val, k)];
+  // Both copies are queued now: a concurrent search's topK (same scratch) cannot overwrite val before it is read.
+  const [i, v] = await Promise.all([gpu.readU32(idx, k), gpu.readF32(val, k)]);
   return Array.from(i, (flat, j) => ({ row: Math.floor(flat / vocab), token: flat % vocab, score: v[j] }));
 }
