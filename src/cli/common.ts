@@ -5,9 +5,10 @@
 import { open, stat } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { MIN_CHUNK_SECONDS } from '../models/glm-asr/config';
-import { AUDIO_BLOCKS, MAX_BEAMS, OptionError, PRECISIONS, SEGMENTERS } from '../models/glm-asr/options';
+import { AUDIO_BLOCKS, MAX_BATCH, MAX_BEAMS, OptionError, PRECISIONS, SEGMENTERS } from '../models/glm-asr/options';
 import { GlmAsr } from '../models/glm-asr/node';
 import type { TranscribeOptions } from '../models/glm-asr/transcriber';
+import type { Transcriber } from '../server/transcriber';
 import { resolveModelSource } from '../hub';
 
 /** Bad usage: exit 2 with one line on stderr. */
@@ -45,6 +46,50 @@ export function integer(flag: string, value: string, min: number, max: number): 
     throw new UsageError(`${flag} must be ${range}, got "${value}"`);
   }
   return n;
+}
+
+/** `--max-batch N` (serve, worker, transcribe): undefined when absent, for the engine's default. */
+export function maxBatchArg(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : integer('--max-batch', value, 1, MAX_BATCH);
+}
+
+/** Transcriptions `asr` runs at once, batched: its `maxBatch` (absent: 1, one by one). */
+export function batchOf(asr: Transcriber): number {
+  return asr.maxBatch ?? 1;
+}
+
+/**
+ * Runs `work` on each item, up to `limit` at once (the engine batches concurrent transcriptions), and runs what
+ * each item `say`s in input order: the output of the earliest unfinished item as it comes, that of later items
+ * once every item before them is done. Stops taking new items once `stop` is aborted.
+ */
+export async function inInputOrder<T>(items: readonly T[], limit: number, stop: AbortSignal,
+  work: (item: T, say: (output: () => void) => void) => Promise<void>): Promise<void> {
+  const held: (() => void)[][] = items.map(() => []);
+  const done = items.map(() => false);
+  let head = 0;
+  const flush = () => {
+    for (; head < items.length; head++) {
+      for (const output of held[head].splice(0)) output();
+      if (!done[head]) return;
+    }
+  };
+  let next = 0;
+  const runner = async () => {
+    while (next < items.length && !stop.aborted) {
+      const i = next++;
+      try {
+        await work(items[i], (output) => {
+          held[i].push(output);
+          if (i === head) flush();
+        });
+      } finally {
+        done[i] = true;
+        flush();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
 }
 
 /** A number of seconds of at least `min` (the upper bound, if any, is the loaded model's: transcribe checks it). */
@@ -191,6 +236,7 @@ export class Progress {
  */
 export async function loadModel(
   model: string, precision: (typeof PRECISIONS)[number], maxBeams: number, progress: Progress, quiet: boolean,
+  maxBatch?: number,
 ): Promise<GlmAsr | null> {
   let asr: GlmAsr;
   try {
@@ -200,6 +246,7 @@ export async function loadModel(
     asr = await GlmAsr.load(dir, {
       precision,
       maxBeams,
+      maxBatch,
       onProgress: (p) => progress.bar('load', p.bytesDone, p.bytesTotal, 'bytes'),
     });
   } catch (e) {

@@ -3,12 +3,13 @@
  * The `glm-asr` command.
  *
  *   glm-asr transcribe FILE... --model DIR|ORG/NAME [--segmenter vad|fixed] [--beams N] [--max-new-tokens N]
- *                     [--precision auto|f32|f16|int8|int4] [--format txt|json|jsonl|srt|vtt] [--quiet]
+ *                     [--precision auto|f32|f16|int8|int4] [--format txt|json|jsonl|srt|vtt] [--max-batch N]
+ *                     [--quiet]
  *   glm-asr eval MANIFEST --model DIR|ORG/NAME [transcribe's model options] [--format txt|json]
  *   glm-asr download ORG/NAME[@REVISION]
  *   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
- *                 [--queue redis://HOST:PORT [--queue-dir DIR]]
- *   glm-asr worker --queue redis://HOST:PORT --model DIR|ORG/NAME [--concurrency N] [--queue-dir DIR]
+ *                 [--max-batch N] [--queue redis://HOST:PORT [--queue-dir DIR]]
+ *   glm-asr worker --queue redis://HOST:PORT --model DIR|ORG/NAME [--max-batch N] [--queue-dir DIR]
  *   glm-asr doctor [--json]
  *   glm-asr setup [--deb FILE]
  *
@@ -22,8 +23,8 @@ import { GlmAsr } from '../models/glm-asr/node';
 import { type Segment } from '../models/glm-asr/transcriber';
 import { downloadModel } from '../hub';
 import {
-  EXIT, fileOptions, integer, loadModel, oneOf, optionFlag, parse, Progress, readInput, transcriptionArgs,
-  UsageError,
+  batchOf, EXIT, fileOptions, inInputOrder, integer, loadModel, maxBatchArg, oneOf, optionFlag, parse, Progress,
+  readInput, transcriptionArgs, UsageError,
 } from './common';
 import { doctorCommand, setupCommand } from './doctor';
 import { EVAL_USAGE, evalCommand } from './eval';
@@ -40,6 +41,8 @@ const USAGE = `Usage:
       --beams N              beam search with N beams, 1..64 (default 1: greedy)
       --max-new-tokens N     most tokens generated per segment (default 500)
       --max-input-mb N       largest input read, in MiB (default 1024); FILE may be a pipe (e.g. <(sox ...))
+      --max-batch N          files transcribed at once, batched by the engine (default: the engine's, from the
+                             GPU's memory); the output stays in the order of the files
       --precision P          weight storage: auto | f32 | f16 | int8 | int4 (default auto: an INT8 or 4-bit
                              checkpoint made by "npm run quantize" loads as such; int4 on a float checkpoint
                              quantises it at load; int8 needs an INT8 checkpoint)
@@ -50,10 +53,12 @@ const USAGE = `Usage:
 ${EVAL_USAGE}
   glm-asr download ORG/NAME[@REVISION]     fetch a model into the Hugging Face cache
   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
+                [--max-batch N]
       serves POST /v1/audio/transcriptions (OpenAI-compatible), the web UI at /, and the model's files at
       /models/<id>/ for the UI's in-browser mode (--no-model-files turns that off); the key is also read from
-      GLM_ASR_API_KEY. With --queue redis://HOST:PORT it loads no model: jobs go to \`glm-asr worker\`s through
-      Redis (--model is then the name shown; --queue-dir: a folder shared with the workers for large uploads)
+      GLM_ASR_API_KEY; --max-batch: transcriptions run at once, batched by the engine (default: the engine's).
+      With --queue redis://HOST:PORT it loads no model: jobs go to \`glm-asr worker\`s through Redis (--model is
+      then the name shown; --queue-dir: a folder shared with the workers for large uploads)
 ${WORKER_USAGE}
   glm-asr doctor [--json]                  the WebGPU adapter, its features and limits, and what is missing
   glm-asr setup [--deb FILE]               Linux without a GPU driver: install a CPU driver (Mesa lavapipe) into
@@ -90,46 +95,54 @@ async function main(argv: string[]): Promise<number> {
 
 async function transcribeCommand(args: string[]): Promise<number> {
   const {
-    positionals, model, quiet, format, precision, maxInputBytes, beams, decode,
-  } = transcriptionArgs(args, ['txt', 'json', 'jsonl', 'srt', 'vtt'] as const);
+    positionals, model, quiet, format, precision, maxInputBytes, beams, decode, extra,
+  } = transcriptionArgs(args, ['txt', 'json', 'jsonl', 'srt', 'vtt'] as const, { 'max-batch': { type: 'string' } });
+  const maxBatch = maxBatchArg(extra['max-batch']);
   if (!positionals.length) throw new UsageError('no audio files given');
   const files = await expandInputs(positionals);
   const progress = new Progress(!quiet && process.stderr.isTTY === true);
 
-  const asr = await loadModel(model, precision, beams, progress, quiet);
+  const asr = await loadModel(model, precision, beams, progress, quiet, maxBatch);
   if (!asr) return EXIT.model;
 
   let failed = 0;
+  let usage: string | null = null;
+  const stop = new AbortController();
+  const show = (text: string) => () => {
+    progress.done();
+    process.stdout.write(text);
+  };
   try {
-    for (const file of files) {
+    // Up to the engine's batch of files at once (it batches them); each file's output in the order given.
+    await inInputOrder(files, batchOf(asr), stop.signal, async (file, say) => {
       try {
         const bytes = await readInput(file, maxInputBytes);
         const out = new SegmentPrinter(file, format, files.length > 1);
-        const events = asr.transcribeStream(bytes, fileOptions(decode, file, basename(file), progress));
-        for await (const e of events) {
-          if (e.type === 'segment-end') {
-            progress.done();
-            process.stdout.write(out.segment(e.segment));
-          } else if (e.type === 'done') {
-            progress.done();
-            process.stdout.write(out.end(e.durationSec, e.timings));
-          }
+        const options = { ...fileOptions(decode, file, basename(file), progress), signal: stop.signal };
+        for await (const e of asr.transcribeStream(bytes, options)) {
+          if (e.type === 'segment-end') say(show(out.segment(e.segment)));
+          else if (e.type === 'done') say(show(out.end(e.durationSec, e.timings)));
         }
       } catch (e) {
-        progress.done();
+        if (stop.signal.aborted) return; // another file found bad usage
         // An option the loaded model cannot take (e.g. --max-new-tokens beyond its decoder) is bad usage, the same
-        // for every file.
-        const usage = optionFlag(e);
-        if (usage) {
-          console.error(`glm-asr: ${usage}`);
-          return EXIT.usage;
-        }
+        // for every file: stop them all.
+        usage = optionFlag(e);
+        if (usage) return stop.abort();
         failed++;
-        console.error(`glm-asr: ${file}: ${(e as Error).message}`);
+        say(() => {
+          progress.done();
+          console.error(`glm-asr: ${file}: ${(e as Error).message}`);
+        });
       }
-    }
+    });
   } finally {
     asr.dispose();
+  }
+  if (usage) {
+    progress.done();
+    console.error(`glm-asr: ${usage}`);
+    return EXIT.usage;
   }
   return failed ? EXIT.fileFailed : EXIT.ok;
 }
@@ -214,6 +227,7 @@ async function serveCommand(args: string[]): Promise<number> {
       'api-key': { type: 'string' },
       precision: { type: 'string', default: 'auto' },
       'no-model-files': { type: 'boolean', default: false },
+      'max-batch': { type: 'string' },
       queue: { type: 'string' },
       'queue-dir': { type: 'string' },
     },
@@ -222,11 +236,14 @@ async function serveCommand(args: string[]): Promise<number> {
   if (!values.host) throw new UsageError('--host must not be empty');
   const port = integer('--port', values.port!, 0, 65535); // 0: any free port (the address is printed)
   const precision = oneOf('--precision', values.precision!, PRECISIONS);
+  const maxBatch = maxBatchArg(values['max-batch']);
   const apiKey = values['api-key'] ?? process.env.GLM_ASR_API_KEY;
   // An empty key would otherwise mean "no authentication" to a user who meant to set one.
   if (apiKey === '') {
     throw new UsageError(`${values['api-key'] === undefined ? 'GLM_ASR_API_KEY' : '--api-key'} is empty`);
   }
+  // A front end runs no model: its workers batch (glm-asr worker --max-batch).
+  if (values.queue && maxBatch !== undefined) throw new UsageError('--max-batch goes with glm-asr worker, not --queue');
   const { startServer } = await import('../server');
   if (values.queue) return serveQueue(values.queue, values['queue-dir'], values.model, startServer, {
     host: values.host, port, apiKey,
@@ -234,7 +251,7 @@ async function serveCommand(args: string[]): Promise<number> {
   if (values['queue-dir']) throw new UsageError('--queue-dir goes with --queue');
   let asr: GlmAsr;
   try {
-    asr = await GlmAsr.load(values.model, { precision });
+    asr = await GlmAsr.load(values.model, { precision, maxBatch });
   } catch (e) {
     console.error(`glm-asr: cannot load model "${values.model}": ${(e as Error).message}`);
     return EXIT.model;

@@ -4,12 +4,13 @@
  * SIGTERM, which let the running jobs finish (a second signal exits at once; its jobs go to another worker).
  */
 import { PRECISIONS } from '../models/glm-asr/options';
-import { EXIT, integer, loadModel, oneOf, parse, Progress, UsageError } from './common';
+import { EXIT, integer, loadModel, maxBatchArg, oneOf, parse, Progress, UsageError } from './common';
 
-export const WORKER_USAGE = `  glm-asr worker --queue redis://HOST:PORT --model DIR|ORG/NAME [--concurrency 1]
+export const WORKER_USAGE = `  glm-asr worker --queue redis://HOST:PORT --model DIR|ORG/NAME [--max-batch N]
                  [--queue-dir DIR] [--precision auto|f32|f16|int8] [--lock-seconds 30]
       takes transcription jobs from the queue that \`serve --queue\` front ends fill; run one per GPU.
-      --concurrency: jobs at once; --queue-dir: the folder shared with the front ends for large uploads;
+      --max-batch: jobs at once, batched by the engine (default: the engine's, from the GPU's memory);
+      --queue-dir: the folder shared with the front ends for large uploads;
       --lock-seconds: how long a job stays with a worker that stopped answering before another takes it`;
 
 export async function workerCommand(args: string[]): Promise<number> {
@@ -18,7 +19,7 @@ export async function workerCommand(args: string[]): Promise<number> {
     options: {
       queue: { type: 'string' },
       model: { type: 'string' },
-      concurrency: { type: 'string', default: '1' },
+      'max-batch': { type: 'string' },
       'queue-dir': { type: 'string' },
       precision: { type: 'string', default: 'auto' },
       'lock-seconds': { type: 'string', default: '30' },
@@ -32,17 +33,16 @@ export async function workerCommand(args: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`--queue: ${(e as Error).message}`);
   }
-  const concurrency = integer('--concurrency', values.concurrency!, 1, 64);
+  const maxBatch = maxBatchArg(values['max-batch']);
   const lockSeconds = integer('--lock-seconds', values['lock-seconds']!, 1, 3600);
   const precision = oneOf('--precision', values.precision!, PRECISIONS);
   const progress = new Progress(process.stderr.isTTY === true);
-  const asr = await loadModel(values.model, precision, DEFAULT_QUEUE_MAX_BEAMS, progress, false);
+  const asr = await loadModel(values.model, precision, DEFAULT_QUEUE_MAX_BEAMS, progress, false, maxBatch);
   if (!asr) return EXIT.model;
   const { startQueueWorker } = await import('../queue/worker');
   const worker = await startQueueWorker({
     url: values.queue,
     transcriber: asr,
-    concurrency,
     lockDurationMs: lockSeconds * 1000,
     queueDir: values['queue-dir'],
   });

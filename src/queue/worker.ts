@@ -1,7 +1,8 @@
 /**
- * A GPU worker (`glm-asr worker --queue redis://…`): takes transcription jobs from the BullMQ queue, reads the
- * upload (from Redis or the shared folder), decodes it as the server would, runs the `Transcriber` and returns
- * the result through BullMQ, which tells every front end. A heartbeat key in Redis says which model it serves.
+ * A GPU worker (`glm-asr worker --queue redis://…`): takes transcription jobs from the BullMQ queue, as many
+ * at once as the transcriber's `maxBatch`, reads each upload (from Redis or the shared folder), decodes it as
+ * the server would, runs the `Transcriber` and returns the result through BullMQ, which tells every front end.
+ * A heartbeat key in Redis says which model it serves.
  *
  * Execution is at least once: a worker that dies holds its job's lock until `lockDurationMs` passes, then the
  * job goes back to waiting and another worker runs it again (jobs have no side effects besides their result).
@@ -39,8 +40,6 @@ const PROGRESS_EVERY_MS = 250;
 export interface QueueWorkerOptions {
   url: string;
   transcriber: Transcriber;
-  /** Jobs run at once. Default 1 (one GPU runs one transcription at a time). */
-  concurrency?: number;
   /** How long a job stays locked to a worker that stopped renewing it. Default 30 s. */
   lockDurationMs?: number;
   /** The shared folder front ends write large uploads to (`--queue-dir`). */
@@ -82,7 +81,8 @@ async function streamed(events: AsyncIterable<TranscribeEvent>, job: Job<QueueJo
 
 export async function startQueueWorker(options: QueueWorkerOptions): Promise<QueueWorker> {
   const { transcriber, queueDir } = options;
-  const concurrency = options.concurrency ?? 1;
+  // As many jobs as the engine batches: its concurrent transcriptions share encoder batches and decoder steps.
+  const concurrency = transcriber.maxBatch ?? 1;
   const lockDuration = options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS;
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;

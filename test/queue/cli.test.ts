@@ -10,7 +10,9 @@ describe('queue commands: usage errors', () => {
     [['worker', '--model', 'demo'], '--queue redis://HOST:PORT is required'],
     [['worker', '--queue', 'redis://127.0.0.1:1'], '--model is required'],
     [['worker', '--queue', 'http://127.0.0.1:6379', '--model', 'demo'], 'must start with redis:// or rediss://'],
-    [['worker', '--queue', 'redis://127.0.0.1:1', '--model', 'demo', '--concurrency', '0'], '--concurrency must be'],
+    [['worker', '--queue', 'redis://127.0.0.1:1', '--model', 'demo', '--max-batch', '0'], '--max-batch must be'],
+    [['serve', '--model', 'm', '--queue', 'redis://127.0.0.1:1', '--max-batch', '2'], '--max-batch goes with glm-asr'],
+    [['serve', '--model', 'm', '--max-batch', 'x'], '--max-batch must be an integer from 1 to 256'],
     [['serve', '--model', 'm', '--queue', 'not a url'], 'is not a URL'],
     [['serve', '--model', 'm', '--queue-dir', '/tmp'], '--queue-dir goes with --queue'],
   ])('glm-asr %j', (args, message) => {

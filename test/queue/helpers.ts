@@ -96,7 +96,7 @@ export interface TestWorker {
 /** The fake-engine worker fixture; or, with `cliArgs`, `glm-asr worker --queue URL ...cliArgs` (a real model). */
 export async function startWorker(
   url: string,
-  env: { DELAY_MS?: number; CONCURRENCY?: number; LOCK_MS?: number; QUEUE_DIR?: string } = {},
+  env: { DELAY_MS?: number; MAX_BATCH?: number; LOCK_MS?: number; QUEUE_DIR?: string } = {},
   cliArgs?: string[],
 ): Promise<TestWorker> {
   const script = cliArgs ? ['src/cli/main.ts', 'worker', '--queue', url, ...cliArgs] : ['test/queue/worker-fixture.ts'];

@@ -73,6 +73,19 @@ describe('front end and workers over Redis', () => {
     expect(health.jobQueue.workers).toEqual([worker0]);
   });
 
+  it('a worker takes as many jobs at once as its transcriber batches (maxBatch 3)', async () => {
+    const w = await worker({ DELAY_MS: 800, MAX_BATCH: 3 });
+    const f = await frontEnd();
+    const wavs = Array.from({ length: 4 }, (_, i) => makeWav(0.2, 40 + i));
+    const answers = wavs.map(async (wav) => ((await (await postAudio(f.base, wav)).json()) as { text: string }).text);
+    expect(await Promise.all(answers)).toEqual(wavs.map((w) => fakeText(w)));
+    // Three started before the first was done; the fourth waited for a free slot.
+    const events = w.lines.filter((l) => l.event === 'start' || l.event === 'done').map((l) => l.event);
+    expect(events.slice(0, 4)).toEqual(['start', 'start', 'start', 'done']);
+    const health = (await (await fetch(`${f.base}/health`)).json()) as Record<string, any>;
+    expect(health.jobQueue.workers).toContainEqual(expect.objectContaining({ id: w.id, concurrency: 3 }));
+  });
+
   it('bad audio found by the worker is the usual 400; async jobs and unknown ids', async () => {
     await worker();
     const f = await frontEnd({ apiKey: 'k' });
@@ -232,8 +245,8 @@ describe('front end and workers over Redis', () => {
   });
 
   it('200 requests over 2 workers, one killed midway: 200 right transcripts, each job answered once', async () => {
-    const a = await worker({ DELAY_MS: 20, CONCURRENCY: 2, LOCK_MS: 1500 });
-    await worker({ DELAY_MS: 20, CONCURRENCY: 2, LOCK_MS: 1500 });
+    const a = await worker({ DELAY_MS: 20, MAX_BATCH: 2, LOCK_MS: 1500 });
+    await worker({ DELAY_MS: 20, MAX_BATCH: 2, LOCK_MS: 1500 });
     const f = await frontEnd();
     const wavs = Array.from({ length: 200 }, (_, i) => makeWav(0.2, 100 + i));
     const answers = wavs.map(async (wav) => {
