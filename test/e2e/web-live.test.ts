@@ -42,16 +42,20 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
   let browser: Browser;
   const dir = mkdtempSync(join(tmpdir(), 'glm-asr-web-live-'));
   const micWav = join(dir, 'mic.wav');
-  let clipBytes: Buffer;
+  /** The padded clip 8 times (about 40 s), so that the engine's work on the CPU adds up. */
+  let longWav: Uint8Array;
+  const REPEATS = 8;
 
   beforeAll(async () => {
     await buildWeb({ quiet: true, outDir: dir, minify: false });
-    clipBytes = readFileSync(join(DEMO, 'samples', CLIP));
     // The fake microphone: 1 s of silence, the clip, 2 s of silence (the VAD's end of speech), looped by Chromium.
-    const clip = (await decodeAudio(new Uint8Array(clipBytes), CLIP)).samples;
+    const clip = (await decodeAudio(readFileSync(join(DEMO, 'samples', CLIP)), CLIP)).samples;
     const padded = new Float32Array(16000 + clip.length + 32000);
     padded.set(clip, 16000);
     writeFileSync(micWav, encodeWav(padded, 16000));
+    const long = new Float32Array(padded.length * REPEATS);
+    for (let i = 0; i < REPEATS; i++) long.set(padded, i * padded.length);
+    longWav = encodeWav(long, 16000);
 
     asr = await GlmAsr.load(DEMO, { precision: 'f32' });
     app = buildServer({ transcriber: asr, browserBundleDir: dir, rateLimit: false, logger: false });
@@ -143,14 +147,16 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
     const { page, problems } = await openPage();
     await page.click('#load-model-button');
     await page.waitForSelector('html[data-model-loaded]', { timeout: 60_000 });
-    await page.setInputFiles('#file-input', { name: CLIP, mimeType: 'audio/wav', buffer: clipBytes });
+    await page.setInputFiles('#file-input', { name: 'repeated.wav', mimeType: 'audio/wav', buffer: Buffer.from(longWav) });
     await expect.poll(() => page.isEnabled('#transcribe-button')).toBe(true);
     const t0 = await now(page);
     await page.click('#transcribe-button');
-    await page.waitForSelector('#result:not([hidden])', { timeout: 60_000 });
-    expect(await page.textContent('#result-text')).toBe(EXPECTED);
+    await page.waitForSelector('#result:not([hidden])', { timeout: 90_000 });
     const long = await longTasksSince(page, t0);
     expect(long.filter((e) => e.duration > LONG_TASK_MS)).toEqual([]);
+    // Each repeat is one VAD chunk; the demo model sometimes drops the "oh" at a chunk's other edges.
+    const text = (await page.textContent('#result-text')) ?? '';
+    expect(text.match(/four seven two (oh )?six three/g)).toHaveLength(REPEATS);
     expect(problems).toEqual([]);
     await page.context().close();
   }, 120_000);
