@@ -156,6 +156,9 @@ export interface PrefillTaps extends EncoderTaps {
 export class GlmAsr {
   private readonly mel: LogMelSpectrogram;
   private readonly scheduler: DecodeScheduler;
+  private readonly encoderQueue: EncoderJob[] = [];
+  /** An encoder submission is on the GPU (requests that queue meanwhile go together next). */
+  private encoding = false;
   /** Most rows (beams of all concurrent transcriptions) one decoder step serves (`LoadOptions.maxBatch`). */
   readonly maxBatch: number;
 
@@ -318,7 +321,7 @@ export class GlmAsr {
       try {
         yield* this.decodeSegment(encoded, blocks, { start, end }, run);
       } finally {
-        this.gpu.release(encoded.audioEmb);
+        encoded.release();
       }
     }
   }
@@ -364,7 +367,7 @@ export class GlmAsr {
           yield* this.decodeSegment(encoded, [[i]], { ...span, noSpeechProb: 1 - c.maxProb }, run);
         }
       } finally {
-        this.gpu.release(encoded.audioEmb);
+        encoded.release();
       }
     }
   }
@@ -377,18 +380,69 @@ export class GlmAsr {
     return openLiveSession(this, options);
   }
 
-  /** Log-mel (CPU) and encoder + projector for `windows` in one submission; the rows stay for their prompts. */
+  /**
+   * Log-mel (CPU), then encoder + projector for `windows` on the GPU; the rows stay for their prompts until
+   * `release`. Windows of transcriptions waiting at the same time go in one encoder batch (`runEncoder`).
+   */
   private async encodeBatch(windows: WindowSamples[], run: SegmentRun): Promise<EncodedWindows> {
     const t = performance.now();
     run.options.onProgress?.({ stage: 'encode', done: 0, total: windows.length });
-    const rec = new Recorder(this.gpu, 'encode');
-    const encoded = await this.encodeWindows(rec, windows, { timings: run.timings });
-    rec.submit();
-    this.gpu.release(encoded.mel);
-    await this.gpu.sync();
+    const mel = await this.melWindows(windows, run.timings);
+    run.options.signal?.throwIfAborted();
+    const encoded = await new Promise<EncodedWindows>((resolve, reject) => {
+      this.encoderQueue.push({ windows, mel, resolve, reject });
+      this.runEncoder();
+    });
     run.timings.encode += performance.now() - t;
     run.options.onProgress?.({ stage: 'encode', done: windows.length, total: windows.length });
     return encoded;
+  }
+
+  /**
+   * One encoder submission for the queued requests whose windows fit one batch (all of them when maxBatch > 1;
+   * else the first), unless one is on the GPU already: requests that queue meanwhile go together next.
+   */
+  private runEncoder(): void {
+    if (this.encoding || !this.encoderQueue.length) return;
+    const limit = Math.max(this.encoderQueue[0].windows.length,
+      encoderWindowBatch(this.config, this.gpu.caps.maxStorageBindingBytes));
+    const jobs: EncoderJob[] = [];
+    let n = 0;
+    while (this.encoderQueue.length && n + this.encoderQueue[0].windows.length <= limit &&
+      (this.maxBatch > 1 || !jobs.length)) {
+      const job = this.encoderQueue.shift()!;
+      jobs.push(job);
+      n += job.windows.length;
+    }
+    const melSize = this.config.frontEnd.melBins * this.config.frontEnd.nFrames;
+    const mel = new Float32Array(n * melSize);
+    jobs.reduce((w0, j) => (mel.set(j.mel, w0 * melSize), w0 + j.windows.length), 0);
+    let shared: EncodedWindows & { mel: Tensor };
+    try {
+      const rec = new Recorder(this.gpu, jobs.length > 1 ? `encode ×${jobs.length}` : 'encode');
+      shared = this.encodeWindows(rec, jobs.flatMap((j) => j.windows), mel, {});
+      rec.submit();
+      this.gpu.release(shared.mel);
+    } catch (e) {
+      for (const j of jobs) j.reject(e);
+      this.runEncoder();
+      return;
+    }
+    // The projector rows are freed when every request of the batch has released its part.
+    let holders = jobs.length;
+    const release = () => {
+      if (--holders === 0) this.gpu.release(shared.audioEmb);
+    };
+    this.encoding = true;
+    void this.gpu.sync().then(() => {
+      this.encoding = false;
+      let w0 = 0;
+      for (const j of jobs) {
+        j.resolve({ ...shared, window0: w0, counts: shared.counts.slice(w0, w0 + j.windows.length), release });
+        w0 += j.windows.length;
+      }
+      this.runEncoder();
+    });
   }
 
   /**
@@ -403,12 +457,18 @@ export class GlmAsr {
     const beams = options.beams ?? 1;
     const maxNewTokens = options.maxNewTokens ?? 500;
     let t = performance.now();
-    const rec = new Recorder(this.gpu, 'prefill');
+    const prompt = this.prompt(encoded, blocks, maxNewTokens);
     // Rows on the shared KV cache once they fit (`maxBatch`); the prefill is this sequence's own submission.
-    const open = (maxSeq: number) => this.scheduler.acquire(beams, maxSeq, options.signal);
-    const { decoder, release } = await this.prefillPrompt(rec, encoded, blocks, { beams, maxNewTokens }, open);
-    rec.submit();
-    this.gpu.release(...release);
+    const decoder = await this.scheduler.acquire(beams, prompt.maxSeq, options.signal);
+    try {
+      const rec = new Recorder(this.gpu, 'prefill');
+      const release = this.prefillPrompt(rec, encoded, blocks, prompt, decoder);
+      rec.submit();
+      this.gpu.release(...release);
+    } catch (e) {
+      this.scheduler.release(decoder);
+      throw e;
+    }
     const model = new GpuSearchModel(this.gpu, decoder, this.config.decoder.vocab, beams,
       { logprobs: beams === 1, scheduler: this.scheduler });
     // A consumer that stops iterating stops the search too, before its model is freed.
@@ -509,36 +569,46 @@ export class GlmAsr {
     const fe = this.config.frontEnd;
     const W = windows.length;
     if (W < 1 || W > fe.maxWindows) throw new RangeError(`prefill takes 1..${fe.maxWindows} windows, got ${W}`);
+    const mel = await this.melWindows(windows, o.timings);
+    // Recorded and submitted with no await in between: tensors released while recording return to the pool, and
+    // another transcription's upload into one of them must not land before this submission.
     const rec = new Recorder(this.gpu, 'encode+prefill');
-    const encoded = await this.encodeWindows(rec, windows, o);
+    const encoded = this.encodeWindows(rec, windows, mel, o);
     const blocks = o.audioBlocks === 'per-window' ? windows.map((_, i) => [i]) : [windows.map((_, i) => i)];
-    const own = (maxSeq: number) => Promise.resolve(new Decoder(this.gpu, this.weights, this.config, o.beams, maxSeq));
-    const { decoder, release } = await this.prefillPrompt(rec, encoded, blocks, o, own);
+    const prompt = this.prompt(encoded, blocks, o.maxNewTokens);
+    const decoder = new Decoder(this.gpu, this.weights, this.config, o.beams, prompt.maxSeq);
+    const release = this.prefillPrompt(rec, encoded, blocks, prompt, decoder, o.prefillChunk);
     rec.submit();
     this.gpu.release(encoded.mel, encoded.audioEmb, ...release);
     await this.gpu.sync();
     return decoder;
   }
 
+  /** Log-mel per window on the CPU (about 20 ms per window; docs/audio.md), a window per event-loop turn. */
+  private async melWindows(windows: WindowSamples[], timings?: Transcription['timings']): Promise<Float32Array> {
+    const fe = this.config.frontEnd;
+    const t = performance.now();
+    const melSize = fe.melBins * fe.nFrames;
+    const melHost = new Float32Array(windows.length * melSize);
+    for (let i = 0; i < windows.length; i++) {
+      if (i > 0) await yieldToEventLoop(); // a window per turn: a server stays responsive during a long file
+      this.mel.compute(windows[i].samples, melHost.subarray(i * melSize, (i + 1) * melSize));
+    }
+    if (timings) timings.mel += performance.now() - t;
+    return melHost;
+  }
+
   /**
-   * Log-mel per window on the CPU (about 20 ms per window; docs/audio.md), then the encoder and projector for all
-   * windows recorded into `rec`, in batches whose activations fit one storage binding.
+   * The encoder and projector for all windows (log-mel `melHost`) recorded into `rec`, in batches whose
+   * activations fit one storage binding.
    */
-  private async encodeWindows(rec: Recorder, windows: WindowSamples[],
-    o: { taps?: PrefillTaps; timings?: Transcription['timings'] }): Promise<EncodedWindows> {
+  private encodeWindows(rec: Recorder, windows: WindowSamples[], melHost: Float32Array,
+    o: { taps?: PrefillTaps }): EncodedWindows & { mel: Tensor } {
     const gpu = this.gpu;
     const cfg = this.config;
     const fe = cfg.frontEnd;
     const W = windows.length;
-    const t = performance.now();
-    const melHost = new Float32Array(W * fe.melBins * fe.nFrames);
-    const melSize = fe.melBins * fe.nFrames;
-    for (let i = 0; i < W; i++) {
-      if (i > 0) await yieldToEventLoop(); // a window per turn: a server stays responsive during a long file
-      this.mel.compute(windows[i].samples, melHost.subarray(i * melSize, (i + 1) * melSize));
-    }
     const melGpu = gpu.upload('mel', melHost, [W, fe.melBins, fe.nFrames], 'f32');
-    if (o.timings) o.timings.mel += performance.now() - t;
 
     const perWindow = encoderFrames(cfg) / cfg.projector.mergeFactor;
     const audioEmb = gpu.tensor('audio.embeddings', [W * perWindow, cfg.decoder.hidden], 'f32');
@@ -553,43 +623,49 @@ export class GlmAsr {
       encodeAudio(rec, this.weights, cfg, mel, n, audioEmb.rows(w0 * perWindow, n * perWindow), o.taps);
     }
     if (o.taps?.projector) rec.copy(audioEmb, o.taps.projector);
-    return { audioEmb, mel: melGpu, perWindow, counts: windows.map((w) => this.audioTokens(w.validSamples)) };
+    const counts = windows.map((w) => this.audioTokens(w.validSamples));
+    return { audioEmb, mel: melGpu, perWindow, window0: 0, counts, release: () => gpu.release(audioEmb) };
   }
 
   /**
-   * Records one prompt into `rec`: chat-template ids (one `<|begin_of_audio|>…<|end_of_audio|>` block per entry of
-   * `blocks`, each the listed windows' audio tokens in order), embeddings, the windows' projector rows copied over
-   * the `<|pad|>` runs, prefill, on the decoder `open` gives for the prompt's positions. Returns the decoder and
-   * the tensors to release after the submit.
+   * The prompt over `blocks` (one `<|begin_of_audio|>…<|end_of_audio|>` block per entry, each the listed windows'
+   * audio tokens in order) and the positions its sequence needs.
    */
-  private async prefillPrompt(rec: Recorder, encoded: EncodedWindows, blocks: number[][],
-    o: { beams: number; maxNewTokens: number; prefillChunk?: number },
-    open: (maxSeq: number) => Promise<Decoder>): Promise<{ decoder: Decoder; release: Tensor[] }> {
-    const gpu = this.gpu;
-    const cfg = this.config;
-    const { audioEmb, perWindow, counts } = encoded;
-    const rowBytes = cfg.decoder.hidden * 4;
-    const blockTokens = blocks.map((b) => b.reduce((n, w) => n + counts[w], 0));
-    const ids = this.promptIds(blockTokens);
+  private prompt(encoded: EncodedWindows, blocks: number[][], maxNewTokens: number): Prompt {
+    const ids = this.promptIds(blocks.map((b) => b.reduce((n, w) => n + encoded.counts[w], 0)));
     const T = ids.ids.length;
-    const maxSeq = Math.min(T + o.maxNewTokens, cfg.decoder.maxPositions);
+    const maxSeq = Math.min(T + maxNewTokens, this.config.decoder.maxPositions);
     if (T >= maxSeq) {
-      const limit = cfg.decoder.maxPositions;
+      const limit = this.config.decoder.maxPositions;
       throw new RangeError(`the prompt (${T} tokens) leaves no room to generate within ${limit} positions`);
     }
-    const decoder = await open(maxSeq);
+    return { ...ids, maxSeq };
+  }
+
+  /**
+   * Records `prompt` into `rec` on `decoder`: embeddings, the windows' projector rows copied over the `<|pad|>`
+   * runs, prefill. Returns the tensors to release after the submit.
+   */
+  private prefillPrompt(rec: Recorder, encoded: EncodedWindows, blocks: number[][], ids: Prompt, decoder: Decoder,
+    prefillChunk?: number): Tensor[] {
+    const gpu = this.gpu;
+    const cfg = this.config;
+    const { audioEmb, perWindow, counts, window0 } = encoded;
+    const rowBytes = cfg.decoder.hidden * 4;
+    const T = ids.ids.length;
     const idsGpu = gpu.upload('prompt.ids', Uint32Array.from(ids.ids), [T], 'u32');
     const promptEmb = gpu.tensor('prompt.embeddings', [T, cfg.decoder.hidden], 'f32');
     embedRows(rec, this.weights.embed, idsGpu, promptEmb, { label: 'prompt.embed' });
     blocks.forEach((windows, b) => {
       let row = ids.blockStarts[b];
       for (const w of windows) {
-        if (counts[w]) rec.copy(audioEmb, promptEmb, counts[w] * rowBytes, w * perWindow * rowBytes, row * rowBytes);
+        const src = (window0 + w) * perWindow * rowBytes;
+        if (counts[w]) rec.copy(audioEmb, promptEmb, counts[w] * rowBytes, src, row * rowBytes);
         row += counts[w];
       }
     });
-    decoder.prefill(rec, promptEmb, T, o.prefillChunk);
-    return { decoder, release: [idsGpu, promptEmb] };
+    decoder.prefill(rec, promptEmb, T, prefillChunk);
+    return [idsGpu, promptEmb];
   }
 
   /**
@@ -691,13 +767,32 @@ export class GpuSearchModel implements SearchModel {
   }
 }
 
-/** Encoder output of a batch of windows: projector rows (`perWindow` per window, the first `counts[i]` real). */
+/**
+ * Encoder output of a request's windows: projector rows (`perWindow` per window, the first `counts[i]` real) from
+ * window `window0` of `audioEmb` (an encoder batch may hold several requests' windows).
+ */
 interface EncodedWindows {
   audioEmb: Tensor;
-  /** The uploaded log-mel, released after the encoder's submit. */
-  mel: Tensor;
   perWindow: number;
+  window0: number;
   counts: number[];
+  /** This request is done with the rows (the batch's tensor is freed when all its requests are). */
+  release: () => void;
+}
+
+/** A request waiting for the encoder: its windows and their log-mel. */
+interface EncoderJob {
+  windows: WindowSamples[];
+  mel: Float32Array;
+  resolve: (e: EncodedWindows) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Prompt ids, where each audio block's pads start, and the positions the sequence needs. */
+interface Prompt {
+  ids: Int32Array;
+  blockStarts: number[];
+  maxSeq: number;
 }
 
 /** State of one transcription shared by its segments. */
