@@ -1,6 +1,7 @@
 /**
  * The in-browser engine behind the web page's "In this browser (WebGPU)" mode: one `GlmAsr` on the
- * page's WebGPU device, loaded from a folder URL (downloaded once into Cache Storage, see
+ * browser's WebGPU device, run by the page inside its engine worker (`worker.ts`, `engine-client.ts`), loaded
+ * from a folder URL (downloaded once into Cache Storage, see
  * `model-cache.ts`), from files picked with `<input type=file webkitdirectory>`, or from any
  * `FileProvider`; transcriptions come back in the server's `verbose_json` shape plus the generated
  * token ids, so the page shows both modes with the same code.

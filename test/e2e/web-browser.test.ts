@@ -1,7 +1,7 @@
 /**
  * The web page in a real browser against the real server with the real (tiny golden) model:
  *
- * - in-browser mode: headless Chromium loads the browser bundle, downloads the checkpoint from the server's
+ * - in-browser mode: headless Chromium loads the browser bundle (also the engine's Web Worker), downloads the checkpoint from the server's
  *   model route into Cache Storage and the VAD weights from the VAD route, transcribes a clip on its WebGPU
  *   adapter (SwiftShader) with VAD segmentation; after a reload the model loads from the cache with no request
  *   to the model route; "Clear cached model" empties the cache; without the VAD route the page falls back to
@@ -130,6 +130,8 @@ describe('web page with the real model (headless Chromium)', skipWhen(NO_CHROMIU
 
     expect(await page.textContent('#model-status')).toContain('VAD segmentation');
     expect(vadRequests()).toBeGreaterThan(0);
+    // The engine lives in its Web Worker: the bundle, started as a module worker.
+    expect(page.workers().map((w) => new URL(w.url()).pathname)).toContain('/glm-asr.browser.js');
 
     const r = await transcribeClip(page);
     expect(r.mode).toBe('browser');

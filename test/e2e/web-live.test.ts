@@ -8,8 +8,7 @@
  * - the page's thread never blocks: no long task over 100 ms (PerformanceObserver 'longtask', buffered) while
  *   the in-browser engine transcribes, in live mode and in file mode.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -26,7 +25,8 @@ import { skipWhen } from '../helpers/skip';
 const CHROMIUM = '/usr/bin/chromium';
 const DEMO = join(REPO, 'models/demo');
 const CLIP = 'digits-oh.wav';
-const EXPECTED = (JSON.parse(readFileSync(join(DEMO, 'samples/expected.json'), 'utf8')) as Record<string, string>)[CLIP];
+const EXPECTED = (JSON.parse(readFileSync(join(DEMO, 'samples/expected.json'), 'utf8')) as Record<string, string>)[
+  CLIP];
 const OUT = join(REPO, 'test-output');
 /** The longest main-thread task allowed while the engine works. */
 const LONG_TASK_MS = 100;
@@ -147,7 +147,8 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
     const { page, problems } = await openPage();
     await page.click('#load-model-button');
     await page.waitForSelector('html[data-model-loaded]', { timeout: 60_000 });
-    await page.setInputFiles('#file-input', { name: 'repeated.wav', mimeType: 'audio/wav', buffer: Buffer.from(longWav) });
+    const file = { name: 'repeated.wav', mimeType: 'audio/wav', buffer: Buffer.from(longWav) };
+    await page.setInputFiles('#file-input', file);
     await expect.poll(() => page.isEnabled('#transcribe-button')).toBe(true);
     const t0 = await now(page);
     await page.click('#transcribe-button');
