@@ -372,8 +372,6 @@ class Live implements LiveSession {
   abort(): void {
     if (this.ended) return;
     this.stop.abort();
-    this.input.length = 0;
-    this.finals.length = 0;
     this.events.length = 0;
     this.finish();
   }
@@ -421,8 +419,15 @@ class Live implements LiveSession {
     return this.input.length === 0 && this.finals.length === 0 && this.finalSamples === 0;
   }
 
+  /** Ends the session (closed, aborted or failed): what it holds is let go, the reader and waiters woken. */
   private finish(): void {
     this.ended = true;
+    this.input.length = 0;
+    this.inputSamples = 0;
+    this.finals.length = 0;
+    this.finalSamples = 0;
+    this.utt = null;
+    this.audio.forget(this.audio.end);
     this.wakeReader?.();
     this.wakeWorker?.();
     for (const w of this.idleWaiters.splice(0)) w();
