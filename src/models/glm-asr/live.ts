@@ -395,7 +395,8 @@ class Live implements LiveSession {
 
   private checkOpen(what: string): void {
     if (this.closing || this.ended) {
-      const why = this.failure ? `it failed: ${(this.failure.error as Error)?.message}` : 'close() or abort() was called';
+      const why = this.failure ? `it failed: ${(this.failure.error as Error)?.message}`
+        : 'close() or abort() was called';
       throw new OptionError(what, `on a closed live session (${why})`);
     }
   }
