@@ -4,8 +4,9 @@
  * - in-browser mode: headless Chromium loads the browser bundle (also the engine's Web Worker), downloads the
  *   checkpoint from the server's model route into Cache Storage and the VAD weights from the VAD route,
  *   transcribes a clip on its WebGPU adapter (SwiftShader) with VAD segmentation; after a reload the model loads
- *   from the cache with no request to the model route; "Clear cached model" empties the cache; without the VAD route the page falls back to
- *   fixed 30 s windows, says so, and returns the PyTorch reference's greedy ids (`golden`, fixed windows);
+ *   from the cache with no request to the model route; "Clear cached model" empties the cache; without the VAD
+ *   route the page falls back to fixed 30 s windows, says so, and returns the PyTorch reference's greedy ids
+ *   (`golden`, fixed windows);
  * - server mode: the same clip uploaded through the page gives the same text and ids (both VAD), and the API
  *   with segmenter=fixed gives the golden ids;
  * - the model route: ranges, HEAD, known file names only.
