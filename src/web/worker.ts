@@ -76,6 +76,8 @@ export function serveEngine(scope: EngineScope): void {
   const engine = new BrowserEngine();
   const aborts = new Map<number, AbortController>();
   const sessions = new Map<number, LiveSession>();
+  /** Session messages that came while their session was opening (it waits for a model load in progress). */
+  const opening = new Map<number, Extract<EngineRequest, { session: number }>[]>();
   const reply = (m: EngineReply) => scope.postMessage(m);
 
   async function run(id: number, work: (signal: AbortSignal) => Promise<unknown>): Promise<void> {
@@ -92,13 +94,18 @@ export function serveEngine(scope: EngineScope): void {
 
   async function live(id: number, options: LiveOptions): Promise<void> {
     let session: LiveSession;
+    opening.set(id, []);
     try {
       session = await engine.live(options);
     } catch (e) {
+      opening.delete(id);
       reply({ id, type: 'error', error: wireError(e) });
       return;
     }
     sessions.set(id, session);
+    const early = opening.get(id) ?? [];
+    opening.delete(id);
+    for (const m of early) toSession(session, m);
     try {
       for await (const event of session) reply({ id, type: 'event', event });
       reply({ id, type: 'result', value: null });
@@ -133,18 +140,22 @@ export function serveEngine(scope: EngineScope): void {
         return;
       default: {
         const session = sessions.get(m.session);
-        if (!session) return; // ended already: late pushes and stops are harmless
-        try {
-          if (m.op === 'live-push') session.push(m.pcm);
-          else if (m.op === 'live-commit') session.commit();
-          else if (m.op === 'live-clear') session.clear();
-          else if (m.op === 'live-abort') session.abort();
-          else void session.close().catch(() => undefined); // its error, if any, ends the iteration above
-        } catch (err) {
-          session.abort();
-          reply({ id: m.session, type: 'error', error: wireError(err) });
-        }
+        if (session) toSession(session, m);
+        else opening.get(m.session)?.push(m); // else it ended already: late pushes and stops are harmless
       }
     }
   });
+
+  function toSession(session: LiveSession, m: Extract<EngineRequest, { session: number }>): void {
+    try {
+      if (m.op === 'live-push') session.push(m.pcm);
+      else if (m.op === 'live-commit') session.commit();
+      else if (m.op === 'live-clear') session.clear();
+      else if (m.op === 'live-abort') session.abort();
+      else void session.close().catch(() => undefined); // its error, if any, ends the iteration in live()
+    } catch (err) {
+      session.abort();
+      reply({ id: m.session, type: 'error', error: wireError(err) });
+    }
+  }
 }
