@@ -42,9 +42,9 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
   let browser: Browser;
   const dir = mkdtempSync(join(tmpdir(), 'glm-asr-web-live-'));
   const micWav = join(dir, 'mic.wav');
-  /** The padded clip 8 times (about 40 s), so that the engine's work on the CPU adds up. */
+  /** The padded clip 5 times (about 25 s), so that the engine's work on the CPU adds up. */
   let longWav: Uint8Array;
-  const REPEATS = 8;
+  const REPEATS = 5;
 
   beforeAll(async () => {
     await buildWeb({ quiet: true, outDir: dir, minify: false });
