@@ -5,8 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AudioDecodeError } from '../../src/audio';
-import type { LiveEvent } from '../../src/models/glm-asr/live';
+import { openLiveSession, type LiveEvent } from '../../src/models/glm-asr/live';
 import { GlmAsr } from '../../src/models/glm-asr/node';
+import type { GlmAsr as Engine } from '../../src/models/glm-asr/transcriber';
 import { OptionError } from '../../src/models/glm-asr/options';
 import { testGpu } from '../helpers/gpu';
 import {
@@ -139,5 +140,33 @@ describe('live session (demo model)', () => {
     await closing;
     expect(() => live.push(new Float32Array(8))).toThrow(/push on a closed live session/);
     expect(() => live.commit()).toThrow(OptionError);
+  });
+});
+
+describe('live session failures (an engine stand-in)', () => {
+  const engine = (transcribe: () => Promise<never>) => ({
+    config: { frontEnd: { sampleRate: RATE, chunkLength: 30, maxChunkSeconds: 30 }, decoder: { maxPositions: 4096 } },
+    maxBeams: 4, minAudioSeconds: 961 / RATE, vad: undefined, transcribe,
+  }) as unknown as Engine;
+
+  it('a transcription that throws fails the session: the iteration and close reject, push says why', async () => {
+    const live = openLiveSession(engine(() => Promise.reject(new Error('device lost'))),
+      { turnDetection: null, partialIntervalMs: 0 });
+    const seen: string[] = [];
+    const iterate = (async () => {
+      for await (const e of live) seen.push(e.type);
+    })();
+    live.push(new Float32Array(RATE));
+    live.commit();
+    await expect(iterate).rejects.toThrow('device lost');
+    expect(seen).toEqual(['committed']);
+    await expect(live.close()).rejects.toThrow('device lost');
+    expect(() => live.push(new Float32Array(8))).toThrow(/closed live session \(it failed: device lost\)/);
+  });
+
+  it('turn detection without VAD weights is refused at open', () => {
+    const asr = engine(() => Promise.reject(new Error('unused')));
+    expect(() => openLiveSession(asr, {})).toThrow(/turnDetection needs the VAD weights/);
+    expect(() => openLiveSession(asr, { turnDetection: null }).abort()).not.toThrow();
   });
 });
