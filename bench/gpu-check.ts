@@ -29,7 +29,7 @@
  */
 import { execSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { adapterFacts } from './gpu-check/adapter';
@@ -131,7 +131,8 @@ async function main(): Promise<number> {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), commit: commit(),
     command: `npm run -s gpu-check -- ${process.argv.slice(2).join(' ')}`.trim(),
     host: `${process.platform} ${process.arch}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? '?'}, `
-      + `${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+      + `${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average `
+      + `${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end (other processes slow every figure)`,
     seconds: (performance.now() - t0) / 1000, facts, parts,
     notRun: PARTS.filter((p) => !opts.parts.includes(p)), targets, log,
   });

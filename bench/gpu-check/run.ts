@@ -19,7 +19,9 @@ export interface ChildResult {
  * as it does from a shell.
  */
 export function runPart(cmd: string, args: string[], limitS: number, log: string): Promise<ChildResult> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST')));
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env)
+    .filter(([k]) => !k.startsWith('VITEST')));
+  env.NO_COLOR = '1'; // plain text in the log and the report
   appendFileSync(log, `\n$ ${cmd} ${args.join(' ')}\n`);
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
@@ -27,7 +29,9 @@ export function runPart(cmd: string, args: string[], limitS: number, log: string
     const lines: string[] = [];
     const take = (d: Buffer) => {
       appendFileSync(log, d);
-      lines.push(...d.toString().split('\n').filter((l) => l.trim() && !/artificially reduced/.test(l)));
+      // Not the dot reporter's progress, nor Dawn's limit warnings.
+      const keep = (l: string) => /[^\s·\-*]/.test(l) && !/artificially reduced/.test(l);
+      lines.push(...d.toString().split('\n').filter(keep));
       lines.splice(0, Math.max(0, lines.length - 20));
     };
     p.stdout!.on('data', take);
