@@ -4,7 +4,7 @@
  *   npm run -s bench -- [--json] [--out FILE] [--model DIR] [--precision f32|f16|int8|int4[,...]] [--stages LIST]
  *                       [--iters N] [--warmup N] [--min-time S] [--encoder-layers N] [--decoder-layers N]
  *                       [--peers LIST|none] [--peer-model DIR] [--beams 1,4] [--decode-pos P] [--audio 5,30,120]
- *                       [--tokens 20,90,360] [--onnx-dir DIR] [--no-fit]
+ *                       [--tokens 20,90,360] [--batch-rows 1,4,8] [--onnx-dir DIR] [--no-fit]
  *
  *   --model DIR         checkpoint folder (default .cache/models/glm-asr-nano-2512-random: the full-size random
  *                       checkpoint, 4.5 GB BF16; make it with
@@ -16,7 +16,8 @@
  *                       (docs/int8.md) when missing. int4 quantises a float checkpoint at load (docs/quantization.md)
  *                       or loads a 4-bit one. The peers always run the float checkpoint (f32 ONNX); when
  *                       --model is an INT8 checkpoint, name the float one with --peer-model DIR
- *   --stages LIST       comma list of load, encoder-window, prefill, decode-step, transcribe (default: all)
+ *   --stages LIST       comma list of load, encoder-window, prefill, decode-step, decode-batch, transcribe (default:
+ *                       all)
  *   --iters/--warmup    timed / untimed runs per measurement (default 3 / 1; transcribe runs once per length);
  *   --min-time S        cheap measurements get more timed runs, up to S seconds (default 5) or 30 runs
  *   --encoder-layers N  load only the first N encoder layers (a depth-truncated copy: config override, same
@@ -29,6 +30,9 @@
  *   --beams LIST        decode-step searches: 1 = greedy (step + argmax id read back), B > 1 = beam search (step over
  *                       B rows + top-2B candidates read back + KV reorder), through the engine's own search model
  *                       (GpuSearchModel, what greedy and beamSearch drive); default 1,4
+ *   --batch-rows LIST   decode-batch: R greedy sequences at positions P, P−7, P−14, … stepped by ONE batched
+ *                       decoder step (continuous batching, docs/batching.md) vs the R steps they take one by one;
+ *                       default 1,4,8 (at the loaded decoder depth only)
  *   --decode-pos P      KV-cache position of the timed decode steps (default: 30 s prompt length + 50)
  *   --audio / --tokens  transcribe lengths in seconds and their maxNewTokens caps (eos is disabled so every run
  *                       generates exactly the cap; default 5,30,120 s with 20,90,360 tokens ≈ 3 tokens/s of speech)
@@ -61,7 +65,8 @@ import { exportPeerModels, measurePeers } from './model/peers';
 import type { ModelRecord, Yardsticks } from './model/records';
 import { printReport } from './model/report';
 import {
-  loadModel, measureDecodeStep, measureEncoderWindow, measurePrefill, measureTranscribe, measureYardsticks, promptOf,
+  loadModel, measureBatchedStep, measureDecodeStep, measureEncoderWindow, measurePrefill, measureTranscribe,
+  measureYardsticks, promptOf,
   type OursRun, type TranscribeRun,
 } from './model/stages';
 
@@ -99,6 +104,7 @@ async function measureOurs(plan: Plan, precision: string, dir: string):
     if (has('encoder-window')) records.push(...(await measureEncoderWindow(o)));
     if (has('prefill')) records.push(...(await measurePrefill(o)));
     if (has('decode-step')) for (const B of opts.beams) records.push(...(await measureDecodeStep(o, B)));
+    if (has('decode-batch')) for (const R of opts.batchRows) records.push(...(await measureBatchedStep(o, R)));
     const transcribed = has('transcribe') ? await measureTranscribe(o, opts.audio, opts.tokens) : undefined;
     if (transcribed) records.push(...transcribed.records);
     if (gpu.errors.length) throw new Error(`GPU errors during the benchmark: ${gpu.errors.join('; ')}`);

@@ -1,7 +1,7 @@
 /** The model bench's command line (documented in bench/model.ts, which `--help` prints). */
 import { parseArgs } from 'node:util';
 
-export const STAGES = ['load', 'encoder-window', 'prefill', 'decode-step', 'transcribe'] as const;
+export const STAGES = ['load', 'encoder-window', 'prefill', 'decode-step', 'decode-batch', 'transcribe'] as const;
 export type Stage = (typeof STAGES)[number];
 export type Engine = 'ours' | 'ort-webgpu' | 'ort-cpu';
 const PEERS: readonly Engine[] = ['ort-webgpu', 'ort-cpu'];
@@ -25,6 +25,8 @@ export interface BenchOptions {
   audio: number[];
   tokens: number[];
   beams: number[];
+  /** decode-batch: rows (greedy sequences) per batched step. */
+  batchRows: number[];
   onnxDir: string | undefined;
   /** Also time depth 1 and extrapolate to full depth when truncated. */
   fit: boolean;
@@ -51,6 +53,7 @@ export function parseOptions(args: string[]): BenchOptions {
       audio: { type: 'string', default: '5,30,120' },
       tokens: { type: 'string', default: '20,90,360' },
       beams: { type: 'string', default: '1,4' },
+      'batch-rows': { type: 'string', default: '1,4,8' },
       'onnx-dir': { type: 'string' },
       'no-fit': { type: 'boolean', default: false },
       'min-time': { type: 'string', default: '5' },
@@ -80,6 +83,7 @@ export function parseOptions(args: string[]): BenchOptions {
     audio: list(v.audio!).map(Number),
     tokens: list(v.tokens!).map(Number),
     beams: list(v.beams!).map(Number),
+    batchRows: list(v['batch-rows']!).map(Number),
     onnxDir: v['onnx-dir'],
     fit: !v['no-fit'],
     minTime: Number(v['min-time']),

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Gpu, Recorder } from '../../src/gpu';
-import { Decoder } from '../../src/models/glm-asr/decoder';
+import { Decoder, DecoderCache } from '../../src/models/glm-asr/decoder';
 import { encodeAudio, encoderFrames } from '../../src/models/glm-asr/encoder';
 import { GlmAsr, GpuSearchModel } from '../../src/models/glm-asr/transcriber';
 import type { GlmAsrWeights, WeightPrecision } from '../../src/models/glm-asr/weights';
@@ -246,6 +246,45 @@ export async function measureDecodeStep(o: OursRun, B: number): Promise<ModelRec
       ...rates(o.yardsticks, c.flops, c.bytes, rs[i].medianMs), msPerToken: rs[i].medianMs, ...mem,
     };
   });
+}
+
+/**
+ * 5. Continuous batching (docs/batching.md): R greedy sequences at positions pos, pos − 7, pos − 14, … on one
+ * shared KV cache, advanced by ONE batched decoder step (`Decoder.step` with R members: every weight is read once
+ * for all rows) against the R single steps they take one by one (R submissions, one wait at the end). Measured at
+ * the loaded decoder depth; the ratio is what concurrent transcriptions gain per token.
+ */
+export async function measureBatchedStep(o: OursRun, R: number): Promise<ModelRecord[]> {
+  const { gpu, asr, use, pos } = o;
+  const cfg = asr.config;
+  const w = sliced(asr.weights, use.encoder, use.decoder);
+  const cache = new DecoderCache(gpu, w, cfg, R, pos + 8, 1);
+  const decs = Array.from({ length: R }, () => new Decoder(gpu, w, cfg, 1, pos + 8, cache));
+  const at = decs.map((_, r) => Math.max(1, pos - 7 * r));
+  const tokens = decs.map((_, r) => Int32Array.of(100 + 37 * r));
+  const reset = () => decs.forEach((d, r) => { d.length = at[r]; });
+  o.peaks.start();
+  log(`decode-batch, ${R} greedy sequence(s) at positions ${at[at.length - 1]}..${pos}, ${use.decoder} layer(s):`);
+  const [one, separate] = await timeInterleaved(o.timing, [
+    { name: `one step over ${R} rows`, run: async () => {
+      reset();
+      Decoder.step(gpu, decs.map((decoder, r) => ({ decoder, tokens: tokens[r] })));
+      await gpu.sync();
+    } },
+    { name: `${R} separate steps`, run: async () => {
+      reset();
+      decs.forEach((d, r) => d.step(tokens[r]));
+      await gpu.sync();
+    } },
+  ]);
+  const mem = o.peaks.stop();
+  decs.forEach((d) => d.dispose());
+  cache.dispose();
+  const rec = (mode: string, r: typeof one) => ({
+    ...base(o), stage: 'decode-batch' as const, shape: { rows: R, pos, mode }, ...r, warmup: o.timing.warmup,
+    layers: { encoder: use.encoder, decoder: use.decoder }, msPerToken: r3(r.medianMs / R), ...mem,
+  });
+  return [rec('one step', one), rec('separate', separate)];
 }
 
 /** What a transcribe run needs for its full-depth estimate. */

@@ -32,14 +32,15 @@ export class DecoderCache {
   readonly scratch: KvCache;
   private readonly taken: boolean[];
 
-  constructor(private readonly gpu: Gpu, cfg: GlmAsrConfig, readonly slots: number, maxSeq: number,
+  /** For the layers of `w` (a depth-truncated copy in benchmarks has fewer than the config). */
+  constructor(private readonly gpu: Gpu, w: GlmAsrWeights, cfg: GlmAsrConfig, readonly slots: number, maxSeq: number,
     scratchSlots: number) {
     const d = cfg.decoder;
     const positions = DecoderCache.positions(maxSeq);
     const shape = (beams: number) => ({ beams, maxSeq: positions, kvHeads: d.kvHeads, headDim: d.headDim });
     this.layers = [];
     try {
-      for (let i = 0; i < d.layers; i++) this.layers.push(KvCache.create(gpu, `dec.l${i}`, shape(slots)));
+      for (let i = 0; i < w.decoderLayers.length; i++) this.layers.push(KvCache.create(gpu, `dec.l${i}`, shape(slots)));
       this.scratch = KvCache.create(gpu, 'dec.reorder_scratch', shape(scratchSlots));
     } catch (e) {
       for (const c of this.layers) c.destroy(gpu);
@@ -113,7 +114,7 @@ export class Decoder {
   constructor(private readonly gpu: Gpu, private readonly w: GlmAsrWeights, private readonly cfg: GlmAsrConfig,
     readonly beams: number, readonly maxSeq: number, shared?: DecoderCache) {
     this.ownsCache = !shared;
-    this.cache = shared ?? new DecoderCache(gpu, cfg, beams, maxSeq, beams);
+    this.cache = shared ?? new DecoderCache(gpu, w, cfg, beams, maxSeq, beams);
     const slot = this.cache.findFree(beams);
     if (slot === undefined || this.cache.maxSeq < maxSeq || this.cache.scratch.beams < beams) {
       throw new RangeError(`decoder: the shared KV cache (${this.cache.slots} slots, ${this.cache.used} in use, ` +

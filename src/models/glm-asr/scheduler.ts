@@ -129,8 +129,9 @@ export class DecodeScheduler {
     if (c && c.maxSeq >= w.maxSeq && c.findFree(w.beams) !== undefined) return c;
     c?.dispose();
     this.cache = undefined;
-    const maxSeq = Math.min(Math.max(w.maxSeq, this.slotPositions), this.config.decoder.maxPositions);
-    this.cache = new DecoderCache(this.gpu, this.config, Math.max(this.maxBatch, w.beams), Math.max(maxSeq, w.maxSeq),
+    // At least a usual sequence's positions, so later sequences of the usual size fit beside this one.
+    const maxSeq = Math.max(w.maxSeq, Math.min(this.slotPositions, this.config.decoder.maxPositions));
+    this.cache = new DecoderCache(this.gpu, this.weights, this.config, Math.max(this.maxBatch, w.beams), maxSeq,
       Math.max(this.maxBeams, w.beams));
     return this.cache;
   }
