@@ -5,6 +5,8 @@
  * - Chromium's fake microphone plays a demo clip (padded with silence, 16-bit PCM; Chromium loops it); live mode
  *   with the in-browser engine (a live session in the engine's Web Worker) shows the clip's words as a final
  *   line with its times, and the .txt / .srt / .vtt exports hold them;
+ * - the same in server mode, through the server's realtime WebSocket, the page authenticating with a client
+ *   secret for its API key;
  * - the page's thread never blocks: no long task over 100 ms (PerformanceObserver 'longtask', buffered) while
  *   the in-browser engine transcribes, in live mode and in file mode.
  */
@@ -142,6 +144,41 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
     expect(problems).toEqual([]);
     await page.context().close();
   }, 180_000);
+
+  it('live mode on the server: the realtime WebSocket, with a client secret for the page\'s API key', async () => {
+    const key = 'sk-live-test';
+    const keyed = buildServer({
+      transcriber: asr, apiKey: key, browserBundleDir: dir, rateLimit: false, logger: false,
+    });
+    await keyed.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+      const sockets: string[] = [];
+      page.on('websocket', (ws) => sockets.push(new URL(ws.url()).pathname));
+      await page.goto(`http://127.0.0.1:${(keyed.server.address() as { port: number }).port}`);
+      await page.waitForSelector('html[data-ready="true"]');
+      expect(await page.isChecked('input[name="mode"][value="server"]')).toBe(true);
+      await page.fill('#api-key', key);
+      await page.click('#live-start');
+      await page.waitForSelector('html[data-live="on"]', { timeout: 30_000 });
+      const first = page.locator('#live-lines li.final:not([hidden])').first();
+      await first.waitFor({ timeout: 90_000 });
+      expect(await first.locator('.seg-text').textContent()).toBe(EXPECTED);
+      expect(await first.locator('time').textContent()).toMatch(/^0:0\d\.\d – 0:0\d\.\d$/);
+      await page.click('#live-stop');
+      await page.waitForSelector('html[data-live="off"]', { timeout: 60_000 });
+      expect(await page.isHidden('#live-error')).toBe(true);
+      expect(sockets).toEqual(['/v1/realtime']);
+      expect(await page.getAttribute('html', 'data-model-loaded')).toBeNull(); // nothing ran in the browser
+      expect(problems).toEqual([]);
+      await context.close();
+    } finally {
+      await keyed.close();
+    }
+  }, 150_000);
 
   it('file mode in this browser: the engine works in its worker, the page never blocks for 100 ms', async () => {
     const { page, problems } = await openPage();
