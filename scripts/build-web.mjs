@@ -1,6 +1,8 @@
 // Builds the browser bundle of the library for the web page's in-browser mode:
 //   src/web/index.ts → dist/web/glm-asr.browser.js (+ .map), one ES module, shaders included.
 // Run by `npm run build` (after tsup, whose `clean` empties dist/) and by the web e2e tests.
+// The same file is the in-browser engine's Web Worker (EngineWorker starts `import.meta.url` as a module
+// worker), so it stays one module with no split chunks: the server serves that one file.
 //
 // The engine takes FileProviders; folder paths and repo ids are resolved by the Node entry only
 // (src/models/glm-asr/node.ts), which this bundle does not import. The bare packages reached through

@@ -1,8 +1,9 @@
 // The GLM-ASR web page: pick or record audio, send it to the server's OpenAI-compatible endpoint
-// (or, once wired, to an in-browser WebGPU engine), show and export the transcript.
+// (or to the in-browser WebGPU engine), show and export the transcript. Live mode is live.js.
 //
 // In-browser mode: another module (browser-mode.js) calls `registerBrowserEngine(engine)` with
-//   { label?: string, transcribe(file: Blob, { name, signal, onProgress, beams }) → Promise<result> }
+//   { label?: string, transcribe(file: Blob, { name, signal, onProgress, beams }) → Promise<result>,
+//     live(LiveOptions, { signal, onProgress }) → Promise<LiveSession> (live mode, live.js) }
 // where result has the verbose_json shape ({ text, duration, segments: [{ start, end, text }] },
 // optionally `tokens` and `model`) and onProgress receives { stage, done, total, file? } with stage one
 // of download, load, decode-audio, encode, generate. Until then the option stays disabled; the module
