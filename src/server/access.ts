@@ -14,6 +14,29 @@ import { ApiError, unscoped } from './errors';
 
 const sha256 = (s: string | Uint8Array) => createHash('sha256').update(s).digest();
 
+/** The configured API key's digest, or null when none is set. */
+export function keyDigest(ctx: Pick<ServerContext, 'apiKey'>): Buffer | null {
+  return ctx.apiKey !== undefined ? sha256(ctx.apiKey) : null;
+}
+
+/** Whether `token` is the key with this digest. Equal-length digests compared in constant time: neither the key
+ * nor its length leaks. */
+export function keyMatches(digest: Buffer, token: string): boolean {
+  return timingSafeEqual(sha256(token), digest);
+}
+
+/** First 4 hex digits of sha256(token): tells keys apart in the log, useless for recovering one. */
+export function keyIdOf(token: string): string {
+  return sha256(token).toString('hex').slice(0, 4);
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  const m = typeof header === 'string' ? /^Bearer\s+(\S.*)$/i.exec(header.trim()) : null;
+  return m ? m[1].trim() : null;
+}
+
 /** Route config that puts a route under the rate limit (empty when the limit is off). */
 export function rateLimited(ctx: ServerContext): { rateLimit?: { max: number; timeWindow: number } } {
   return ctx.rateLimit ? { rateLimit: { max: ctx.rateLimit.max, timeWindow: ctx.rateLimit.timeWindowMs } } : {};
@@ -37,7 +60,7 @@ export function requireKey(ctx: ServerContext) {
 }
 
 export const accessPlugin = unscoped(async (app, { ctx }: { ctx: ServerContext }) => {
-  const expectedKeyDigest = ctx.apiKey !== undefined ? sha256(ctx.apiKey) : null;
+  const expectedKeyDigest = keyDigest(ctx);
   const ipSalt = randomBytes(16);
 
   app.addHook('onRequest', async (request, reply) => {
@@ -53,13 +76,10 @@ export const accessPlugin = unscoped(async (app, { ctx }: { ctx: ServerContext }
     const len = Number(request.headers['content-length']);
     if (Number.isFinite(len) && len >= 0) info.bytesIn = len;
 
-    const header = request.headers.authorization;
-    const m = typeof header === 'string' ? /^Bearer\s+(\S.*)$/i.exec(header.trim()) : null;
-    const token = m ? m[1].trim() : null;
-    if (token !== null) info.keyId = sha256(token).toString('hex').slice(0, 4);
+    const token = bearerToken(request);
+    if (token !== null) info.keyId = keyIdOf(token);
     if (expectedKeyDigest) {
-      // Equal-length digests, compared in constant time: neither the key nor its length leaks.
-      info.auth = token === null ? 'missing' : timingSafeEqual(sha256(token), expectedKeyDigest) ? 'ok' : 'invalid';
+      info.auth = token === null ? 'missing' : keyMatches(expectedKeyDigest, token) ? 'ok' : 'invalid';
     }
 
     reply.header('x-request-id', request.id);

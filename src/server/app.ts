@@ -8,6 +8,7 @@
  *   info          (info.ts)          — /health, /v1/models;
  *   model files   (files.ts)         — /models/<id>/<file> for the page's in-browser mode;
  *   transcription (transcription.ts) — the upload, its checks, the queue, the answer;
+ *   realtime      (realtime.ts)      — live transcription over a WebSocket (OpenAI Realtime), client secrets;
  *   web page      (files.ts)         — /, /<name>, the browser bundle.
  * The plugins share one `ServerContext` (context.ts): resolved options, the job queue, request info.
  */
@@ -19,6 +20,7 @@ import { modelFilesPlugin, webPagePlugin } from './files';
 import { infoPlugin } from './info';
 import { jobsPlugin } from './jobs';
 import type { JobQueue } from './queue';
+import { realtimePlugin } from './realtime';
 import { transcriptionPlugin } from './transcription';
 
 export {
@@ -73,6 +75,7 @@ export function buildServer(options: ServerOptions): AsrServer {
   app.register(modelFilesPlugin, { ctx });
   app.register(transcriptionPlugin, { ctx });
   app.register(jobsPlugin, { ctx });
+  app.register(realtimePlugin, { ctx, options: options.realtime });
   app.register(webPagePlugin, { ctx });
 
   app.decorate('closeGracefully', gracefulClose(app, ctx));

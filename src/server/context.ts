@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyRequest } from 'fastify';
 import type { QueueFrontEnd } from '../queue/frontend';
 import { JobQueue } from './queue';
+import type { RealtimeOptions } from './realtime';
 import type { Transcriber } from './transcriber';
 
 /** 25 MiB, OpenAI's upload limit. */
@@ -74,6 +75,8 @@ export interface ServerOptions {
    * transcriber; the server closes it when it closes.
    */
   remoteQueue?: QueueFrontEnd;
+  /** `GET /v1/realtime` (live transcription over a WebSocket): its limits (docs/server.md); `false` = no endpoint. */
+  realtime?: RealtimeOptions | false;
 }
 
 /** One line of the request log. Never holds the API key or audio content. */

@@ -75,6 +75,8 @@ export class FakeTranscriber implements Transcriber {
   delayMs: number;
   failWith: Error | undefined;
   readonly calls: FakeCall[] = [];
+  /** Audio seconds a live session handles per wall-clock second (Infinity: at once, as pushed). */
+  liveSpeed = Infinity;
   /** The options of every `live()` call, and its session. */
   readonly liveCalls: { options: LiveOptions; session: FakeLiveSession }[] = [];
   /** Calls running now, and the most that ever ran at once. */
@@ -136,7 +138,7 @@ export class FakeTranscriber implements Transcriber {
   }
 
   live(options: LiveOptions): LiveSession {
-    const session = new FakeLiveSession(options);
+    const session = new FakeLiveSession(options, this.liveSpeed);
     this.liveCalls.push({ options, session });
     return session;
   }
@@ -159,7 +161,8 @@ export function fakeFinalText(item: number, s16le: Uint8Array, sampleRate: numbe
  * `prefixPaddingMs` earlier, not before the utterance's start) and stops after `silenceDurationMs` of quiet
  * frames, which commits the utterance. An utterance is all the audio since the previous commit or clear (silence
  * included); its final text is `fakeFinalText` of exactly those samples. Partials come every `partialIntervalMs`
- * of utterance audio (default 500) while speech is on (manual turns: whenever there is audio).
+ * of utterance audio (default 500) while speech is on (manual turns: whenever there is audio). With a finite
+ * `speed` pushed audio waits in a backlog handled at that many audio seconds per second (`stats`, `drained()`).
  */
 export class FakeLiveSession implements LiveSession {
   private readonly rate: number;
@@ -178,8 +181,12 @@ export class FakeLiveSession implements LiveSession {
   private speaking = false;
   private quiet = 0;
   private frame: number[] = [];
+  private backlog: Int16Array[] = [];
+  private backlogSamples = 0;
+  private ticker: NodeJS.Timeout | undefined;
+  private drainWaiters: (() => void)[] = [];
 
-  constructor(options: LiveOptions) {
+  constructor(options: LiveOptions, private readonly speed = Infinity) {
     this.rate = options.sampleRate ?? 16000;
     const td = options.turnDetection === undefined ? {} : options.turnDetection;
     this.vad = td && {
@@ -192,11 +199,44 @@ export class FakeLiveSession implements LiveSession {
     return this.pushed / this.rate;
   }
 
+  get stats() {
+    return { heldSamples: this.backlogSamples, backlogSeconds: this.backlogSamples / this.rate, partials: 0 };
+  }
+
+  drained(): Promise<void> {
+    return this.backlogSamples === 0 ? Promise.resolve() : new Promise((r) => this.drainWaiters.push(r));
+  }
+
   push(pcm: Float32Array | Int16Array): void {
     if (this.closed) throw new Error('push on a closed live session');
     const s16 = pcm instanceof Int16Array ? pcm.slice()
       : Int16Array.from(pcm, (v) => Math.max(-32768, Math.min(32767, Math.round(v * 32768))));
     this.pushed += s16.length;
+    if (this.speed === Infinity) return this.take(s16);
+    this.backlog.push(s16);
+    this.backlogSamples += s16.length;
+    this.ticker ??= setInterval(() => this.tick(), 10);
+  }
+
+  /** Handles 10 ms × speed of the backlog. */
+  private tick(): void {
+    let budget = Math.round(this.rate * 0.01 * this.speed);
+    while (budget > 0 && this.backlog.length) {
+      const head = this.backlog[0];
+      const n = Math.min(budget, head.length);
+      if (n === head.length) this.backlog.shift();
+      else this.backlog[0] = head.subarray(n);
+      this.backlogSamples -= n;
+      budget -= n;
+      this.take(head.subarray(0, n));
+    }
+    if (this.backlog.length) return;
+    clearInterval(this.ticker);
+    this.ticker = undefined;
+    for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  private take(s16: Int16Array): void {
     const frameLength = this.rate / 100;
     for (const v of s16) {
       this.frame.push(v);
@@ -205,12 +245,14 @@ export class FakeLiveSession implements LiveSession {
   }
 
   commit(): void {
+    while (this.backlog.length) this.tick();
     if (this.frame.length) this.append(Int16Array.from(this.frame.splice(0)));
     if (this.utteranceLength === 0) return;
     this.finish();
   }
 
   clear(): void {
+    while (this.backlog.length) this.tick();
     this.frame = [];
     this.utteranceStart += this.utteranceLength;
     this.chunks = [];
@@ -229,6 +271,7 @@ export class FakeLiveSession implements LiveSession {
 
   abort(): void {
     this.closed = true;
+    clearInterval(this.ticker);
     this.events.length = 0;
     this.end();
   }
