@@ -30,7 +30,8 @@ export const DEFAULT_SERVER_VAD: ServerVad = {
 };
 
 export function defaultSessionConfig(model: string): SessionConfig {
-  return { rate: 24000, transcription: { model, language: null, prompt: '' }, turnDetection: { ...DEFAULT_SERVER_VAD } };
+  const transcription = { model, language: null, prompt: '' };
+  return { rate: 24000, transcription, turnDetection: { ...DEFAULT_SERVER_VAD } };
 }
 
 /**

@@ -131,7 +131,8 @@ export class RealtimeSession {
     if (!this.accepting) return;
     this.touch();
     if (isBinary) {
-      const message = 'Binary frames are not accepted: send JSON text events, audio base64 in input_audio_buffer.append.';
+      const message = 'Binary frames are not accepted: send JSON text events, the audio base64 in ' +
+        'input_audio_buffer.append.';
       return this.fail(new RealtimeClientError(message, 'binary_frame', null, CLOSE.unsupportedData), null);
     }
     let event: unknown;
@@ -147,7 +148,8 @@ export class RealtimeSession {
     } catch (err) {
       if (err instanceof RealtimeClientError) return this.fail(err, eventId);
       this.endReason = `internal_error: ${clip(err instanceof Error ? err.message : String(err), 200)}`;
-      this.sendError('server_error', 'internal_error', 'The server had an error; the session is closed.', null, eventId);
+      const message = 'The server had an error; the session is closed.';
+      this.sendError('server_error', 'internal_error', message, null, eventId);
       this.end(CLOSE.serverError, 'internal error');
     }
   }
@@ -311,8 +313,8 @@ export class RealtimeSession {
       for await (const e of live) {
         switch (e.type) {
           case 'speech-started':
-            this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: Math.round(offsetMs + e.audioStartMs),
-              item_id: item(e.item).id });
+            this.send({ type: 'input_audio_buffer.speech_started',
+              audio_start_ms: Math.round(offsetMs + e.audioStartMs), item_id: item(e.item).id });
             break;
           case 'speech-stopped':
             this.send({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: Math.round(offsetMs + e.audioEndMs),
@@ -355,7 +357,8 @@ export class RealtimeSession {
     const delta = appendOnlyDelta(state.sent, hypothesis, final);
     if (!delta) return;
     state.sent += delta;
-    this.send({ type: 'conversation.item.input_audio_transcription.delta', item_id: state.id, content_index: 0, delta });
+    const type = 'conversation.item.input_audio_transcription.delta';
+    this.send({ type, item_id: state.id, content_index: 0, delta });
   }
 
   private send(event: ServerEvent): void {

@@ -29,7 +29,7 @@ describe('realtime transcription (openai client)', () => {
     return { rt, log };
   }
 
-  it('manual turns: session.update, appends, commit → committed, deltas, completed with the exact audio', async () => {
+  it('manual turns: session.update, appends, commit → committed, deltas, completed (the exact audio)', async () => {
     const { rt, log } = await session();
     const created = log.of('session.created')[0].session as Record<string, unknown>;
     expect(created).toMatchObject({ type: 'transcription', audio: { input: {
@@ -100,7 +100,8 @@ describe('realtime transcription (openai client)', () => {
     const { rt, log } = await session();
     rt.send({ type: 'session.update', session: { type: 'transcription', audio: { input: {
       format: { type: 'audio/pcm', rate: 16000 }, turn_detection: null } } } });
-    expect((await log.next('session.updated')).session).toMatchObject({ audio: { input: { format: { rate: 16000 } } } });
+    const updated = await log.next('session.updated');
+    expect(updated.session).toMatchObject({ audio: { input: { format: { rate: 16000 } } } });
     const pcm = tone(0.8, 16000);
     await streamPcm((e) => rt.send(e), pcm, 16000, 100, false);
     rt.send({ type: 'input_audio_buffer.commit' });
