@@ -124,9 +124,9 @@ export class UrlFolderProvider implements FileProvider {
     this.baseUrl = s.endsWith('/') ? s : `${s}/`;
     this.name = this.baseUrl;
     this.headers = options.headers ?? {};
-    const f = options.fetch ?? (globalThis.fetch as typeof fetch | undefined);
+    const f = options.fetch ?? (globalThis.fetch as typeof fetch | undefined)?.bind(globalThis);
     if (!f) throw new ByteSourceError(this.name, 'no fetch implementation available');
-    this.fetchFn = f;
+    this.fetchFn = f; // bound: a browser's fetch called as this.fetchFn(…) is an "Illegal invocation"
   }
 
   urlOf(relPath: string): string {

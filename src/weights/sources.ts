@@ -156,9 +156,9 @@ export class UrlSource implements ByteSource {
     this.url = String(url);
     this.name = options.name ?? this.url;
     this.headers = options.headers ?? {};
-    const f = options.fetch ?? (globalThis.fetch as typeof fetch | undefined);
+    const f = options.fetch ?? (globalThis.fetch as typeof fetch | undefined)?.bind(globalThis);
     if (!f) throw new ByteSourceError(this.name, 'no fetch implementation available');
-    this.fetchFn = f;
+    this.fetchFn = f; // bound: a browser's fetch called as this.fetchFn(…) is an "Illegal invocation"
     this.knownSize = options.size ?? null;
   }
 
