@@ -5,8 +5,9 @@
  * `--format` asked for as soon as it is final. With `--live` (`listen` is `transcribe - --live`) the text of the
  * utterance in progress is shown in place on a terminal, or as `"type":"partial"` lines with `--format jsonl`.
  *
- * Memory stays bounded however long stdin runs: the decoder carries less than one frame between reads and the
- * session holds the utterance in progress; there is no --max-input-mb bound on a stream.
+ * Memory stays bounded however long stdin runs: the decoder carries less than one frame between reads, the session
+ * holds the utterance in progress, and a source faster than real time (`ffmpeg … -f s16le -` on a file) is read
+ * only as fast as the session keeps up (at most `MAX_BACKLOG_SECONDS` waiting). --max-input-mb does not apply.
  */
 import { AudioDecodeError } from '../audio/errors';
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../audio/resample';
@@ -15,6 +16,9 @@ import type { LiveOptions, LiveSession } from '../models/glm-asr/live';
 import type { GlmAsr } from '../models/glm-asr/node';
 import type { Segment } from '../models/glm-asr/transcriber';
 import { EXIT, integer, oneOf, optionFlag, type OptionValues, type transcriptionArgs, UsageError } from './common';
+
+/** Audio seconds read ahead of the session before stdin waits for it. */
+const MAX_BACKLOG_SECONDS = 10;
 
 /** The options of `transcribe -` and `listen` beyond transcribe's own (see USAGE in main.ts). */
 export const LIVE_OPTIONS = {
@@ -163,6 +167,7 @@ export async function transcribeStdin(
           });
         }
         if (samples.length) session!.push(samples);
+        if (session && (session.stats?.backlogSeconds ?? 0) > MAX_BACKLOG_SECONDS) await session.drained?.();
       }
       decoder.end();
     } catch (e) {

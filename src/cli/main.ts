@@ -5,6 +5,8 @@
  *   glm-asr transcribe FILE... --model DIR|ORG/NAME [--segmenter vad|fixed] [--beams N] [--max-new-tokens N]
  *                     [--precision auto|f32|f16|int8|int4] [--format txt|json|jsonl|srt|vtt] [--max-batch N]
  *                     [--quiet]
+ *   glm-asr transcribe - --model DIR|ORG/NAME [--raw s16le|f32le --rate HZ] [--live] ...   (audio from stdin)
+ *   glm-asr listen --model DIR|ORG/NAME [...]                      (transcribe - --live)
  *   glm-asr eval MANIFEST --model DIR|ORG/NAME [transcribe's model options] [--format txt|json]
  *   glm-asr download ORG/NAME[@REVISION]
  *   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
@@ -27,6 +29,7 @@ import {
   readInput, transcriptionArgs, UsageError,
 } from './common';
 import { doctorCommand, setupCommand } from './doctor';
+import { LIVE_OPTIONS, LIVE_USAGE, stdinArgs, transcribeStdin } from './live';
 import { EVAL_USAGE, evalCommand } from './eval';
 import { WORKER_USAGE, workerCommand } from './worker';
 import { srtCue, verboseSegment, VTT_HEADER, vttCue } from '../formats';
@@ -50,6 +53,7 @@ const USAGE = `Usage:
                              segment as soon as it is done (jsonl: one object per segment); json prints one
                              object per file per line
       --quiet                no progress output
+${LIVE_USAGE}
 ${EVAL_USAGE}
   glm-asr download ORG/NAME[@REVISION]     fetch a model into the Hugging Face cache
   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
@@ -74,6 +78,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'transcribe':
       return transcribeCommand(rest);
+    case 'listen':
+      return transcribeCommand(rest, true);
     case 'eval':
       return evalCommand(rest);
     case 'download':
@@ -93,17 +99,27 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function transcribeCommand(args: string[]): Promise<number> {
-  const {
-    positionals, model, quiet, format, precision, maxInputBytes, beams, decode, extra,
-  } = transcriptionArgs(args, ['txt', 'json', 'jsonl', 'srt', 'vtt'] as const, { 'max-batch': { type: 'string' } });
+/** `transcribe` (`listen`: `transcribe - --live`). */
+async function transcribeCommand(args: string[], listen = false): Promise<number> {
+  const parsed = transcriptionArgs(args, ['txt', 'json', 'jsonl', 'srt', 'vtt'] as const,
+    { ...LIVE_OPTIONS, 'max-batch': { type: 'string' } });
+  const { positionals, model, quiet, format, precision, maxInputBytes, beams, decode, extra } = parsed;
   const maxBatch = maxBatchArg(extra['max-batch']);
-  if (!positionals.length) throw new UsageError('no audio files given');
-  const files = await expandInputs(positionals);
+  const tty = { stdin: process.stdin.isTTY === true, stdout: process.stdout.isTTY === true };
+  const stdin = stdinArgs(parsed, listen, tty);
+  if (!positionals.length && !stdin) throw new UsageError('no audio files given');
+  const files = stdin ? [] : await expandInputs(positionals);
   const progress = new Progress(!quiet && process.stderr.isTTY === true);
 
   const asr = await loadModel(model, precision, beams, progress, quiet, maxBatch);
   if (!asr) return EXIT.model;
+  if (stdin) {
+    try {
+      return await transcribeStdin(asr, stdin, new SegmentPrinter('-', format, false));
+    } finally {
+      asr.dispose();
+    }
+  }
 
   let failed = 0;
   let usage: string | null = null;
