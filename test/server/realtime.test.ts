@@ -99,7 +99,8 @@ describe('realtime transcription (openai client)', () => {
   it('16 kHz input (format rate 16000, an extension) reaches the engine at 16 kHz', async () => {
     const { rt, log } = await session();
     rt.send({ type: 'session.update', session: { type: 'transcription', audio: { input: {
-      format: { type: 'audio/pcm', rate: 16000 }, turn_detection: null } } } });
+      // The openai package types the rate as 24000 only; 16000 is this server's extension.
+      format: { type: 'audio/pcm', rate: 16000 as 24000 }, turn_detection: null } } } });
     const updated = await log.next('session.updated');
     expect(updated.session).toMatchObject({ audio: { input: { format: { rate: 16000 } } } });
     const pcm = tone(0.8, 16000);
