@@ -71,6 +71,13 @@ describe('TurnDetector', () => {
     expect(run(t, fill(3, 0.1))).toEqual([{ type: 'stop', frame: 11, at: 2 }]);
   });
 
+  it('quietest picks the earliest of equal frames', () => {
+    const t = new TurnDetector(options);
+    run(t, [0.9, 0.9, 0.9, 0.9, 0.3, 0.9, 0.3, 0.9]);
+    expect(t.quietest(0, 7)).toBe(4);
+    expect(t.quietest(5, 7)).toBe(6);
+  });
+
   it('reset forgets the open turn: speech after it needs minSpeechFrames again', () => {
     const t = new TurnDetector(options);
     run(t, fill(6, 0.9));
