@@ -6,10 +6,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Gpu } from '../../src/gpu';
 import { GlmAsr } from '../../src/models/glm-asr/node';
-import type { TranscribeOptions, Transcription } from '../../src/models/glm-asr/transcriber';
+import { GpuSearchModel, type TranscribeOptions, type Transcription } from '../../src/models/glm-asr/transcriber';
 import { openSafetensorsFile } from '../../src/weights/node-file-source';
 import { testGpu } from '../helpers/gpu';
 import { skipWhen } from '../helpers/skip';
@@ -91,6 +91,23 @@ describe('continuous batching on the golden tiny checkpoint', () => {
     expect(s.widestSequences).toBeGreaterThanOrEqual(3);
     expect(s.widest).toBeGreaterThan(4);
     expect(s.rows - before.rows).toBeGreaterThan(s.steps - before.steps);
+    // The two requests started together shared an encoder submission.
+    expect(s.widestEncoderBatch).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a request whose search fails leaves; the others keep their ids', async () => {
+    const keep: Request[] = [{ g: en, beams: 1 }, { g: long, beams: 1 }];
+    // The only beam request's first top-k fails (as a device error would, for this request alone).
+    const topK = vi.spyOn(GpuSearchModel.prototype, 'topK').mockRejectedValueOnce(new Error('injected failure'));
+    try {
+      const runs = keep.map((r) => asr.transcribe({ samples: r.g.samples, sampleRate: 16000 }, options(r)));
+      const failing = asr.transcribe({ samples: zh.samples, sampleRate: 16000 }, options({ g: zh, beams: 4 }));
+      await expect(failing).rejects.toThrow(/injected failure/);
+      const got = await Promise.all(runs);
+      keep.forEach((r, i) => expect(got[i].tokens, `${r.g.name} beams ${r.beams}`).toEqual(expected(r)));
+    } finally {
+      topK.mockRestore();
+    }
   });
 
   it('a cancelled request and a consumer that stops early leave; the others keep their ids', async () => {

@@ -171,10 +171,7 @@ export class Decoder {
     const at: number[] = [];
     for (const { decoder: m, tokens } of members) {
       if (m.cache !== cache) throw new Error('decoder step: the members must share one KV cache');
-      if (tokens.length < 1 || tokens.length > m.beams) {
-        throw new RangeError(`decoder step: ${tokens.length} tokens for a sequence of ${m.beams} rows`);
-      }
-      if (m.length >= m.maxSeq) throw new RangeError(`the KV cache is full (${m.maxSeq} positions)`);
+      m.checkStep(tokens);
       for (let r = 0; r < tokens.length; r++) {
         slots.push(m.slot + r);
         at.push(m.length);
@@ -201,6 +198,14 @@ export class Decoder {
     rec.submit();
     gpu.release(ids, x, rows.table, rows.positions, ...(members.length > 1 ? [out] : []));
     for (const { decoder: m } of members) m.length++;
+  }
+
+  /** Throws when this sequence cannot take `tokens` (one per row) as its next step. */
+  checkStep(tokens: Int32Array): void {
+    if (tokens.length < 1 || tokens.length > this.beams) {
+      throw new RangeError(`decoder step: ${tokens.length} tokens for a sequence of ${this.beams} rows`);
+    }
+    if (this.length >= this.maxSeq) throw new RangeError(`the KV cache is full (${this.maxSeq} positions)`);
   }
 
   /** Beam b continues from former beam src[b] (u32 [beams]); only generated positions need moving. */

@@ -26,6 +26,8 @@ export interface BatchStats {
   widest: number;
   /** Most sequences of one step. */
   widestSequences: number;
+  /** Most transcriptions whose windows went in one encoder submission. */
+  widestEncoderBatch: number;
 }
 
 interface Waiter {
@@ -48,7 +50,7 @@ export class DecodeScheduler {
   private readonly open = new Set<Decoder>();
   private readonly members = new Map<Decoder, Pending | undefined>();
   private rows = 0;
-  readonly stats: BatchStats = { steps: 0, rows: 0, widest: 0, widestSequences: 0 };
+  readonly stats: BatchStats = { steps: 0, rows: 0, widest: 0, widestSequences: 0, widestEncoderBatch: 0 };
 
   /**
    * `maxBatch`: most rows of all open sequences together (a sequence wider than that runs alone);
@@ -123,7 +125,11 @@ export class DecodeScheduler {
     }
   }
 
-  /** The shared cache, remade (when nothing is open) if it is missing or too small for `w`. */
+  /**
+   * The shared cache, remade (when nothing is open) if it is missing or too small for `w`: slots for `maxBatch`
+   * rows as far as one K or V tensor fits a storage binding and all of them the adapter's largest buffer (the
+   * memory rule of the default maxBatch), and never fewer than `w` needs.
+   */
   private cacheFor(w: Waiter): DecoderCache {
     const c = this.cache;
     if (c && c.maxSeq >= w.maxSeq && c.findFree(w.beams) !== undefined) return c;
@@ -131,7 +137,13 @@ export class DecodeScheduler {
     this.cache = undefined;
     // At least a usual sequence's positions, so later sequences of the usual size fit beside this one.
     const maxSeq = Math.max(w.maxSeq, Math.min(this.slotPositions, this.config.decoder.maxPositions));
-    this.cache = new DecoderCache(this.gpu, this.weights, this.config, Math.max(this.maxBatch, w.beams), maxSeq,
+    const d = this.config.decoder;
+    const caps = this.gpu.caps;
+    const tensorBytes = d.kvHeads * d.headDim * 4 * DecoderCache.positions(maxSeq);
+    const fit = Math.min(Math.floor(caps.maxStorageBindingBytes / tensorBytes),
+      Math.floor(caps.maxBufferBytes / DecoderCache.slotBytes(this.config, maxSeq)));
+    const slots = Math.max(w.beams, Math.min(this.maxBatch, fit));
+    this.cache = new DecoderCache(this.gpu, this.weights, this.config, slots, maxSeq,
       Math.max(this.maxBeams, w.beams));
     return this.cache;
   }
@@ -140,8 +152,17 @@ export class DecodeScheduler {
   private fire(): void {
     if (!this.members.size) return;
     for (const p of this.members.values()) if (!p) return;
-    const batch = [...this.members].map(([decoder, p]) => ({ decoder, pending: p! }));
-    for (const { decoder } of batch) this.members.set(decoder, undefined);
+    const batch: { decoder: Decoder; pending: Pending }[] = [];
+    for (const [decoder, pending] of this.members) {
+      this.members.set(decoder, undefined);
+      try {
+        decoder.checkStep(pending!.tokens); // a sequence that cannot step fails alone, not the whole step
+        batch.push({ decoder, pending: pending! });
+      } catch (e) {
+        pending!.reject(e);
+      }
+    }
+    if (!batch.length) return;
     try {
       Decoder.step(this.gpu, batch.map(({ decoder, pending }) => ({ decoder, tokens: pending.tokens })));
     } catch (e) {

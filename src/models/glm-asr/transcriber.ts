@@ -420,6 +420,8 @@ export class GlmAsr {
     let shared: EncodedWindows & { mel: Tensor };
     try {
       const rec = new Recorder(this.gpu, jobs.length > 1 ? `encode ×${jobs.length}` : 'encode');
+      const stats = this.scheduler.stats;
+      stats.widestEncoderBatch = Math.max(stats.widestEncoderBatch, jobs.length);
       shared = this.encodeWindows(rec, jobs.flatMap((j) => j.windows), mel, {});
       rec.submit();
       this.gpu.release(shared.mel);
