@@ -105,6 +105,12 @@ function run(file: string, args: string[], input: Uint8Array, feed: Feed): Promi
   });
 }
 
+/** A deterministic pseudo-random generator in [0, 1). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+}
+
 /** 16-bit words of `x` (full scale ±1), interleaved over `channels` copies. */
 function s16(x: Float32Array, channels = 1): Int16Array {
   const out = new Int16Array(x.length * channels);
@@ -177,6 +183,20 @@ describe('glm-asr transcribe - (live from stdin)', () => {
       expect(ownLines(r.stderr)).toEqual([]);
       expect(r.code).toBe(0);
       expect(finals(r.stdout)).toEqual(TEXTS);
+    }, 120_000);
+
+  it('a source far faster than real time (75 s of faint noise, then clip 1, written at once) is read only as fast as '
+    + 'the session keeps up', async () => {
+      // The session refuses more than 60 s of waiting audio: the CLI must stop reading stdin while it catches up.
+      const noise = new Float32Array(75 * 16000 + Math.round(lens[0] * 16000));
+      const r1 = rng(1);
+      for (let i = 0; i < 75 * 16000; i++) noise[i] = (r1() - 0.5) / 500;
+      noise.set(pair.subarray(4800, 4800 + Math.round(lens[0] * 16000)), 75 * 16000);
+      const r = await runPiped(['transcribe', '-', '--model', 'demo', '--raw', 's16le', '--rate', '16000', '--quiet'],
+        new Uint8Array(s16(noise).buffer));
+      expect(ownLines(r.stderr)).toEqual([]);
+      expect(r.code).toBe(0);
+      expect(finals(r.stdout)).toEqual([TEXTS[0]]);
     }, 120_000);
 
   it('sox FILE -r 24000 -t wav - | glm-asr listen: finals only when stdout is not a terminal', async () => {
