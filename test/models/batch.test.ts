@@ -133,6 +133,20 @@ describe('continuous batching on the golden tiny checkpoint', () => {
     expect(wide.tokens).toEqual(en.beam4);
   });
 
+  it('a consumer that awaits another transcription between events does not stall it', async () => {
+    let inner: Transcription | undefined;
+    let outer: number[] = [];
+    const stream = asr.transcribeStream({ samples: en.samples, sampleRate: 16000 }, options({ g: en, beams: 1 }));
+    for await (const e of stream) {
+      if (e.type !== 'segment-end') continue;
+      outer = e.segment.tokens!;
+      // The outer sequence has stopped stepping; it must have left the step barrier already.
+      inner = await asr.transcribe({ samples: zh.samples, sampleRate: 16000 }, options({ g: zh, beams: 1 }));
+    }
+    expect(outer).toEqual(en.greedy);
+    expect(inner?.tokens).toEqual(zh.greedy);
+  });
+
   it('maxBatch 1 runs concurrent requests one by one, with the same ids', async () => {
     const one = await GlmAsr.load(join(GOLDENS, 'tiny'), { gpu, precision: 'f32', maxBatch: 1 });
     const reqs: Request[] = [{ g: en, beams: 1 }, { g: zh, beams: 4 }, { g: long, beams: 1 }];

@@ -491,7 +491,11 @@ export class GlmAsr {
         options.onProgress?.({ stage: 'generate', done: i + 1, total });
       };
       // The search runs while its events are handed out: a consumer sees each delta as its token is decoded.
-      job = channel.run(this.search(model, decoder, beams, maxNewTokens, { ...options, signal }, onToken));
+      // The sequence leaves the step barrier as soon as its search ends, not when a consumer gets to the last
+      // events: a consumer that waits (or awaits another transcription) between events must not stall the others.
+      const searched = this.search(model, decoder, beams, maxNewTokens, { ...options, signal }, onToken)
+        .finally(() => this.scheduler.release(decoder));
+      job = channel.run(searched);
       for await (const e of channel) yield e;
       const result = await job;
       if (result.eosToken !== undefined && beams === 1) logprobSum += model.lastLogprobs[0];
