@@ -9,9 +9,12 @@
  *   3. the quantisation error vs the f32 engine on the original weights, per stage (printed; the tiny goldens are
  *      random and ill-conditioned, docs/int8.md, so only generous budgets are asserted);
  *   4. the trained demo model: greedy ids vs f32 on every sample clip (printed, and asserted equal);
- *   5. bad input: a truncated packed tensor and a scale tensor for another group size are refused, naming the tensor.
+ *   5. bad input: a packed tensor of the wrong shape, a scale count that does not match, a wrong group size and
+ *      a packed tensor cut off by the end of the file are refused, naming the tensor (or the file) and the problem.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,34 +135,52 @@ describe('4-bit checkpoints of the tiny goldens', () => {
     });
   }
 
-  it('a truncated packed tensor or scales for another group size are refused, naming the tensor', async () => {
-    const gpu = await testGpu();
-    const src = join(tmp, 'tiny');
-    const ck = await Checkpoint.open(new NodeFolderProvider(src));
-    const meta = ck.files.get('model.safetensors')!.metadata!;
-    const victim = 'language_model.model.layers.0.mlp.down_proj.weight';
-    type Stored = { name: string; dtype: SafetensorsDtype; shape: number[]; data: Uint8Array };
-    const tensors: Stored[] = [];
-    for (const [name, t] of ck.tensors) {
-      tensors.push({ name, dtype: t.dtype, shape: [...t.shape], data: await ck.read(name) });
-    }
-    await ck.close();
-    const write = async (dir: string, edit: (t: Stored) => Stored) => {
-      mkdirSync(dir);
-      for (const f of readdirSync(src)) if (!f.endsWith('.safetensors')) copyFileSync(join(src, f), join(dir, f));
-      await writeSafetensorsFile(join(dir, 'model.safetensors'), tensors.map(edit), meta);
-    };
-    const cut = (t: Stored): Stored => {
-      const [n, b] = t.shape;
-      return { ...t, shape: [n, b - 1], data: t.data.slice(0, (t.data.length / (n * b)) * n * (b - 1)) };
-    };
-    await write(join(tmp, 'bad-cut'), (t) => (t.name === victim ? cut(t) : t));
-    await expect(GlmAsr.load(join(tmp, 'bad-cut'), { gpu })).rejects.toThrow(
-      new RegExp(`${victim}: U8 \\[\\d+,\\d+\\]; an int4-sym-g32 checkpoint stores it as U8`));
-    await write(join(tmp, 'bad-scale'), (t) => (t.name === victim + SCALE_SUFFIX ? cut(t) : t));
-    await expect(GlmAsr.load(join(tmp, 'bad-scale'), { gpu })).rejects.toThrow(
-      new RegExp(`${victim}: "${victim}.scale" must be F16`));
-  });
+  it('bad 4-bit checkpoints are refused before upload with an error naming the tensor (or the file) and the problem',
+    async () => {
+      const gpu = await testGpu();
+      const src = join(tmp, 'tiny');
+      const ck = await Checkpoint.open(new NodeFolderProvider(src));
+      const meta = ck.files.get('model.safetensors')!.metadata!;
+      const victim = 'language_model.model.layers.0.mlp.down_proj.weight';
+      type Stored = { name: string; dtype: SafetensorsDtype; shape: number[]; data: Uint8Array };
+      const tensors: Stored[] = [];
+      for (const [name, t] of ck.tensors) {
+        tensors.push({ name, dtype: t.dtype, shape: [...t.shape], data: await ck.read(name) });
+      }
+      await ck.close();
+      const bad = async (dir: string, edit: (t: Stored) => Stored, metadata = meta, order = tensors) => {
+        mkdirSync(join(tmp, dir));
+        for (const f of readdirSync(src)) {
+          if (!f.endsWith('.safetensors')) copyFileSync(join(src, f), join(tmp, dir, f));
+        }
+        await writeSafetensorsFile(join(tmp, dir, 'model.safetensors'), order.map(edit), metadata);
+        return join(tmp, dir);
+      };
+      const same = (t: Stored) => t;
+      const cut = (t: Stored): Stored => {
+        const [n, b] = t.shape;
+        return { ...t, shape: [n, b - 1], data: t.data.slice(0, (t.data.length / (n * b)) * n * (b - 1)) };
+      };
+      const refused = (dir: string, message: RegExp) => expect(GlmAsr.load(dir, { gpu })).rejects.toThrow(message);
+      // A packed tensor one byte per row short (its header says so): the shape the scheme needs.
+      await refused(await bad('bad-cut', (t) => (t.name === victim ? cut(t) : t)),
+        new RegExp(`${victim}: U8 \\[\\d+,\\d+\\]; an int4-sym-g32 checkpoint stores it as U8`));
+      // A scale count that does not match the group size (one group per row missing).
+      await refused(await bad('bad-scale', (t) => (t.name === victim + SCALE_SUFFIX ? cut(t) : t)),
+        new RegExp(`${victim}: "${victim}.scale" must be F16 \\[\\d+,\\d+\\] for int4-sym-g32, found F16`));
+      // A wrong group size: g32 scales under a g64 scheme name (the first matrix checked is named) …
+      await refused(await bad('bad-g64', same, { ...meta, quantization: 'int4-sym-g64', group_size: '64' }),
+        /\.weight: "[\w.]+\.weight\.scale" must be F16 \[\d+,\d+\] for int4-sym-g64, found F16/);
+      // … or one the format does not have, or a group_size entry that disagrees with the name: the file.
+      await refused(await bad('bad-g48', same, { ...meta, quantization: 'int4-sym-g48', group_size: '48' }),
+        /model\.safetensors.*group size 48/);
+      await refused(await bad('bad-gsize', same, { ...meta, group_size: '64' }), /model\.safetensors.*disagrees/);
+      // A packed tensor whose bytes were cut off (the file ends inside it): the reader names it and the offsets.
+      const last = [...tensors.filter((t) => t.name !== victim), tensors.find((t) => t.name === victim)!];
+      const short = await bad('bad-short', same, meta, last);
+      truncateSync(join(short, 'model.safetensors'), statSync(join(short, 'model.safetensors')).size - 100);
+      await refused(short, new RegExp(`tensor "${victim}": data_offsets .* reach past the data section.*truncated`));
+    });
 
   const noDemo = existsSync(join(DEMO, 'model.safetensors'))
     ? null : `${DEMO}/model.safetensors is missing: demo 4-bit ids not checked`;
