@@ -23,7 +23,8 @@
  * request). The demo model ('demo') is served as it is.
  *
  *   npm run bench:serve -- [--model demo|DIR] [--encoder-layers N] [--decoder-layers N] [--precision P]
- *     [--batches 1,default] [--clients 1,2,4,8,16] [--requests 2] [--long-clients 1,4] [--max-new-tokens N]
+ *     [--batches 1,default] [--clients 1,2,4,8,16|none] [--requests 2] [--long-clients 1,4|none]
+ *     [--max-new-tokens N]
  *     [--decode] [--rows 8] [--tokens 8,40] [--iters 3] [--quick] [--json]
  *   --quick: clients 1,4,8, one request each, long clients 2, tokens 8,24, one timed run.
  */
@@ -33,6 +34,7 @@ import { parseArgs } from 'node:util';
 import { decodeAudio } from '../src/audio/decode';
 import { encodeWav } from '../src/audio/wav-encode';
 import { GlmAsr } from '../src/models/glm-asr/node';
+import type { BatchStats } from '../src/models/glm-asr/scheduler';
 import type { GlmAsr as Engine } from '../src/models/glm-asr/transcriber';
 import { buildServer } from '../src/server/app';
 import type { Samples16k, Transcriber, TranscribeOptions, Transcription } from '../src/server/transcriber';
@@ -66,6 +68,8 @@ interface ServeRecord {
   encodeShare: number;
   /** Answers whose text differs from the first answer for the same upload in this run (any setting). */
   textMismatches: number;
+  /** Mean rows per decoder step (`asr.batchStats`): how much the running transcriptions shared. */
+  meanRows: number;
 }
 
 interface DecodeRecord {
@@ -74,6 +78,8 @@ interface DecodeRecord {
   tokensPerSec: number;
   /** Wall time per decoder step of all rows together. */
   stepMs: number;
+  /** Mean rows per decoder step over the timed runs (`asr.batchStats`). */
+  meanRows: number;
 }
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -93,6 +99,8 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const round = (v: number, digits = 1) => Number(v.toFixed(digits));
+const meanRows = (before: BatchStats, after: BatchStats) =>
+  round((after.rows - before.rows) / Math.max(1, after.steps - before.steps), 2);
 
 function options(args: string[]) {
   const { values: v } = parseArgs({
@@ -126,7 +134,7 @@ function options(args: string[]) {
     decLayers: layers('decoder-layers'),
     precision: v.precision as 'f32' | 'f16' | 'int8' | 'int4' | undefined,
     batches: list(v.batches!).map((b) => (b === 'default' ? undefined : numbers(b, '--batches')[0])),
-    clients: numbers(v.clients ?? (quick ? '1,4,8' : '1,2,4,8,16'), '--clients'),
+    clients: v.clients === 'none' ? [] : numbers(v.clients ?? (quick ? '1,4,8' : '1,2,4,8,16'), '--clients'),
     requests: numbers(v.requests ?? (quick ? '1' : '2'), '--requests')[0],
     longClients: v['long-clients'] === 'none' ? [] : numbers(v['long-clients'] ?? (quick ? '2' : '1,4'),
       '--long-clients'),
@@ -234,6 +242,7 @@ async function serveRows(o: Options, batch: number | undefined, clips: Upload[],
         pool.peakBytes = pool.liveBytes;
         sums.encode = sums.generate = 0;
         logs.length = 0;
+        const steps0 = { ...asr.batchStats };
         let next = 0;
         let audioSec = 0;
         let textMismatches = 0;
@@ -257,6 +266,7 @@ async function serveRows(o: Options, batch: number | undefined, clips: Upload[],
           queueP50Ms: Math.round(quantile(queued, 0.5)), queueP95Ms: Math.round(quantile(queued, 0.95)),
           peakGpuMB: Math.round(pool.peakBytes / 2 ** 20),
           encodeShare: round(sums.encode / (sums.encode + sums.generate), 3), textMismatches,
+          meanRows: meanRows(steps0, asr.batchStats),
         };
         log(`  ${JSON.stringify(rec)}`);
         records.push(rec);
@@ -270,25 +280,28 @@ async function serveRows(o: Options, batch: number | undefined, clips: Upload[],
 }
 
 /** Decoder tokens per second summed over `rows` concurrent greedy sequences, and over one (see the header). */
-async function decodeRows(o: Options, batch: number | undefined, audio: Float32Array): Promise<DecodeRecord[]> {
+async function decodeRows(o: Options, batch: number | undefined, audio: Float32Array) {
   const asr = await loadEngine(o, batch, true);
   const [t1, t2] = o.tokens;
   const run = async (rows: number, tokens: number) => {
     const t = performance.now();
     await Promise.all(Array.from({ length: rows }, () =>
       asr.transcribe({ samples: audio, sampleRate: 16000 }, { segmenter: 'fixed', maxNewTokens: tokens })));
-    return performance.now() - t;
+    const ms = performance.now() - t;
+    log(`    ${rows} sequence(s) × ${tokens} tokens: ${Math.round(ms)} ms`);
+    return ms;
   };
   const out: DecodeRecord[] = [];
   try {
     for (const rows of [1, o.rows]) {
       await run(rows, t1); // warm-up: this many rows' pipelines
       const diffs: number[] = [];
+      const steps0 = { ...asr.batchStats };
       for (let i = 0; i < o.iters; i++) diffs.push((await run(rows, t2)) - (await run(rows, t1)));
       const ms = median(diffs);
       const rec = {
         maxBatch: asr.maxBatch, rows, tokensPerSec: round((rows * (t2 - t1)) / (ms / 1000), 2),
-        stepMs: round(ms / (t2 - t1), 1),
+        stepMs: round(ms / (t2 - t1), 1), meanRows: meanRows(steps0, asr.batchStats),
       };
       log(`  ${JSON.stringify(rec)}`);
       out.push(rec);
@@ -296,7 +309,7 @@ async function decodeRows(o: Options, batch: number | undefined, audio: Float32A
   } finally {
     asr.dispose();
   }
-  return out;
+  return { records: out, adapter: adapterName(asr.gpu) };
 }
 
 async function main(): Promise<void> {
@@ -311,14 +324,18 @@ async function main(): Promise<void> {
   const decode: DecodeRecord[] = [];
   let adapter = '';
   for (const batch of o.batches) {
-    log(`maxBatch ${batch ?? 'default'}: serving`);
-    const r = await serveRows(o, batch, clips, long);
-    serve.push(...r.records);
-    adapter = r.adapter;
+    if (o.clients.length || o.longClients.length) {
+      log(`maxBatch ${batch ?? 'default'}: serving`);
+      const r = await serveRows(o, batch, clips, long);
+      serve.push(...r.records);
+      adapter = r.adapter;
+    }
     if (o.decode) {
       log(`maxBatch ${batch ?? 'default'}: decode tokens/s, 1 and ${o.rows} sequences`);
       const audio = (await decodeAudio(clips[0].bytes, clips[0].name)).samples.subarray(0, 2 * 16000);
-      decode.push(...await decodeRows(o, batch, audio));
+      const r = await decodeRows(o, batch, audio);
+      decode.push(...r.records);
+      adapter = r.adapter;
     }
   }
   const result = { model: o.model, truncation, precision: o.precision ?? 'auto', adapter, serve, decode };
