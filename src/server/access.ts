@@ -104,7 +104,7 @@ export const accessPlugin = unscoped(async (app, { ctx }: { ctx: ServerContext }
       id: String(request.id),
       method: request.method,
       path: pathOf(request.url),
-      status: finished ? reply.raw.statusCode : 499,
+      status: info.status ?? (finished ? reply.raw.statusCode : 499),
       ms: Math.round((performance.now() - info.start) * 10) / 10,
       bytesIn: info.bytesIn,
       audioSec: info.audioSec === null ? null : Math.round(info.audioSec * 1000) / 1000,
@@ -116,7 +116,7 @@ export const accessPlugin = unscoped(async (app, { ctx }: { ctx: ServerContext }
     if (info.runMs !== undefined) line.runMs = Math.round(info.runMs);
     if (info.jobId !== undefined) line.jobId = info.jobId;
     if (info.error !== undefined) line.error = info.error;
-    else if (!finished) line.error = 'client_closed_request';
+    else if (!finished && info.status === undefined) line.error = 'client_closed_request';
     try {
       ctx.logSink(JSON.stringify(line));
     } catch {

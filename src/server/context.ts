@@ -107,6 +107,8 @@ export interface RequestLogLine {
 
 export interface RequestInfo {
   start: number;
+  /** Set for a request whose answer is not an HTTP response: 101 for a WebSocket session (logged when it ends). */
+  status?: number;
   /** Captured up front: the socket may be gone by the time the line is written. */
   ip: string;
   auth: RequestLogLine['auth'];

@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { clip } from './context';
+import { clip, type RequestInfo } from './context';
 import {
   applySessionUpdate, applyTranscriptionSessionUpdate, appendOnlyDelta, isObject, RealtimeClientError, sessionObject,
   transcriptionSessionObject, type SessionConfig, type SessionIdentity,
@@ -61,6 +61,9 @@ export interface RealtimeSessionDeps {
   limits: RealtimeLimits;
   /** Shortest audio a commit may hold (the model's `minAudioSeconds`). */
   minAudioSeconds: number;
+  /** The request's log entry: audio seconds as they arrive, and why the server ended the session (absent when the
+   * client did). */
+  log: Pick<RequestInfo, 'audioSec' | 'error'>;
   onEnd: (session: RealtimeSession) => void;
 }
 
@@ -76,8 +79,6 @@ export class RealtimeSession {
   readonly identity: SessionIdentity;
   /** Audio received, in seconds. */
   audioSeconds = 0;
-  /** Why the session ended (an error code, or the close reason), for the log. */
-  endReason: string | null = null;
   private config: SessionConfig;
   private readonly deps: RealtimeSessionDeps;
   private readonly socket: WebSocket;
@@ -147,7 +148,7 @@ export class RealtimeSession {
       this.dispatch(event);
     } catch (err) {
       if (err instanceof RealtimeClientError) return this.fail(err, eventId);
-      this.endReason = `internal_error: ${clip(err instanceof Error ? err.message : String(err), 200)}`;
+      this.deps.log.error = `internal_error: ${clip(err instanceof Error ? err.message : String(err), 200)}`;
       const message = 'The server had an error; the session is closed.';
       this.sendError('server_error', 'internal_error', message, null, eventId);
       this.end(CLOSE.serverError, 'internal error');
@@ -238,6 +239,7 @@ export class RealtimeSession {
     }
     const seconds = samples.length / this.config.rate;
     this.audioSeconds += seconds;
+    this.deps.log.audioSec = this.audioSeconds;
     this.uncommittedSeconds += seconds;
     this.throttle(live);
   }
@@ -344,7 +346,7 @@ export class RealtimeSession {
       }
     } catch (err) {
       if (this.ended) return;
-      this.endReason = `engine_error: ${clip(err instanceof Error ? err.message : String(err), 200)}`;
+      this.deps.log.error = `engine_error: ${clip(err instanceof Error ? err.message : String(err), 200)}`;
       this.sendError('server_error', 'engine_error', 'The transcription engine failed; the session is closed.', null);
       this.end(CLOSE.serverError, 'engine error');
     } finally {
@@ -366,7 +368,7 @@ export class RealtimeSession {
     if (this.socket.bufferedAmount > this.deps.limits.maxUnsentBytes) {
       // The client stopped reading: drop it rather than hold its events without bound (a close frame would
       // wait behind them).
-      this.endReason = 'client_not_reading';
+      this.deps.log.error = 'client_not_reading';
       this.end(null, 'client is not reading its events');
       this.socket.terminate();
       return;
@@ -382,7 +384,7 @@ export class RealtimeSession {
   private fail(err: RealtimeClientError, eventId: string | null): void {
     this.sendError('invalid_request_error', err.code, err.message, err.param, eventId);
     if (err.closeCode !== null) {
-      this.endReason = err.code;
+      this.deps.log.error = err.code;
       this.end(err.closeCode, clip(err.code.replace(/_/g, ' '), 100));
     }
   }
@@ -391,7 +393,7 @@ export class RealtimeSession {
   private async finish(code: string, message: string, closeCode: number, reason: string): Promise<void> {
     if (this.ended || !this.accepting) return;
     this.accepting = false;
-    this.endReason = code;
+    this.deps.log.error = code;
     this.sendError(code === 'server_shutting_down' ? 'server_error' : 'invalid_request_error', code, message, null);
     let timer: NodeJS.Timeout | undefined;
     const flushed = Promise.all([...this.lives].map((l) => l.close().catch(() => {})));
@@ -404,7 +406,7 @@ export class RealtimeSession {
   private end(code: number | null, reason: string): void {
     if (this.ended) return;
     this.ended = true;
-    this.endReason ??= reason;
+    if (code !== null) this.deps.log.error ??= reason;
     clearTimeout(this.idleTimer);
     clearTimeout(this.lengthTimer);
     for (const live of this.lives) live.abort();

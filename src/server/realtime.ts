@@ -172,19 +172,15 @@ export async function realtimePlugin(
         return;
       }
       const info = ctx.infos.get(request);
+      if (info) info.status = 101;
       const session = new RealtimeSession({
         socket,
         openLive: (o) => ctx.transcriber.live!(o),
         config: configs.get(request) ?? defaultSessionConfig(ctx.modelId),
         limits,
         minAudioSeconds: ctx.transcriber.minAudioSeconds,
-        onEnd: (s) => {
-          sessions.delete(s);
-          if (info) {
-            info.audioSec = s.audioSeconds;
-            info.error = s.endReason ?? undefined;
-          }
-        },
+        log: info ?? { audioSec: null },
+        onEnd: (s) => sessions.delete(s),
       });
       sessions.add(session);
     },
