@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GlmAsr } from '../../src/models/glm-asr/node';
 import { testGpu } from '../helpers/gpu';
-import { atRate, checkOrder, fileSegment, finals, modelRateView, runAll, speech } from './helpers';
+import { atRate, checkOrder, fileSegment, finals, modelRateView, RATE, runAll, speech } from './helpers';
 
 describe('live sessions at other rates (demo model)', () => {
   let asr: GlmAsr;
@@ -27,6 +27,15 @@ describe('live sessions at other rates (demo model)', () => {
     expect(segs[0].end - segs[0].start).toBeGreaterThanOrEqual(1.5);
     expect(segs[1].start).toBe(segs[0].end); // a cut: the next utterance starts where this one ends
     const view = modelRateView(pcm, 44100);
+    // The cut is the frame of lowest VAD probability in the second half of the 3 s allowed (the earliest of equals).
+    const probs = asr.vad!.probabilities(view, RATE);
+    const frame = asr.vad!.chunkSamples(RATE);
+    const cutFrame = Math.round(segs[0].end * RATE) / frame;
+    const from = Math.ceil(((segs[0].start + 1.5) * RATE) / frame);
+    const half = probs.subarray(from, Math.ceil(((segs[0].start + 3) * RATE) / frame));
+    expect(Number.isInteger(cutFrame)).toBe(true);
+    expect(probs[cutFrame]).toBe(Math.min(...half));
+    expect(probs[cutFrame]).toBeLessThan(0.5);
     for (const s of segs.slice(0, 2)) expect(s).toEqual(await fileSegment(asr, view, s));
   });
 
