@@ -38,7 +38,7 @@ export interface Setting {
 }
 
 /** Tests whose names match are left out on a CPU adapter: the demo part runs the demo model once, at f32. */
-const CPU_EXCLUDE = { pattern: 'demo model', why: 'the demo model at INT8/4-bit (about 45 s each on lavapipe)' };
+const CPU_EXCLUDE = { pattern: 'demo model', why: 'the demo model at INT8 and 4-bit: about 45 s a file on lavapipe' };
 
 /** Every kernel test on a GPU (all force the 'gpu' variants somewhere); four quick files on a CPU adapter. */
 const kernelFiles = (cpu: boolean): string[] => (cpu
