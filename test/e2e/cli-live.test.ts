@@ -220,6 +220,8 @@ describe('glm-asr transcribe - (live from stdin)', () => {
 
   it('on a terminal, listen shows the partial text in place (carriage return, clear line) and keeps the finals',
     async () => {
+      // A partial: text drawn on a cleared line, then cleared again (a final ends with a newline instead).
+      const PARTIAL = /\r\x1b\[2K[a-z][^\r\n]*\r\x1b\[2K/;
       // The CLI's stdout is the pseudo-terminal of `script`; its stdin a FIFO that the WAV stream is paced into.
       const fifo = join(dir, 'tty.fifo');
       execFileSync('mkfifo', [fifo]);
@@ -228,7 +230,7 @@ describe('glm-asr transcribe - (live from stdin)', () => {
       const r = await shell('script', cmd, readFileSync(pairWav),
         { bytesPerSecond: 32000, pause: { at: 44 + 2 * inClip2, until: /\r\x1b\[2K[a-z]/ }, fifo });
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/\r\x1b\[2K[a-z]/); // a partial drawn over the line
+      expect(r.stdout).toMatch(PARTIAL);
       // What stays on the screen: each final on its own line, the partials cleared.
       const screen = r.stdout.replace(/\r\n/g, '\n').split('\n')
         .map((l) => l.split('\r').pop()!.replace(/\x1b\[2K/g, '').trim())
