@@ -158,6 +158,7 @@ async function sustained(asr: Engine, pcm: Int16Array, rate: number, options: Li
       await live.drained!();
       const t = performance.now();
       perMinute.push((t - tMinute) / 60_000);
+      process.stderr.write(`  minute ${perMinute.length}: RTF ${perMinute.at(-1)!.toFixed(2)}\n`);
       tMinute = t;
     }
   }
