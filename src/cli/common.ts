@@ -267,6 +267,10 @@ export function optionFlag(e: unknown): string | null {
   if (!(e instanceof OptionError)) return null;
   const flags: Record<string, string> = {
     maxNewTokens: '--max-new-tokens', beams: '--beams', maxChunkSeconds: '--max-chunk-seconds',
+    // live sessions (transcribe -)
+    maxUtteranceSeconds: '--max-chunk-seconds', 'turnDetection.threshold': '--vad-threshold',
+    'turnDetection.silenceDurationMs': '--silence-ms', 'turnDetection.prefixPaddingMs': '--prefix-padding-ms',
+    partialIntervalMs: '--partial-interval-ms',
   };
   const flag = flags[e.option] ?? e.option;
   return `${flag}: ${e.message}`;

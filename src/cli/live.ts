@@ -93,14 +93,14 @@ export function stdinArgs(parsed: Parsed, listen: boolean, tty: { stdin: boolean
   const display = !live ? 'none' : format === 'jsonl' ? 'jsonl' : tty.stdout ? 'terminal' : 'none';
   const vad = {
     threshold: extra['vad-threshold'] === undefined ? undefined : fraction('--vad-threshold', extra['vad-threshold']),
-    silenceDurationMs: optionalMs('--silence-ms', extra['silence-ms']),
-    prefixPaddingMs: optionalMs('--prefix-padding-ms', extra['prefix-padding-ms']),
+    silenceDurationMs: optionalMs('--silence-ms', extra['silence-ms'], 10_000),
+    prefixPaddingMs: optionalMs('--prefix-padding-ms', extra['prefix-padding-ms'], 10_000),
   };
   if (decode.segmenter === 'fixed') {
     const vadFlag = (['vad-threshold', 'silence-ms', 'prefix-padding-ms'] as const).find((k) => extra[k] !== undefined);
     if (vadFlag) throw new UsageError(`--${vadFlag} goes with --segmenter vad`);
   }
-  const interval = optionalMs('--partial-interval-ms', extra['partial-interval-ms']);
+  const interval = optionalMs('--partial-interval-ms', extra['partial-interval-ms'], 60_000);
   if (interval !== undefined && !live) throw new UsageError('--partial-interval-ms goes with --live');
   return {
     raw,
@@ -117,14 +117,15 @@ export function stdinArgs(parsed: Parsed, listen: boolean, tty: { stdin: boolean
   };
 }
 
+// The session's bounds (src/models/glm-asr/live.ts), checked here too so that a mistake costs no model load.
 function fraction(flag: string, value: string): number {
   const n = value.trim() === '' ? NaN : Number(value);
-  if (!(n >= 0 && n <= 1)) throw new UsageError(`${flag} must be a number from 0 to 1, got "${value}"`);
+  if (!(n >= 0.05 && n <= 1)) throw new UsageError(`${flag} must be a number from 0.05 to 1, got "${value}"`);
   return n;
 }
 
-function optionalMs(flag: string, value: string | undefined): number | undefined {
-  return value === undefined ? undefined : integer(flag, value, 0, 600_000);
+function optionalMs(flag: string, value: string | undefined, max: number): number | undefined {
+  return value === undefined ? undefined : integer(flag, value, 0, max);
 }
 
 /** Output per utterance in the chosen format (main.ts's SegmentPrinter for the file "-"). */

@@ -238,12 +238,14 @@ describe('glm-asr transcribe - (live from stdin)', () => {
       expect(screen).toEqual(TEXTS);
     }, 120_000);
 
-  it('bad stdin: garbage, a header cut short, an MP3 — one line naming the problem, exit 1', async () => {
+  it('bad stdin (garbage, a header cut short, an MP3): exit 1; an option the model refuses: exit 2; one line each',
+    async () => {
     const garbage = Uint8Array.from({ length: 300 }, (_, i) => (i * 97 + 13) & 0xff);
     const head = readFileSync(pairWav).subarray(0, 30);
     const mp3 = Uint8Array.of(0x49, 0x44, 0x33, 4, 0, 0, 0, 0, 0, 0, 0xff, 0xfb, 0x90, 0x64, 0, 0);
     const args = ['transcribe', '-', '--model', 'demo', '--quiet'];
-    const [g, h, m] = await Promise.all([runPiped(args, garbage), runPiped(args, head), runPiped(args, mp3)]);
+    const [g, h, m, o] = await Promise.all([runPiped(args, garbage), runPiped(args, head), runPiped(args, mp3),
+      runPiped([...args, '--max-chunk-seconds', '31'], readFileSync(pairWav))]);
     const hint = ' (pipe a WAV stream, e.g. sox ... -t wav -, or raw PCM with --raw s16le|f32le --rate HZ)';
     const start = "'\\x0dn\\xcf0'";
     expect(ownLines(g.stderr)).toEqual([`glm-asr: stdin: not a RIFF file: starts with ${start} at byte 0${hint}`]);
@@ -253,6 +255,10 @@ describe('glm-asr transcribe - (live from stdin)', () => {
       expect(r.stdout).toBe('');
       expect(r.code).toBe(1);
     }
+    // The live session's bound is the model's window, known once it is loaded.
+    expect(ownLines(o.stderr)).toEqual(
+      ['glm-asr: --max-chunk-seconds: maxUtteranceSeconds must be a number in [2, 30], got 31']);
+    expect(o.code).toBe(2);
   }, 120_000);
 });
 
@@ -265,7 +271,8 @@ describe.concurrent('glm-asr transcribe - usage errors: exit 2, one line, before
     [['transcribe', '-', '--rate', '16000'], /--rate goes with --raw/],
     [['transcribe', '-', 'clip.wav'], /standard input \(-\) is read alone: no files with it, got - clip.wav/],
     [['transcribe', 'clip.wav', '--live'], /--live goes with - \(audio from standard input\)/],
-    [['transcribe', '-', '--vad-threshold', '2'], /--vad-threshold must be a number from 0 to 1, got "2"/],
+    [['transcribe', '-', '--vad-threshold', '2'], /--vad-threshold must be a number from 0.05 to 1, got "2"/],
+    [['transcribe', '-', '--silence-ms', '20000'], /--silence-ms must be an integer from 0 to 10000, got "20000"/],
     [['transcribe', '-', '--silence-ms', '100', '--segmenter', 'fixed'], /--silence-ms goes with --segmenter vad/],
     [['transcribe', '-', '--partial-interval-ms', '100'], /--partial-interval-ms goes with --live/],
     [['listen', 'clip.wav'], /standard input \(-\) is read alone/],
