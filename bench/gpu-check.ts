@@ -28,7 +28,7 @@
  * 1 when a part failed or ran out of time, else 0 (a missed target is a finding in the report, not an error).
  */
 import { execSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -137,6 +137,7 @@ async function main(): Promise<number> {
     notRun: PARTS.filter((p) => !opts.parts.includes(p)), targets, log,
   });
   writeFileSync(opts.out, report);
+  rmSync(setting.scratch, { recursive: true, force: true }); // JSON reports, the tiny checkpoint's copy
   const failed = parts.filter((p) => p.status === 'failed' || p.status === 'timed out');
   say(`report: ${opts.out}${failed.length ? ` — FAILED: ${failed.map((p) => p.name).join(', ')}` : ''}`);
   return failed.length ? 1 : 0;

@@ -47,7 +47,7 @@ const kernelFiles = (cpu: boolean): string[] => (cpu
 /** One vitest run each: f32 and f16, INT8, 4-bit. */
 const GOLDEN_GROUPS = ['glm-asr-goldens', 'int8', 'int4'].map((f) => [`test/models/${f}.test.ts`]);
 
-export const FULL_SIZE_HELP = 'set GLM_ASR_MODEL_DIR or pass --model DIR (the official checkpoint), or make the '
+const FULL_SIZE_HELP = 'set GLM_ASR_MODEL_DIR or pass --model DIR (the official checkpoint), or make the '
   + `full-size random one: /usr/bin/python3 weights-tools/make_checkpoint.py --preset glm-asr-nano-2512 --out `
   + `${DEFAULT_MODEL} --no-check`;
 
