@@ -13,10 +13,10 @@
  * text is compared with the first answer for the same upload in the run (`textMismatches`: batching must not
  * change what a request gets).
  *
- * `--decode` also measures decoder tokens per second summed over `--rows` concurrent greedy sequences against one:
- * the difference of two runs with `--tokens` new tokens each (eos disabled, fixed 30 s window, short audio), so
- * that the encoder and the prefill cancel out: tok/s = rows × (t2 − t1) / (time(t2) − time(t1)), median over
- * `--iters` runs after one warm-up.
+ * `--decode` also measures decoder tokens per second summed over `--rows` concurrent greedy sequences against one
+ * (eos disabled, `--tokens` new tokens each, 2 s of audio in one 30 s window): steps over the time during which at
+ * least one sequence was between its first token (the prefill's) and its last, so that the encoder and the
+ * prefills do not count; median over `--iters` runs after one warm-up run.
  *
  * A checkpoint folder may be truncated as in the model bench (`--encoder-layers`, `--decoder-layers`: the first N
  * layers, eos replaced by `<|pad|>` so generation runs to max_new_tokens, which `--max-new-tokens` sets per
@@ -25,8 +25,8 @@
  *   npm run bench:serve -- [--model demo|DIR] [--encoder-layers N] [--decoder-layers N] [--precision P]
  *     [--batches 1,default] [--clients 1,2,4,8,16|none] [--requests 2] [--long-clients 1,4|none]
  *     [--max-new-tokens N]
- *     [--decode] [--rows 8] [--tokens 8,40] [--iters 3] [--quick] [--json]
- *   --quick: clients 1,4,8, one request each, long clients 2, tokens 8,24, one timed run.
+ *     [--decode] [--rows 8] [--tokens 32] [--iters 3] [--quick] [--json]
+ *   --quick: clients 1,4,8, one request each, long clients 2, 16 tokens, one timed run.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -126,8 +126,6 @@ function options(args: string[]) {
   const quick = v.quick!;
   const layers = (flag: 'encoder-layers' | 'decoder-layers') =>
     v[flag] === undefined ? undefined : numbers(v[flag]!, `--${flag}`)[0];
-  const tokens = numbers(v.tokens ?? (quick ? '8,24' : '8,40'), '--tokens');
-  if (tokens.length !== 2 || tokens[0] >= tokens[1]) throw new Error('--tokens takes two counts, the smaller first');
   return {
     model: v.model!,
     encLayers: layers('encoder-layers'),
@@ -141,7 +139,7 @@ function options(args: string[]) {
     maxNewTokens: v['max-new-tokens'],
     decode: v.decode!,
     rows: numbers(v.rows!, '--rows')[0],
-    tokens: tokens as [number, number],
+    tokens: numbers(v.tokens ?? (quick ? '16' : '32'), '--tokens')[0],
     iters: numbers(v.iters ?? (quick ? '1' : '3'), '--iters')[0],
     json: v.json!,
   };
@@ -282,26 +280,46 @@ async function serveRows(o: Options, batch: number | undefined, clips: Upload[],
 /** Decoder tokens per second summed over `rows` concurrent greedy sequences, and over one (see the header). */
 async function decodeRows(o: Options, batch: number | undefined, audio: Float32Array) {
   const asr = await loadEngine(o, batch, true);
-  const [t1, t2] = o.tokens;
-  const run = async (rows: number, tokens: number) => {
-    const t = performance.now();
-    await Promise.all(Array.from({ length: rows }, () =>
-      asr.transcribe({ samples: audio, sampleRate: 16000 }, { segmenter: 'fixed', maxNewTokens: tokens })));
-    const ms = performance.now() - t;
-    log(`    ${rows} sequence(s) × ${tokens} tokens: ${Math.round(ms)} ms`);
+  const tokens = o.tokens;
+  /** Milliseconds during which at least one of `rows` concurrent sequences was between its first and last token. */
+  const run = async (rows: number) => {
+    const spans = await Promise.all(Array.from({ length: rows }, async () => {
+      const span = [NaN, NaN];
+      await asr.transcribe({ samples: audio, sampleRate: 16000 }, {
+        segmenter: 'fixed', maxNewTokens: tokens,
+        onProgress: (p) => {
+          if (p.stage !== 'generate') return;
+          if (p.done === 1) span[0] = performance.now();
+          if (p.done === tokens) span[1] = performance.now();
+        },
+      });
+      return span as [number, number];
+    }));
+    spans.sort((a, b) => a[0] - b[0]);
+    let ms = 0;
+    let end = -Infinity;
+    for (const [s, e] of spans) {
+      ms += Math.max(0, e - Math.max(s, end));
+      end = Math.max(end, e);
+    }
+    log(`    ${rows} sequence(s) × ${tokens} tokens: decoding ${Math.round(ms)} ms`);
     return ms;
   };
   const out: DecodeRecord[] = [];
   try {
     for (const rows of [1, o.rows]) {
-      await run(rows, t1); // warm-up: this many rows' pipelines
-      const diffs: number[] = [];
+      await run(rows); // warm-up: this many rows' pipelines
       const steps0 = { ...asr.batchStats };
-      for (let i = 0; i < o.iters; i++) diffs.push((await run(rows, t2)) - (await run(rows, t1)));
-      const ms = median(diffs);
+      const times: number[] = [];
+      for (let i = 0; i < o.iters; i++) times.push(await run(rows));
+      const ms = median(times);
+      // Each sequence takes tokens − 1 steps between its first token (from the prefill) and its last.
+      const steps = tokens - 1;
+      // Steps run: rows × steps, min(rows, maxBatch) rows each.
+      const stepMs = round((ms / (rows * steps)) * Math.min(rows, asr.maxBatch), 1);
       const rec = {
-        maxBatch: asr.maxBatch, rows, tokensPerSec: round((rows * (t2 - t1)) / (ms / 1000), 2),
-        stepMs: round(ms / (t2 - t1), 1), meanRows: meanRows(steps0, asr.batchStats),
+        maxBatch: asr.maxBatch, rows, tokensPerSec: round((rows * steps) / (ms / 1000), 2), stepMs,
+        meanRows: meanRows(steps0, asr.batchStats),
       };
       log(`  ${JSON.stringify(rec)}`);
       out.push(rec);
