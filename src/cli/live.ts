@@ -42,7 +42,7 @@ export const LIVE_USAGE = `  glm-asr transcribe - --model DIR|ORG/NAME [transcri
       --channels N           the raw stream's channels, averaged to mono (default 1)
       --live                 also the text of the utterance in progress: in place on a terminal, as
                              {"type":"partial"} lines with --format jsonl (otherwise finals only)
-      --vad-threshold P      speech probability that starts an utterance, 0..1 (default 0.5)
+      --vad-threshold P      speech probability that starts an utterance, 0.05..1 (default 0.5)
       --silence-ms MS        quiet time that ends an utterance (default 500)
       --prefix-padding-ms MS audio kept before the detected start of speech (default 300)
       --partial-interval-ms MS  partial text re-decoded at most this often (default 500; 0: none)
