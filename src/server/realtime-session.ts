@@ -84,11 +84,13 @@ export class RealtimeSession {
   private readonly socket: WebSocket;
   private readonly tag = randomBytes(6).toString('hex');
   private live: LiveSession | null = null;
-  private readonly lives = new Set<LiveSession>();
+  /** Open live sessions and the promises of their event pumps. */
+  private readonly lives = new Map<LiveSession, Promise<void>>();
   private liveOffsetMs = 0;
   private uncommittedSeconds = 0;
   private lastCommitted: string | null = null;
   private events = 0;
+  private readonly held: [Buffer, boolean][] = [];
   private items = 0;
   private ended = false;
   private accepting = true;
@@ -112,6 +114,7 @@ export class RealtimeSession {
     }, limits.maxSessionSeconds * 1000);
     this.touch();
     this.send({ type: 'session.created', session: sessionObject(this.config, this.identity) });
+    if (this.ended) return;
     try {
       this.live = this.openLive(this.config);
     } catch (err) {
@@ -131,6 +134,15 @@ export class RealtimeSession {
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (!this.accepting) return;
     this.touch();
+    // Frames ws had already read when the socket was paused wait here (at most one socket read's worth).
+    if (this.socket.isPaused) {
+      this.held.push([data, isBinary]);
+      return;
+    }
+    this.handle(data, isBinary);
+  }
+
+  private handle(data: Buffer, isBinary: boolean): void {
     if (isBinary) {
       const message = 'Binary frames are not accepted: send JSON text events, the audio base64 in ' +
         'input_audio_buffer.append.';
@@ -261,7 +273,10 @@ export class RealtimeSession {
     if (backlog <= this.deps.limits.maxBufferedSeconds || this.socket.isPaused || !live.drained) return;
     this.socket.pause();
     void live.drained().then(() => {
-      if (!this.ended) this.socket.resume();
+      if (this.ended) return;
+      this.socket.resume();
+      // The held frames first, in order, unless one of them pauses the socket again.
+      while (this.held.length && !this.socket.isPaused && this.accepting) this.handle(...this.held.shift()!);
     });
   }
 
@@ -298,8 +313,7 @@ export class RealtimeSession {
         ? `session.audio.input.${option.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}` : null;
       throw new RealtimeClientError(clip(err.message, 300), 'invalid_option', param);
     }
-    this.lives.add(live);
-    void this.pump(live, this.audioSeconds * 1000);
+    this.lives.set(live, this.pump(live, this.audioSeconds * 1000));
     return live;
   }
 
@@ -396,7 +410,8 @@ export class RealtimeSession {
     this.deps.log.error = code;
     this.sendError(code === 'server_shutting_down' ? 'server_error' : 'invalid_request_error', code, message, null);
     let timer: NodeJS.Timeout | undefined;
-    const flushed = Promise.all([...this.lives].map((l) => l.close().catch(() => {})));
+    for (const live of this.lives.keys()) live.close().catch(() => {}); // a failure ends its pump
+    const flushed = Promise.all(this.lives.values());
     await Promise.race([flushed, new Promise((r) => (timer = setTimeout(r, SHUTDOWN_FLUSH_MS)))]);
     clearTimeout(timer);
     this.end(closeCode, reason);
@@ -409,7 +424,7 @@ export class RealtimeSession {
     if (code !== null) this.deps.log.error ??= reason;
     clearTimeout(this.idleTimer);
     clearTimeout(this.lengthTimer);
-    for (const live of this.lives) live.abort();
+    for (const live of this.lives.keys()) live.abort();
     this.lives.clear();
     this.live = null;
     if (code !== null) this.socket.close(code, reason);

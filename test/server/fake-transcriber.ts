@@ -185,6 +185,8 @@ export class FakeLiveSession implements LiveSession {
   private backlogSamples = 0;
   private ticker: NodeJS.Timeout | undefined;
   private drainWaiters: (() => void)[] = [];
+  /** The largest backlog a push has left, in seconds. */
+  peakBacklogSeconds = 0;
 
   constructor(options: LiveOptions, private readonly speed = Infinity) {
     this.rate = options.sampleRate ?? 16000;
@@ -215,6 +217,7 @@ export class FakeLiveSession implements LiveSession {
     if (this.speed === Infinity) return this.take(s16);
     this.backlog.push(s16);
     this.backlogSamples += s16.length;
+    this.peakBacklogSeconds = Math.max(this.peakBacklogSeconds, this.backlogSamples / this.rate);
     this.ticker ??= setInterval(() => this.tick(), 10);
   }
 
