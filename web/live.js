@@ -155,6 +155,7 @@ async function serverBackend({ apiKey, model }, onEvent, onError) {
   const texts = new Map();
   const spans = new Map();
   const open = new Set(); // items committed whose text has not come yet
+  const speaking = new Set(); // items whose speech started and that are not committed yet
   let sentSamples = 0;
   let ended = false;
   /** Stop's commit has not been answered yet (committed, or an error for an empty buffer). */
@@ -177,6 +178,7 @@ async function serverBackend({ apiKey, model }, onEvent, onError) {
     }
     const id = e.item_id;
     if (e.type === 'input_audio_buffer.speech_started') {
+      speaking.add(id);
       spans.set(id, { start: e.audio_start_ms / 1000 });
       onEvent({ type: 'speech-started', item: number(id), audioStartMs: e.audio_start_ms });
     } else if (e.type === 'input_audio_buffer.speech_stopped') {
@@ -184,6 +186,7 @@ async function serverBackend({ apiKey, model }, onEvent, onError) {
       onEvent({ type: 'speech-stopped', item: number(id), audioEndMs: e.audio_end_ms });
     } else if (e.type === 'input_audio_buffer.committed') {
       open.add(id);
+      speaking.delete(id);
       if (ended) awaitingCommit = false;
       const span = spans.get(id) || {};
       const now = sentSamples / TARGET_RATE;
@@ -231,8 +234,13 @@ async function serverBackend({ apiKey, model }, onEvent, onError) {
       ended = true;
       if (ws.readyState === WebSocket.OPEN) {
         const done = new Promise((resolve) => (settle = resolve));
-        awaitingCommit = true;
-        ws.send(JSON.stringify({ type: 'input_audio_buffer.commit' }));
+        // Commit only an utterance in progress: with server_vad, a commit over silence ends nothing and is not
+        // answered; what the VAD committed already is in `open`.
+        if (speaking.size > 0) {
+          awaitingCommit = true;
+          ws.send(JSON.stringify({ type: 'input_audio_buffer.commit' }));
+        }
+        check();
         const timer = setTimeout(() => settle?.(), STOP_WAIT_MS);
         await done;
         clearTimeout(timer);

@@ -27,8 +27,12 @@ import { skipWhen } from '../helpers/skip';
 const CHROMIUM = '/usr/bin/chromium';
 const DEMO = join(REPO, 'models/demo');
 const CLIP = 'digits-oh.wav';
-const EXPECTED = (JSON.parse(readFileSync(join(DEMO, 'samples/expected.json'), 'utf8')) as Record<string, string>)[
-  CLIP];
+/**
+ * What the first final must read: the clip's words (models/demo/samples/expected.json: "four seven two oh six
+ * three"), where the demo model sometimes drops the "oh" when an utterance's edges move by a VAD frame (where the
+ * capture starts in the fake microphone's loop decides that), so the "oh" is optional.
+ */
+const SAID = /^four seven two (oh )?six three$/;
 const OUT = join(REPO, 'test-output');
 /** The longest main-thread task allowed while the engine works. */
 const LONG_TASK_MS = 100;
@@ -82,21 +86,37 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A page that records its long tasks from the start (`window.longTasks`) and collects its errors. */
-  async function openPage(): Promise<{ page: Page; problems: string[] }> {
+  /**
+   * A page that records its long tasks from the start (`window.longTasks`) and every grey (partial) text the live
+   * transcript showed (`window.partials`), and collects its errors.
+   */
+  async function newPage(url: string): Promise<{ page: Page; problems: string[] }> {
     const context = await browser.newContext({ viewport: { width: 900, height: 1000 } });
     await context.addInitScript(() => {
-      const w = window as unknown as { longTasks: LongTask[] };
+      const w = window as unknown as { longTasks: LongTask[]; partials: string[] };
       w.longTasks = [];
+      w.partials = [];
       new PerformanceObserver((list) => {
         for (const e of list.getEntries()) w.longTasks.push({ start: e.startTime, duration: e.duration });
       }).observe({ type: 'longtask', buffered: true });
+      new MutationObserver(() => {
+        for (const li of Array.from(document.querySelectorAll('#live-lines li.partial'))) {
+          const text = li.textContent ?? '';
+          if (text && w.partials.at(-1) !== text) w.partials.push(text);
+        }
+      }).observe(document, { subtree: true, childList: true, characterData: true });
     });
     const page = await context.newPage();
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
     page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
-    await page.goto(base);
+    await page.goto(url);
+    return { page, problems };
+  }
+
+  /** The page in the in-browser mode. */
+  async function openPage(): Promise<{ page: Page; problems: string[] }> {
+    const { page, problems } = await newPage(base);
     await page.waitForSelector('html[data-ready="true"]');
     await page.waitForSelector('html[data-browser-engine="ready"]', { timeout: 30_000 });
     await page.check('input[name="mode"][value="browser"]');
@@ -108,6 +128,12 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
     page.evaluate((t) => (window as unknown as { longTasks: LongTask[] }).longTasks.filter((e) => e.start >= t), since);
 
   const now = (page: Page) => page.evaluate(() => performance.now());
+
+  /** Grey text was shown while the utterance went on: the model's hypothesis of its start ("four …"). */
+  async function expectPartials(page: Page): Promise<void> {
+    const partials = await page.evaluate(() => (window as unknown as { partials: string[] }).partials);
+    expect(partials.some((p) => p.startsWith('four')), JSON.stringify(partials)).toBe(true);
+  }
 
   async function download(page: Page, button: string): Promise<string> {
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
@@ -124,8 +150,9 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
     // The clip starts after 1 s of silence and ends 2 s before the loop: its final comes once the VAD hears the end.
     const first = page.locator('#live-lines li.final:not([hidden])').first();
     await first.waitFor({ timeout: 90_000 });
-    expect(await first.locator('.seg-text').textContent()).toBe(EXPECTED);
+    expect(await first.locator('.seg-text').textContent()).toMatch(SAID);
     expect(await first.locator('time').textContent()).toMatch(/^0:0\d\.\d – 0:0\d\.\d$/);
+    await expectPartials(page);
     await page.click('#live-stop');
     await page.waitForSelector('html[data-live="off"]', { timeout: 60_000 });
     expect(await page.isHidden('#live-error')).toBe(true);
@@ -136,10 +163,10 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
     expect(await download(page, '#live-txt')).toBe(`${lines.join('\n')}\n`);
     const srt = await download(page, '#live-srt');
     expect(srt).toMatch(/^1\n00:00:0\d,\d{3} --> 00:00:0\d,\d{3}\n/);
-    expect(srt).toContain(EXPECTED);
+    expect(srt).toContain(lines[0]);
     const vtt = await download(page, '#live-vtt');
     expect(vtt.startsWith('WEBVTT')).toBe(true);
-    expect(vtt).toContain(EXPECTED);
+    expect(vtt).toContain(lines[0]);
     await page.screenshot({ path: join(OUT, 'web-live-mode.png'), fullPage: true });
     expect(problems).toEqual([]);
     await page.context().close();
@@ -152,13 +179,9 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
     });
     await keyed.listen({ host: '127.0.0.1', port: 0 });
     try {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const problems: string[] = [];
-      page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
       const sockets: string[] = [];
+      const { page, problems } = await newPage(`http://127.0.0.1:${(keyed.server.address() as { port: number }).port}`);
       page.on('websocket', (ws) => sockets.push(new URL(ws.url()).pathname));
-      await page.goto(`http://127.0.0.1:${(keyed.server.address() as { port: number }).port}`);
       await page.waitForSelector('html[data-ready="true"]');
       expect(await page.isChecked('input[name="mode"][value="server"]')).toBe(true);
       await page.fill('#api-key', key);
@@ -166,15 +189,16 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
       await page.waitForSelector('html[data-live="on"]', { timeout: 30_000 });
       const first = page.locator('#live-lines li.final:not([hidden])').first();
       await first.waitFor({ timeout: 90_000 });
-      expect(await first.locator('.seg-text').textContent()).toBe(EXPECTED);
+      expect(await first.locator('.seg-text').textContent()).toMatch(SAID);
       expect(await first.locator('time').textContent()).toMatch(/^0:0\d\.\d – 0:0\d\.\d$/);
+    await expectPartials(page);
       await page.click('#live-stop');
       await page.waitForSelector('html[data-live="off"]', { timeout: 60_000 });
       expect(await page.isHidden('#live-error')).toBe(true);
       expect(sockets).toEqual(['/v1/realtime']);
       expect(await page.getAttribute('html', 'data-model-loaded')).toBeNull(); // nothing ran in the browser
       expect(problems).toEqual([]);
-      await context.close();
+      await page.context().close();
     } finally {
       await keyed.close();
     }
@@ -187,6 +211,12 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
     const file = { name: 'repeated.wav', mimeType: 'audio/wav', buffer: Buffer.from(longWav) };
     await page.setInputFiles('#file-input', file);
     await expect.poll(() => page.isEnabled('#transcribe-button')).toBe(true);
+    // Cancel reaches the worker: the run stops, the page says so, and the next run works.
+    await page.click('#transcribe-button');
+    await page.waitForSelector('#cancel-button:not([hidden])');
+    await page.click('#cancel-button');
+    await expect.poll(() => page.textContent('#status'), { timeout: 30_000 }).toBe('Cancelled.');
+    expect(await page.isHidden('#result')).toBe(true);
     const t0 = await now(page);
     await page.click('#transcribe-button');
     await page.waitForSelector('#result:not([hidden])', { timeout: 90_000 });
@@ -194,7 +224,7 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
     expect(long.filter((e) => e.duration > LONG_TASK_MS)).toEqual([]);
     // Each repeat is one VAD chunk; the demo model sometimes drops the "oh" at a chunk's other edges.
     const text = (await page.textContent('#result-text')) ?? '';
-    expect(text.match(/four seven two (oh )?six three/g)).toHaveLength(REPEATS);
+    expect(text.match(new RegExp(SAID.source.slice(1, -1), 'g'))).toHaveLength(REPEATS);
     expect(problems).toEqual([]);
     await page.context().close();
   }, 120_000);
