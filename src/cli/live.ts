@@ -149,7 +149,10 @@ export async function transcribeStdin(
   let failure: unknown; // the session's error, which ends the reading
   let interrupted = false;
   const onSignal = () => {
-    if (interrupted) process.exit(130); // a second Ctrl-C: do not wait for the pending final
+    if (interrupted) {
+      screen.write(''); // a second Ctrl-C: do not wait for the pending final
+      process.exit(130);
+    }
     interrupted = true;
     input.destroy(); // ends the read loop; what was pushed is still transcribed
   };
