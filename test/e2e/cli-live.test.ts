@@ -199,15 +199,17 @@ describe('glm-asr transcribe - (live from stdin)', () => {
       expect(finals(r.stdout)).toEqual([TEXTS[0]]);
     }, 120_000);
 
-  it('sox FILE -r 24000 -t wav - | glm-asr listen: finals only when stdout is not a terminal', async () => {
-    const cmd = `sox '${pairWav}' -r 24000 -t wav - | '${process.execPath}' --import tsx '${MAIN}' listen ` +
-      '--model demo --quiet';
-    const r = await shell('bash', cmd);
-    expect(ownLines(r.stderr)).toEqual([]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).not.toContain('\r');
-    expect(finals(r.stdout)).toEqual(TEXTS);
-  }, 120_000);
+  it('sox FILE -r 24000 -t wav - | glm-asr listen --format vtt: cues of the finals only, stdout not a terminal',
+    async () => {
+      const cmd = `sox '${pairWav}' -r 24000 -t wav - | '${process.execPath}' --import tsx '${MAIN}' listen ` +
+        '--model demo --quiet --format vtt';
+      const r = await shell('bash', cmd);
+      expect(ownLines(r.stderr)).toEqual([]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).not.toContain('\r');
+      const cue = '\\d\\d:\\d\\d:\\d\\d\\.\\d{3} --> \\d\\d:\\d\\d:\\d\\d\\.\\d{3}';
+      expect(r.stdout).toMatch(new RegExp(`^WEBVTT\\n\\n${cue}\\n${TEXTS[0]}\\n\\n${cue}\\n${TEXTS[1]}\\n\\n$`));
+    }, 120_000);
 
   it('ffmpeg -i FILE -f s16le -ac 1 -ar 16000 - | glm-asr transcribe - --raw s16le --rate 16000', async (ctx) => {
     if (!hasCommand('ffmpeg')) ctx.skip('ffmpeg is not installed');
