@@ -301,8 +301,7 @@ async function start() {
     await mic.start();
     state.mic = mic;
     rate = mic.ctx.sampleRate;
-    const where = page.mode === 'browser' ? 'this browser' : 'the server';
-    setStatus(`Connecting to ${where}…`);
+    setStatus(page.mode === 'browser' ? 'Starting the model in this browser…' : 'Connecting to the server…');
     state.backend = page.mode === 'browser'
       ? await browserBackend(page.browserEngine, show, onError, rate, undefined)
       : await serverBackend(page, show, onError);
