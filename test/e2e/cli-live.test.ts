@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWav } from '../../src/audio/wav';
+import { transcriptionArgs, UsageError } from '../../src/cli/common';
+import { LIVE_OPTIONS, stdinArgs } from '../../src/cli/live';
 import { hasCommand, makeWav, REPO } from '../audio/helpers';
 
 const SAMPLES = join(REPO, 'models/demo/samples');
@@ -20,6 +22,7 @@ const expected: Record<string, string> = JSON.parse(readFileSync(join(SAMPLES, '
 const TEXTS = CLIPS.map((c) => expected[c]);
 const MAIN = join(REPO, 'src/cli/main.ts');
 const NO_MODEL = '/nonexistent/glm-asr-model';
+const FORMATS = ['txt', 'json', 'jsonl', 'srt', 'vtt'] as const;
 
 interface Run {
   code: number | null;
@@ -265,26 +268,11 @@ describe('glm-asr transcribe - (live from stdin)', () => {
 });
 
 describe.concurrent('glm-asr transcribe - usage errors: exit 2, one line, before loading', () => {
-  const cases: [string[], RegExp][] = [
-    [['transcribe', '-', '--raw', 's16le'], /^glm-asr: --raw needs --rate HZ, the sample rate of the stream/],
-    [['transcribe', '-', '--raw', 's24le', '--rate', '16000'], /--raw must be one of s16le, f32le, got "s24le"/],
-    [['transcribe', '-', '--raw', 's16le', '--rate', '100'], /--rate must be an integer from 1000 to 768000/],
-    [['transcribe', '-', '--raw', 'f32le', '--rate', '8000', '--channels', '0'], /--channels must be an integer/],
-    [['transcribe', '-', '--rate', '16000'], /--rate goes with --raw/],
-    [['transcribe', '-', 'clip.wav'], /standard input \(-\) is read alone: no files with it, got - clip.wav/],
-    [['transcribe', 'clip.wav', '--live'], /--live goes with - \(audio from standard input\)/],
-    [['transcribe', '-', '--vad-threshold', '2'], /--vad-threshold must be a number from 0.05 to 1, got "2"/],
-    [['transcribe', '-', '--silence-ms', '20000'], /--silence-ms must be an integer from 0 to 10000, got "20000"/],
-    [['transcribe', '-', '--silence-ms', '100', '--segmenter', 'fixed'], /--silence-ms goes with --segmenter vad/],
-    [['transcribe', '-', '--partial-interval-ms', '100'], /--partial-interval-ms goes with --live/],
-    [['listen', 'clip.wav'], /standard input \(-\) is read alone/],
-  ];
-  it.each(cases)('%j', async (args, message) => {
-    const r = await runPiped([...args, '--model', NO_MODEL], new Uint8Array(0));
+  it('a process: --raw without --rate', async () => {
+    const r = await runPiped(['transcribe', '-', '--raw', 's16le', '--model', NO_MODEL], new Uint8Array(0));
     expect(r.stderr).not.toMatch(/^\s+at /m);
-    const lines = r.stderr.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toEqual(
+      ['glm-asr: --raw needs --rate HZ, the sample rate of the stream (glm-asr --help shows the usage)']);
     expect(r.code).toBe(2);
   });
 
@@ -293,5 +281,45 @@ describe.concurrent('glm-asr transcribe - usage errors: exit 2, one line, before
     const r = await shell('script', cmd);
     expect(r.stdout).toMatch(/glm-asr: standard input is a terminal: pipe audio into it, e\.g\. sox -d -t wav -/);
     expect(r.code).toBe(2);
+  });
+
+  // The same checks in this process (main.ts turns a UsageError into the line and exit 2, as above).
+  const cases: [string[], RegExp][] = [
+    [['transcribe', '-', '--raw', 's24le', '--rate', '16000'], /^--raw must be one of s16le, f32le, got "s24le"$/],
+    [['transcribe', '-', '--raw', 's16le', '--rate', '100'], /^--rate must be an integer from 1000 to 768000/],
+    [['transcribe', '-', '--raw', 'f32le', '--rate', '8000', '--channels', '0'], /^--channels must be an integer/],
+    [['transcribe', '-', '--rate', '16000'], /^--rate goes with --raw/],
+    [['transcribe', '-', '--channels', '2'], /^--channels goes with --raw/],
+    [['transcribe', '-', 'clip.wav'], /^standard input \(-\) is read alone: no files with it, got - clip.wav$/],
+    [['transcribe', 'clip.wav', '--live'], /^--live goes with - \(audio from standard input\)$/],
+    [['transcribe', 'clip.wav', '--raw', 's16le'], /^--raw goes with - \(audio from standard input\)$/],
+    [['transcribe', '-', '--vad-threshold', '2'], /^--vad-threshold must be a number from 0.05 to 1, got "2"$/],
+    [['transcribe', '-', '--silence-ms', '20000'], /^--silence-ms must be an integer from 0 to 10000, got "20000"$/],
+    [['transcribe', '-', '--silence-ms', '100', '--segmenter', 'fixed'], /^--silence-ms goes with --segmenter vad$/],
+    [['transcribe', '-', '--partial-interval-ms', '100'], /^--partial-interval-ms goes with --live$/],
+    [['listen', 'clip.wav'], /^standard input \(-\) is read alone/],
+  ];
+  it.each(cases)('%j', ([command, ...args], message) => {
+    const parsed = transcriptionArgs([...args, '--model', NO_MODEL], FORMATS, LIVE_OPTIONS);
+    expect(() => stdinArgs(parsed, command === 'listen', { stdin: false, stdout: false })).toThrow(message);
+    expect(() => stdinArgs(parsed, command === 'listen', { stdin: false, stdout: false })).toThrow(UsageError);
+  });
+
+  it('what the session gets: jsonl partials with --live, none decoded into a pipe; fixed: no VAD turns', () => {
+    const args = (...a: string[]) => transcriptionArgs([...a, '--model', NO_MODEL], FORMATS, LIVE_OPTIONS);
+    const pipe = { stdin: false, stdout: false };
+    expect(stdinArgs(args('-', '--live', '--format', 'jsonl', '--partial-interval-ms', '200', '--beams', '2',
+      '--silence-ms', '300', '--raw', 'f32le', '--rate', '48000', '--channels', '2'), false, pipe)).toEqual({
+      raw: { encoding: 'f32le', sampleRate: 48000, channels: 2 },
+      display: 'jsonl',
+      session: { turnDetection: { threshold: undefined, silenceDurationMs: 300, prefixPaddingMs: undefined },
+        partialIntervalMs: 200, maxUtteranceSeconds: undefined, beams: 2, maxNewTokens: 500, name: 'stdin' },
+    });
+    expect(stdinArgs(args(), true, pipe)).toMatchObject({ display: 'none', session: { partialIntervalMs: 0 } });
+    expect(stdinArgs(args(), true, { stdin: false, stdout: true }))
+      .toMatchObject({ display: 'terminal', session: { partialIntervalMs: undefined } });
+    expect(stdinArgs(args('-', '--segmenter', 'fixed', '--max-chunk-seconds', '5'), false, pipe))
+      .toMatchObject({ session: { turnDetection: null, maxUtteranceSeconds: 5 } });
+    expect(stdinArgs(args('clip.wav'), false, pipe)).toBeNull();
   });
 });
