@@ -10,7 +10,7 @@
  *   glm-asr eval MANIFEST --model DIR|ORG/NAME [transcribe's model options] [--format txt|json]
  *   glm-asr download ORG/NAME[@REVISION]
  *   glm-asr serve --model DIR|ORG/NAME [--host 127.0.0.1] [--port 7860] [--api-key K] [--no-model-files]
- *                 [--max-batch N] [--queue redis://HOST:PORT [--queue-dir DIR]]
+ *                 [--max-batch N] [--queue redis://HOST:PORT [--queue-dir DIR]] [--realtime-sessions N] ...
  *   glm-asr worker --queue redis://HOST:PORT --model DIR|ORG/NAME [--max-batch N] [--queue-dir DIR]
  *   glm-asr doctor [--json]
  *   glm-asr setup [--deb FILE]
@@ -63,6 +63,13 @@ ${EVAL_USAGE}
       GLM_ASR_API_KEY; --max-batch: transcriptions run at once, batched by the engine (default: the engine's).
       With --queue redis://HOST:PORT it loads no model: jobs go to \`glm-asr worker\`s through Redis (--model is
       then the name shown; --queue-dir: a folder shared with the workers for large uploads)
+      Realtime transcription at /v1/realtime (OpenAI Realtime WebSocket; not with --queue):
+      --realtime-sessions N       sessions at once (default 4; 0 turns the endpoint off)
+      --realtime-max-seconds S    longest session, wall clock (default 3600)
+      --realtime-idle-seconds S   a session that sends nothing this long is closed (default 60)
+      --realtime-buffer-seconds S audio a session may have waiting in the engine before the server stops reading
+                                  its socket (default 20)
+      --realtime-max-append-kib N largest audio in one input_audio_buffer.append (default 1024)
 ${WORKER_USAGE}
   glm-asr doctor [--json]                  the WebGPU adapter, its features and limits, and what is missing
   glm-asr setup [--deb FILE]               Linux without a GPU driver: install a CPU driver (Mesa lavapipe) into
@@ -246,10 +253,26 @@ async function serveCommand(args: string[]): Promise<number> {
       'max-batch': { type: 'string' },
       queue: { type: 'string' },
       'queue-dir': { type: 'string' },
+      'realtime-sessions': { type: 'string' },
+      'realtime-max-seconds': { type: 'string' },
+      'realtime-idle-seconds': { type: 'string' },
+      'realtime-buffer-seconds': { type: 'string' },
+      'realtime-max-append-kib': { type: 'string' },
     },
   });
   if (!values.model) throw new UsageError('--model is required');
   if (!values.host) throw new UsageError('--host must not be empty');
+  const realtimeFlag = (flag: string, v: string | undefined, min: number, max: number) =>
+    v === undefined ? undefined : integer(`--${flag}`, v, min, max);
+  const sessions = realtimeFlag('realtime-sessions', values['realtime-sessions'], 0, 1000);
+  const appendKiB = realtimeFlag('realtime-max-append-kib', values['realtime-max-append-kib'], 1, 64 * 1024);
+  const realtime = sessions === 0 ? false as const : {
+    maxSessions: sessions,
+    maxSessionSeconds: realtimeFlag('realtime-max-seconds', values['realtime-max-seconds'], 1, 7 * 24 * 3600),
+    idleTimeoutSeconds: realtimeFlag('realtime-idle-seconds', values['realtime-idle-seconds'], 1, 24 * 3600),
+    maxBufferedSeconds: realtimeFlag('realtime-buffer-seconds', values['realtime-buffer-seconds'], 1, 3000),
+    maxAppendBytes: appendKiB === undefined ? undefined : appendKiB * 1024,
+  };
   const port = integer('--port', values.port!, 0, 65535); // 0: any free port (the address is printed)
   const precision = oneOf('--precision', values.precision!, PRECISIONS);
   const maxBatch = maxBatchArg(values['max-batch']);
@@ -274,7 +297,7 @@ async function serveCommand(args: string[]): Promise<number> {
   }
   if (asr.notice) console.error(`glm-asr: ${asr.notice}`);
   await startServer({
-    transcriber: asr, host: values.host, port, apiKey,
+    transcriber: asr, host: values.host, port, apiKey, realtime,
     // The web UI's in-browser mode downloads the weights from /models/<id>/; --no-model-files keeps them private.
     modelDir: values['no-model-files'] ? false : undefined,
   });
