@@ -11,6 +11,9 @@ export {
 } from './queue';
 export { ApiError, type ApiErrorBody, type ApiErrorType } from './errors';
 export {
+  DEFAULT_REALTIME_LIMITS, DEFAULT_CLIENT_SECRET_SECONDS, type RealtimeOptions, type RealtimeLimits,
+} from './realtime';
+export {
   buildServer,
   startServer,
   WEB_CSP,
