@@ -8,6 +8,8 @@ import { downmixToMono } from '../../src/audio/decode';
 import { AudioDecodeError } from '../../src/audio/errors';
 import { MAX_WAV_STREAM_HEADER_BYTES, PcmStreamDecoder, type RawPcmFormat } from '../../src/audio/wav-stream';
 import { parseWav } from '../../src/audio/wav';
+import { AUDIO_SEEDS, mutateAudio } from '../fuzz/audio-mutate';
+import { Rng } from '../fuzz/mutate';
 import { encodeSamples, makeWav } from './helpers';
 
 /** A deterministic pseudo-random generator (tests must not depend on Math.random's sequence). */
@@ -193,5 +195,34 @@ describe('PcmStreamDecoder: raw PCM', () => {
       .toThrow(/sample rate 10 Hz is outside 1000 to 768000 Hz/);
     expect(() => new PcmStreamDecoder('stdin', { encoding: 's16le', sampleRate: 16000, channels: 0 }))
       .toThrow(/channel count 0/);
+  });
+});
+
+describe('PcmStreamDecoder: seeded fuzz', () => {
+  it('2000 mutated WAV, FLAC, MP3, AIFF and MP4 seeds in random pieces: finite samples or an AudioDecodeError', () => {
+    const r = new Rng(0x5eed_57e4);
+    let rejected = 0;
+    for (let i = 0; i < 2000; i++) {
+      const [seed, bytes] = r.pick(AUDIO_SEEDS);
+      const input = mutateAudio(r, bytes);
+      const dec = new PcmStreamDecoder('stdin');
+      try {
+        for (const p of pieces(input, 1 + r.int(600), i)) {
+          const x = dec.push(p);
+          for (let k = 0; k < x.length; k++) {
+            if (!Number.isFinite(x[k])) throw new Error(`case ${i} (${seed}): sample ${k} is ${x[k]}`);
+          }
+        }
+        dec.end();
+      } catch (e) {
+        if (!(e instanceof AudioDecodeError) || !e.message.startsWith('stdin: ')) {
+          throw new Error(`case ${i} (${seed}): ${(e as Error).message}`, { cause: e });
+        }
+        rejected++;
+      }
+    }
+    // Both outcomes occur: the mutations are neither all harmless nor all fatal.
+    expect(rejected).toBeGreaterThan(200);
+    expect(rejected).toBeLessThan(1900);
   });
 });
