@@ -284,6 +284,8 @@ export class RealtimeSession {
     clearTimeout(this.idleTimer);
     const { idleTimeoutSeconds } = this.deps.limits;
     this.idleTimer = setTimeout(() => {
+      // A client the server itself has stopped reading (back-pressure) is not idle.
+      if (this.socket.isPaused) return this.touch();
       const message = `No event for ${idleTimeoutSeconds} s: the session is closed.`;
       void this.finish('idle_timeout', message, CLOSE.policy, 'idle timeout');
     }, idleTimeoutSeconds * 1000);
