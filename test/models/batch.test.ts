@@ -74,6 +74,7 @@ describe('continuous batching on the golden tiny checkpoint', () => {
   });
 
   it('greedy and beam-4 requests started at different times share steps and get their golden ids', async () => {
+    // 5 requests, 14 rows: more than one forward holds (8 rows), so steps are cut into several forwards.
     const before = { ...asr.batchStats };
     const first: Request = { g: long, beams: 1 };
     const later: Request[] = [{ g: zh, beams: 4 }, { g: en, beams: 1 }, { g: en, beams: 4 }, { g: zh, beams: 1 }];
@@ -90,6 +91,7 @@ describe('continuous batching on the golden tiny checkpoint', () => {
     const s = asr.batchStats;
     expect(s.widestSequences).toBeGreaterThanOrEqual(3);
     expect(s.widest).toBeGreaterThan(4);
+    expect(s.widest).toBeLessThanOrEqual(8); // cut into forwards of at most 8 rows
     expect(s.rows - before.rows).toBeGreaterThan(s.steps - before.steps);
     // The two requests started together shared an encoder submission.
     expect(s.widestEncoderBatch).toBeGreaterThanOrEqual(2);
@@ -161,9 +163,11 @@ describe('continuous batching on the golden tiny checkpoint', () => {
 
 const noDemo = existsSync(join(DEMO, 'model.safetensors')) ? null : `${DEMO}/model.safetensors is missing`;
 describe('continuous batching on the demo model', skipWhen(noDemo), () => {
-  it('its sample clips transcribed together give the texts and ids each gives alone', async () => {
+  // f32, and 4-bit weights quantised at load (the quantised matrix-vector kernel).
+  it.each(['f32', 'int4'] as const)('%s: its sample clips transcribed together give the texts and ids each gives alone',
+    async (precision) => {
     const gpu = await testGpu();
-    const asr = await GlmAsr.load('demo', { gpu, precision: 'f32', maxBatch: 8 });
+    const asr = await GlmAsr.load('demo', { gpu, precision, maxBatch: 8 });
     const clips = Object.keys(JSON.parse(readFileSync(join(DEMO, 'samples', 'expected.json'), 'utf8'))).sort();
     const wavs = clips.map((c) => new Uint8Array(readFileSync(join(DEMO, 'samples', c))));
     const beams = (i: number) => (i % 3 === 2 ? 2 : 1);

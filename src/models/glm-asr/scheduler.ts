@@ -3,15 +3,17 @@
  * `Decoder` on one shared `DecoderCache` (a contiguous run of slots: one per beam) and drive their own search;
  * their `step` calls meet at a barrier, and one forward serves the rows of every sequence that is stepping.
  *
- *   open(beams, maxSeq)  waits (first come, first served) until the rows fit under `maxBatch` and the cache has
+ *   acquire(beams, maxSeq) waits (first come, first served) until the rows fit under `maxBatch` and the cache has
  *                        room; prefill then runs as the sequence's own submission, between steps.
  *   step(decoder, ids)   joins the barrier: the batched step runs once every member (a sequence that has stepped
- *                        and not closed) is waiting, so sequences join and leave between steps.
- *   close(decoder)       leaves: frees the rows and slots, releases the barrier if the others were waiting.
+ *                        and not closed) is waiting, so sequences join and leave between steps; its rows go in
+ *                        forwards of at most 8 (the matrix-vector kernels' rows, see `forwards`).
+ *   release(decoder)     leaves: frees the rows and slots, releases the barrier if the others were waiting.
  *
  * A row's logits do not depend on the other rows of its step (`Decoder.step`), so the ids equal running alone.
  */
 import type { Gpu } from '../../gpu';
+import { GEMV_MAX_ROWS } from '../../ops/matmul';
 import type { GlmAsrConfig } from './config';
 import { Decoder, DecoderCache } from './decoder';
 import type { GlmAsrWeights } from './weights';
@@ -162,19 +164,41 @@ export class DecodeScheduler {
         pending!.reject(e);
       }
     }
-    if (!batch.length) return;
-    try {
-      Decoder.step(this.gpu, batch.map(({ decoder, pending }) => ({ decoder, tokens: pending.tokens })));
-    } catch (e) {
-      for (const { pending } of batch) pending.reject(e);
-      return;
+    for (const group of forwards(batch)) {
+      try {
+        Decoder.step(this.gpu, group.map(({ decoder, pending }) => ({ decoder, tokens: pending.tokens })));
+      } catch (e) {
+        for (const { pending } of group) pending.reject(e);
+        continue;
+      }
+      const rows = group.reduce((n, b) => n + b.pending.tokens.length, 0);
+      const s = this.stats;
+      s.steps++;
+      s.rows += rows;
+      s.widest = Math.max(s.widest, rows);
+      s.widestSequences = Math.max(s.widestSequences, group.length);
+      for (const { pending } of group) pending.resolve();
     }
-    const rows = batch.reduce((n, b) => n + b.pending.tokens.length, 0);
-    const s = this.stats;
-    s.steps++;
-    s.rows += rows;
-    s.widest = Math.max(s.widest, rows);
-    s.widestSequences = Math.max(s.widestSequences, batch.length);
-    for (const { pending } of batch) pending.resolve();
   }
+}
+
+/**
+ * The stepping sequences cut into forwards of at most GEMV_MAX_ROWS rows (a sequence is never split; a wider one
+ * goes alone, as it would run alone). Up to that many rows every matmul runs a matrix-vector kernel, whose
+ * reduction order per row does not depend on the rows beside it; above it the kernels switch to GEMM variants
+ * that round differently, and the ids would depend on which requests run together.
+ */
+function forwards<T extends { pending: Pending }>(batch: readonly T[]): T[][] {
+  const out: T[][] = [];
+  let rows = 0;
+  for (const b of batch) {
+    const n = b.pending.tokens.length;
+    if (!out.length || rows + n > GEMV_MAX_ROWS) {
+      out.push([]);
+      rows = 0;
+    }
+    out[out.length - 1].push(b);
+    rows += n;
+  }
+  return out;
 }

@@ -189,8 +189,8 @@ export class GlmAsr {
   /**
    * Most rows one decoder step serves when `maxBatch` is not given: the adapter's largest buffer (the memory
    * figure WebGPU exposes) over the KV bytes of one usual sequence (a 30 s window's prompt + 500 tokens), at
-   * most 8 (the matrix-vector kernels' rows; above that GPUs switch to a tiled product that rounds
-   * differently) and at most 4 on CPU adapters (their cores, not memory, bound a step).
+   * most 8 (the rows one forward shares: docs/batching.md) and at most 4 on CPU adapters (their cores, not memory,
+   * bound a step).
    */
   static defaultMaxBatch(gpu: Gpu, config: GlmAsrConfig, usualSequence: number): number {
     const fit = Math.floor(gpu.caps.maxBufferBytes / DecoderCache.slotBytes(config, usualSequence));
