@@ -15,7 +15,7 @@ import { PcmStreamDecoder, RAW_ENCODINGS, type RawPcmFormat } from '../audio/wav
 import type { LiveOptions, LiveSession } from '../models/glm-asr/live';
 import type { GlmAsr } from '../models/glm-asr/node';
 import type { Segment } from '../models/glm-asr/transcriber';
-import { EXIT, integer, oneOf, optionFlag, type OptionValues, type transcriptionArgs, UsageError } from './common';
+import { EXIT, integer, oneOf, optionFlag, type transcriptionArgs, UsageError } from './common';
 
 /** Audio seconds read ahead of the session before stdin waits for it. */
 const MAX_BACKLOG_SECONDS = 10;
