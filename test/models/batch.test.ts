@@ -166,22 +166,22 @@ describe('continuous batching on the demo model', skipWhen(noDemo), () => {
   // f32, and 4-bit weights quantised at load (the quantised matrix-vector kernel).
   it.each(['f32', 'int4'] as const)('%s: its sample clips transcribed together give the texts and ids each gives alone',
     async (precision) => {
-    const gpu = await testGpu();
-    const asr = await GlmAsr.load('demo', { gpu, precision, maxBatch: 8 });
-    const clips = Object.keys(JSON.parse(readFileSync(join(DEMO, 'samples', 'expected.json'), 'utf8'))).sort();
-    const wavs = clips.map((c) => new Uint8Array(readFileSync(join(DEMO, 'samples', c))));
-    const beams = (i: number) => (i % 3 === 2 ? 2 : 1);
-    const alone: Transcription[] = [];
-    for (const [i, w] of wavs.entries()) alone.push(await asr.transcribe(w, { beams: beams(i) }));
-    const steps = asr.batchStats.steps;
-    const together = await Promise.all(wavs.map((w, i) => asr.transcribe(w, { beams: beams(i) })));
-    clips.forEach((c, i) => {
-      expect(together[i].tokens, c).toEqual(alone[i].tokens);
-      expect(together[i].text, c).toBe(alone[i].text);
+      const gpu = await testGpu();
+      const asr = await GlmAsr.load('demo', { gpu, precision, maxBatch: 8 });
+      const clips = Object.keys(JSON.parse(readFileSync(join(DEMO, 'samples', 'expected.json'), 'utf8'))).sort();
+      const wavs = clips.map((c) => new Uint8Array(readFileSync(join(DEMO, 'samples', c))));
+      const beams = (i: number) => (i % 3 === 2 ? 2 : 1);
+      const alone: Transcription[] = [];
+      for (const [i, w] of wavs.entries()) alone.push(await asr.transcribe(w, { beams: beams(i) }));
+      const steps = asr.batchStats.steps;
+      const together = await Promise.all(wavs.map((w, i) => asr.transcribe(w, { beams: beams(i) })));
+      clips.forEach((c, i) => {
+        expect(together[i].tokens, c).toEqual(alone[i].tokens);
+        expect(together[i].text, c).toBe(alone[i].text);
+      });
+      const shared = asr.batchStats.steps - steps;
+      const separate = alone.reduce((n, t) => n + t.tokens.length, 0);
+      expect(shared).toBeLessThan(separate); // fewer steps than tokens: steps were shared
+      asr.dispose();
     });
-    const shared = asr.batchStats.steps - steps;
-    const separate = alone.reduce((n, t) => n + t.tokens.length, 0);
-    expect(shared).toBeLessThan(separate); // fewer steps than tokens: steps were shared
-    asr.dispose();
-  });
 });
