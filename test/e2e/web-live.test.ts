@@ -7,6 +7,7 @@
  *   line with its times, and the .txt / .srt / .vtt exports hold them;
  * - the same in server mode, through the server's realtime WebSocket, the page authenticating with a client
  *   secret for its API key;
+ * - a FLAC file (no WebAudio in workers) is decoded on the page and transcribed in the worker;
  * - the page's thread never blocks: no long task over 100 ms (PerformanceObserver 'longtask', buffered) while
  *   the in-browser engine transcribes, in live mode and in file mode.
  */
@@ -21,7 +22,7 @@ import { GlmAsr } from '../../src/models/glm-asr/node';
 import { buildServer, type AsrServer } from '../../src/server/app';
 // @ts-expect-error plain .mjs build script without types
 import { buildWeb } from '../../scripts/build-web.mjs';
-import { REPO } from '../audio/helpers';
+import { hasCommand, REPO, run } from '../audio/helpers';
 import { skipWhen } from '../helpers/skip';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -37,6 +38,7 @@ const OUT = join(REPO, 'test-output');
 /** The longest main-thread task allowed while the engine works. */
 const LONG_TASK_MS = 100;
 
+const NO_SOX = hasCommand('sox') ? null : 'sox not found (bash scripts/setup.sh installs it)';
 const NO_CHROMIUM = existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (bash scripts/setup.sh installs chromium)`;
 
 interface LongTask { start: number; duration: number }
@@ -228,4 +230,20 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
     expect(problems).toEqual([]);
     await page.context().close();
   }, 120_000);
+
+  it('a FLAC file in this browser: decoded on the page with WebAudio (workers have none), transcribed in the worker',
+    { ...skipWhen(NO_SOX), timeout: 90_000 }, async () => {
+      const flac = join(dir, 'clip.flac');
+      run('sox', [join(DEMO, 'samples', CLIP), flac]);
+      const { page, problems } = await openPage();
+      const file = { name: 'clip.flac', mimeType: 'audio/flac', buffer: readFileSync(flac) };
+      await page.setInputFiles('#file-input', file);
+      await expect.poll(() => page.isEnabled('#transcribe-button')).toBe(true);
+      await page.click('#transcribe-button');
+      await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 60_000 });
+      expect(await page.isHidden('#error') ? '' : await page.textContent('#error')).toBe('');
+      expect(await page.textContent('#result-text')).toMatch(SAID);
+      expect(problems).toEqual([]);
+      await page.context().close();
+    });
 });
