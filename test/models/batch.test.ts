@@ -155,6 +155,20 @@ describe('continuous batching on the golden tiny checkpoint', () => {
     const got = await Promise.all(reqs.map((r) => one.transcribe({ samples: r.g.samples, sampleRate: 16000 },
       options(r))));
     reqs.forEach((r, i) => expect(got[i].tokens, `${r.g.name} beams ${r.beams}`).toEqual(expected(r)));
+    // A request aborted while it waits for its turn leaves the queue; the one behind it still runs.
+    const first = one.transcribe({ samples: long.samples, sampleRate: 16000 }, options({ g: long, beams: 1 }));
+    await stepsLater(one, 1);
+    const stop = new AbortController();
+    // Aborted a turn after its encoder output arrived: by then it waits for the decoder rows the first one holds.
+    const onProgress = (p: { stage: string; done: number; total: number }) => {
+      if (p.stage === 'encode' && p.done === p.total) setTimeout(() => stop.abort(new Error('gave up waiting')), 0);
+    };
+    const queued = one.transcribe({ samples: en.samples, sampleRate: 16000 },
+      options({ g: en, beams: 4 }, { signal: stop.signal, onProgress }));
+    const behind = one.transcribe({ samples: zh.samples, sampleRate: 16000 }, options({ g: zh, beams: 1 }));
+    await expect(queued).rejects.toThrow(/gave up waiting/);
+    expect((await first).tokens).toEqual(long.greedy);
+    expect((await behind).tokens).toEqual(zh.greedy);
     expect(one.batchStats.widestSequences).toBe(1);
     expect(one.batchStats.widest).toBe(4); // a beam-4 request runs alone, whatever maxBatch
     one.dispose();

@@ -37,6 +37,8 @@ interface Waiter {
   maxSeq: number;
   resolve: (d: Decoder) => void;
   reject: (e: unknown) => void;
+  /** Removes the abort listener (once admitted: a long file's segments must not pile listeners on one signal). */
+  detach: () => void;
 }
 
 interface Pending {
@@ -66,15 +68,17 @@ export class DecodeScheduler {
   acquire(beams: number, maxSeq: number, signal?: AbortSignal): Promise<Decoder> {
     signal?.throwIfAborted();
     return new Promise<Decoder>((resolve, reject) => {
-      const waiter: Waiter = { beams, maxSeq, resolve, reject };
-      this.waiting.push(waiter);
-      signal?.addEventListener('abort', () => {
+      const onAbort = () => {
         const i = this.waiting.indexOf(waiter);
         if (i < 0) return;
         this.waiting.splice(i, 1);
-        reject(signal.reason);
+        reject(signal!.reason);
         this.admit(); // the next in line may fit now
-      }, { once: true });
+      };
+      const waiter: Waiter = { beams, maxSeq, resolve, reject,
+        detach: () => signal?.removeEventListener('abort', onAbort) };
+      this.waiting.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.admit();
     });
   }
@@ -102,7 +106,10 @@ export class DecodeScheduler {
 
   /** Frees the shared cache (no sequence may be open). */
   dispose(): void {
-    for (const w of this.waiting.splice(0)) w.reject(new Error('the model was disposed'));
+    for (const w of this.waiting.splice(0)) {
+      w.detach();
+      w.reject(new Error('the model was disposed'));
+    }
     this.cache?.dispose();
     this.cache = undefined;
   }
@@ -116,6 +123,7 @@ export class DecodeScheduler {
   private admit(): void {
     while (this.waiting.length && this.fits(this.waiting[0])) {
       const w = this.waiting.shift()!;
+      w.detach();
       try {
         const decoder = new Decoder(this.gpu, this.weights, this.config, w.beams, w.maxSeq, this.cacheFor(w));
         this.open.add(decoder);
