@@ -177,12 +177,13 @@ describe('continuous batching on the golden tiny checkpoint', () => {
 
 const noDemo = existsSync(join(DEMO, 'model.safetensors')) ? null : `${DEMO}/model.safetensors is missing`;
 describe('continuous batching on the demo model', skipWhen(noDemo), () => {
-  // f32, and 4-bit weights quantised at load (the quantised matrix-vector kernel).
-  it.each(['f32', 'int4'] as const)('%s: its sample clips transcribed together give the texts and ids each gives alone',
-    async (precision) => {
+  // f32 on every clip, and 4-bit weights quantised at load (the quantised matrix-vector kernel) on three.
+  it.each([['f32', 6], ['int4', 3]] as const)('%s: its sample clips transcribed together give the ids each gives alone',
+    async (precision, count) => {
       const gpu = await testGpu();
       const asr = await GlmAsr.load('demo', { gpu, precision, maxBatch: 8 });
-      const clips = Object.keys(JSON.parse(readFileSync(join(DEMO, 'samples', 'expected.json'), 'utf8'))).sort();
+      const clips = Object.keys(JSON.parse(readFileSync(join(DEMO, 'samples', 'expected.json'), 'utf8'))).sort()
+        .slice(0, count);
       const wavs = clips.map((c) => new Uint8Array(readFileSync(join(DEMO, 'samples', c))));
       const beams = (i: number) => (i % 3 === 2 ? 2 : 1);
       const alone: Transcription[] = [];
