@@ -20,7 +20,8 @@ export type {
   WindowSamples,
 } from './models/glm-asr/transcriber';
 export type { LiveOptions, LiveVadOptions, LiveEvent, LiveSession } from './models/glm-asr/live';
-export { OptionError, MAX_BEAMS } from './models/glm-asr/options';
+export { OptionError, MAX_BATCH, MAX_BEAMS } from './models/glm-asr/options';
+export type { BatchStats } from './models/glm-asr/scheduler';
 export { parseGlmAsrConfig, ConfigError, type GlmAsrConfig } from './models/glm-asr/config';
 export type { WeightPrecision, LoadProgress } from './models/glm-asr/weights';
 export { Tokenizer, TokenizerConfigError, buildTranscriptionPrompt } from './tokenizer';
