@@ -11,7 +11,7 @@ import websocketPlugin from '@fastify/websocket';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { bearerToken, keyDigest, keyIdOf, keyMatches, rateLimited, requireKey } from './access';
 import type { ServerContext } from './context';
-import { ApiError, badRequest, shuttingDownError } from './errors';
+import { ApiError, badRequest, shuttingDownError, unscoped } from './errors';
 import {
   applySessionUpdate, defaultSessionConfig, isObject, RealtimeClientError, sessionObject, type SessionConfig,
 } from './realtime-config';
@@ -98,12 +98,23 @@ function unauthorized(message: string, code: string): ApiError {
   return new ApiError(401, message, 'invalid_request_error', code, null, { 'www-authenticate': 'Bearer' });
 }
 
-export async function realtimePlugin(
-  app: FastifyInstance,
-  { ctx, options }: { ctx: ServerContext; options: RealtimeOptions | false | undefined },
+type PluginOptions = { ctx: ServerContext; options: RealtimeOptions | false | undefined };
+
+/** The realtime routes in a scope of their own, plus the whole server's handling of other upgrade requests. */
+export const realtimePlugin = unscoped(async (app: FastifyInstance, opts: PluginOptions) => {
+  if (opts.options === false) return;
+  // An upgrade request to any other route gets its HTTP answer, then its socket is closed: Node hands upgrade
+  // sockets over to their 'upgrade' listener (@fastify/websocket), so the HTTP server would never close it.
+  app.addHook('onResponse', async (request) => {
+    if (request.headers.upgrade !== undefined) request.raw.socket.destroy();
+  });
+  await app.register(realtimeRoutes, { ctx: opts.ctx, options: opts.options ?? {} });
+});
+
+async function realtimeRoutes(
+  app: FastifyInstance, { ctx, options }: { ctx: ServerContext; options: RealtimeOptions },
 ): Promise<void> {
-  if (options === false) return;
-  const limits = resolveLimits(options ?? {});
+  const limits = resolveLimits(options);
   const sessions = new Set<RealtimeSession>();
   const secrets = new ClientSecrets();
   const apiKey = keyDigest(ctx);

@@ -3,6 +3,7 @@
  * client secret from POST /v1/realtime/client_secrets as Bearer or as the browser subprotocol
  * `openai-insecure-api-key.<token>`; anything else is refused with 401 before the upgrade.
  */
+import { connect } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestServer, type TestServer } from './helpers';
@@ -101,6 +102,27 @@ describe('realtime auth', () => {
       expect(r.body.error).toMatchObject({ code: 'expired_client_secret' });
     } finally {
       vi.useRealTimers();
+    }
+  });
+
+  it('an upgrade request to another route gets its HTTP answer, then its socket is closed', async () => {
+    const cases = [
+      ['/health', '200 OK'], ['/nope', '404 Not Found'], ['/v1/realtime?intent=conversation', '400 Bad Request'],
+    ];
+    for (const [path, status] of cases) {
+      const socket = connect(Number(new URL(srv.base).port), '127.0.0.1');
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+        `Authorization: Bearer ${KEY}\r\nSec-WebSocket-Version: 13\r\n` +
+        'Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n\r\n');
+      let answer = '';
+      socket.on('data', (d) => (answer += String(d)));
+      const closed = await new Promise((r) => {
+        socket.on('close', () => r(true));
+        setTimeout(() => r(false), 2000);
+      });
+      socket.destroy();
+      expect(answer.split('\r\n')[0], path).toBe(`HTTP/1.1 ${status}`);
+      expect(closed, path).toBe(true);
     }
   });
 
