@@ -1,8 +1,8 @@
 /**
  * GET /v1/realtime on the real engine: the shipped demo model (models/demo) behind the server, driven by the
- * `openai` package's Realtime client. The completed transcripts of the demo clips must be their expected text:
- * manual commits with 16 kHz input sent as fast as the socket takes it, and server VAD turns with 24 kHz input
- * (OpenAI's rate, resampled by the engine) at real-time pace.
+ * `openai` package's Realtime client. Two sessions run at once on the one engine; the completed transcripts of the
+ * demo clips must be their expected text: manual commits with 16 kHz input sent as fast as the socket takes it, and
+ * server VAD turns with 24 kHz input (OpenAI's rate, resampled by the engine) at real-time pace.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,31 +49,41 @@ describe('realtime on the demo model', () => {
     return { rt, log };
   }
 
-  it('manual commits, 16 kHz, fast: each clip\'s completed transcript is its expected text', async () => {
-    const names = ['digits-oh.wav', 'command-hum.wav', 'number-slow-tempo.wav'];
+  /** Manual commits, 16 kHz, sent as fast as the socket takes them. */
+  async function manualClips(names: string[]) {
     const { rt, log } = await session(null, 16000);
+    const transcripts: unknown[] = [];
     for (const [i, name] of names.entries()) {
       await streamPcm((e) => rt.send(e), clip(name, 16000), 16000, 100, false);
       rt.send({ type: 'input_audio_buffer.commit' });
       const done = await log.next('conversation.item.input_audio_transcription.completed', i + 1, 60_000);
-      expect(done.transcript, name).toBe(expected[name]);
+      transcripts.push(done.transcript);
     }
     expect(log.of('error')).toEqual([]);
     rt.close();
-  }, 120_000);
+    return transcripts;
+  }
 
-  it('server VAD, 24 kHz at real-time pace: two clips with a pause between are two turns', async () => {
-    const names = ['command-bandpass.wav', 'digits-brown-noise.wav'];
+  /** Server VAD, 24 kHz at real-time pace: the clips with a pause after each. */
+  async function vadClips(names: string[]) {
     const { rt, log } = await session({ type: 'server_vad', silence_duration_ms: 500 }, 24000);
     const pause = tone(1.2, 24000, 0);
-    const pcm = concat(tone(0.3, 24000, 0), clip(names[0], 24000), pause, clip(names[1], 24000), pause);
+    const pcm = concat(tone(0.3, 24000, 0), ...names.flatMap((n) => [clip(n, 24000), pause]));
     await streamPcm((e) => rt.send(e), pcm, 24000, 40, true);
-    const second = await log.next('conversation.item.input_audio_transcription.completed', 2, 60_000);
-    const first = log.of('conversation.item.input_audio_transcription.completed')[0];
-    expect([first.transcript, second.transcript]).toEqual(names.map((n) => expected[n]));
-    expect(log.of('input_audio_buffer.speech_started')).toHaveLength(2);
-    expect(log.of('input_audio_buffer.committed').map((c) => c.item_id)).toEqual([first.item_id, second.item_id]);
+    await log.next('conversation.item.input_audio_transcription.completed', names.length, 60_000);
+    const completed = log.of('conversation.item.input_audio_transcription.completed');
+    expect(log.of('input_audio_buffer.speech_started')).toHaveLength(names.length);
+    expect(log.of('input_audio_buffer.committed').map((c) => c.item_id)).toEqual(completed.map((c) => c.item_id));
     expect(log.of('error')).toEqual([]);
     rt.close();
+    return completed.map((c) => c.transcript);
+  }
+
+  it('two sessions at once on the shared engine: each clip\'s completed transcript is its expected text', async () => {
+    const manual = ['digits-oh.wav', 'command-hum.wav', 'number-slow-tempo.wav'];
+    const vad = ['command-bandpass.wav', 'digits-brown-noise.wav'];
+    const [a, b] = await Promise.all([manualClips(manual), vadClips(vad)]);
+    expect(a).toEqual(manual.map((n) => expected[n]));
+    expect(b).toEqual(vad.map((n) => expected[n]));
   }, 120_000);
 });
