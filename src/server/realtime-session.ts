@@ -78,7 +78,7 @@ type ServerEvent = { type: string } & Record<string, unknown>;
 export class RealtimeSession {
   readonly identity: SessionIdentity;
   /** Audio received, in seconds. */
-  audioSeconds = 0;
+  private audioSeconds = 0;
   private config: SessionConfig;
   private readonly deps: RealtimeSessionDeps;
   private readonly socket: WebSocket;
@@ -86,7 +86,6 @@ export class RealtimeSession {
   private live: LiveSession | null = null;
   /** Open live sessions and the promises of their event pumps. */
   private readonly lives = new Map<LiveSession, Promise<void>>();
-  private liveOffsetMs = 0;
   private uncommittedSeconds = 0;
   private lastCommitted: string | null = null;
   private events = 0;

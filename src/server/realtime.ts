@@ -43,8 +43,11 @@ function resolveLimits(options: RealtimeOptions): RealtimeLimits & { clientSecre
     if (v === undefined) continue;
     if (!(k in out)) throw new RangeError(`realtime.${k} is not an option`);
     const integer = k === 'maxSessions' || k === 'maxAppendBytes' || k === 'maxUnsentBytes';
-    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-      throw new RangeError(`realtime.${k} must be a positive ${integer ? 'integer' : 'number'}, got ${String(v)}`);
+    // Timers take at most 2^31 - 1 ms (24.8 days); longer ones would fire at once.
+    const max = integer ? Number.MAX_SAFE_INTEGER : 2_000_000;
+    if (typeof v !== 'number' || !(v > 0) || !(v <= max) || (integer && !Number.isInteger(v))) {
+      const what = integer ? 'a positive integer' : `a positive number of at most ${max}`;
+      throw new RangeError(`realtime.${k} must be ${what}, got ${String(v)}`);
     }
     out[k] = v;
   }
