@@ -121,6 +121,27 @@ describe('realtime timeouts and shutdown', () => {
     expect(done.transcript).toBe(fakeFinalText(0, bytesOf(pcm), 24000));
   });
 
+  it('options: bad limits are refused at start; false removes the endpoint; no live() answers 501', async () => {
+    await expect(startTestServer({ realtime: { maxSessions: 0 } })).rejects.toThrow(/realtime\.maxSessions/);
+    await expect(startTestServer({ realtime: { idleTimeoutSeconds: 3e6 } })).rejects.toThrow(/at most/);
+    const off = await startTestServer({ realtime: false });
+    try {
+      expect((await refused(rawRealtime(off.base))).status).toBe(404);
+    } finally {
+      await off.close();
+    }
+    const noLive = new FakeTranscriber();
+    Object.defineProperty(noLive, 'live', { value: undefined });
+    const queued = await startTestServer({ transcriber: noLive });
+    try {
+      const r = await refused(rawRealtime(queued.base));
+      expect(r.status).toBe(501);
+      expect(r.body.error).toMatchObject({ code: 'realtime_unavailable' });
+    } finally {
+      await queued.close();
+    }
+  });
+
   it('a client that does not read its events is dropped once maxUnsentBytes wait for it', () => {
     // A socket stand-in whose send buffer is already over the limit.
     const socket = Object.assign(new EventEmitter(), {
