@@ -131,7 +131,7 @@ export class RealtimeSession {
   // ------------------------------------------------------------------ client → server
 
   private onMessage(data: Buffer, isBinary: boolean): void {
-    if (!this.accepting) return;
+    if (!this.accepting || this.ended) return; // frames still arriving while the socket closes
     this.touch();
     // Frames ws had already read when the socket was paused wait here (at most one socket read's worth).
     if (this.socket.isPaused) {
@@ -275,7 +275,9 @@ export class RealtimeSession {
       if (this.ended) return;
       this.socket.resume();
       // The held frames first, in order, unless one of them pauses the socket again.
-      while (this.held.length && !this.socket.isPaused && this.accepting) this.handle(...this.held.shift()!);
+      while (this.held.length && !this.socket.isPaused && this.accepting && !this.ended) {
+        this.handle(...this.held.shift()!);
+      }
     });
   }
 

@@ -107,13 +107,18 @@ describe('realtime bad input', () => {
     it(`${what}: an error event, then close ${closeCode}`, async () => {
       await besideAGoodSession(async () => {
         const bad = await open();
+        const lives = srv.fake.liveCalls.length;
         sendBad(bad.ws);
+        // Sent before the client can know: ignored, and it opens no engine session on a closing socket.
+        bad.ws.send(JSON.stringify({ type: 'input_audio_buffer.append', audio: base64Of(tone(0.1, 24000)) }));
         const err = await bad.log.next('error');
         expect(err.error).toMatchObject({ type: 'invalid_request_error', code });
         expect(String((err.error as { message: unknown }).message).length).toBeGreaterThan(20);
         const closed = await bad.log.closedWith();
         expect(closed.code).toBe(closeCode);
         expect(closed.reason).toBe(code.replace(/_/g, ' '));
+        expect(srv.fake.liveCalls.length).toBe(lives);
+        expect(bad.log.of('error')).toHaveLength(1);
       });
     });
   }
