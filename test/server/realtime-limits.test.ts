@@ -142,6 +142,30 @@ describe('realtime timeouts and shutdown', () => {
     }
   });
 
+  it('an engine failure: a server_error event without the details, close 1011, the details in the log', async () => {
+    const fake = new FakeTranscriber();
+    const live = fake.live.bind(fake);
+    fake.live = (o) => Object.assign(live(o), {
+      async *[Symbol.asyncIterator]() {
+        throw new Error('device lost at /secret/path');
+      },
+    });
+    const srv = await startTestServer({ transcriber: fake });
+    try {
+      const ws = rawRealtime(srv.base);
+      const log = new EventLog(ws);
+      expect(await log.closedWith()).toEqual({ code: 1011, reason: 'engine error' });
+      const err = log.of('error')[0].error as { type: string; code: string; message: string };
+      expect(err).toMatchObject({ type: 'server_error', code: 'engine_error' });
+      expect(err.message).not.toContain('secret');
+      await new Promise((r) => setTimeout(r, 50));
+      const line = srv.logs.map((l) => JSON.parse(l)).find((l) => l.path === '/v1/realtime');
+      expect(line.error).toBe('engine_error: device lost at /secret/path');
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('a client that does not read its events is dropped once maxUnsentBytes wait for it', () => {
     // A socket stand-in whose send buffer is already over the limit.
     const socket = Object.assign(new EventEmitter(), {
