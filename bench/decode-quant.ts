@@ -4,11 +4,12 @@
  * the other, so a change in the load of a shared machine falls on one of them; here every round runs both.
  *
  *   bash scripts/with-gpu-env.sh npx tsx bench/decode-quant.ts [--model DIR] [--decoder-layers N] [--iters N]
- *                                                              [--warmup N]
+ *                                                              [--warmup N] [--decode-pos P]
  *
  *   --model DIR  the float checkpoint (default: npm run bench's full-size random one); INT8 loads `DIR-int8`
  *                (quantised on first use, as npm run bench does), 4-bit quantises DIR while it loads
  *   --decoder-layers N  default: all (the real step); the encoder is cut to 1 layer (a decode step does not use it)
+ *   --decode-pos P  KV-cache position of the step (default: 30 s prompt + 50, as npm run bench)
  *
  * The step is the model bench's greedy decode step (bench/model/stages.ts: GpuSearchModel.step + argmax read
  * back, KV position = 30 s prompt + 50). Prints the median, min and CPU time per step of each and the ratio.
@@ -25,7 +26,7 @@ import { loadModel, promptOf } from './model/stages';
 async function main(): Promise<void> {
   const { values: v } = parseArgs({ options: {
     model: { type: 'string', default: DEFAULT_MODEL }, 'decoder-layers': { type: 'string' },
-    iters: { type: 'string', default: '9' }, warmup: { type: 'string', default: '2' },
+    iters: { type: 'string', default: '9' }, warmup: { type: 'string', default: '2' }, 'decode-pos': { type: 'string' },
   } });
   const decLayers = v['decoder-layers'] === undefined ? undefined : Number(v['decoder-layers']);
   const gpu = await Gpu.create();
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
     const { provider, use } = await modelProvider(ours, 1, decLayers);
     log(`precision ${precision}: ${ours}, decoder layers ${use.decoder}`);
     const { asr } = await loadModel(gpu, provider, precision, 1, adapter, use);
-    const { promptTokens, pos } = promptOf(asr, undefined);
+    const { promptTokens, pos } = promptOf(asr, v['decode-pos'] === undefined ? undefined : Number(v['decode-pos']));
     const dec = new Decoder(gpu, asr.weights, asr.config, 1, pos + 8);
     (dec as unknown as { promptLength: number }).promptLength = promptTokens; // as after a 30 s prompt's prefill
     steps.push({ precision, asr, dec, model: new GpuSearchModel(gpu, dec, asr.config.decoder.vocab, 1), pos });
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
       },
     })));
   if (gpu.errors.length) throw new Error(`GPU errors: ${gpu.errors.join('; ')}`);
-  console.log(`adapter: ${adapter}`);
+  console.log(`adapter: ${adapter}; KV position ${steps[0].pos}`);
   for (const [i, s] of steps.entries()) {
     const r = rs[i];
     console.log(`${s.precision}: median ${r.medianMs.toFixed(1)} ms, min ${r.minMs.toFixed(1)} ms, `
