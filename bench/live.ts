@@ -8,14 +8,17 @@
  *    wall time of the push holding its last utterance's end sample (so it includes silenceDurationMs, the quiet time
  *    that ends a turn), and from the speech-stopped event. Partials: the time between an item's consecutive
  *    partial events, and partial decodes per second of speech.
+ * 1b. partial cadence: the first `--partial-seconds` at the pace of the audio into a session with manual turns and a
+ *    30 s utterance cap, never committed, so one utterance grows and only partials run; the interval between
+ *    partial decodes (stats.partials polled at every push) shows the cap: max(partialIntervalMs, decode time).
  * 2. sustained: the first `--stream-seconds` pushed as fast as the session takes them: each 100 ms chunk at once,
  *    pausing on `drained()` whenever 10 s wait. Real-time factor = wall time / audio time, overall and per minute
  *    of audio; host RSS and the GPU pool's bytes at the start and end; the most samples the session held; the word
  *    error rate of the finals against the recording's texts.
  *
  *   npm run -s bench:live -- [--model demo|DIR] [--encoder-layers N] [--decoder-layers N] [--audio WAV]
- *                            [--realtime-seconds 90] [--stream-seconds 600] [--rate 24000] [--chunk-ms 40]
- *                            [--partial-ms 500] [--max-new-tokens N] [--json]
+ *                            [--realtime-seconds 90] [--partial-seconds 20] [--stream-seconds 600]
+ *                            [--rate 24000] [--chunk-ms 40] [--partial-ms 500] [--max-new-tokens N] [--json]
  *
  * A DIR with --encoder-layers/--decoder-layers loads only those layers (bench/model/checkpoint.ts, as the model
  * benchmark does, eos disabled: give --max-new-tokens); `--realtime-seconds 0` skips phase 1.
@@ -127,6 +130,28 @@ async function realTime(asr: Engine, pcm: Int16Array, rate: number, chunkMs: num
   };
 }
 
+/** Phase 1b: one growing utterance at the pace of the audio; when each partial decode finished. */
+async function partialCadence(asr: Engine, pcm: Int16Array, rate: number, chunkMs: number, options: LiveOptions) {
+  const live = asr.live({ ...options, sampleRate: rate, turnDetection: null, maxUtteranceSeconds: 30 });
+  let events = 0;
+  const reader = (async () => {
+    for await (const e of live) if (e.type === 'partial') events++;
+  })();
+  const chunk = Math.round((chunkMs / 1000) * rate);
+  const decodedAt: number[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i * chunk < pcm.length; i++) {
+    await sleep(t0 + i * chunkMs - performance.now());
+    live.push(pcm.subarray(i * chunk, (i + 1) * chunk));
+    if (live.stats!.partials > decodedAt.length) decodedAt.push(performance.now());
+  }
+  live.abort();
+  await reader;
+  const gaps = decodedAt.slice(1).map((t, i) => t - decodedAt[i]);
+  return { audioSeconds: pcm.length / rate, decodes: decodedAt.length, partialEvents: events,
+    decodeIntervalMs: { p50: quantile(gaps, 0.5), p95: quantile(gaps, 0.95), n: gaps.length } };
+}
+
 /** Phase 2: pushed as fast as the session takes it; wall time per audio minute, memory at both ends. */
 async function sustained(asr: Engine, pcm: Int16Array, rate: number, options: LiveOptions, utterances: Utterance[]) {
   const rssStart = process.memoryUsage().rss;
@@ -194,6 +219,7 @@ async function main(args: string[]): Promise<void> {
   const chunkMs = numberOption(args, '--chunk-ms', 40)!;
   const realtimeSeconds = numberOption(args, '--realtime-seconds', 90)!;
   const streamSeconds = numberOption(args, '--stream-seconds', 600)!;
+  const partialSeconds = numberOption(args, '--partial-seconds', 20)!;
   const options: LiveOptions = {
     partialIntervalMs: numberOption(args, '--partial-ms', 500),
     maxNewTokens: numberOption(args, '--max-new-tokens', undefined),
@@ -218,10 +244,13 @@ async function main(args: string[]): Promise<void> {
   log(`phase 1: ${realtimeSeconds} s at real-time pace …`);
   const rt = realtimeSeconds > 0 ? await realTime(asr, pcmOf(realtimeSeconds), rate, chunkMs, options, utterances)
     : undefined;
+  log(`phase 1b: ${partialSeconds} s of one growing utterance …`);
+  const pc = partialSeconds > 0 ? await partialCadence(asr, pcmOf(partialSeconds), rate, chunkMs, options)
+    : undefined;
   log(`phase 2: ${streamSeconds} s as fast as the session takes it …`);
   const st = streamSeconds > 0 ? await sustained(asr, pcmOf(streamSeconds), rate, options, utterances) : undefined;
   asr.dispose();
-  const record = { ...head, realTime: rt, sustained: st, loadavgEnd: loadavg() };
+  const record = { ...head, realTime: rt, partials: pc, sustained: st, loadavgEnd: loadavg() };
   if (args.includes('--json')) {
     console.log(JSON.stringify(record, null, 2));
     return;
@@ -235,6 +264,11 @@ async function main(args: string[]): Promise<void> {
       `p95 ${f(rt.latencyFromSpeechStoppedMs.p95)} ms; ` +
       `partial interval p50 ${f(rt.partialIntervalMs.p50)} / p95 ${f(rt.partialIntervalMs.p95)} ms ` +
       `(${rt.partialEvents} partials, ${rt.partialDecodesPerSpeechSecond.toFixed(2)} decodes per s of speech)`);
+  }
+  if (pc) {
+    console.log(`partial cadence (${pc.audioSeconds} s, one utterance): ${pc.decodes} decodes, ` +
+      `${pc.partialEvents} partial events, decode interval p50 ${f(pc.decodeIntervalMs.p50)} / ` +
+      `p95 ${f(pc.decodeIntervalMs.p95)} ms`);
   }
   if (st) {
     const perMin = st.rtfPerMinute.map((x) => x.toFixed(2)).join(' ');
