@@ -164,6 +164,14 @@ describe('live session failures (an engine stand-in)', () => {
     expect(() => live.push(new Float32Array(8))).toThrow(/closed live session \(it failed: device lost\)/);
   });
 
+  it('a session has one reader: a second iteration is refused', async () => {
+    const live = openLiveSession(engine(() => Promise.reject(new Error('unused'))), { turnDetection: null });
+    const first = gather(live);
+    expect(() => live[Symbol.asyncIterator]()).toThrow(/iteration of a live session happens once/);
+    await live.close();
+    expect(await first).toEqual([]);
+  });
+
   it('turn detection without VAD weights is refused at open', () => {
     const asr = engine(() => Promise.reject(new Error('unused')));
     expect(() => openLiveSession(asr, {})).toThrow(/turnDetection needs the VAD weights/);

@@ -274,6 +274,7 @@ class Live implements LiveSession {
   private ended = false;
   private failure: { error: unknown } | undefined;
   private readonly events: LiveEvent[] = [];
+  private read = false;
   private wakeReader: (() => void) | undefined;
   private wakeWorker: (() => void) | undefined;
   private idleWaiters: (() => void)[] = [];
@@ -381,7 +382,14 @@ class Live implements LiveSession {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<LiveEvent> {
+  [Symbol.asyncIterator](): AsyncGenerator<LiveEvent> {
+    // One reader: each event goes to exactly one place (a second loop would wait for events the first one took).
+    if (this.read) throw new OptionError('iteration', 'of a live session happens once: it has one reader');
+    this.read = true;
+    return this.readEvents();
+  }
+
+  private async *readEvents(): AsyncGenerator<LiveEvent> {
     for (;;) {
       while (this.events.length) yield this.events.shift()!;
       if (this.ended) break;
