@@ -425,7 +425,7 @@ class Live implements LiveSession {
   }
 
   private isIdle(): boolean {
-    return this.input.length === 0 && this.finals.length === 0 && this.finalSamples === 0;
+    return this.input.length === 0 && this.finals.length === 0;
   }
 
   /** Ends the session (closed, aborted or failed): what it holds is let go, the reader and waiters woken. */
