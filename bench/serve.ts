@@ -1,7 +1,8 @@
 /**
  * Serving many users (issue 17 §1–2): N concurrent clients on loopback against the real HTTP server (`buildServer`,
  * in this process), with the engine's batching on (`--batches`: the engine's default maxBatch, or a number) and off
- * (maxBatch 1) in the same run, one engine load per setting.
+ * (maxBatch 1) in the same run: one engine and server per setting, all loaded up front, and each row (workload,
+ * client count) run for every setting in turn, so that a change in the shared machine's load hits them alike.
  *
  * Workloads: `clips` — the corpus clips (/work/shared/corpus/manifest.json, read from there), round-robin, each
  * client sending `--requests` of them one after the other; `long` — the 3-minute recordings of
@@ -215,8 +216,8 @@ async function post(base: string, u: Upload, fields: Record<string, string>): Pr
   return firstText.get(u.name) === text;
 }
 
-/** One batching setting: a server over a fresh engine, the workloads at each client count. */
-async function serveRows(o: Options, batch: number | undefined, clips: Upload[], long: Upload[]) {
+/** One batching setting: a server over its own engine. */
+async function startSetting(o: Options, batch: number | undefined, warmUp: Upload[]) {
   const asr = await loadEngine(o, batch, false);
   const { transcriber, sums } = timed(asr);
   const logs: { queueMs?: number; path: string }[] = [];
@@ -227,54 +228,78 @@ async function serveRows(o: Options, batch: number | undefined, clips: Upload[],
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const fields: Record<string, string> = o.maxNewTokens ? { max_new_tokens: o.maxNewTokens } : {};
+  // Warm-up: pipelines of one and of two sequences at once, and the pools, are not what this measures.
+  await Promise.all(warmUp.map((c) => post(base, c, fields)));
+  const close = async () => {
+    await app.close();
+    asr.dispose();
+  };
+  return { asr, sums, logs, base, fields, close };
+}
+type Setting = Awaited<ReturnType<typeof startSetting>>;
+
+/** `clients` clients, each sending `perClient` uploads one after the other, against one setting's server. */
+async function serveRow(s: Setting, workload: ServeRecord['workload'], uploads: Upload[], clients: number,
+  perClient: number): Promise<ServeRecord> {
+  const { asr, sums, logs } = s;
+  const pool = asr.gpu.pool.stats;
+  pool.peakBytes = pool.liveBytes;
+  sums.encode = sums.generate = 0;
+  logs.length = 0;
+  const steps0 = { ...asr.batchStats };
+  let next = 0;
+  let audioSec = 0;
+  let textMismatches = 0;
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: clients }, async () => {
+    for (let r = 0; r < perClient; r++) {
+      const u = uploads[next++ % uploads.length];
+      const t = performance.now();
+      if (!(await post(s.base, u, s.fields))) textMismatches++;
+      latencies.push(performance.now() - t);
+      audioSec += u.seconds;
+    }
+  }));
+  const wallSec = (performance.now() - t0) / 1000;
+  const queued = logs.filter((l) => l.path === '/v1/audio/transcriptions').map((l) => l.queueMs ?? 0);
+  const rec: ServeRecord = {
+    workload, maxBatch: asr.maxBatch, clients, requests: latencies.length, audioSec: round(audioSec),
+    wallSec: round(wallSec, 2), audioSecPerSec: round(audioSec / wallSec, 2),
+    p50Ms: Math.round(quantile(latencies, 0.5)), p95Ms: Math.round(quantile(latencies, 0.95)),
+    queueP50Ms: Math.round(quantile(queued, 0.5)), queueP95Ms: Math.round(quantile(queued, 0.95)),
+    peakGpuMB: Math.round(pool.peakBytes / 2 ** 20),
+    encodeShare: round(sums.encode / (sums.encode + sums.generate), 3), textMismatches,
+    meanRows: meanRows(steps0, asr.batchStats),
+  };
+  log(`  ${JSON.stringify(rec)}`);
+  return rec;
+}
+
+/**
+ * Every setting's server at once, each row run for one setting after the other (so that a change in the shared
+ * machine's load hits the settings alike).
+ */
+async function serveRows(o: Options, clips: Upload[], long: Upload[]) {
+  const settings: Setting[] = [];
   const records: ServeRecord[] = [];
   try {
-    // Warm-up: pipelines of one and of two sequences at once, and the pools, are not what this measures.
-    await Promise.all(clips.slice(0, 2).map((c) => post(base, c, fields)));
+    for (const batch of o.batches) {
+      log(`maxBatch ${batch ?? 'default'}: loading, warm-up`);
+      settings.push(await startSetting(o, batch, clips.slice(0, 2)));
+    }
     const runs: [ServeRecord['workload'], Upload[], number[], number][] = [
       ['clips', clips, o.clients, o.requests], ['long', long, o.longClients, 1],
     ];
     for (const [workload, uploads, clientCounts, perClient] of runs) {
       for (const clients of clientCounts) {
-        const pool = asr.gpu.pool.stats;
-        pool.peakBytes = pool.liveBytes;
-        sums.encode = sums.generate = 0;
-        logs.length = 0;
-        const steps0 = { ...asr.batchStats };
-        let next = 0;
-        let audioSec = 0;
-        let textMismatches = 0;
-        const latencies: number[] = [];
-        const t0 = performance.now();
-        await Promise.all(Array.from({ length: clients }, async () => {
-          for (let r = 0; r < perClient; r++) {
-            const u = uploads[next++ % uploads.length];
-            const t = performance.now();
-            if (!(await post(base, u, fields))) textMismatches++;
-            latencies.push(performance.now() - t);
-            audioSec += u.seconds;
-          }
-        }));
-        const wallSec = (performance.now() - t0) / 1000;
-        const queued = logs.filter((l) => l.path === '/v1/audio/transcriptions').map((l) => l.queueMs ?? 0);
-        const rec: ServeRecord = {
-          workload, maxBatch: asr.maxBatch, clients, requests: latencies.length, audioSec: round(audioSec),
-          wallSec: round(wallSec, 2), audioSecPerSec: round(audioSec / wallSec, 2),
-          p50Ms: Math.round(quantile(latencies, 0.5)), p95Ms: Math.round(quantile(latencies, 0.95)),
-          queueP50Ms: Math.round(quantile(queued, 0.5)), queueP95Ms: Math.round(quantile(queued, 0.95)),
-          peakGpuMB: Math.round(pool.peakBytes / 2 ** 20),
-          encodeShare: round(sums.encode / (sums.encode + sums.generate), 3), textMismatches,
-          meanRows: meanRows(steps0, asr.batchStats),
-        };
-        log(`  ${JSON.stringify(rec)}`);
-        records.push(rec);
+        for (const s of settings) records.push(await serveRow(s, workload, uploads, clients, perClient));
       }
     }
   } finally {
-    await app.close();
-    asr.dispose();
+    for (const s of settings) await s.close();
   }
-  return { records, adapter: adapterName(asr.gpu) };
+  return { records, adapter: settings.length ? adapterName(settings[0].asr.gpu) : '' };
 }
 
 /** Decoder tokens per second summed over `rows` concurrent greedy sequences, and over one (see the header). */
@@ -341,13 +366,12 @@ async function main(): Promise<void> {
   const serve: ServeRecord[] = [];
   const decode: DecodeRecord[] = [];
   let adapter = '';
+  if (o.clients.length || o.longClients.length) {
+    const r = await serveRows(o, clips, long);
+    serve.push(...r.records);
+    adapter = r.adapter;
+  }
   for (const batch of o.batches) {
-    if (o.clients.length || o.longClients.length) {
-      log(`maxBatch ${batch ?? 'default'}: serving`);
-      const r = await serveRows(o, batch, clips, long);
-      serve.push(...r.records);
-      adapter = r.adapter;
-    }
     if (o.decode) {
       log(`maxBatch ${batch ?? 'default'}: decode tokens/s, 1 and ${o.rows} sequences`);
       const audio = (await decodeAudio(clips[0].bytes, clips[0].name)).samples.subarray(0, 2 * 16000);
