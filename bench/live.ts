@@ -99,7 +99,7 @@ async function realTime(asr: Engine, pcm: Int16Array, rate: number, chunkMs: num
   }
   await live.close();
   await reader;
-  const stopped = new Map(events.filter(({ e }) => e.type === 'speech-stopped').map(({ e, t }) => [e.item, t]));
+  const stopped = new Map(events.flatMap(({ e, t }) => (e.type === 'speech-stopped' ? [[e.item, t] as const] : [])));
   const fromSpeech: number[] = [];
   const fromStopped: number[] = [];
   for (const { e, t } of events) {

@@ -359,6 +359,11 @@ export class RealtimeSession {
             items.delete(e.item);
             break;
           }
+          case 'commit-empty':
+            // A commit over silence (server_vad between turns): OpenAI answers it with this error.
+            this.sendError('invalid_request_error', 'input_audio_buffer_commit_empty',
+              'Cannot commit: no speech is in progress in the input audio buffer.', null);
+            break;
         }
       }
     } catch (err) {

@@ -70,7 +70,7 @@ describe('live session (demo model)', () => {
     const noise = Float32Array.from({ length: 8000 }, (_, i) => 0.3 * Math.sin(i * 0.7));
     const live = asr.live({ turnDetection: null, partialIntervalMs: 0 });
     const gathered = gather(live);
-    live.commit(); // nothing pushed: no-op
+    live.commit(); // nothing pushed: answered with commit-empty
     live.push(a);
     live.commit();
     live.push(noise);
@@ -81,6 +81,7 @@ describe('live session (demo model)', () => {
     await live.close();
     const events = await gathered;
     checkOrder(events, false);
+    expect(events.filter((e) => e.type === 'commit-empty')).toEqual([{ type: 'commit-empty', audioMs: 0 }]);
     const segs = finals(events);
     expect(events.filter((e) => e.type === 'final').map((e) => e.item)).toEqual([0, 2, 3]);
     expect([segs[0].start, segs[0].end]).toEqual([0, a.length / RATE]);

@@ -248,10 +248,16 @@ export class FakeLiveSession implements LiveSession {
   }
 
   commit(): void {
+    if (!this.commitPending()) this.emit({ type: 'commit-empty', audioMs: this.ms(this.pushed) });
+  }
+
+  /** Commits the utterance in progress (with turn detection: only while speech is on); false when there is none. */
+  private commitPending(): boolean {
     while (this.backlog.length) this.tick();
     if (this.frame.length) this.append(Int16Array.from(this.frame.splice(0)));
-    if (this.utteranceLength === 0) return;
+    if (this.utteranceLength === 0 || (this.vad && !this.speaking)) return false;
     this.finish();
+    return true;
   }
 
   clear(): void {
@@ -267,7 +273,7 @@ export class FakeLiveSession implements LiveSession {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.commit();
+    this.commitPending();
     this.closed = true;
     this.end();
   }

@@ -75,6 +75,10 @@ describe('realtime on the demo model', () => {
     expect(log.of('input_audio_buffer.speech_started')).toHaveLength(names.length);
     expect(log.of('input_audio_buffer.committed').map((c) => c.item_id)).toEqual(completed.map((c) => c.item_id));
     expect(log.of('error')).toEqual([]);
+    // A commit in the pause after the last turn has nothing to commit: OpenAI's error, not silence.
+    rt.send({ type: 'input_audio_buffer.commit', event_id: 'late' });
+    const err = await log.next('error');
+    expect(err.error).toMatchObject({ code: 'input_audio_buffer_commit_empty' });
     rt.close();
     return completed.map((c) => c.transcript);
   }

@@ -78,7 +78,9 @@ export type LiveEvent =
   /** The whole text of the utterance in progress so far; each partial replaces the previous one. */
   | { type: 'partial'; item: number; text: string }
   /** The utterance transcribed exactly as `asr.transcribe(itsAudio, { segmenter: 'fixed' })` would. */
-  | { type: 'final'; item: number; segment: Segment };
+  | { type: 'final'; item: number; segment: Segment }
+  /** A `commit()` found no utterance in progress (silence since the last turn): nothing was committed. */
+  | { type: 'commit-empty'; audioMs: number };
 
 /** What a session holds now (`LiveSession.stats`). */
 export interface LiveStats {
@@ -93,7 +95,7 @@ export interface LiveStats {
 export interface LiveSession extends AsyncIterable<LiveEvent> {
   /** Queues PCM (f32 in [-1, 1] or s16) at `sampleRate`; returns at once. Throws on a closed session. */
   push(pcm: Float32Array | Int16Array): void;
-  /** Ends the utterance in progress now (manual turns, or a client's commit). No-op without audio. */
+  /** Ends the utterance in progress now (manual turns, or a client's commit); without one: a `commit-empty` event. */
   commit(): void;
   /** Drops the audio of the utterance in progress, as if it had not been pushed. */
   clear(): void;
@@ -476,7 +478,9 @@ class Live implements LiveSession {
     const head = this.input[0];
     if (typeof head === 'string') {
       this.input.shift();
-      if (head === 'commit') this.commitNow();
+      if (head === 'commit') {
+        if (!this.commitNow()) this.emit({ type: 'commit-empty', audioMs: this.ms(this.audio.end) });
+      }
       else if (head === 'clear') this.clearNow();
       else this.endNow();
       return;
@@ -544,11 +548,13 @@ class Live implements LiveSession {
     this.finalSamples += end - start;
   }
 
-  private commitNow(): void {
+  /** Commits the utterance in progress at the end of the audio so far; false when there was none. */
+  private commitNow(): boolean {
     if (!this.turns) this.manualCap();
-    if (!this.utt || this.audio.end <= this.utt.start) return;
+    if (!this.utt || this.audio.end <= this.utt.start) return false;
     this.commitUtterance(this.audio.end, this.turns !== undefined);
     this.turns?.reset();
+    return true;
   }
 
   private clearNow(): void {
