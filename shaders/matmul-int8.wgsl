@@ -20,7 +20,10 @@ enable subgroups;
 //
 // INT4 (weight-only, src/ops/matmul-int4.ts): W holds 4-bit codes, 8 per u32 (nibble i of word j = k 8j + i,
 // q = code − 8), rows padded to Kp = groups · G codes; S holds the scales as f16 pairs (unpack2x16float, no
-// shader-f16 needed), rows s_ld halves apart. The k32 step reads one vec4<u32> (32 codes) per column, STEP8 one u32.
+// shader-f16 needed), rows s_ld halves apart (a multiple of 8: rows start on a vec4<u32>). The k32 step reads one
+// vec4<u32> (32 codes) per column, STEP8 one u32; k32 reads the scales of 8 groups at once (one vec4<u32>): on
+// llvmpipe a load whose address differs per lane costs per-lane loads, and at G = 32 a scale load per group was
+// one in every three of them.
 //
 // Defines: A8, DOT4 (packed_4x8_integer_dot_product builtins), SUBGROUPS, SG4 (4-lane subgroups), XVEC (weight-only:
 // x rows 4-aligned and K % G == 0, so x is read as vec4 with no masking; else element loads, zero past K),
@@ -33,12 +36,12 @@ struct Params {
   ldx: u32, x_off: u32, ldy: u32, y_off: u32,
   w_off: u32,    // vec4<u32> (STEP8: vec2<u32>; INT4 + STEP8: u32) index of W row 0 in the binding
   wv: u32,       // those units per W row: Kp / 16 (Kp / 8); INT4: Kp / 32 (Kp / 8)
-  s_off: u32,    // index of S row 0 (row stride: groups; INT4: in halves, row stride s_ld)
+  s_off: u32,    // index of S row 0 (row stride: groups; INT4: in halves, a multiple of 8, row stride s_ld)
   bias_off: u32,
   has_bias: u32,
   xs_off: u32,   // A8: word index of the activation scales in XQ (row stride: groups)
   gsz: u32,      // = G, as a run-time value (STEP8: keeps the JIT from unrolling the loop over a group)
-  s_ld: u32,     // INT4: halves between scale rows (groups rounded up to even)
+  s_ld: u32,     // INT4: halves between scale rows (groups rounded up to a multiple of 8)
   // epilogue (matmul-epilogue.wgsl)
   act: u32, col0: u32, split1: u32, split2: u32,
   y_off1: u32, y_off2: u32, ldy1: u32, ldy2: u32,
@@ -69,7 +72,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> W: array<vec4<u32>>;
 #endif
 #if INT4
-@group(0) @binding(3) var<storage, read> S: array<u32>;
+@group(0) @binding(3) var<storage, read> S: array<vec4<u32>>;
 #else
 @group(0) @binding(3) var<storage, read> S: array<f32>;
 #endif
@@ -92,7 +95,11 @@ fn i8x4(u: u32) -> vec4i {
 #if INT4
 // Weight scale i (in halves) and the scale row of W row n.
 fn wscale(i: u32) -> f32 {
-  return unpack2x16float(S[i >> 1u])[i & 1u];
+  return unpack2x16float(S[i >> 3u][(i >> 1u) & 3u])[i & 1u];
+}
+// Scale g of the 8 in v (a vec4<u32> of S).
+fn scale8(v: vec4u, g: u32) -> f32 {
+  return unpack2x16float(v[(g >> 1u) & 3u])[g & 1u];
 }
 fn srow(n: u32) -> u32 {
   return P.s_off + n * P.s_ld;
@@ -352,8 +359,20 @@ fn main(@builtin(workgroup_id) wg: vec3u,
   var a4 = vec2f(0.0); var a5 = vec2f(0.0); var a6 = vec2f(0.0); var a7 = vec2f(0.0);
   var a8 = vec2f(0.0); var a9 = vec2f(0.0); var a10 = vec2f(0.0); var a11 = vec2f(0.0);
   var a12 = vec2f(0.0); var a13 = vec2f(0.0); var a14 = vec2f(0.0); var a15 = vec2f(0.0);
+#if INT4
+  var sv0 = vec4u();
+  var sv1 = vec4u();
+#endif
   for (var g = 0u; g < P.groups; g++) {
+#if INT4
+    if ((g & 7u) == 0u) {
+      sv0 = S[(sr0 + g) / 8u];
+      sv1 = S[(sr1 + g) / 8u];
+    }
+    let s = vec2f(scale8(sv0, g), scale8(sv1, g));
+#else
     let s = vec2f(wscale(sr0 + g), wscale(sr1 + g));
+#endif
     var p0 = PV(); var p1 = PV(); var p2 = PV(); var p3 = PV();
     var p4 = PV(); var p5 = PV(); var p6 = PV(); var p7 = PV();
     var p8 = PV(); var p9 = PV(); var p10 = PV(); var p11 = PV();

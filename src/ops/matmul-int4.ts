@@ -6,8 +6,9 @@
  * GPU layout of an `Int4Matrix`: row blocks (each ≤ one storage binding), each a u32 tensor [rows, Kp/8] of 4-bit
  * codes (8 per word, nibble 0 = lowest k, code = q + 8; rows padded to Kp = groups·G codes with code 8, i.e. q = 0,
  * by weights/quant `padRows4`, so every group is whole and rows are 16-byte aligned) plus the f16 scales as stored,
- * two per u32 ([rows, sLd/2], sLd = groups rounded up to even, so a row of scales starts on a word). The f16 scales
- * are read with unpack2x16float (no shader-f16 needed) and keep the GPU bytes at 0.5625 per weight at G = 32.
+ * two per u32 ([rows, sLd/2], sLd = groups rounded up to a multiple of 8, so a row of scales starts on 16 bytes and
+ * the decode kernel reads 8 scales per load). The f16 scales are read with unpack2x16float (no shader-f16 needed)
+ * and keep the GPU bytes at 0.5625 per weight at G = 32 (the model's K are multiples of 256: no padding).
  *
  * @example
  * const w = uploadInt4Matrix(gpu, 'fc1', packed, scales, N, K, 32); // packed: U8 [N, ceil(K/2)], scales f16 bits
@@ -66,14 +67,19 @@ export abstract class QuantBlockedMatrix extends RowBlockedMatrix {
   }
 }
 
+/** Halves between 4-bit scale rows: `groups` rounded up to a multiple of 8 (one vec4<u32>). */
+function scaleLd4(groups: number): number {
+  return Math.ceil(groups / 8) * 8;
+}
+
 /**
  * A [rows, cols] 4-bit matrix in row blocks with per-row, per-group f16 scales (see the module comment). Per block:
  * codes as u32 [rows, rowBytes/4] and f16 scale pairs as u32 [rows, sLd/2].
  */
 export class Int4Matrix extends QuantBlockedMatrix {
-  /** Scales (halves) between scale rows: groups rounded up to even. */
+  /** Scales (halves) between scale rows: groups rounded up to a multiple of 8. */
   get sLd(): number {
-    return this.groups + (this.groups & 1);
+    return scaleLd4(this.groups);
   }
 
   /** Bytes per stored row (cols padded to whole groups, two codes per byte). */
@@ -86,7 +92,7 @@ export class Int4Matrix extends QuantBlockedMatrix {
     maxBlockBytes = gpu.caps.maxStorageBindingBytes): Int4Matrix {
     const groups = groupsOf(cols, groupSize);
     const blocks = createQuantBlocks(gpu, 'Int4Matrix', label, rows, groupSize,
-      (groups * groupSize) / 2, Math.ceil(groups / 2), 'u32', maxBlockBytes);
+      (groups * groupSize) / 2, scaleLd4(groups) / 2, 'u32', maxBlockBytes);
     return new Int4Matrix(blocks, rows, cols, groupSize);
   }
 

@@ -308,6 +308,7 @@ export function matmulInt8(rec: Recorder, x: Tensor, w: QuantMatrix, bias: Tenso
     const ws = bindSpan(rec, blk.q, 0, blk.q.numel);
     const ss = bindSpan(rec, blk.s, 0, blk.s.numel);
     if (ws.base % wUnit !== 0) fail(`weight block "${blk.q.label}" is not ${wUnit * 4}-byte aligned in its binding`);
+    if (int4 && ss.base % 4 !== 0) fail(`scale block "${blk.s.label}" is not 16-byte aligned in its binding`);
     const params = [
       M, blk.rows, K, groups,
       ldx, xOff, ldy, yb.yBase + yCol + blk.row0,
