@@ -15,9 +15,9 @@
  * change what a request gets).
  *
  * `--decode` also measures decoder tokens per second summed over `--rows` concurrent greedy sequences against one
- * (eos disabled, `--tokens` new tokens each, 2 s of audio in one 30 s window): steps over the time during which at
- * least one sequence was between its first token (the prefill's) and its last, so that the encoder and the
- * prefills do not count; median over `--iters` runs after one warm-up run.
+ * (eos disabled, `--tokens` new tokens each, 2 s of audio in one 30 s window): the tokens chosen while all of them
+ * were between their first token (the prefill's) and their last, over that window's length, so that no encoder
+ * batch or prefill counts; median over `--iters` runs after one warm-up run.
  *
  * A checkpoint folder may be truncated as in the model bench (`--encoder-layers`, `--decoder-layers`: the first N
  * layers, eos replaced by `<|pad|>` so generation runs to max_new_tokens, which `--max-new-tokens` sets per
@@ -306,44 +306,43 @@ async function serveRows(o: Options, clips: Upload[], long: Upload[]) {
 async function decodeRows(o: Options, batch: number | undefined, audio: Float32Array) {
   const asr = await loadEngine(o, batch, true);
   const tokens = o.tokens;
-  /** Milliseconds during which at least one of `rows` concurrent sequences was between its first and last token. */
+  /**
+   * Tokens per second summed over `rows` concurrent sequences, counted in the window where every one of them is
+   * between its first token and its last: the steady state of the decoder (no encoder batch or prefill of a
+   * sequence still joining falls in it).
+   */
   const run = async (rows: number) => {
-    const spans = await Promise.all(Array.from({ length: rows }, async () => {
-      const span = [NaN, NaN];
+    const times = await Promise.all(Array.from({ length: rows }, async () => {
+      const at: number[] = [];
       await asr.transcribe({ samples: audio, sampleRate: 16000 }, {
         segmenter: 'fixed', maxNewTokens: tokens,
         onProgress: (p) => {
-          if (p.stage !== 'generate') return;
-          if (p.done === 1) span[0] = performance.now();
-          if (p.done === tokens) span[1] = performance.now();
+          if (p.stage === 'generate') at.push(performance.now());
         },
       });
-      return span as [number, number];
+      return at;
     }));
-    spans.sort((a, b) => a[0] - b[0]);
-    let ms = 0;
-    let end = -Infinity;
-    for (const [s, e] of spans) {
-      ms += Math.max(0, e - Math.max(s, end));
-      end = Math.max(end, e);
-    }
-    log(`    ${rows} sequence(s) × ${tokens} tokens: decoding ${Math.round(ms)} ms`);
-    return ms;
+    const from = Math.max(...times.map((t) => t[0]));
+    const to = Math.min(...times.map((t) => t[t.length - 1]));
+    // Tokens chosen after the window opened: each is one decoder step's row.
+    const steps = times.reduce((n, t) => n + t.filter((x) => x > from && x <= to).length, 0);
+    if (to <= from || steps === 0) throw new Error(`${rows} sequences never decoded together: raise --tokens`);
+    const perSec = steps / ((to - from) / 1000);
+    log(`    ${rows} sequence(s): ${steps} tokens in ${Math.round(to - from)} ms of decoding together`);
+    return perSec;
   };
   const out: DecodeRecord[] = [];
   try {
     for (const rows of [1, o.rows]) {
       await run(rows); // warm-up: this many rows' pipelines
       const steps0 = { ...asr.batchStats };
-      const times: number[] = [];
-      for (let i = 0; i < o.iters; i++) times.push(await run(rows));
-      const ms = median(times);
-      // Each sequence takes tokens − 1 steps between its first token (from the prefill) and its last.
-      const steps = tokens - 1;
-      // Steps run: rows × steps, min(rows, maxBatch) rows each.
-      const stepMs = round((ms / (rows * steps)) * Math.min(rows, asr.maxBatch), 1);
+      const rates: number[] = [];
+      for (let i = 0; i < o.iters; i++) rates.push(await run(rows));
+      const tokensPerSec = median(rates);
+      // Steps of min(rows, maxBatch) rows each give `tokensPerSec` rows per second.
+      const stepMs = round((1000 / tokensPerSec) * Math.min(rows, asr.maxBatch), 1);
       const rec = {
-        maxBatch: asr.maxBatch, rows, tokensPerSec: round((rows * steps) / (ms / 1000), 2), stepMs,
+        maxBatch: asr.maxBatch, rows, tokensPerSec: round(tokensPerSec, 2), stepMs,
         meanRows: meanRows(steps0, asr.batchStats),
       };
       log(`  ${JSON.stringify(rec)}`);
@@ -386,7 +385,7 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`model ${o.model}, truncation ${truncation}, adapter ${adapter}`);
-  console.table(serve);
+  if (serve.length) console.table(serve);
   if (decode.length) console.table(decode);
 }
 
