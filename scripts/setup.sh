@@ -3,8 +3,9 @@
 #   bash scripts/setup.sh          # Debian packages, npm deps, WebGPU adapter
 # What it does:
 #   1. installs the Debian packages the project needs that are missing (Vulkan loader, chromium for browser
-#      tests, espeak-ng + sox for generated test audio, python3-torch/numpy/scipy for the reference checks and
-#      the demo-training tests, run with /usr/bin/python3), reusing the machine's configured mirror;
+#      tests, espeak-ng + sox for generated test audio, ffmpeg as a live source in the CLI tests,
+#      python3-torch/numpy/scipy for the reference checks and the demo-training tests, run with /usr/bin/python3),
+#      reusing the machine's configured mirror;
 #   2. runs `npm ci` when package-lock.json changed since the last run;
 #   3. probes for a WebGPU adapter. When a hardware adapter already works it changes nothing. Otherwise it
 #      extracts Mesa 25 lavapipe from bookworm-backports into .cache/lavapipe (the stock bookworm Mesa 22
@@ -21,7 +22,7 @@ apt_update_once() { [ $apt_updated = 1 ] || { as_root apt-get update -qq; apt_up
 
 # 1. Debian packages (only the missing ones).
 need=()
-for pkg in libvulkan1 mesa-vulkan-drivers chromium espeak-ng sox redis-server \
+for pkg in libvulkan1 mesa-vulkan-drivers chromium espeak-ng sox ffmpeg redis-server \
   python3-torch python3-numpy python3-scipy; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
