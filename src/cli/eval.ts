@@ -8,13 +8,14 @@ import { relative } from 'node:path';
 import { ManifestError, readManifest, type ManifestEntry } from '../eval/manifest';
 import { addCounts, errorRate, errors, score, type ErrorCounts, type Language } from '../eval/wer';
 import {
-  EXIT, fileOptions, loadModel, optionFlag, Progress, readInput, transcriptionArgs, UsageError,
+  batchOf, EXIT, fileOptions, inInputOrder, loadModel, maxBatchArg, optionFlag, Progress, readInput,
+  transcriptionArgs, UsageError,
 } from './common';
 
 export const EVAL_USAGE = `  glm-asr eval MANIFEST --model DIR|ORG/NAME [options]
       word and character error rates against reference texts; MANIFEST is a .json or .csv file or a folder of
       audio files with a .txt beside each (docs/eval.md); --segmenter, --max-chunk-seconds, --audio-blocks,
-      --beams, --max-new-tokens, --max-input-mb, --precision and --quiet as for transcribe
+      --beams, --max-new-tokens, --max-input-mb, --precision, --max-batch and --quiet as for transcribe
       --format F             txt | json (default txt): a row per file and the totals, or one JSON document`;
 
 interface Counts extends ErrorCounts {
@@ -45,8 +46,9 @@ const withErrors = (c: ErrorCounts): Counts => ({ ...c, errors: errors(c) });
 
 export async function evalCommand(args: string[]): Promise<number> {
   const {
-    positionals, model, quiet, format, precision, maxInputBytes, beams, decode,
-  } = transcriptionArgs(args, ['txt', 'json'] as const);
+    positionals, model, quiet, format, precision, maxInputBytes, beams, decode, extra,
+  } = transcriptionArgs(args, ['txt', 'json'] as const, { 'max-batch': { type: 'string' } });
+  const maxBatch = maxBatchArg(extra['max-batch']);
   if (positionals.length !== 1) throw new UsageError('eval takes one manifest (a .json or .csv file, or a folder)');
   let manifest;
   try {
@@ -58,12 +60,12 @@ export async function evalCommand(args: string[]): Promise<number> {
   const { entries, skipped } = manifest;
   if (!entries.length) throw new UsageError(`${positionals[0]}: no entry has a reference text`);
   const progress = new Progress(!quiet && process.stderr.isTTY === true);
-  const asr = await loadModel(model, precision, beams, progress, quiet);
+  const asr = await loadModel(model, precision, beams, progress, quiet, maxBatch);
   if (!asr) return EXIT.model;
 
-  const evaluate = async (entry: ManifestEntry, label: string): Promise<FileResult> => {
+  const evaluate = async (entry: ManifestEntry, label: string, signal: AbortSignal): Promise<FileResult> => {
     const bytes = await readInput(entry.audio, maxInputBytes);
-    const t = await asr.transcribe(bytes, fileOptions(decode, entry.audio, label, progress));
+    const t = await asr.transcribe(bytes, { ...fileOptions(decode, entry.audio, label, progress), signal });
     progress.done();
     const s = score(entry.text, t.text);
     return {
@@ -79,26 +81,36 @@ export async function evalCommand(args: string[]): Promise<number> {
     console.log(`${'WER'.padStart(7)} ${'CER'.padStart(7)} ${'words'.padStart(6)} ${'sub'.padStart(5)} ` +
       `${'del'.padStart(5)} ${'ins'.padStart(5)} lang file`);
   }
+  let usage: string | null = null;
+  const stop = new AbortController();
+  const numbered = entries.map((entry, i) => ({ entry, i }));
   try {
-    for (const [i, entry] of entries.entries()) {
+    // Up to the engine's batch of files at once (it batches them); rows and totals in manifest order.
+    await inInputOrder(numbered, batchOf(asr), stop.signal, async ({ entry, i }, say) => {
       try {
-        const r = await evaluate(entry, `[${i + 1}/${entries.length}] ${show(entry.audio)}`);
-        results.push(r);
-        if (format === 'txt') console.log(row(r.wer, r.cer, r.words, `${r.language.padEnd(4)} ${show(r.audio)}`));
+        const r = await evaluate(entry, `[${i + 1}/${entries.length}] ${show(entry.audio)}`, stop.signal);
+        say(() => {
+          results.push(r);
+          if (format === 'txt') console.log(row(r.wer, r.cer, r.words, `${r.language.padEnd(4)} ${show(r.audio)}`));
+        });
       } catch (e) {
+        if (stop.signal.aborted) return; // another file found bad usage
         progress.done();
-        // An option the loaded model cannot take is bad usage, the same for every file.
-        const usage = optionFlag(e);
-        if (usage) {
-          console.error(`glm-asr: ${usage}`);
-          return EXIT.usage;
-        }
-        failures.push({ audio: entry.audio, error: (e as Error).message });
-        console.error(`glm-asr: ${entry.audio}: ${(e as Error).message}`);
+        // An option the loaded model cannot take is bad usage, the same for every file: stop them all.
+        usage = optionFlag(e);
+        if (usage) return stop.abort();
+        say(() => {
+          failures.push({ audio: entry.audio, error: (e as Error).message });
+          console.error(`glm-asr: ${entry.audio}: ${(e as Error).message}`);
+        });
       }
-    }
+    });
   } finally {
     asr.dispose();
+  }
+  if (usage) {
+    console.error(`glm-asr: ${usage}`);
+    return EXIT.usage;
   }
 
   const total = totalOf(results);

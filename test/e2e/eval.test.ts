@@ -40,6 +40,20 @@ describe('glm-asr eval', () => {
     expect(out.failed).toEqual([]);
   });
 
+  it('--max-batch 3 (files at once, batched by the engine): the same rows, in manifest order', () => {
+    const run = (batch: string) => {
+      const r = cli([join(SAMPLES, 'expected.json'), ...MODEL, '--segmenter', 'fixed', '--format', 'json',
+        '--max-batch', batch]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    const one = run('1');
+    const three = run('3');
+    const audio = (out: { files: { audio: string }[] }) => out.files.map((f) => f.audio);
+    expect(audio(three)).toEqual(audio(one));
+    expect(three).toEqual(one);
+  });
+
   it('a CSV manifest with altered references: S/D/I as computed by hand; a missing file fails with exit 1', () => {
     const csv = join(dir, 'altered.csv');
     writeFileSync(csv, [
