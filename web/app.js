@@ -12,6 +12,7 @@
 import { MicRecorder, microphoneSupported } from './audio.js';
 import { bytes, clock } from './format.js';
 import { library } from './library.js';
+import { messages } from './messages.js';
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
@@ -54,6 +55,7 @@ const els = {
   dlSrt: $('download-srt'),
   dlJson: $('download-json'),
 };
+const { setStatus, showError, hideError } = messages(els);
 
 const KEY_STORAGE = 'glm-asr.apiKey';
 
@@ -551,18 +553,6 @@ els.dlJson.addEventListener('click', () => {
 });
 
 // ------------------------------------------------------------------ misc
-
-function setStatus(text) {
-  els.status.textContent = text;
-}
-function showError(text) {
-  els.error.textContent = text;
-  els.error.hidden = false;
-}
-function hideError() {
-  els.error.hidden = true;
-  els.error.textContent = '';
-}
 
 function updateButtons() {
   const job = !!state.job;

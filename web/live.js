@@ -12,6 +12,7 @@ import { pageState, setLiveBusy } from './app.js';
 import { MicRecorder, microphoneSupported, TARGET_RATE } from './audio.js';
 import { clock } from './format.js';
 import { library } from './library.js';
+import { messages } from './messages.js';
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const els = {
@@ -26,6 +27,7 @@ const els = {
   srt: /** @type {HTMLButtonElement} */ ($('live-srt')),
   vtt: /** @type {HTMLButtonElement} */ ($('live-vtt')),
 };
+const { setStatus, showError, hideError } = messages(els);
 
 /** How long Stop waits for the last utterance's text. */
 const STOP_WAIT_MS = 60_000;
@@ -383,18 +385,6 @@ function exportAs(ext) {
       : download(lib.toVtt(segs), name, 'text/vtt'),
     (err) => showError(err.message),
   );
-}
-
-function setStatus(text) {
-  els.status.textContent = text;
-}
-function showError(text) {
-  els.error.textContent = text;
-  els.error.hidden = false;
-}
-function hideError() {
-  els.error.hidden = true;
-  els.error.textContent = '';
 }
 
 function updateButtons() {
