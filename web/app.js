@@ -506,7 +506,8 @@ function showResult(result, name, secs, where) {
   els.resultText.focus();
 }
 
-function download(content, filename, type) {
+/** Saves `content` as a file the browser downloads (also live.js's exports). */
+export function download(content, filename, type) {
   const url = URL.createObjectURL(new Blob([content], { type }));
   const a = document.createElement('a');
   a.href = url;

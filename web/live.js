@@ -8,7 +8,7 @@
 // replaced as it changes; each final is appended with its times. The finals export as .txt, .srt and .vtt
 // with the library's formatters.
 
-import { pageState, setLiveBusy } from './app.js';
+import { download, pageState, setLiveBusy } from './app.js';
 import { MicRecorder, microphoneSupported, TARGET_RATE } from './audio.js';
 import { clock } from './format.js';
 import { library } from './library.js';
@@ -360,17 +360,6 @@ async function stop(failed = false) {
 }
 
 // ------------------------------------------------------------------ exports and misc
-
-function download(content, filename, type) {
-  const url = URL.createObjectURL(new Blob([content], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
 
 function exportAs(ext) {
   const segs = segments();
