@@ -131,6 +131,14 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
 
   const now = (page: Page) => page.evaluate(() => performance.now());
 
+  /** The first final line: the clip's words, with its start and end times. */
+  async function expectFirstFinal(page: Page): Promise<void> {
+    const first = page.locator('#live-lines li.final:not([hidden])').first();
+    await first.waitFor({ timeout: 90_000 });
+    expect(await first.locator('.seg-text').textContent()).toMatch(SAID);
+    expect(await first.locator('time').textContent()).toMatch(/^0:0\d\.\d – 0:0\d\.\d$/);
+  }
+
   /** Grey text was shown while the utterance went on: the model's hypothesis of its start ("four …"). */
   async function expectPartials(page: Page): Promise<void> {
     const partials = await page.evaluate(() => (window as unknown as { partials: string[] }).partials);
@@ -150,10 +158,7 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
     expect(await page.getAttribute('html', 'data-model-loaded')).toBe('network');
     expect(await page.textContent('#model-status')).toContain('VAD segmentation');
     // The clip starts after 1 s of silence and ends 2 s before the loop: its final comes once the VAD hears the end.
-    const first = page.locator('#live-lines li.final:not([hidden])').first();
-    await first.waitFor({ timeout: 90_000 });
-    expect(await first.locator('.seg-text').textContent()).toMatch(SAID);
-    expect(await first.locator('time').textContent()).toMatch(/^0:0\d\.\d – 0:0\d\.\d$/);
+    await expectFirstFinal(page);
     await expectPartials(page);
     await page.click('#live-stop');
     await page.waitForSelector('html[data-live="off"]', { timeout: 60_000 });
@@ -189,11 +194,8 @@ describe('web page: live mode and the engine worker (headless Chromium)', skipWh
       await page.fill('#api-key', key);
       await page.click('#live-start');
       await page.waitForSelector('html[data-live="on"]', { timeout: 30_000 });
-      const first = page.locator('#live-lines li.final:not([hidden])').first();
-      await first.waitFor({ timeout: 90_000 });
-      expect(await first.locator('.seg-text').textContent()).toMatch(SAID);
-      expect(await first.locator('time').textContent()).toMatch(/^0:0\d\.\d – 0:0\d\.\d$/);
-    await expectPartials(page);
+      await expectFirstFinal(page);
+      await expectPartials(page);
       await page.click('#live-stop');
       await page.waitForSelector('html[data-live="off"]', { timeout: 60_000 });
       expect(await page.isHidden('#live-error')).toBe(true);
