@@ -263,6 +263,11 @@ export class FakeLiveSession implements LiveSession {
   clear(): void {
     while (this.backlog.length) this.tick();
     this.frame = [];
+    this.nextUtterance();
+  }
+
+  /** The next utterance starts after the current one's audio (committed or dropped). */
+  private nextUtterance(): void {
     this.utteranceStart += this.utteranceLength;
     this.chunks = [];
     this.utteranceLength = 0;
@@ -359,12 +364,7 @@ export class FakeLiveSession implements LiveSession {
     const text = fakeFinalText(this.item, bytes, this.rate);
     this.emit({ type: 'final', item: this.item, segment: { start, end, text, tokens: [], avgLogprob: 0 } });
     this.item++;
-    this.utteranceStart += this.utteranceLength;
-    this.chunks = [];
-    this.utteranceLength = 0;
-    this.sinceLastPartial = 0;
-    this.speaking = false;
-    this.quiet = 0;
+    this.nextUtterance();
   }
 }
 
