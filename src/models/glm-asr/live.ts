@@ -24,6 +24,7 @@ import {
 } from '../../audio';
 import type { VadStream } from '../../vad';
 import { MIN_CHUNK_SECONDS } from './config';
+import { EventChannel } from './event-channel';
 import { checkTranscribeOptions, OptionError } from './options';
 import type { GlmAsr, Segment } from './transcriber';
 import { TurnDetector } from './turns';
@@ -275,9 +276,8 @@ class Live implements LiveSession {
   private inputEnded = false;
   private ended = false;
   private failure: { error: unknown } | undefined;
-  private readonly events: LiveEvent[] = [];
+  private readonly events = new EventChannel<LiveEvent>();
   private read = false;
-  private wakeReader: (() => void) | undefined;
   private wakeWorker: (() => void) | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly worker: Promise<void>;
@@ -375,7 +375,7 @@ class Live implements LiveSession {
   abort(): void {
     if (this.ended) return;
     this.stop.abort();
-    this.events.length = 0;
+    this.events.clear();
     this.finish();
   }
 
@@ -388,19 +388,7 @@ class Live implements LiveSession {
     // One reader: each event goes to exactly one place (a second loop would wait for events the first one took).
     if (this.read) throw new OptionError('iteration', 'of a live session happens once: it has one reader');
     this.read = true;
-    return this.readEvents();
-  }
-
-  private async *readEvents(): AsyncGenerator<LiveEvent> {
-    for (;;) {
-      while (this.events.length) yield this.events.shift()!;
-      if (this.ended) break;
-      await new Promise<void>((resolve) => {
-        this.wakeReader = resolve;
-      });
-      this.wakeReader = undefined;
-    }
-    if (this.failure) throw this.failure.error;
+    return this.events[Symbol.asyncIterator]();
   }
 
   private checkOpen(what: string): void {
@@ -423,7 +411,6 @@ class Live implements LiveSession {
   private emit(e: LiveEvent): void {
     if (this.ended) return;
     this.events.push(e);
-    this.wakeReader?.();
   }
 
   private isIdle(): boolean {
@@ -439,7 +426,7 @@ class Live implements LiveSession {
     this.finalSamples = 0;
     this.utt = null;
     this.audio.forget(this.audio.end);
-    this.wakeReader?.();
+    this.events.end(this.failure);
     this.wakeWorker?.();
     for (const w of this.idleWaiters.splice(0)) w();
   }

@@ -30,6 +30,7 @@ import {
   type SegmenterKind,
 } from './options';
 import { openLiveSession, type LiveOptions, type LiveSession } from './live';
+import { EventChannel } from './event-channel';
 import { ChunkPlanner, type SpeechChunk } from './segments';
 import { encodeAudio, encoderFrames, encoderWindowBatch, type EncoderTaps } from './encoder';
 import { loadWeights, schemePrecision, type GlmAsrWeights, type LoadProgress, type WeightPrecision } from './weights';
@@ -845,48 +846,5 @@ export class TextDeltas {
     this.held = text.slice(body.length);
     if (body) this.started = true;
     return body;
-  }
-}
-
-/**
- * Events produced by callbacks while a promise runs, handed to an async iterator as they come; the iterator ends
- * when the promise settles and rethrows its rejection after the events produced before it.
- */
-class EventChannel<E> implements AsyncIterable<E> {
-  private readonly queue: E[] = [];
-  private wake: (() => void) | undefined;
-  private settled = false;
-  private failure: { error: unknown } | undefined;
-
-  push(e: E): void {
-    this.queue.push(e);
-    this.wake?.();
-  }
-
-  /** Watches `job`: the iteration ends when it settles. Returns `job` (awaited by the caller for its value). */
-  run<T>(job: Promise<T>): Promise<T> {
-    job.then(
-      () => this.settle(undefined),
-      (error: unknown) => this.settle({ error }),
-    );
-    return job;
-  }
-
-  private settle(failure: { error: unknown } | undefined): void {
-    this.settled = true;
-    this.failure = failure;
-    this.wake?.();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<E> {
-    for (;;) {
-      while (this.queue.length) yield this.queue.shift()!;
-      if (this.settled) break;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-      this.wake = undefined;
-    }
-    if (this.failure) throw this.failure.error;
   }
 }
