@@ -67,7 +67,16 @@ const NO_ADAPTER_HELP =
   'With a GPU, install its Vulkan driver (e.g. mesa-vulkan-drivers or the NVIDIA driver). ' +
   'In a browser, use one with WebGPU enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu).';
 
+/**
+ * dawn.node tears its instance down when the JS object is collected, even while a device of it is alive or a
+ * read-back is pending, and a later callback then kills the process (`std::system_error`, futex errors). So the
+ * process keeps one instance per adapter choice for its whole life; every `Gpu` opens its device on it.
+ */
+const nodeInstances = new Map<string, GPU>();
+
 async function nodeGpu(adapterName: string | undefined): Promise<GPU> {
+  const known = nodeInstances.get(adapterName ?? '');
+  if (known) return known;
   // A computed specifier keeps browser bundlers from trying to resolve the Node-only package.
   const specifier = 'webgpu';
   useRecordedDriver(); // the driver `glm-asr setup` installed; the Vulkan loader reads its variable when Dawn starts
@@ -81,11 +90,14 @@ async function nodeGpu(adapterName: string | undefined): Promise<GPU> {
   for (const [k, v] of Object.entries(mod.globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
+  let gpu: GPU;
   try {
-    return mod.create(adapterName ? [`adapter=${adapterName}`] : []);
+    gpu = mod.create(adapterName ? [`adapter=${adapterName}`] : []);
   } catch (e) {
     throw new Error(`WebGPU adapter "${adapterName}" was not found: ${(e as Error).message}`);
   }
+  nodeInstances.set(adapterName ?? '', gpu);
+  return gpu;
 }
 
 export class Gpu {
@@ -95,7 +107,7 @@ export class Gpu {
   readonly bindGroups: BindGroupCache;
   /** Validation and out-of-memory errors that reached the device without an error scope, newest last. */
   readonly errors: string[] = [];
-  private keepAlive: unknown[] = [];
+  private destroyed = false;
 
   private constructor(
     readonly device: GPUDevice,
@@ -168,10 +180,7 @@ export class Gpu {
       description: info.description || info.device,
       isFallback,
     };
-    const result = new Gpu(device, summary, caps);
-    // dawn.node tears the instance down when its JS object is collected, even with live devices: keep it.
-    result.keepAlive = [gpu, adapter];
-    return result;
+    return new Gpu(device, summary, caps);
   }
 
   /** One line naming the adapter and the optional features in use, for logs and benchmark tables. */
@@ -293,9 +302,17 @@ export class Gpu {
     return this.device.queue.onSubmittedWorkDone();
   }
 
+  /**
+   * Frees every buffer and the device. Work may still be on the queue (a read-back another task awaits): Dawn can
+   * crash when a device goes with work in flight, so the release waits for the queue; calling it again is a no-op.
+   */
   destroy(): void {
-    this.pool.destroyAll();
-    this.device.destroy();
-    this.keepAlive = [];
+    if (this.destroyed) return;
+    this.destroyed = true;
+    const release = () => {
+      this.pool.destroyAll();
+      this.device.destroy();
+    };
+    this.device.queue.onSubmittedWorkDone().then(release, release);
   }
 }

@@ -113,6 +113,17 @@ describe('pipelines, buffers, recorder', () => {
     expect(x * y).toBeGreaterThanOrEqual(200_000);
   });
 
+  it('destroy with a read-back in flight: the read finishes with the right values; devices come and go', () => {
+    // Dawn crashed when a device went with work on its queue, or when a collected instance got a callback.
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/gpu/destroy-in-flight.mts'],
+      { cwd: REPO, encoding: 'utf8', timeout: 90_000 });
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.stdout.trim().split('\n').filter((l) => !l.startsWith('Warning'))).toEqual([
+      'round 0: 0 wrong', 'round 1: 0 wrong', 'round 2: 0 wrong', 'round 3: 0 wrong', 'DONE',
+    ]);
+    expect(r.status).toBe(0);
+  });
+
   it('the profiler refuses a device without timestamp-query', async () => {
     const gpu = await Gpu.create({ disableFeatures: ['timestamp-query'] });
     try {
