@@ -1,5 +1,5 @@
 /**
- * Skipping with a reason. scripts/test.sh lists every skipped test with its reason (scripts/skip-reporter.mjs):
+ * Skipping with a reason. scripts/test.sh lists every skipped test with its reason (scripts/run-reporter.mjs):
  * inside a test, `ctx.skip(reason)`; for a whole `describe` or `it` decided at collection time, pass
  * `skipWhen(reason)` as its options. A test never skips silently (no bare `return`, no reason-less `skipIf`).
  *
@@ -10,7 +10,7 @@ import type { TestOptions } from 'vitest';
 
 declare module 'vitest' {
   interface TaskMeta {
-    /** Why the test (or every test of the suite) is skipped; read by scripts/skip-reporter.mjs. */
+    /** Why the test (or every test of the suite) is skipped; read by scripts/run-reporter.mjs. */
     skipReason?: string;
   }
 }
