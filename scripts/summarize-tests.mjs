@@ -61,7 +61,9 @@ if (rerun) {
 }
 
 if (skipped.length) console.log('\nSkipped tests and why:');
-for (const s of skipped) console.log(`  [${s.project}] ${s.file} > ${s.test}\n      ${s.reason ?? '(no reason given)'}`);
+for (const s of skipped) {
+  console.log(`  [${s.project}] ${s.file} > ${s.test}\n      ${s.reason ?? '(no reason given)'}`);
+}
 if (diedIn.length) {
   console.log('\nA test worker died (a native crash, backtrace above) in these files; they were run once more:');
   for (const f of diedIn) console.log(`  ${f}`);
