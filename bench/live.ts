@@ -29,7 +29,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeAudio, getResampler } from '../src/audio';
 import { errors, score } from '../src/eval/wer';
-import type { LiveEvent, LiveOptions } from '../src/models/glm-asr/live';
+import type { LiveEvent, LiveOptions, LiveSession } from '../src/models/glm-asr/live';
 import { GlmAsr, shippedVadFolder } from '../src/models/glm-asr/node';
 import { GlmAsr as Engine, type Segment } from '../src/models/glm-asr/transcriber';
 import { NodeFolderProvider } from '../src/weights/node-file-source';
@@ -81,6 +81,19 @@ async function loadModel(args: string[]): Promise<{ asr: Engine; label: string }
   return { asr, label: `${model} (f32, ${depth})` };
 }
 
+/** Pushes `pcm` in pieces of `chunkMs` at the pace of the audio, calling `afterPush` after each; returns the piece
+ * length in samples. */
+async function pushAtPace(live: LiveSession, pcm: Int16Array, rate: number, chunkMs: number, afterPush: () => void) {
+  const chunk = Math.round((chunkMs / 1000) * rate);
+  const t0 = performance.now();
+  for (let i = 0; i * chunk < pcm.length; i++) {
+    await sleep(t0 + i * chunkMs - performance.now());
+    live.push(pcm.subarray(i * chunk, (i + 1) * chunk));
+    afterPush();
+  }
+  return chunk;
+}
+
 /** Phase 1: pushed at the pace of the audio; every event's wall time kept. */
 async function realTime(asr: Engine, pcm: Int16Array, rate: number, chunkMs: number, options: LiveOptions,
   utterances: Utterance[]) {
@@ -89,14 +102,8 @@ async function realTime(asr: Engine, pcm: Int16Array, rate: number, chunkMs: num
   const reader = (async () => {
     for await (const e of live) events.push({ e, t: performance.now() });
   })();
-  const chunk = Math.round((chunkMs / 1000) * rate);
   const pushedAt: number[] = [];
-  const t0 = performance.now();
-  for (let i = 0; i * chunk < pcm.length; i++) {
-    await sleep(t0 + i * chunkMs - performance.now());
-    live.push(pcm.subarray(i * chunk, (i + 1) * chunk));
-    pushedAt.push(performance.now());
-  }
+  const chunk = await pushAtPace(live, pcm, rate, chunkMs, () => pushedAt.push(performance.now()));
   await live.close();
   await reader;
   const stopped = new Map(events.flatMap(({ e, t }) => (e.type === 'speech-stopped' ? [[e.item, t] as const] : [])));
@@ -137,14 +144,10 @@ async function partialCadence(asr: Engine, pcm: Int16Array, rate: number, chunkM
   const reader = (async () => {
     for await (const e of live) if (e.type === 'partial') events++;
   })();
-  const chunk = Math.round((chunkMs / 1000) * rate);
   const decodedAt: number[] = [];
-  const t0 = performance.now();
-  for (let i = 0; i * chunk < pcm.length; i++) {
-    await sleep(t0 + i * chunkMs - performance.now());
-    live.push(pcm.subarray(i * chunk, (i + 1) * chunk));
+  await pushAtPace(live, pcm, rate, chunkMs, () => {
     if (live.stats!.partials > decodedAt.length) decodedAt.push(performance.now());
-  }
+  });
   live.abort();
   await reader;
   const gaps = decodedAt.slice(1).map((t, i) => t - decodedAt[i]);
