@@ -283,6 +283,11 @@ async function serveCommand(args: string[]): Promise<number> {
   }
   // A front end runs no model: its workers batch (glm-asr worker --max-batch).
   if (values.queue && maxBatch !== undefined) throw new UsageError('--max-batch goes with glm-asr worker, not --queue');
+  // Nor live sessions: the queue front end answers /v1/realtime with 501 (docs/server.md).
+  const realtimeFlagGiven = Object.entries(values).find(([k, v]) => k.startsWith('realtime-') && v !== undefined);
+  if (values.queue && realtimeFlagGiven) {
+    throw new UsageError(`--${realtimeFlagGiven[0]} needs a model on this server, not --queue`);
+  }
   const { startServer } = await import('../server');
   if (values.queue) return serveQueue(values.queue, values['queue-dir'], values.model, startServer, {
     host: values.host, port, apiKey,

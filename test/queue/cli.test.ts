@@ -15,6 +15,8 @@ describe('queue commands: usage errors', () => {
     [['serve', '--model', 'm', '--max-batch', 'x'], '--max-batch must be an integer from 1 to 256'],
     [['serve', '--model', 'm', '--queue', 'not a url'], 'is not a URL'],
     [['serve', '--model', 'm', '--queue-dir', '/tmp'], '--queue-dir goes with --queue'],
+    [['serve', '--model', 'm', '--queue', 'redis://127.0.0.1:1', '--realtime-idle-seconds', '30'],
+      '--realtime-idle-seconds needs a model on this server, not --queue'],
   ])('glm-asr %j', (args, message) => {
     const r = glmAsr(...args);
     expect(r.stderr).toContain(message);

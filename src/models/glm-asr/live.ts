@@ -467,8 +467,7 @@ class Live implements LiveSession {
       this.input.shift();
       if (head === 'commit') {
         if (!this.commitNow()) this.emit({ type: 'commit-empty', audioMs: this.ms(this.audio.end) });
-      }
-      else if (head === 'clear') this.clearNow();
+      } else if (head === 'clear') this.clearNow();
       else this.endNow();
       return;
     }
